@@ -1,0 +1,38 @@
+# Tandem: every target does its own set-up on a fresh machine with Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-slow test-fast bench browser-deps lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Tandem needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+## run: install, seed demo data into an empty database, serve the app on http://localhost:8501
+run: $(STAMP)
+	$(BIN)/tandem demo --if-empty
+	$(BIN)/streamlit run app.py --server.port 8501 --server.headless true
+
+## test: install with test extras and run the whole default suite (PostgreSQL and browser tests included)
+test: $(STAMP) browser-deps
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest
+
+## test-slow: the long statistical checks (coverage over many seeded replications)
+test-slow: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m slow
+
+## browser-deps: Debian's Chromium for the end-to-end tests (installed when missing and we may)
+browser-deps:
+	@bash scripts/ensure-chromium.sh
+
+## bench: the benchmarks whose figures are in the README
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

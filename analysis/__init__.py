@@ -1,0 +1,1 @@
+"""Tandem psychometrics and linkage analysis (no Streamlit)."""

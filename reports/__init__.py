@@ -1,0 +1,1 @@
+"""Rendering of analysis results: plotly charts and the self-contained HTML report (no Streamlit)."""

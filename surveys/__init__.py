@@ -1,0 +1,1 @@
+"""Tandem survey collection: instruments, answers, storage, campaigns and exports."""

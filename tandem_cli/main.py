@@ -1,0 +1,18 @@
+"""Entry point of the ``tandem`` command (Typer).
+
+Each command group lives in its own module and is registered here. Errors derived
+from :class:`surveys.errors.TandemError` are printed without a traceback and exit 1.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="tandem",
+    help="Tandem: employee and customer surveys, psychometrics and linkage analysis.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Command groups register themselves below (one import per module).

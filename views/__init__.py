@@ -1,0 +1,1 @@
+"""Thin Streamlit pages; they call surveys/, analysis/ and reports/."""
