@@ -1,0 +1,479 @@
+"""Unit-level linkage of employee and customer surveys (the service-profit chain).
+
+:func:`run_study` takes a validated :class:`~analysis.study.Study` and the two wide
+response frames and answers leadership's question, *which parts of our employees'
+experience move our customers, and by how much?*, in five steps:
+
+1. score both sides with the instruments (:func:`analysis.scoring.score`);
+2. aggregate to units: construct means, CSAT and NPS (:mod:`analysis.metrics`) and the
+   number of respondents on each side; units below the study's minimum sizes or
+   without a counterpart are left out and listed with the reason;
+3. check that aggregation is justified per construct
+   (:func:`analysis.aggregation.aggregation_table`: ICC(1), ICC(2), r_wg(J));
+4. fit the hypothesised path model on the standardized unit means
+   (:func:`analysis.sem.fit`) with indirect effects of every employee construct on
+   every customer outcome as ``:=`` parameters, bootstrapped over units;
+5. rank the employee drivers of each customer outcome
+   (:func:`analysis.drivers.relative_weights`, bootstrapped over units).
+
+The result (:class:`StudyResult`) holds numbers only; :func:`format_study` renders it
+as text. No output of this module contains a unit below the study's minimum sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import drivers as drivers_module
+from analysis import metrics as metrics_module
+from analysis.aggregation import aggregation_table
+from analysis.scoring import score
+from analysis.sem import fit
+from analysis.study import METRIC_NODES, Study
+from analysis.threads import limit_blas_threads
+from surveys.errors import TandemError, did_you_mean
+
+__all__ = ["LinkageError", "StudyResult", "format_study", "run_study", "unit_table"]
+
+PATH_COLUMNS = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]
+DROPPED_COLUMNS = ["unit", "reason"]
+
+
+class LinkageError(TandemError):
+    """Linked data that cannot support the study's analysis (too few units ...)."""
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Everything :func:`run_study` found, as labelled tables.
+
+    Attributes
+    ----------
+    study_id, title
+        The study's id and title.
+    units
+        One row per analysed unit: ``unit, n_employees, n_customers`` and the unit
+        value of every node (construct means, ``csat``, ``nps`` ...). Only units
+        meeting both minimum sizes appear.
+    dropped
+        ``unit, reason``: units left out (below a minimum size, no counterpart).
+        Respondent counts of small units are not shown.
+    aggregation
+        One row per construct and side: ``side`` and the columns of
+        :func:`analysis.aggregation.aggregation_table` (ICC(1), ICC(2), r_wg(J), verdict).
+    paths
+        Standardized unit-level paths: ``lhs, op, rhs, est, se, z, pvalue, ci_lower,
+        ci_upper`` (``est`` is the standardized coefficient; intervals are bootstrap
+        percentile intervals over units when ``bootstrap > 0``).
+    r2
+        R² of every endogenous node.
+    indirect
+        Standardized total indirect effects ``employee -> customer``: ``lhs`` (the
+        employee construct), ``rhs`` (the customer outcome), ``est, se, z, pvalue,
+        ci_lower, ci_upper``.
+    fit_measures
+        The SEM fit measures (lavaan names: chisq, df, pvalue, cfi, tli, rmsea, srmr ...).
+    drivers
+        Unit-level relative weights of the employee predictors for each customer
+        outcome: ``outcome, predictor`` and the columns of
+        :func:`analysis.drivers.relative_weights`.
+    waves
+        ``{"employee": [...], "customer": [...]}``: the waves linked.
+    bootstrap
+        Bootstrap draws used for the intervals (0: normal-theory intervals).
+    min_employees, min_customers
+        The minimum sizes applied.
+    warnings
+        Messages worth showing (non-convergence, aggregation not justified ...).
+    """
+
+    study_id: str
+    title: str
+    units: pd.DataFrame
+    dropped: pd.DataFrame
+    aggregation: pd.DataFrame
+    paths: pd.DataFrame
+    r2: pd.Series
+    indirect: pd.DataFrame
+    fit_measures: Mapping[str, float]
+    drivers: pd.DataFrame
+    waves: Mapping[str, tuple[str, ...]]
+    bootstrap: int
+    min_employees: int
+    min_customers: int
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def n_units(self) -> int:
+        """Units analysed."""
+        return len(self.units)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The standardized paths and indirect effects in one lavaan-style table."""
+        indirect = self.indirect.assign(op=":=")
+        return pd.concat([self.paths, indirect[PATH_COLUMNS]], ignore_index=True)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table by name (for exports and the HTML report)."""
+        return {
+            "units": self.units,
+            "dropped": self.dropped,
+            "aggregation": self.aggregation,
+            "paths": self.paths,
+            "r2": self.r2.rename_axis("node").reset_index(),
+            "indirect": self.indirect,
+            "fit_measures": pd.DataFrame({"measure": list(self.fit_measures),
+                                          "value": list(self.fit_measures.values())}),
+            "drivers": self.drivers,
+        }
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def _check_frame(frame: Any, study: Study, side: str) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise LinkageError(f"the {side} responses must be a pandas DataFrame, got {type(frame).__name__}",
+                           where=f"study '{study.id}'")
+    if study.unit_key not in frame.columns:
+        raise LinkageError(
+            f"the {side} responses have no unit column '{study.unit_key}'."
+            + did_you_mean(study.unit_key, [str(c) for c in frame.columns]),
+            where=f"study '{study.id}'",
+            fix=f"Export the responses with their unit, or set unit_key in {study.source}.",
+        )
+    return frame
+
+
+def _wave_order(waves: list[Any]) -> list[Any]:
+    try:
+        return sorted(waves, key=float)
+    except (TypeError, ValueError):
+        return sorted(waves, key=str)
+
+
+def _select_waves(study: Study, employees: pd.DataFrame, customers: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[str, ...]]]:
+    """Pool each side (lag 0) or link employee wave t with customer wave t + lag."""
+    waves_e = _wave_order(list(employees["wave"].dropna().unique())) if "wave" in employees else []
+    waves_c = _wave_order(list(customers["wave"].dropna().unique())) if "wave" in customers else []
+    if study.wave_lag == 0:
+        return employees, customers, {"employee": tuple(map(str, waves_e)), "customer": tuple(map(str, waves_c))}
+    order = _wave_order(list(dict.fromkeys([*waves_e, *waves_c])))
+    position = {w: i for i, w in enumerate(order)}
+    pairs = [(we, wc) for we in waves_e for wc in waves_c if position[wc] - position[we] == study.wave_lag]
+    if not pairs:
+        raise LinkageError(
+            f"wave_lag is {study.wave_lag} but no customer wave comes {study.wave_lag} wave(s) after an employee wave "
+            f"(employee waves: {', '.join(map(str, waves_e)) or 'none'}; customer waves: "
+            f"{', '.join(map(str, waves_c)) or 'none'})",
+            where=study.source,
+            fix="Pass responses from consecutive waves, or set wave_lag: 0 to pool.",
+        )
+    we, wc = pairs[-1]
+    return (employees[employees["wave"] == we], customers[customers["wave"] == wc],
+            {"employee": (str(we),), "customer": (str(wc),)})
+
+
+def _node_scores(frame: pd.DataFrame, study: Study, side: str) -> pd.DataFrame:
+    """Respondent-level construct scores of the study's nodes on one side, plus the unit."""
+    instrument = study.employee if side == "employee" else study.customer
+    scored = score(frame, instrument)
+    constructs = [c.id for c in instrument.constructs if c.id in study.nodes or c.id in study.predictors
+                  or c.id in study.outcomes]
+    out = scored[constructs].copy()
+    out.insert(0, study.unit_key, frame[study.unit_key].to_numpy())
+    return out
+
+
+_METRIC_FUNCTIONS = {"nps": "nps", "enps": "enps", "csat": "csat_top2box", "ces": "ces"}
+
+
+def _unit_metric(name: str, frame: pd.DataFrame, study: Study, instrument: Any) -> pd.Series:
+    """A metric node per unit by :func:`analysis.metrics.by_unit`: ``nps``/``enps`` (NPS
+    points), ``csat`` (top-two-box share), ``ces`` (mean effort)."""
+    item_id = getattr(instrument.metrics, name)
+    options: dict[str, Any] = {}
+    if name == "csat":
+        item = instrument.item(item_id)
+        options["scale"] = item.scale if item.scale is not None else np.arange(item.min, item.max + 1)
+    table = metrics_module.by_unit(frame, item_id, study.unit_key, metric=_METRIC_FUNCTIONS[name],
+                                   min_group_size=1, **options).units
+    return table.set_index("unit")["value"].astype(float).rename(name)
+
+
+def unit_table(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.DataFrame
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Aggregate both sides to units; return ``(units, dropped)``.
+
+    ``units`` holds only units with at least ``study.min_employees`` employee and
+    ``study.min_customers`` customer responses; ``dropped`` lists every other unit
+    with the reason (no respondent counts for units below a minimum).
+    """
+    parts, counts = [], {}
+    for side, frame, instrument in (("employee", employee_frame, study.employee),
+                                    ("customer", customer_frame, study.customer)):
+        valid = frame[frame[study.unit_key].notna()]
+        counts[side] = valid.groupby(study.unit_key, sort=True).size()
+        scores = _node_scores(valid, study, side)
+        parts.append(scores.groupby(study.unit_key, sort=True).mean())
+        for name in METRIC_NODES:
+            if name in study.nodes or name in study.outcomes or name in study.predictors:
+                if study.side(name) == side:
+                    parts.append(_unit_metric(name, valid, study, instrument).to_frame())
+    units = pd.DataFrame({"n_employees": counts["employee"], "n_customers": counts["customer"]})
+    units = units.fillna(0).astype(int)
+    for part in parts:
+        units = units.join(part, how="left")
+    units.index.name = "unit"
+    reasons = []
+    for unit, row in units.iterrows():
+        why = []
+        for side, n, minimum in (("employee", row.n_employees, study.min_employees),
+                                 ("customer", row.n_customers, study.min_customers)):
+            other = "customer" if side == "employee" else "employee"
+            if n == 0:
+                why.append(f"no {side} responses (no counterpart for its {other} responses)")
+            elif n < minimum:
+                why.append(f"fewer than {minimum} {side} responses")
+        if why:
+            reasons.append((unit, "; ".join(why)))
+    dropped = pd.DataFrame(reasons, columns=DROPPED_COLUMNS)
+    kept = units.drop(index=[u for u, _ in reasons]).reset_index()
+    return kept, dropped
+
+
+# --------------------------------------------------------------------------- model
+
+
+def _parameter_count(study: Study) -> int:
+    endogenous = {p.lhs for p in study.paths}
+    exogenous = [n for n in study.nodes if n not in endogenous]
+    regressions = sum(len(p.rhs) for p in study.paths)
+    return regressions + len(endogenous) + len(exogenous) * (len(exogenous) + 1) // 2
+
+
+def _check_units(study: Study, units: pd.DataFrame, dropped: pd.DataFrame) -> None:
+    needed = _parameter_count(study) + 1
+    if len(units) < needed:
+        raise LinkageError(
+            f"only {len(units)} unit(s) have at least {study.min_employees} employee and "
+            f"{study.min_customers} customer responses; the path model has {needed - 1} free parameters "
+            f"and needs at least {needed} units ({len(dropped)} unit(s) left out, see the dropped list)",
+            where=f"study '{study.id}'",
+            fix="Link more units, lower min_respondents (not below the anonymity threshold), or hypothesise fewer paths.",
+        )
+    for node in study.nodes:
+        values = units[node]
+        if values.isna().any():
+            missing = int(values.isna().sum())
+            raise LinkageError(
+                f"'{node}' has no score in {missing} unit(s) (too few answers to its items there)",
+                where=f"study '{study.id}'",
+                fix="Check that the responses answer the construct's items (min_answered).",
+            )
+        if not np.isfinite(values.std()) or values.std() <= 1e-12 * max(1.0, abs(values.mean())):
+            raise LinkageError(
+                f"'{node}' has no variance between units (every unit's mean is {values.mean():.4g}), "
+                "so it cannot predict or be predicted at unit level",
+                where=f"study '{study.id}'",
+                fix=f"Remove '{node}' from the paths, or check that its items were answered differently across units.",
+            )
+
+
+def fit_chain(study: Study, units: pd.DataFrame, dropped: pd.DataFrame, *, bootstrap: int = 0,
+              seed: int | None = None) -> Any:
+    """Fit the study's path model to z-scored unit values; returns the :class:`analysis.sem.SEMResult`.
+
+    ``units`` and ``dropped`` come from :func:`unit_table`. Raises :class:`LinkageError`
+    when there are fewer units than parameters or a node does not vary between units.
+    """
+    _check_units(study, units, dropped)
+    z = units[list(study.nodes)].astype(float)
+    z = (z - z.mean()) / z.std(ddof=0)
+    with limit_blas_threads():
+        return fit(study.model_syntax(), z, bootstrap=bootstrap, seed=seed)
+
+
+def _paths_table(estimates: pd.DataFrame, op: str) -> pd.DataFrame:
+    table = estimates[estimates["op"] == op]
+    return table[PATH_COLUMNS].reset_index(drop=True)
+
+
+def _indirect_table(estimates: pd.DataFrame, study: Study) -> pd.DataFrame:
+    defined = _paths_table(estimates, ":=").set_index("lhs")
+    rows = []
+    for source, target, _ in study.indirect_routes():
+        name = f"ind_{source}__{target}"
+        rows.append({"lhs": source, "rhs": target, **defined.loc[name, PATH_COLUMNS[3:]].to_dict()})
+    return pd.DataFrame(rows, columns=["lhs", "rhs", *PATH_COLUMNS[3:]])
+
+
+def _drivers(study: Study, units: pd.DataFrame, *, bootstrap: int, seed: int | None) -> pd.DataFrame:
+    frames = []
+    for k, outcome in enumerate(study.outcomes):
+        result = drivers_module.relative_weights(
+            units, outcome, list(study.predictors), bootstrap=bootstrap,
+            seed=None if seed is None else seed + 1 + k,
+        )
+        frames.append(result.to_frame().assign(outcome=outcome, r2=result.r2))
+    out = pd.concat(frames, ignore_index=True)
+    first = ["outcome", "predictor"]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.DataFrame, *,
+              bootstrap: int = 1000, seed: int | None = None) -> StudyResult:
+    """Link employee and customer responses through their units and fit the study's chain.
+
+    Parameters
+    ----------
+    study
+        A validated :class:`~analysis.study.Study` (:func:`analysis.study.load_study`).
+    employee_frame, customer_frame
+        Wide response frames (``surveys.exports`` / ``surveys.store``) of the two
+        instruments, each with the study's unit column (and ``wave`` for a lag).
+    bootstrap
+        Bootstrap draws over units for the intervals of paths, indirect effects and
+        driver weights (0: normal-theory intervals and none for drivers).
+    seed
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    StudyResult
+
+    Raises
+    ------
+    LinkageError
+        No unit column, fewer units than the model's parameters, a node with no
+        variance between units or no score in a unit, no wave pair for the lag.
+
+    Notes
+    -----
+    Unit values are means of respondents' construct scores; CSAT and NPS per unit come
+    from :mod:`analysis.metrics`. The path model is fitted by maximum likelihood on
+    z-scored unit values, so its coefficients are standardized (lavaan's ``std_all``
+    for a model fitted to a correlation matrix). An indirect effect ``x -> y`` is the
+    sum over all directed routes of the products of the standardized coefficients
+    (Alwin & Hauser, 1975); its interval is the bootstrap percentile interval over
+    units (Preacher & Hayes, 2008). Unit-level driver importance is Johnson's (2000)
+    relative weights of the employee predictors.
+
+    R: ``lavaan::sem(model, data = scale(units), se = "bootstrap")`` with
+    ``parameterEstimates(fit, boot.ci.type = "perc")``.
+    """
+    _check_frame(employee_frame, study, "employee")
+    _check_frame(customer_frame, study, "customer")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise LinkageError(f"bootstrap must be a whole number >= 0, got {bootstrap!r}", fix="Use 1000, or 0 for none.")
+    employees, customers, waves = _select_waves(study, employee_frame, customer_frame)
+    units, dropped = unit_table(study, employees, customers)
+    result = fit_chain(study, units, dropped, bootstrap=bootstrap, seed=seed)
+    warnings: list[str] = []
+
+    kept = set(units["unit"])
+    aggregation = []
+    for side, frame, instrument, minimum in (("employee", employees, study.employee, study.min_employees),
+                                             ("customer", customers, study.customer, study.min_customers)):
+        table = aggregation_table(frame[frame[study.unit_key].isin(kept)], instrument, study.unit_key,
+                                  min_group_size=minimum)
+        aggregation.append(table.assign(side=side))
+    aggregation_frame = pd.concat(aggregation, ignore_index=True)
+    aggregation_frame = aggregation_frame[["side"] + [c for c in aggregation_frame.columns if c != "side"]]
+    for row in aggregation_frame.itertuples():
+        if row.construct in study.nodes and row.verdict == "not justified":
+            warnings.append(f"aggregating '{row.construct}' to units is not justified: {row.reason}")
+
+    with limit_blas_threads():
+        driver_table = _drivers(study, units, bootstrap=bootstrap, seed=seed)
+    if not result.converged:
+        warnings.append("the path model did not converge; its numbers are not trustworthy")
+    warnings += [str(w) for w in result.warnings]
+    return StudyResult(
+        study_id=study.id,
+        title=study.title,
+        units=units,
+        dropped=dropped,
+        aggregation=aggregation_frame,
+        paths=_paths_table(result.estimates, "~"),
+        r2=result.r2.loc[[p.lhs for p in study.paths]].rename("r2"),
+        indirect=_indirect_table(result.estimates, study),
+        fit_measures=dict(result.fit_measures),
+        drivers=driver_table,
+        waves=waves,
+        bootstrap=int(bootstrap),
+        min_employees=study.min_employees,
+        min_customers=study.min_customers,
+        warnings=tuple(warnings),
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _fmt(x: Any, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}f}"
+
+
+def _stars(p: float) -> str:
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def format_study(result: StudyResult) -> str:
+    """Plain-text report of a :class:`StudyResult` (aggregation, chain, drivers)."""
+    lines = [f"Study: {result.title} ({result.study_id})",
+             f"Units analysed: {result.n_units} (each with >= {result.min_employees} employee and "
+             f">= {result.min_customers} customer responses); left out: {len(result.dropped)}"]
+    if result.waves.get("employee") or result.waves.get("customer"):
+        lines.append(f"Waves: employees {', '.join(result.waves['employee']) or '-'}; "
+                     f"customers {', '.join(result.waves['customer']) or '-'}")
+    lines += ["", "1. Can we aggregate to units? (ICC(1) > .05 with p < .05, ICC(2) >= .70, r_wg(J) >= .70)"]
+    lines.append(f"   {'side':9} {'construct':24} {'ICC(1)':>7} {'ICC(2)':>7} {'rwg(J)':>7}  verdict")
+    for row in result.aggregation.itertuples():
+        lines.append(f"   {row.side:9} {row.construct:24} {_fmt(row.icc1):>7} {_fmt(row.icc2):>7} "
+                     f"{_fmt(row.rwg_j_mean):>7}  {row.verdict}")
+    interval = f"95% {'bootstrap' if result.bootstrap else 'normal'} CI"
+    lines += ["", f"2. The chain at unit level (standardized paths, {interval})"]
+    for row in result.paths.itertuples():
+        lines.append(f"   {row.lhs:>20} <- {row.rhs:<20} {row.est:6.2f} [{row.ci_lower:5.2f}, {row.ci_upper:5.2f}] "
+                     f"{_stars(row.pvalue)}")
+    lines.append("   R²: " + ", ".join(f"{k} {v:.2f}" for k, v in result.r2.items()))
+    fm = result.fit_measures
+    lines.append("   Fit: " + ", ".join(f"{k} {_fmt(fm.get(k), 3)}" for k in ("chisq", "df", "pvalue", "cfi", "rmsea", "srmr")
+                                       if k in fm))
+    lines += ["", "3. How much each employee construct moves each customer outcome",
+              "   (standardized indirect effect through the chain; * = its 95% interval excludes 0)"]
+    outcomes = list(dict.fromkeys(result.indirect["rhs"]))
+    lines.append(f"   {'':20}" + "".join(f"{o:>17}" for o in outcomes))
+    for source, table in result.indirect.groupby("lhs", sort=False):
+        cells = table.set_index("rhs")
+        row = ""
+        for outcome in outcomes:
+            if outcome not in cells.index:
+                row += f"{'':>17}"
+                continue
+            cell = cells.loc[outcome]
+            sig = "*" if cell.ci_lower > 0 or cell.ci_upper < 0 else " "
+            row += f"{cell.est:16.3f}{sig}"
+        lines.append(f"   {source:20}" + row)
+    lines += ["", "4. Ranked employee drivers of each customer outcome (relative weights; share of R²)"]
+    for outcome, table in result.drivers.groupby("outcome", sort=False):
+        lines.append(f"   {outcome} (R² {table['r2'].iloc[0]:.2f} explained by the employee constructs):")
+        table = table.sort_values("rank")
+        for row in table.itertuples():
+            interval = f" [{row.pct_ci_lower:4.0f}%, {row.pct_ci_upper:4.0f}%]" if result.bootstrap else ""
+            lines.append(f"     {int(row.rank)}. {row.predictor:<20} {row.pct:5.1f}% of R²{interval}")
+    if len(result.dropped):
+        lines += ["", "Units left out:"]
+        lines += [f"   {row.unit}: {row.reason}" for row in result.dropped.itertuples()]
+    if result.warnings:
+        lines += ["", "Warnings:"] + [f"   - {w}" for w in result.warnings]
+    return "\n".join(lines)

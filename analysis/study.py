@@ -1,0 +1,413 @@
+"""Linkage study definitions: which employee and customer instruments meet on which unit.
+
+A study file (``instruments/studies/*.yaml``) names the two instruments, the unit key
+they share, the minimum respondents per unit on each side, the hypothesised
+unit-level paths (lavaan regressions over construct ids), the customer outcomes for
+driver analysis and an optional wave lag::
+
+    id: service_profit_chain
+    title: The service-profit chain
+    employee_instrument: ../employee_experience.yaml   # relative to this file
+    customer_instrument: ../customer_experience.yaml
+    unit_key: unit
+    min_respondents: {employee: 5, customer: 10}
+    paths:
+      - job_satisfaction ~ manager_support + training + tools
+      - service_climate ~ job_satisfaction + engagement
+      - csat ~ service_quality
+    drivers:
+      outcomes: [service_quality, csat, nps]
+      predictors: [manager_support, training, tools]   # optional
+    wave_lag: 0
+
+Path nodes are construct ids of either instrument or the metric names ``csat``,
+``nps``, ``ces``, ``enps`` (the instrument's metric items, aggregated to the unit's
+CSAT top-two-box share, NPS ...). YAML is read with the instrument machinery
+(:mod:`surveys.yamlsource`), and every problem is reported at once as a
+:class:`surveys.validation.Problem` with file, line and column, like instrument errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from surveys.errors import TandemError, did_you_mean
+from surveys.instrument import Instrument, InstrumentError, load_instrument
+from surveys.validation import Problem
+from surveys.yamlsource import YamlSourceError, load_yaml_text, position
+
+__all__ = ["METRIC_NODES", "Study", "StudyError", "StudyPath", "load_study", "parse_study"]
+
+METRIC_NODES = ("csat", "nps", "ces", "enps")
+_KEYS = ("id", "title", "description", "employee_instrument", "customer_instrument", "unit_key",
+         "min_respondents", "paths", "drivers", "wave_lag")
+_REQUIRED = ("id", "employee_instrument", "customer_instrument", "paths")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class StudyError(TandemError):
+    """A study file that cannot be used; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = [f"{p.file}:{p.line}:{p.column}: {p.message}" + (f" Fix: {p.fix}" if p.fix else "")
+                 for p in problems]
+        super().__init__(f"{len(problems)} problem(s) in the study:\n" + "\n".join(lines),
+                         where=problems[0].file if problems else "")
+
+
+@dataclass(frozen=True)
+class StudyPath:
+    """One hypothesised regression ``lhs ~ rhs1 + rhs2`` (unit level)."""
+
+    lhs: str
+    rhs: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.lhs} ~ {' + '.join(self.rhs)}"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated linkage study.
+
+    Attributes
+    ----------
+    id, title
+        Identifier and display title.
+    employee, customer
+        The two loaded :class:`~surveys.instrument.Instrument` objects.
+    employee_path, customer_path
+        Where they were loaded from.
+    unit_key
+        The wide-frame column that links employees and customers (``unit``).
+    min_employees, min_customers
+        Units with fewer respondents on a side are left out of every analysis and
+        never shown.
+    paths
+        Hypothesised unit-level regressions.
+    outcomes
+        Customer nodes whose unit-level drivers are ranked.
+    predictors
+        Employee nodes used as drivers (default: every employee node of the paths).
+    wave_lag
+        0 to pool each side; k >= 1 links employee wave t with customer wave t + k.
+    source
+        The study file.
+    """
+
+    id: str
+    title: str
+    employee: Instrument
+    customer: Instrument
+    employee_path: Path
+    customer_path: Path
+    unit_key: str
+    min_employees: int
+    min_customers: int
+    paths: tuple[StudyPath, ...]
+    outcomes: tuple[str, ...]
+    predictors: tuple[str, ...]
+    wave_lag: int
+    source: str
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Every node of the paths, in first-mention order."""
+        seen: list[str] = []
+        for p in self.paths:
+            for n in (*p.rhs, p.lhs):
+                if n not in seen:
+                    seen.append(n)
+        return tuple(seen)
+
+    def side(self, node: str) -> str:
+        """``"employee"`` or ``"customer"``: which instrument defines ``node``."""
+        return _side_of(node, self.employee, self.customer) or "unknown"
+
+    def model_syntax(self) -> str:
+        """lavaan syntax of the unit-level path model, with labelled paths and
+        ``:=`` indirect (total) effects of every employee node on every customer node.
+
+        Labels are ``b_<lhs>__<rhs>``; defined effects ``ind_<employee>__<customer>``
+        sum the products of the labels along every directed route.
+        """
+        lines = [f"{p.lhs} ~ " + " + ".join(f"{_label(p.lhs, r)}*{r}" for r in p.rhs) for p in self.paths]
+        for source, target, routes in self.indirect_routes():
+            terms = " + ".join("*".join(_label(b, a) for a, b in zip(r, r[1:], strict=False)) for r in routes)
+            lines.append(f"{_defined(source, target)} := {terms}")
+        return "\n".join(lines)
+
+    def indirect_routes(self) -> list[tuple[str, str, list[tuple[str, ...]]]]:
+        """``(employee node, customer node, routes)`` for every pair joined by a
+        directed route of two or more paths (each route a tuple of nodes)."""
+        children: dict[str, list[str]] = {}
+        for p in self.paths:
+            for r in p.rhs:
+                children.setdefault(r, []).append(p.lhs)
+
+        def walk(route: tuple[str, ...]) -> list[tuple[str, ...]]:
+            out = [route]
+            for child in children.get(route[-1], []):
+                out += walk((*route, child))
+            return out
+
+        result = []
+        for source in self.nodes:
+            if self.side(source) != "employee":
+                continue
+            by_target: dict[str, list[tuple[str, ...]]] = {}
+            for route in walk((source,)):
+                if len(route) >= 3 and self.side(route[-1]) == "customer":
+                    by_target.setdefault(route[-1], []).append(route)
+            result += [(source, target, routes) for target, routes in by_target.items()]
+        return result
+
+
+def _label(lhs: str, rhs: str) -> str:
+    return f"b_{lhs}__{rhs}"
+
+
+def _defined(source: str, target: str) -> str:
+    return f"ind_{source}__{target}"
+
+
+def _names(instrument: Instrument) -> set[str]:
+    metrics = instrument.metrics
+    return {c.id for c in instrument.constructs} | {m for m in METRIC_NODES if getattr(metrics, m, None)}
+
+
+def _side_of(node: str, employee: Instrument, customer: Instrument) -> str | None:
+    if node in _names(employee):
+        return "employee"
+    if node in _names(customer):
+        return "customer"
+    return None
+
+
+def load_study(path: str | Path) -> Study:
+    """Load and validate a study file; raises :class:`StudyError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyError([Problem(file=str(path), line=1, column=1, item="", rule="readable",
+                                  message=f"cannot read the study file: {exc.__class__.__name__}: {exc}",
+                                  fix="Give the path of a UTF-8 YAML study file.", severity="error")]) from None
+    return parse_study(text, source=str(path), base=path.parent)
+
+
+def parse_study(text: str, *, source: str = "<study>", base: str | Path = ".") -> Study:
+    """Validate study YAML ``text``; instrument paths resolve relative to ``base``."""
+    problems: list[Problem] = []
+
+    def problem(node: Any, key: Any, rule: str, message: str, fix: str = "", item: str = "") -> None:
+        line, column = position(node, key)
+        problems.append(Problem(file=source, line=line, column=column, item=item, rule=rule,
+                                message=message, fix=fix, severity="error"))
+
+    try:
+        doc = load_yaml_text(text, source=source)
+    except YamlSourceError as exc:
+        raise StudyError(list(exc.problems)) from None
+    if not isinstance(doc, Mapping):
+        problem(doc, None, "mapping", "a study file must be a YAML mapping (key: value lines)",
+                fix="Start from instruments/studies/service_profit_chain.yaml.")
+        raise StudyError(problems)
+
+    for key in doc:
+        if key not in _KEYS:
+            problem(doc, key, "known-key", f"unknown key '{key}'." + did_you_mean(str(key), _KEYS),
+                    fix="Remove it or correct its spelling.")
+    for key in _REQUIRED:
+        if key not in doc:
+            problem(doc, None, "required", f"the study lacks '{key}'", fix=f"Add a '{key}:' entry.")
+
+    instruments: dict[str, Instrument] = {}
+    paths_of: dict[str, Path] = {}
+    for side in ("employee", "customer"):
+        key = f"{side}_instrument"
+        if key not in doc:
+            continue
+        value = doc[key]
+        if not isinstance(value, str) or not value.strip():
+            problem(doc, key, "instrument", f"'{key}' must be the path of an instrument file")
+            continue
+        file = (Path(base) / value).resolve() if not Path(value).is_absolute() else Path(value)
+        if not file.is_file():
+            problem(doc, key, "instrument", f"'{key}': no instrument file at '{value}' (looked in {file})",
+                    fix="Give the path relative to the study file.")
+            continue
+        try:
+            inst = load_instrument(file)
+        except InstrumentError as exc:
+            problem(doc, key, "instrument",
+                    f"'{key}': the instrument '{value}' does not load ({len(exc.problems)} problem(s))",
+                    fix=f"Run `tandem validate {value}` and fix it first.")
+            continue
+        if inst.audience != side:
+            problem(doc, key, "audience", f"'{key}' names an instrument whose audience is '{inst.audience}'",
+                    fix=f"Use an instrument with 'audience: {side}'.")
+        instruments[side], paths_of[side] = inst, file
+
+    unit_key = doc.get("unit_key", "unit")
+    if not isinstance(unit_key, str) or not _NAME.match(unit_key):
+        problem(doc, "unit_key", "unit-key", "'unit_key' must be a column name such as 'unit'")
+        unit_key = "unit"
+
+    minimum = _min_respondents(doc, instruments, problem)
+    paths = _paths(doc, instruments, problem)
+    outcomes, predictors = _drivers(doc, instruments, paths, problem)
+    wave_lag = doc.get("wave_lag", 0)
+    if isinstance(wave_lag, bool) or not isinstance(wave_lag, int) or wave_lag < 0:
+        problem(doc, "wave_lag", "wave-lag", "'wave_lag' must be a whole number >= 0",
+                fix="0 pools each side; 1 links employee wave t with customer wave t+1.")
+        wave_lag = 0
+    study_id = doc.get("id")
+    if "id" in doc and (not isinstance(study_id, str) or not _NAME.match(study_id)):
+        problem(doc, "id", "id", "'id' must be a name of letters, digits and underscores")
+
+    if problems:
+        raise StudyError(problems)
+    return Study(
+        id=str(study_id), title=str(doc.get("title", study_id)),
+        employee=instruments["employee"], customer=instruments["customer"],
+        employee_path=paths_of["employee"], customer_path=paths_of["customer"],
+        unit_key=unit_key, min_employees=minimum["employee"], min_customers=minimum["customer"],
+        paths=paths, outcomes=outcomes, predictors=predictors, wave_lag=int(wave_lag), source=source,
+    )
+
+
+def _min_respondents(doc: Mapping, instruments: Mapping[str, Instrument], problem) -> dict[str, int]:
+    out = {side: inst.min_group_size for side, inst in instruments.items()}
+    out.setdefault("employee", 5)
+    out.setdefault("customer", 5)
+    spec = doc.get("min_respondents", {})
+    if not isinstance(spec, Mapping):
+        problem(doc, "min_respondents", "min-respondents",
+                "'min_respondents' must be a mapping such as {employee: 5, customer: 10}")
+        return out
+    for key in spec:
+        if key not in ("employee", "customer"):
+            problem(spec, key, "known-key", f"unknown side '{key}' in min_respondents."
+                    + did_you_mean(str(key), ("employee", "customer")), fix="Use 'employee' and 'customer'.")
+    for side in ("employee", "customer"):
+        if side not in spec:
+            continue
+        value = spec[side]
+        floor = instruments[side].min_group_size if side in instruments else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problem(spec, side, "min-respondents", f"min_respondents.{side} must be a whole number >= 1")
+        elif value < floor:
+            problem(spec, side, "anonymity",
+                    f"min_respondents.{side} is {value}, below the {side} instrument's anonymity.min_group_size {floor}",
+                    fix=f"Use at least {floor}: smaller units could identify respondents.")
+        else:
+            out[side] = value
+    return out
+
+
+def _paths(doc: Mapping, instruments: Mapping[str, Instrument], problem) -> tuple[StudyPath, ...]:
+    spec = doc.get("paths")
+    if spec is None:
+        return ()
+    if not isinstance(spec, list) or not spec:
+        problem(doc, "paths", "paths", "'paths' must be a non-empty list of lines like 'y ~ x1 + x2'")
+        return ()
+    known = {n: side for side, inst in instruments.items() for n in _names(inst)}
+    both = set(_names(instruments["employee"])) & set(_names(instruments["customer"])) if len(instruments) == 2 else set()
+    out: list[StudyPath] = []
+    for i, line in enumerate(spec):
+        if not isinstance(line, str) or line.count("~") != 1:
+            problem(spec, i, "path-syntax", f"path {i + 1} is not a regression 'y ~ x1 + x2': {line!r}",
+                    fix="Write one regression per list entry, for example 'service_climate ~ engagement'.")
+            continue
+        lhs, rhs = (part.strip() for part in line.split("~"))
+        names = [lhs, *(r.strip() for r in rhs.split("+"))]
+        if not all(_NAME.match(n) for n in names):
+            problem(spec, i, "path-syntax", f"path {i + 1} has a name that is not an identifier: {line!r}",
+                    fix="Use construct ids joined by '+'; labels and fixed values are not allowed here.")
+            continue
+        ok = True
+        if len(instruments) == 2:
+            for n in names:
+                if n not in known:
+                    problem(spec, i, "node", f"path {i + 1}: '{n}' is not a construct or metric of either instrument."
+                            + did_you_mean(n, known), fix="Use construct ids from the two instruments.", item=n)
+                    ok = False
+                elif n in both:
+                    problem(spec, i, "node", f"path {i + 1}: '{n}' is defined by both instruments", item=n,
+                            fix="Rename the construct in one instrument so each node has one source.")
+                    ok = False
+        if len(set(names)) != len(names):
+            problem(spec, i, "path-syntax", f"path {i + 1} names a variable twice: {line!r}")
+            ok = False
+        if any(p.lhs == lhs for p in out):
+            problem(spec, i, "path-duplicate", f"'{lhs}' is already regressed in an earlier path",
+                    fix="Put all predictors of one outcome on one line.")
+            ok = False
+        if ok:
+            out.append(StudyPath(lhs, tuple(names[1:])))
+    cycle = _cycle(out)
+    if cycle:
+        problem(doc, "paths", "path-cycle", "the paths form a cycle: " + " -> ".join(cycle),
+                fix="Unit-level paths must be recursive; remove one of the paths in the cycle.")
+    return tuple(out)
+
+
+def _cycle(paths: list[StudyPath]) -> list[str]:
+    edges = {p.lhs: p.rhs for p in paths}
+
+    def visit(node: str, trail: list[str]) -> list[str]:
+        if node in trail:
+            return [*trail[trail.index(node):], node]
+        for parent in edges.get(node, ()):
+            found = visit(parent, [*trail, node])
+            if found:
+                return found
+        return []
+
+    for p in paths:
+        found = visit(p.lhs, [])
+        if found:
+            return list(reversed(found))
+    return []
+
+
+def _drivers(doc: Mapping, instruments: Mapping[str, Instrument], paths: tuple[StudyPath, ...],
+             problem) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    nodes = [n for p in paths for n in (*p.rhs, p.lhs)]
+    sides = {side: _names(inst) for side, inst in instruments.items()}
+    default_pred = tuple(dict.fromkeys(n for n in nodes if n in sides.get("employee", ())))
+    default_out = tuple(dict.fromkeys(n for n in nodes if n in sides.get("customer", ())))
+    spec = doc.get("drivers", {})
+    if not isinstance(spec, Mapping):
+        problem(doc, "drivers", "drivers", "'drivers' must be a mapping with 'outcomes' (and optional 'predictors')")
+        return default_out, default_pred
+    for key in spec:
+        if key not in ("outcomes", "predictors"):
+            problem(spec, key, "known-key", f"unknown key '{key}' in drivers."
+                    + did_you_mean(str(key), ("outcomes", "predictors")))
+    chosen = {}
+    for key, side, default in (("outcomes", "customer", default_out), ("predictors", "employee", default_pred)):
+        value = spec.get(key)
+        if value is None:
+            chosen[key] = default
+            continue
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            problem(spec, key, "drivers", f"drivers.{key} must be a non-empty list of names")
+            chosen[key] = default
+            continue
+        for i, name in enumerate(value):
+            if side in sides and name not in sides[side]:
+                problem(value, i, "drivers", f"drivers.{key}: '{name}' is not a construct or metric of the {side} instrument."
+                        + did_you_mean(name, sides[side]), item=name,
+                        fix=f"Driver {key} are {side} constructs.")
+        chosen[key] = tuple(value)
+    if len(chosen["predictors"]) < 2 and "predictors" in spec:
+        problem(spec, "predictors", "drivers", "drivers.predictors needs at least two employee constructs to rank")
+    return chosen["outcomes"], chosen["predictors"]
