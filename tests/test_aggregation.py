@@ -6,6 +6,9 @@ and recovered from seeded simulations with a known ICC.
 
 from __future__ import annotations
 
+import sys
+from types import ModuleType, SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -331,3 +334,32 @@ def test_aggregation_table_summaries_leave_small_units_out():
         pd.concat([frame, small]), {"climate": ["c1", "c2", "c3"]}, "unit", scale_points=5
     )
     assert table.loc[0, "n_units"] == 61 and table.loc[0, "n_units_shown"] == 60
+
+
+def _fake_instrument(min_group_size: int) -> SimpleNamespace:
+    five = SimpleNamespace(values=(1, 2, 3, 4, 5))
+    items = {i: SimpleNamespace(id=i, scale=five, min=None, max=None) for i in ("c1", "c2", "c3", "n1", "n2", "n3")}
+    constructs = (
+        SimpleNamespace(id="climate", items=("c1", "c2", "c3")),
+        SimpleNamespace(id="noise", items=("n1", "n2", "n3")),
+    )
+    return SimpleNamespace(constructs=constructs, item=items.__getitem__, min_group_size=min_group_size)
+
+
+def test_aggregation_table_reads_constructs_scales_and_threshold_from_the_instrument(monkeypatch):
+    """Coded against the Instrument and analysis.scoring.score contracts (scoring stubbed)."""
+    scoring = ModuleType("analysis.scoring")
+    scoring.score = lambda frame, instrument: frame[["c1", "c2", "c3", "n1", "n2", "n3"]].assign(
+        climate=frame[["c1", "c2", "c3"]].mean(axis=1), noise=frame[["n1", "n2", "n3"]].mean(axis=1)
+    )
+    monkeypatch.setitem(sys.modules, "analysis.scoring", scoring)
+    frame = _construct_frame().drop(columns=["climate", "noise"]).rename(columns={"unit": "store"})
+    by_instrument = aggregation_table(frame, _fake_instrument(5), "store").set_index("construct")
+    expected = aggregation_table(
+        _construct_frame(), {"climate": ["c1", "c2", "c3"], "noise": ["n1", "n2", "n3"]}, "unit", scale_points=5
+    ).set_index("construct")
+    pd.testing.assert_frame_equal(by_instrument, expected)
+    # the instrument's anonymity threshold (13 > 12 per unit) hides every unit's agreement
+    hidden = aggregation_table(frame, _fake_instrument(13), "store").set_index("construct")
+    assert (hidden["n_units_shown"] == 0).all() and hidden["rwg_j_mean"].isna().all()
+    assert hidden.loc["climate", "verdict"] == "weak"
