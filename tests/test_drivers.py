@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import reference_cases_of, reference_data
 
 from analysis.aggregation import UnitStatsError
@@ -249,3 +251,15 @@ def test_importance_performance_from_a_driver_result_with_cutoffs():
     assert set(table.loc[["x1", "x2"], "quadrant"]) == {"keep up the good work"}
     with pytest.raises(UnitStatsError, match="driver 'x1'. Did you mean 'x_1'"):
         importance_performance(result, {"x0": 1, "x_1": 2, "x2": 3})
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), p=st.integers(1, 6), n=st.integers(12, 80))
+def test_decompositions_are_nonnegative_and_sum_to_r2_on_any_data(seed, p, n):
+    frame = _correlated(seed, n, p, coefs=np.random.default_rng(seed).normal(size=p))
+    predictors = [f"x{i}" for i in range(p)]
+    r2 = _ols_r2(frame, "y", predictors)
+    for method in (relative_weights, shapley):
+        weights = method(frame, "y", predictors).table["weight"]
+        assert weights.sum() == pytest.approx(r2, abs=1e-9)
+        assert (weights >= -1e-12).all()
