@@ -22,7 +22,7 @@ summary and the visible units together cannot reveal a hidden unit's value
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -173,7 +173,7 @@ class ICCResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row with every field as a column."""
-        return pd.DataFrame([self.__dict__])
+        return pd.DataFrame([asdict(self)])
 
 
 def icc(data: pd.DataFrame, value: str, group: str) -> ICCResult:

@@ -437,8 +437,8 @@ def relative_weights(
         epsilon_j = sum_k Lambda_jk^2 beta_k^2,      sum_j epsilon_j = beta'beta = R^2
 
     ``pct`` is ``100 epsilon_j / R^2``. Bootstrap draws whose predictor correlation
-    matrix is singular are dropped and counted in ``n_failed``. R: no CRAN
-    function; ``rwa::rwa`` and Tonidandel & LeBreton's RWA-Web give the same numbers.
+    matrix is singular are dropped and counted in ``n_failed``. R: ``rwa::rwa``
+    (package rwa); Tonidandel & LeBreton's RWA-Web computes the same weights.
 
     References
     ----------
