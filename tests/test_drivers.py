@@ -15,6 +15,7 @@ from analysis.aggregation import UnitStatsError
 from analysis.drivers import (
     DRIVER_COLUMNS,
     _bootstrap_correlations,
+    _relative_weights_of,
     importance_performance,
     relative_weights,
     shapley,
@@ -263,3 +264,38 @@ def test_decompositions_are_nonnegative_and_sum_to_r2_on_any_data(seed, p, n):
         weights = method(frame, "y", predictors).table["weight"]
         assert weights.sum() == pytest.approx(r2, abs=1e-9)
         assert (weights >= -1e-12).all()
+
+
+def _population_weights(b: np.ndarray, rho: float, noise: float) -> np.ndarray:
+    """True relative weights of y = x b + e with equicorrelated standard normal x."""
+    p = b.size
+    sxx = np.full((p, p), rho) + (1 - rho) * np.eye(p)
+    sxy = sxx @ b
+    vy = b @ sxx @ b + noise**2
+    corr = np.block([[sxx, (sxy / np.sqrt(vy))[:, None]], [(sxy / np.sqrt(vy))[None, :], np.ones((1, 1))]])
+    return _relative_weights_of(corr[None], p)[0]
+
+
+def _coverage(replications: int) -> np.ndarray:
+    """Share of seeded samples whose 95% percentile interval holds each true weight."""
+    b, rho, noise, n = np.array([0.8, 0.4, 0.2]), 0.4, 1.0, 300
+    truth = _population_weights(b, rho, noise)
+    chol = np.linalg.cholesky(np.full((3, 3), rho) + (1 - rho) * np.eye(3))
+    hits = np.zeros(3)
+    for seed in range(replications):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(n, 3)) @ chol.T
+        frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(y=x @ b + noise * rng.normal(size=n))
+        table = relative_weights(frame, "y", ["a", "b", "c"], bootstrap=300, seed=seed).table
+        hits += ((table["ci_lower"] <= truth) & (truth <= table["ci_upper"])).to_numpy()
+    return hits / replications
+
+
+def test_bootstrap_intervals_cover_the_population_weights_fast():
+    assert (_coverage(40) >= 0.8).all()  # fast twin of the slow coverage check below
+
+
+@pytest.mark.slow
+def test_bootstrap_intervals_cover_the_population_weights():
+    coverage = _coverage(300)
+    assert ((coverage >= 0.89) & (coverage <= 0.985)).all(), coverage
