@@ -25,11 +25,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from analysis.aggregation import UnitStatsError, numeric_columns
+from analysis.aggregation import UnitStatsError, numeric_columns, require_columns
 from surveys.errors import did_you_mean
 
 EXACT_SHAPLEY_MAX = 12
@@ -576,10 +577,32 @@ QUADRANTS = {
 }
 
 
+def _performance_of(data: pd.DataFrame, drivers: Sequence[str], kind: str, scale_points: int | None) -> pd.Series:
+    where = "importance_performance"
+    values = numeric_columns(data, list(drivers), where=where)
+    if kind == "mean":
+        return values.mean()
+    if kind == "top2box":
+        if scale_points is None or int(scale_points) != scale_points or scale_points < 3:
+            raise UnitStatsError(
+                f"top-two-box performance needs the number of scale points (1..A), got {scale_points}.",
+                where=where,
+                fix="pass scale_points=5 (or the drivers' scale length).",
+            )
+        return (values >= scale_points - 1).where(values.notna()).mean()
+    raise UnitStatsError(
+        f"unknown performance kind '{kind}'.{did_you_mean(str(kind), ['mean', 'top2box'])}",
+        where=where,
+        fix="use kind='mean' or kind='top2box'.",
+    )
+
+
 def importance_performance(
     importance: DriverResult | Mapping[str, float] | pd.Series,
-    performance: Mapping[str, float] | pd.Series,
+    performance: Mapping[str, float] | pd.Series | pd.DataFrame,
     *,
+    kind: Literal["mean", "top2box"] = "mean",
+    scale_points: int | None = None,
     importance_cut: float | None = None,
     performance_cut: float | None = None,
 ) -> pd.DataFrame:
@@ -591,8 +614,14 @@ def importance_performance(
         A :class:`DriverResult` (its share of explained variance, ``pct / 100``) or a
         mapping driver -> importance.
     performance
-        Mapping driver -> performance (mean score, or top-two-box share, e.g. from
-        :func:`analysis.metrics.csat_top2box`), for the same drivers.
+        Mapping driver -> performance (for the same drivers), or the respondent
+        DataFrame with a column per driver, summarised by ``kind``.
+    kind
+        With a DataFrame: ``"mean"`` (mean score) or ``"top2box"`` (share of
+        answers at or above ``scale_points - 1`` on a 1..A scale; missing answers
+        left out).
+    scale_points
+        A of the 1..A scale, for ``kind="top2box"``.
     importance_cut, performance_cut
         Where "high" starts; default the median over the drivers. A value equal to
         the cut counts as high.
@@ -613,6 +642,9 @@ def importance_performance(
     """
     where = "importance_performance"
     imp = importance.importance if isinstance(importance, DriverResult) else pd.Series(importance, dtype=float)
+    if isinstance(performance, pd.DataFrame):
+        require_columns(performance, list(imp.index), where=where)
+        performance = _performance_of(performance, list(imp.index), kind, scale_points)
     perf = pd.Series(performance, dtype=float)
     for name in imp.index:
         if name not in perf.index:

@@ -299,3 +299,17 @@ def test_bootstrap_intervals_cover_the_population_weights_fast():
 def test_bootstrap_intervals_cover_the_population_weights():
     coverage = _coverage(300)
     assert ((coverage >= 0.89) & (coverage <= 0.985)).all(), coverage
+
+
+def test_importance_performance_from_respondent_data_mean_and_top2box():
+    data = pd.DataFrame({"manager": [5, 4, 2, 5, np.nan], "tools": [1, 2, 3, 2, 2.0]})
+    importance = {"manager": 0.7, "tools": 0.3}
+    means = importance_performance(importance, data).set_index("driver")["performance"]
+    assert means["manager"] == pytest.approx(4.0) and means["tools"] == pytest.approx(2.0)
+    boxes = importance_performance(importance, data, kind="top2box", scale_points=5).set_index("driver")
+    assert boxes.loc["manager", "performance"] == pytest.approx(3 / 4)  # 5, 4, 5 of 4 answers
+    assert boxes.loc["tools", "performance"] == 0.0
+    with pytest.raises(UnitStatsError, match="scale points"):
+        importance_performance(importance, data, kind="top2box")
+    with pytest.raises(UnitStatsError, match="Did you mean 'top2box'"):
+        importance_performance(importance, data, kind="top2bx", scale_points=5)
