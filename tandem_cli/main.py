@@ -15,4 +15,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def main() -> None:
+    """Tandem: employee and customer surveys, psychometrics and linkage analysis."""
+
+
 # Command groups register themselves below (one import per module).
+from tandem_cli import validate  # noqa: E402
+
+app.command("validate")(validate.validate)

@@ -1,0 +1,573 @@
+"""Validation of instruments: schema errors mapped back to YAML, and the cross-reference rules.
+
+Two public functions, both returning :class:`~surveys.problems.Problem` lists with
+file, line, column, item id, rule name and fix:
+
+* :func:`schema_problems` turns pydantic's ``ValidationError`` into problems at the
+  YAML position of the offending key or value, with "did you mean" for misspelt
+  keys, question types and choices.
+* :func:`check_instrument` runs every rule in :data:`RULES` on a schema-valid
+  instrument and returns all problems together. One rule, one function; each
+  function's name is ``rule_`` + the rule it reports (``duplicate-id`` ->
+  :func:`rule_duplicate_id`), and the README lists them.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import UnionType
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from surveys.errors import did_you_mean
+from surveys.instrument import (
+    ID_PATTERN,
+    LANGUAGE_PATTERN,
+    QUESTION_TYPES,
+    Instrument,
+    LangText,
+    Scale,
+)
+from surveys.problems import Problem
+from surveys.yamlsource import Document
+
+__all__ = ["RESERVED_IDS", "RULES", "check_instrument", "schema_problems"]
+
+#: Column names of the wide response frame that no question or construct may take.
+RESERVED_IDS = frozenset({"response_id", "campaign", "wave", "language", "submitted_at"})
+
+Path = tuple[str | int, ...]
+
+SHOW_IF_FIX = ("show_if takes comparisons (== != < <= > >= in, not in), and/or/not and + - * / over ids of "
+               "earlier questions, numbers, 'quoted text', True/False/None and [lists] of constants.")
+
+
+# --------------------------------------------------------------------------- schema errors
+
+
+def schema_problems(error: ValidationError, document: Document) -> list[Problem]:
+    """Problems for every error pydantic found, at their YAML positions.
+
+    Parameters
+    ----------
+    error
+        The ``ValidationError`` from ``Instrument.model_validate``.
+    document
+        The parsed YAML (for positions and item ids).
+
+    Returns
+    -------
+    list of Problem
+    """
+    problems = []
+    for detail in error.errors(include_url=False):
+        loc = tuple(detail["loc"])
+        path = _data_path(document.data, loc)
+        problems.append(_schema_problem(detail, loc, path, document))
+    return problems
+
+
+def _schema_problem(detail: Mapping[str, Any], loc: Path, path: Path, document: Document) -> Problem:
+    kind = detail["type"]
+    ctx = detail.get("ctx") or {}
+    value = detail.get("input")
+    key = str(path[-1]) if path and isinstance(path[-1], str) else ""
+    item = _item_at(document.data, path)
+    at = document.locations.value(path)
+    shown = _short(value)
+    if kind == "extra_forbidden":
+        allowed = [k for k in _allowed_keys(loc) if not (k == "id" and len(path) >= 2 and path[0] == "scales")]
+        hint = did_you_mean(key, allowed).strip()
+        fix = f"{hint} Allowed keys here: {', '.join(allowed)}." if hint else f"Allowed keys here: {', '.join(allowed)}."
+        return Problem(document.source, *document.locations.key(path), item, "unknown-key",
+                       f"unknown key '{key}'", fix.strip())
+    if kind == "union_tag_invalid":
+        tag = str(ctx.get("tag", value))
+        at = document.locations.value((*path, "type"))
+        return Problem(document.source, *at, item, "unknown-question-type", f"unknown question type '{tag}'",
+                       (did_you_mean(tag, QUESTION_TYPES) + f" Question types: {', '.join(QUESTION_TYPES)}.").strip())
+    if kind == "union_tag_not_found":
+        return Problem(document.source, *at, item, "missing-key", "the question has no 'type'",
+                       f"Add 'type:' with one of: {', '.join(QUESTION_TYPES)}.")
+    if kind == "missing":
+        parent = path[:-1]
+        return Problem(document.source, *document.locations.value(parent), item, "missing-key",
+                       f"required key '{key}' is missing", f"Add '{key}:' here.")
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        hint = did_you_mean(str(value), choices).strip()
+        return Problem(document.source, *at, item, "unknown-value", f"{key} '{shown}' is not one of {', '.join(choices)}",
+                       hint or f"Use one of: {', '.join(choices)}.")
+    if kind == "string_pattern_mismatch":
+        return _pattern_problem(str(ctx.get("pattern", "")), key, value, document, at, item)
+    if kind.startswith("show_if_"):
+        rule = "show-if-forbidden" if kind == "show_if_forbidden" else "show-if-syntax"
+        return Problem(document.source, *at, item, rule, f"show_if {detail['msg']}", SHOW_IF_FIX)
+    if kind == "lang_text":
+        return Problem(document.source, *at, item, "bad-text", f"{key}: {detail['msg']}",
+                       "Write a text, or one text per language: {en: '...', de: '...'}.")
+    if kind in ("too_short", "too_long"):
+        size = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return Problem(document.source, *at, item, "empty" if kind == "too_short" else "too-many",
+                       f"'{key}' has {ctx.get('actual_length', '?')} entries; it needs "
+                       f"{'at least' if kind == 'too_short' else 'at most'} {size}",
+                       f"{'Add' if kind == 'too_short' else 'Remove'} entries under '{key}'.")
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return Problem(document.source, *at, item, "out-of-range", f"{key} = {shown}: {detail['msg'].lower()}",
+                       f"Change '{key}' to a value in range.")
+    return Problem(document.source, *at, item, "wrong-type", f"{key or 'value'} = {shown}: {detail['msg']}",
+                   f"See the README, section 'Instrument format', for what '{key or 'this'}' takes.")
+
+
+def _pattern_problem(pattern: str, key: str, value: Any, document: Document, at: tuple[int, int],
+                     item: str) -> Problem:
+    if pattern == LANGUAGE_PATTERN:
+        return Problem(document.source, *at, item, "bad-language", f"'{_short(value)}' is not a language code",
+                       "Use ISO 639-1 codes such as 'en', 'de' or 'fr-CH'.")
+    suggestion = re.sub(r"[^a-z0-9_]+", "_", str(value).strip().lower()).strip("_")
+    suggestion = suggestion if re.match(ID_PATTERN, suggestion or "-") else ""
+    return Problem(document.source, *at, item, "bad-id", f"{key} '{_short(value)}' is not a valid id",
+                   "Ids start with a lowercase letter and use only a-z, 0-9 and _ (at most 64 characters)"
+                   + (f", e.g. '{suggestion}'." if suggestion else "."))
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _data_path(data: Any, loc: Path) -> Path:
+    """The path in the YAML data for a pydantic error location (union tags dropped)."""
+    path: list[str | int] = []
+    node = data
+    for element in loc:
+        if isinstance(node, dict) and element in node:
+            node = node[element]
+        elif isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node):
+            node = node[element]
+        elif isinstance(node, dict) and element == node.get("type"):
+            continue  # the tag pydantic adds for the discriminated union
+        elif isinstance(element, str) and element.startswith(("function-", "[key]")):
+            continue
+        else:
+            node = None
+        path.append(element)
+    return tuple(path)
+
+
+def _item_at(data: Any, path: Path) -> str:
+    """Id of the innermost mapping with an ``id`` along ``path`` (or the scale's key)."""
+    item = str(path[1]) if len(path) > 1 and path[0] == "scales" else ""
+    node = data
+    for depth, element in enumerate(path):
+        if depth and isinstance(node, dict) and isinstance(node.get("id"), str):
+            item = node["id"]
+        try:
+            node = node[element]
+        except (KeyError, IndexError, TypeError):
+            return item
+    if path and isinstance(node, dict) and isinstance(node.get("id"), str):
+        item = node["id"]
+    return item
+
+
+def _allowed_keys(loc: Path) -> list[str]:
+    """The keys allowed in the mapping that holds ``loc[-1]`` (walking the model types)."""
+    current: Any = Instrument
+    for element in loc[:-1]:
+        current = _step(current, element)
+        if current is None:
+            return []
+    model = _model_of(current)
+    return list(model.model_fields) if model else []
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    annotation = _unwrap(annotation)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _unwrap(members[0])
+    return annotation
+
+
+def _step(annotation: Any, element: str | int) -> Any:
+    annotation = _unwrap(annotation)
+    model = _model_of(annotation)
+    if model is not None:
+        field = model.model_fields.get(str(element))
+        return field.annotation if field else None
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is tuple and args:
+        return args[0]
+    if origin in (dict, Mapping, typing.Mapping) and len(args) == 2:  # noqa: UP006
+        return args[1]
+    if origin in (typing.Union, UnionType) and element in QUESTION_TYPES:
+        return QUESTION_TYPES[str(element)]
+    return None
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule sees: the instrument, the YAML document and where each question is."""
+
+    instrument: Instrument
+    document: Document
+
+    def problem(self, path: Path, item: str, rule: str, message: str, fix: str = "", *,
+                severity: str = "error", at_key: bool = False) -> Problem:
+        """A problem at the YAML position of ``path``."""
+        where = self.document.locations.key(path) if at_key else self.document.locations.value(path)
+        return Problem(self.document.source, *where, item, rule, message, fix, severity)  # type: ignore[arg-type]
+
+    def questions(self) -> Iterator[tuple[Path, Any]]:
+        """Every question with its YAML path, in order."""
+        for p, page in enumerate(self.instrument.pages):
+            for q, question in enumerate(page.questions):
+                yield ("pages", p, "questions", q), question
+
+    def line(self, path: Path) -> int:
+        """The line of ``path``."""
+        return self.document.locations.value(path)[0]
+
+
+Rule = Callable[[Context], Iterable[Problem]]
+
+
+def _duplicates(entries: Iterable[tuple[str, Path]], ctx: Context, rule: str, what: str) -> Iterator[Problem]:
+    first: dict[str, Path] = {}
+    for name, path in entries:
+        if name in first:
+            yield ctx.problem(path, name, rule, f"{what} '{name}' is used twice (first at line {ctx.line(first[name])})",
+                              f"Give each {what} its own name, e.g. '{name}_2'.")
+        else:
+            first[name] = path
+
+
+def _id_entries(ctx: Context) -> Iterator[tuple[str, Path]]:
+    for path, question in ctx.questions():
+        yield question.id, (*path, "id")
+        for r, row in enumerate(getattr(question, "rows", ())):
+            yield row.id, (*path, "rows", r, "id")
+    for c, construct in enumerate(ctx.instrument.constructs):
+        yield construct.id, ("constructs", c, "id")
+
+
+def rule_duplicate_id(ctx: Context) -> Iterator[Problem]:
+    """Question, matrix row and construct ids are unique across the instrument.
+
+    They share one namespace because each becomes a column of the response frame
+    (items) or of the scored frame (constructs).
+    """
+    yield from _duplicates(_id_entries(ctx), ctx, "duplicate-id", "id")
+
+
+def rule_duplicate_page(ctx: Context) -> Iterator[Problem]:
+    """Page ids are unique."""
+    yield from _duplicates(((page.id, ("pages", p, "id")) for p, page in enumerate(ctx.instrument.pages)),
+                           ctx, "duplicate-page", "page id")
+
+
+def rule_duplicate_option(ctx: Context) -> Iterator[Problem]:
+    """Option values are unique within a question."""
+    for path, question in ctx.questions():
+        options = getattr(question, "options", ())
+        yield from _duplicates(((o.value, (*path, "options", i, "value")) for i, o in enumerate(options)),
+                               ctx, "duplicate-option", f"option value of '{question.id}'")
+
+
+def rule_duplicate_unit(ctx: Context) -> Iterator[Problem]:
+    """Unit ids are unique."""
+    yield from _duplicates(((u.id, ("units", i, "id")) for i, u in enumerate(ctx.instrument.units)),
+                           ctx, "duplicate-unit", "unit id")
+
+
+def rule_duplicate_scale_value(ctx: Context) -> Iterator[Problem]:
+    """The values of a scale's points are unique."""
+    for sid, scale in ctx.instrument.scales.items():
+        entries = ((str(p.value), ("scales", sid, "points", i, "value")) for i, p in enumerate(scale.points))
+        yield from _duplicates(entries, ctx, "duplicate-scale-value", f"value of scale '{sid}'")
+
+
+def rule_duplicate_language(ctx: Context) -> Iterator[Problem]:
+    """Each language is listed once."""
+    yield from _duplicates(((lang, ("languages", i)) for i, lang in enumerate(ctx.instrument.languages)),
+                           ctx, "duplicate-language", "language")
+
+
+def rule_reserved_id(ctx: Context) -> Iterator[Problem]:
+    """Ids are not Python keywords or true/false/none (``show_if`` could not name them)
+    and not a fixed column of the response frame (``response_id``, ``wave``, ...)."""
+    for name, path in _id_entries(ctx):
+        if keyword.iskeyword(name) or name in ("true", "false", "none"):
+            yield ctx.problem(path, name, "reserved-id", f"'{name}' is a reserved word of the show_if language",
+                              f"Rename it, e.g. '{name}_q'.")
+        elif name in RESERVED_IDS:
+            yield ctx.problem(path, name, "reserved-id", f"'{name}' is a fixed column of the response data",
+                              f"Rename it, e.g. '{name}_q' (reserved: {', '.join(sorted(RESERVED_IDS))}).")
+
+
+def rule_unknown_scale(ctx: Context) -> Iterator[Problem]:
+    """Every likert question and matrix names a scale defined under ``scales``."""
+    scales = ctx.instrument.scales
+    for path, question in ctx.questions():
+        if question.type in ("likert", "matrix") and question.scale not in scales:
+            hint = did_you_mean(question.scale, scales).strip()
+            known = f"Defined scales: {', '.join(scales)}." if scales else "Define it under 'scales:'."
+            yield ctx.problem((*path, "scale"), question.id, "unknown-scale",
+                              f"scale '{question.scale}' is not defined", f"{hint} {known}".strip())
+
+
+def rule_unknown_item(ctx: Context) -> Iterator[Problem]:
+    """Every construct item is an analysable item (likert, matrix row, rating, number), listed once."""
+    inst = ctx.instrument
+    items = {item.id for item in inst.items}
+    others = {q.id: q.type for q in inst.questions if q.id not in items}
+    for c, construct in enumerate(inst.constructs):
+        seen: set[str] = set()
+        for i, name in enumerate(construct.items):
+            path = ("constructs", c, "items", i)
+            if name in seen:
+                yield ctx.problem(path, construct.id, "unknown-item", f"item '{name}' is listed twice",
+                                  "List each item once.")
+            elif name in others:
+                yield ctx.problem(path, construct.id, "unknown-item",
+                                  f"'{name}' is a {others[name]} question, not a numeric item",
+                                  "Constructs take likert questions, matrix rows, ratings and numbers.")
+            elif name not in items:
+                hint = did_you_mean(name, items).strip()
+                yield ctx.problem(path, construct.id, "unknown-item", f"item '{name}' does not exist",
+                                  hint or "Name a likert question, matrix row, rating or number question.")
+            seen.add(name)
+
+
+def rule_construct_size(ctx: Context) -> Iterator[Problem]:
+    """A construct has at least 3 items (warning): fewer cannot identify a factor model."""
+    for c, construct in enumerate(ctx.instrument.constructs):
+        if len(construct.items) < 3:
+            yield ctx.problem(("constructs", c, "items"), construct.id, "construct-size",
+                              f"construct '{construct.id}' has {len(construct.items)} item(s); a measurement "
+                              "model needs at least 3 per construct",
+                              "Add items, or leave it out of factor models.", severity="warning")
+
+
+def rule_unknown_name(ctx: Context) -> Iterator[Problem]:
+    """Every name in a ``show_if`` is a question or matrix row id."""
+    known = {name for name, _ in _id_entries(ctx)} - {c.id for c in ctx.instrument.constructs}
+    for path, question in ctx.questions():
+        if question.show_if is None:
+            continue
+        for name in sorted(question.show_if.names - known):
+            hint = did_you_mean(name, known).strip()
+            yield ctx.problem((*path, "show_if"), question.id, "unknown-name",
+                              f"show_if names '{name}', which is not a question", hint or SHOW_IF_FIX)
+
+
+def rule_show_if_order(ctx: Context) -> Iterator[Problem]:
+    """``show_if`` reads only answers to questions shown before (earlier pages, or earlier on the same page)."""
+    position: dict[str, int] = {}
+    for index, (_, question) in enumerate(ctx.questions()):
+        for name in (question.id, *(row.id for row in getattr(question, "rows", ()))):
+            position.setdefault(name, index)
+    for index, (path, question) in enumerate(ctx.questions()):
+        if question.show_if is None:
+            continue
+        for name in sorted(question.show_if.names):
+            if name in position and position[name] >= index:
+                where = "itself" if position[name] == index else "a question that comes later"
+                yield ctx.problem((*path, "show_if"), question.id, "show-if-order",
+                                  f"show_if reads '{name}', {where}",
+                                  "Move the question after the one it depends on, or refer to an earlier one.")
+
+
+def rule_unit_question(ctx: Context) -> Iterator[Problem]:
+    """There is exactly one question of type ``unit`` (it links employee and customer data)."""
+    units = [(path, q) for path, q in ctx.questions() if q.type == "unit"]
+    if not units:
+        yield ctx.problem(("pages",), "", "unit-question", "no question of type 'unit'",
+                          "Add a question with 'type: unit' (source: list or invitation) so responses "
+                          "can be linked by store, branch or team.", at_key=True)
+    for path, question in units[1:]:
+        yield ctx.problem((*path, "type"), question.id, "unit-question",
+                          f"a second unit question (the first is '{units[0][1].id}')", "Keep one unit question.")
+
+
+def rule_units_missing(ctx: Context) -> Iterator[Problem]:
+    """A unit question with ``source: list`` needs the top-level ``units`` list."""
+    if ctx.instrument.units:
+        return
+    for path, question in ctx.questions():
+        if question.type == "unit" and question.source == "list":
+            yield ctx.problem((*path, "type"), question.id, "units-missing",
+                              "the unit question offers a list, but the instrument has no 'units'",
+                              "Add 'units:' (a list of {id, label}), or use 'source: invitation'.")
+
+
+def _scale_of(ctx: Context, question: Any) -> Scale | None:
+    return ctx.instrument.scales.get(getattr(question, "scale", ""))
+
+
+def rule_reverse_unordered(ctx: Context) -> Iterator[Problem]:
+    """``reverse: true`` only on items whose scale is ordered."""
+    for path, question in ctx.questions():
+        scale = _scale_of(ctx, question)
+        if scale is None or scale.ordered:
+            continue
+        flagged = [((*path, "reverse"), question.id)] if getattr(question, "reverse", False) else []
+        flagged += [((*path, "rows", r, "reverse"), row.id)
+                    for r, row in enumerate(getattr(question, "rows", ())) if row.reverse]
+        for where, item in flagged:
+            yield ctx.problem(where, item, "reverse-unordered",
+                              f"reverse-keyed, but scale '{scale.id}' is not ordered",
+                              f"Remove 'reverse', or mark scale '{scale.id}' as 'ordered: true'.")
+
+
+def rule_scale_order(ctx: Context) -> Iterator[Problem]:
+    """The points of an ordered scale are written from the lowest value to the highest."""
+    for sid, scale in ctx.instrument.scales.items():
+        values = scale.values
+        if scale.ordered and any(b <= a for a, b in zip(values, values[1:], strict=False)):
+            yield ctx.problem(("scales", sid, "points"), sid, "scale-order",
+                              f"the values of ordered scale '{sid}' do not increase ({', '.join(map(str, values))})",
+                              "List the points from the lowest value to the highest, or set 'ordered: false'.")
+
+
+def _texts(node: Any, path: Path) -> Iterator[tuple[Path, LangText]]:
+    if isinstance(node, LangText):
+        yield path, node
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _texts(getattr(node, name), (*path, name))
+    elif isinstance(node, tuple):
+        for index, value in enumerate(node):
+            yield from _texts(value, (*path, index))
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _texts(value, (*path, key))
+
+
+def rule_missing_translation(ctx: Context) -> Iterator[Problem]:
+    """Every text is given in every language of the instrument, and in no other."""
+    languages = ctx.instrument.languages
+    for path, text in _texts(ctx.instrument, ()):
+        item = _item_at(ctx.document.data, path)
+        missing = [lang for lang in languages if lang not in text]
+        if missing:
+            plain = len(text) == 1 and not isinstance(_data_at(ctx.document.data, path), dict)
+            yield ctx.problem(path, item, "missing-translation",
+                              f"'{path[-1]}' has no {', '.join(missing)} text",
+                              ("Write it as {" + ", ".join(f"{lang}: '...'" for lang in languages) + "}."
+                               if plain else f"Add {', '.join(f'{lang}:' for lang in missing)}."))
+        for lang in text:
+            if lang not in languages:
+                hint = did_you_mean(lang, languages).strip()
+                yield ctx.problem((*path, lang), item, "unknown-language",
+                                  f"'{path[-1]}' has a text in '{lang}', which is not in languages",
+                                  hint or f"Add '{lang}' to languages, or remove this text.", at_key=True)
+
+
+def _data_at(data: Any, path: Path) -> Any:
+    for element in path:
+        try:
+            data = data[element]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+#: Which question types each metric accepts.
+METRIC_TYPES: Mapping[str, tuple[str, ...]] = {
+    "nps": ("rating",), "enps": ("rating",), "csat": ("likert", "matrix", "rating"), "ces": ("likert", "matrix", "rating"),
+}
+
+
+def rule_metric_type(ctx: Context) -> Iterator[Problem]:
+    """Metric items exist and have the right type: NPS/eNPS a 0-10 rating, CSAT/CES a likert item or rating."""
+    inst = ctx.instrument
+    items = {item.id: item for item in inst.items}
+    for metric, allowed in METRIC_TYPES.items():
+        name = getattr(inst.metrics, metric)
+        if name is None:
+            continue
+        path = ("metrics", metric)
+        item = items.get(name)
+        if item is None:
+            hint = did_you_mean(name, items).strip()
+            yield ctx.problem(path, name, "metric-type", f"{metric} names '{name}', which is not an item",
+                              hint or "Name a likert question, matrix row or rating question.")
+        elif item.type not in allowed:
+            yield ctx.problem(path, name, "metric-type", f"{metric} item '{name}' is a {item.type} question",
+                              f"{metric.upper()} needs a {' or '.join(allowed)} item.")
+        elif metric in ("nps", "enps") and (item.min, item.max) != (0, 10):
+            yield ctx.problem(path, name, "metric-type",
+                              f"{metric} item '{name}' runs {item.min:g}-{item.max:g}, not 0-10",
+                              f"Give '{name}' min: 0 and max: 10 (the {metric.upper()} scale).")
+
+
+def rule_bad_range(ctx: Context) -> Iterator[Problem]:
+    """Lower bounds lie below upper bounds (number, rating, date, multi_choice selections)."""
+    for path, q in ctx.questions():
+        if q.type in ("number", "date", "rating") and q.min is not None and q.max is not None and (
+                q.min >= q.max if q.type == "rating" else q.min > q.max):
+            yield ctx.problem((*path, "min"), q.id, "bad-range", f"min ({q.min}) is not below max ({q.max})",
+                              "Swap or correct min and max.")
+        if q.type == "multi_choice":
+            top = q.max_selected if q.max_selected is not None else len(q.options)
+            if not q.min_selected <= top <= len(q.options):
+                yield ctx.problem((*path, "min_selected"), q.id, "bad-range",
+                                  f"min_selected {q.min_selected} / max_selected {top} do not fit "
+                                  f"{len(q.options)} options",
+                                  "Use 0 <= min_selected <= max_selected <= the number of options.")
+
+
+#: Every cross-reference rule, in the order they run.
+RULES: tuple[Rule, ...] = (
+    rule_duplicate_id,
+    rule_duplicate_page,
+    rule_duplicate_option,
+    rule_duplicate_unit,
+    rule_duplicate_scale_value,
+    rule_duplicate_language,
+    rule_reserved_id,
+    rule_unknown_scale,
+    rule_scale_order,
+    rule_unknown_item,
+    rule_construct_size,
+    rule_unknown_name,
+    rule_show_if_order,
+    rule_unit_question,
+    rule_units_missing,
+    rule_reverse_unordered,
+    rule_missing_translation,
+    rule_metric_type,
+    rule_bad_range,
+)
+
+
+def check_instrument(instrument: Instrument, document: Document) -> list[Problem]:
+    """Run every rule of :data:`RULES`; return all problems (errors and warnings).
+
+    Parameters
+    ----------
+    instrument
+        A schema-valid instrument.
+    document
+        The YAML it came from (positions).
+    """
+    context = Context(instrument, document)
+    return [problem for rule in RULES for problem in rule(context)]

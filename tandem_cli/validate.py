@@ -1,0 +1,41 @@
+"""``tandem validate PATH...``: check instrument files and print every problem.
+
+Each problem is printed as ``file:line:col: error [rule] item 'x': message. Fix: ...``
+(the format compilers use, so editors can jump to it). The command exits 1 if any
+file has an error; warnings alone exit 0. For each valid file it prints a summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from surveys.instrument import Instrument, InstrumentError, load_instrument
+
+
+def summary(instrument: Instrument) -> str:
+    """One line describing a valid instrument (pages, questions, items, constructs, languages)."""
+    return (f"{instrument.id} {instrument.version} ({instrument.audience}): {len(instrument.pages)} pages, "
+            f"{len(instrument.questions)} questions, {len(instrument.items)} items, "
+            f"{len(instrument.constructs)} constructs, {len(instrument.units)} units, "
+            f"languages {', '.join(instrument.languages)}")
+
+
+def validate(
+    paths: list[Path] = typer.Argument(..., help="Instrument YAML files to check.", show_default=False),  # noqa: B008
+) -> None:
+    """Check instrument files; print every problem, or a summary of each valid file."""
+    failed = False
+    for path in paths:
+        try:
+            instrument = load_instrument(path)
+        except InstrumentError as exc:
+            failed = failed or any(p.severity == "error" for p in exc.problems)
+            for problem in exc.problems:
+                typer.echo(problem.format())
+            continue
+        for problem in instrument.warnings:
+            typer.echo(problem.format())
+        typer.echo(f"{path}: ok - {summary(instrument)}")
+    raise typer.Exit(1 if failed else 0)
