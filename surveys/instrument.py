@@ -129,6 +129,10 @@ class LangText(Mapping[str, str]):
                                       "e.g. {en: 'Hello', de: 'Hallo'}")
         texts: dict[str, str] = {}
         for language, text in value.items():
+            if text is None:
+                raise PydanticCustomError("lang_text", "'{language}' has no text (if a text contains a comma, put "
+                                          "it in quotes: in {en: ..., de: ...} a comma ends the text)",
+                                          {"language": str(language)})
             if isinstance(text, bool) or not isinstance(text, str | int | float) or not str(text).strip():
                 raise PydanticCustomError("lang_text", "the text for '{language}' must be a non-empty string",
                                           {"language": str(language)})
@@ -401,7 +405,7 @@ class Instrument(_Model):
     consent: LangText | None = None
     anonymity: Anonymity = Anonymity()
     units: tuple[Unit, ...] = ()
-    scales: Mapping[str, Scale] = MappingProxyType({})
+    scales: Mapping[str, Scale] = Field(default_factory=dict, validate_default=True)
     pages: tuple[Page, ...] = Field(min_length=1)
     constructs: tuple[Construct, ...] = ()
     metrics: Metrics = Metrics()

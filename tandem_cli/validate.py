@@ -15,11 +15,16 @@ from surveys.instrument import Instrument, InstrumentError, load_instrument
 
 
 def summary(instrument: Instrument) -> str:
-    """One line describing a valid instrument (pages, questions, items, constructs, languages)."""
-    return (f"{instrument.id} {instrument.version} ({instrument.audience}): {len(instrument.pages)} pages, "
-            f"{len(instrument.questions)} questions, {len(instrument.items)} items, "
-            f"{len(instrument.constructs)} constructs, {len(instrument.units)} units, "
+    """One line describing a valid instrument (pages, questions, items, constructs, units, languages)."""
+    counts = ", ".join(_count(len(things), name) for things, name in (
+        (instrument.pages, "page"), (instrument.questions, "question"), (instrument.items, "item"),
+        (instrument.constructs, "construct"), (instrument.units, "unit")))
+    return (f"{instrument.id} {instrument.version} ({instrument.audience}): {counts}, "
             f"languages {', '.join(instrument.languages)}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def validate(
