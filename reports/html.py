@@ -1,0 +1,332 @@
+"""The self-contained HTML report: one file, readable offline and on paper.
+
+:func:`render_report` turns an :class:`reports.insight.Insight` into a single HTML
+document: an executive summary in plain words, then the evidence (responses and
+headline metrics, drivers, the service-profit chain, instrument health), then a
+methods appendix naming each statistic and its reference. Charts are plotly figures
+whose JavaScript is inlined from the installed plotly package; the path diagram is
+inline SVG; styles are inline CSS with print rules. The file loads nothing from the
+network: no external script, font, stylesheet or image.
+
+Every table and chart of units comes from analysis results that already suppress
+groups below the instrument's minimum size; :func:`render_report` adds nothing per unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from html import escape
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from reports import charts
+from reports.diagram import path_svg
+from reports.insight import Insight, summary_points
+
+__all__ = ["METHODS", "SECTIONS", "render_report"]
+
+#: Section ids and headings, in order (the tests check every one is present).
+SECTIONS = {
+    "summary": "Executive summary",
+    "responses": "Responses and headline metrics",
+    "drivers": "What drives the outcomes",
+    "linkage": "The service-profit chain across units",
+    "health": "Instrument health",
+    "methods": "Methods and references",
+}
+
+#: (statistic, what it is used for, reference) rows of the methods appendix.
+METHODS = (
+    ("Cronbach's alpha with Feldt interval", "internal consistency of each scale",
+     "Cronbach (1951); Feldt, Woodruff & Salih (1987). R: psych::alpha"),
+    ("Corrected item-rest correlation, alpha if item deleted", "item analysis",
+     "Nunnally & Bernstein (1994). R: psych::alpha"),
+    ("Confirmatory factor analysis (maximum likelihood)", "does each item measure its construct",
+     "Jöreskog (1969); Rosseel (2012). R: lavaan::cfa"),
+    ("CFI, TLI, RMSEA, SRMR", "fit of the measurement and path models",
+     "Bentler (1990); Steiger (1990); Hu & Bentler (1999). R: lavaan::fitMeasures"),
+    ("Composite reliability, average variance extracted (AVE)", "convergent validity",
+     "Fornell & Larcker (1981). R: semTools::compRelSEM, AVE"),
+    ("Heterotrait-monotrait ratio (HTMT)", "are constructs distinct (discriminant validity)",
+     "Henseler, Ringle & Sarstedt (2015). R: semTools::htmt"),
+    ("Parallel analysis, exploratory factor analysis (minres, oblimin)", "how many factors the items hold",
+     "Horn (1965); Harman (1976). R: psych::fa.parallel, psych::fa"),
+    ("ICC(1), ICC(2) from a one-way ANOVA", "do units differ; are unit means reliable",
+     "Bliese (2000). R: multilevel::ICC1, ICC2"),
+    ("r_wg(J), AD(M)", "do members of a unit agree",
+     "James, Demaree & Wolf (1984); LeBreton & Senter (2008); Burke, Finkelstein & Dusig (1999). "
+     "R: multilevel::rwg.j, ad.m"),
+    ("Relative weights with bootstrap percentile intervals and rank stability",
+     "key drivers: share of explained variance",
+     "Johnson (2000); Tonidandel & LeBreton (2011); Efron & Tibshirani (1993). R: relaimpo (lmg)"),
+    ("Importance-performance analysis", "where to act first", "Martilla & James (1977)"),
+    ("Unit-level path model (maximum likelihood on standardized unit means), indirect effects",
+     "the service-profit chain", "Heskett et al. (1994); Schneider et al. (2009); Rosseel (2012). R: lavaan::sem"),
+    ("Net Promoter Score with multinomial interval", "NPS and eNPS", "Reichheld (2003); Rocks (2016)"),
+    ("Top-two-box share with Wilson interval", "CSAT", "Wilson (1927)"),
+    ("Small-group suppression (primary and secondary)", "anonymity of respondents",
+     "Hundepool et al. (2012), Statistical Disclosure Control"),
+)
+
+CSS = """
+:root { --ink: #1d2733; --muted: #5d6b7a; --accent: #1f5f99; --line: #d9dee4; }
+* { box-sizing: border-box; }
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
+       max-width: 1100px; margin: 0 auto; padding: 24px; line-height: 1.45; }
+h1 { font-size: 1.8em; margin-bottom: 0.1em; } h2 { border-bottom: 2px solid var(--accent); padding-bottom: 4px;
+     margin-top: 2em; } h3 { margin-top: 1.4em; }
+.meta, .note { color: var(--muted); font-size: 0.92em; }
+nav ol { columns: 2; } nav a { color: var(--accent); text-decoration: none; }
+table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.88em; width: auto; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: right; vertical-align: top; }
+th { background: #f3f5f8; } td:first-child, th:first-child { text-align: left; }
+td.text, th.text { text-align: left; }
+.summary li { margin: 0.45em 0; } .summary { font-size: 1.05em; }
+.flag { color: #a93226; }
+.chart { page-break-inside: avoid; break-inside: avoid; margin: 0.5em 0 1em; }
+.diagram { max-width: 100%; overflow-x: auto; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10.5pt; }
+  nav { display: none; }
+  h2 { page-break-before: always; break-before: page; }
+  #summary h2 { page-break-before: avoid; break-before: avoid; }
+  table, .chart, svg { page-break-inside: avoid; break-inside: avoid; }
+  a { color: inherit; text-decoration: none; }
+}
+"""
+
+
+def _figure(fig: go.Figure) -> str:
+    html = fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
+    return f'<div class="chart">{html}</div>'
+
+
+def _fmt(value: object, digits: int = 2) -> str:
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return "" if not np.isfinite(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, digits: int = 2,
+           text_columns: Sequence[str] = ()) -> str:
+    """An HTML table of ``frame`` (values escaped), optionally renaming/choosing columns."""
+    if columns:
+        frame = frame[[c for c in columns if c in frame.columns]].rename(columns=columns)
+        text_columns = [columns.get(c, c) for c in text_columns]
+    head = "".join(f'<th class="{"text" if c in text_columns else ""}">{escape(str(c))}</th>' for c in frame.columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = "".join(
+            f'<td class="{"text" if c in text_columns else ""}">{escape(_fmt(row[c], digits))}</td>'
+            for c in frame.columns)
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _section(key: str, body: str) -> str:
+    return f'<section id="{key}"><h2>{escape(SECTIONS[key])}</h2>\n{body}\n</section>'
+
+
+def _p(text: str, cls: str = "") -> str:
+    return f'<p class="{cls}">{escape(text)}</p>' if cls else f"<p>{escape(text)}</p>"
+
+
+def _responses(insight: Insight) -> str:
+    parts = []
+    for side, table in insight.responses.items():
+        instrument = insight.instruments[side]
+        k = instrument.min_group_size
+        parts.append(f"<h3>{escape(side.capitalize())} survey: {escape(instrument.text(instrument.title))}</h3>")
+        total = len(insight.frames[side])
+        parts.append(_p(f"{total} responses. Units with fewer than {k} responses are shown as "
+                        f"\"fewer than {k}\", never as a number."))
+        parts.append(_figure(charts.response_rates(table, min_group_size=k,
+                                                   title=f"{side.capitalize()} responses by unit")))
+        metrics = insight.metrics.get(side, {})
+        overall = [m.overall for m in metrics.values()]
+        if any(o is not None for o in overall):
+            parts.append(_figure(charts.metric_intervals(overall, title=f"{side.capitalize()} headline metrics "
+                                                                        "with 95% intervals")))
+        for name, unit_metric in metrics.items():
+            parts.append(_figure(charts.metric_by_unit(unit_metric.to_frame(), metric=unit_metric.metric)))
+    return "\n".join(parts) or _p("No responses.", "note")
+
+
+def _drivers(insight: Insight) -> str:
+    labels = insight.labels
+    parts = []
+    result = insight.result
+    if result is not None and len(result.drivers):
+        parts.append(_p(f"Unit level: which employee constructs explain the differences in customer outcomes "
+                        f"between the {result.n_units} linked units (relative weights, "
+                        f"{result.bootstrap} bootstrap resamples of units)."))
+        for outcome, table in result.drivers.groupby("outcome", sort=False):
+            parts.append(_figure(charts.driver_importance(table, outcome=labels.get(outcome, outcome),
+                                                          labels=labels)))
+        parts.append(_table(result.drivers, columns={
+            "outcome": "outcome", "predictor": "driver", "pct": "% of R²", "pct_ci_lower": "lower 95%",
+            "pct_ci_upper": "upper 95%", "rank": "rank", "rank_stability": "rank stability"},
+            text_columns=("outcome", "predictor"), digits=1))
+    for side, found in insight.drivers.items():
+        for outcome, entry in found.items():
+            res = entry["result"]
+            parts.append(f"<h3>Within the {escape(side)} survey: {escape(labels.get(outcome, outcome))}</h3>")
+            parts.append(_figure(charts.driver_importance(res.table, outcome=labels.get(outcome, outcome),
+                                                          r2=res.r2, labels=labels)))
+            instrument = insight.instruments[side]
+            points = {len(instrument.item(i).scale.values) for c in instrument.constructs if c.role == "driver"
+                      for i in c.items if instrument.item(i).scale is not None}
+            scale = f"mean score on 1-{points.pop()}" if len(points) == 1 else "mean score"
+            parts.append(_figure(charts.importance_performance(entry["quadrant"], labels=labels,
+                                                               performance_label=f"Performance ({scale})")))
+            parts.append(_table(entry["quadrant"], columns={"driver": "driver", "importance": "importance",
+                                                            "performance": "performance", "quadrant": "quadrant"},
+                                text_columns=("driver", "quadrant")))
+    return "\n".join(parts) or _p("No driver analysis: " + insight.problems.get(
+        "linkage", "the instruments define no driver and outcome constructs") + ".", "note")
+
+
+def _linkage(insight: Insight) -> str:
+    result, study = insight.result, insight.study
+    if result is None:
+        reason = insight.problems.get("linkage", "no study links an employee and a customer survey")
+        return _p(f"Not available: {reason}.", "note")
+    labels = insight.labels
+    parts = [_p(f"{result.n_units} units have at least {result.min_employees} employee and "
+                f"{result.min_customers} customer responses; {len(result.dropped)} units were left out and are "
+                "not shown.")]
+    parts.append("<h3>Is aggregating to units justified?</h3>")
+    parts.append(_table(result.aggregation, columns={
+        "side": "side", "construct": "construct", "icc1": "ICC(1)", "icc2": "ICC(2)", "rwg_j_mean": "mean r_wg(J)",
+        "ad_m_mean": "mean AD(M)", "verdict": "verdict", "reason": "why"},
+        text_columns=("side", "construct", "verdict", "reason")))
+    parts.append("<h3>The chain: standardized unit-level paths</h3>")
+    parts.append(_p("Solid, thick arrows are supported by the data (p < .05, marked *); dashed ones are not. "
+                    "Numbers are standardized coefficients; R² is the share of a node's variance between units "
+                    "explained by its predictors."))
+    parts.append('<div class="diagram">' + path_svg(result.paths, r2=result.r2, side=study.side, labels=labels)
+                 + "</div>")
+    parts.append(_table(result.paths, columns={"lhs": "outcome", "rhs": "predictor", "est": "beta (std.)",
+                                               "ci_lower": "lower 95%", "ci_upper": "upper 95%", "pvalue": "p"},
+                        text_columns=("lhs", "rhs"), digits=3))
+    if len(result.indirect):
+        parts.append("<h3>Indirect effects of employee constructs on customer outcomes</h3>")
+        parts.append(_table(result.indirect, columns={"lhs": "employee construct", "rhs": "customer outcome",
+                                                      "est": "effect (std.)", "ci_lower": "lower 95%",
+                                                      "ci_upper": "upper 95%", "pvalue": "p"},
+                            text_columns=("lhs", "rhs"), digits=3))
+    fm = result.fit_measures
+    parts.append(_p("Model fit: " + ", ".join(f"{k} = {_fmt(fm.get(k), 3)}" for k in
+                                              ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr") if k in fm)))
+    if len(result.drivers):
+        main = "csat" if "csat" in set(result.drivers["outcome"]) else result.drivers["outcome"].iloc[0]
+        top = result.drivers[result.drivers["outcome"] == main].sort_values("rank").head(2)
+        for predictor in top["predictor"]:
+            parts.append(_figure(charts.unit_scatter(
+                result.units, x=predictor, y=main, size="n_employees", min_size=result.min_employees,
+                x_label=labels.get(predictor, predictor), y_label=labels.get(main, main))))
+    for warning in result.warnings:
+        parts.append(_p(f"Note: {warning}", "note"))
+    return "\n".join(parts)
+
+
+def _health(insight: Insight) -> str:
+    labels = insight.labels
+    parts = []
+    for side, report in insight.health.items():
+        parts.append(f"<h3>{escape(side.capitalize())} survey</h3>")
+        flags = report.flags
+        if len(flags):
+            parts.append("<p><strong>Flags and what to consider</strong></p>")
+            parts.append(_table(flags, columns={"level": "level", "target": "what", "statistic": "statistic",
+                                                "value": "value", "threshold": "threshold",
+                                                "message": "what to consider"},
+                                text_columns=("level", "target", "statistic", "message")))
+        else:
+            parts.append(_p("No flags: every scale passed every check."))
+        constructs = report.constructs.reset_index()
+        constructs.insert(1, "label", [labels.get(c, c) for c in constructs["construct"]])
+        parts.append("<p><strong>Reliability per scale</strong></p>")
+        parts.append(_table(constructs, columns={
+            "construct": "construct", "label": "label", "n_items": "items", "n": "n", "alpha": "alpha",
+            "ci_lower": "lower 95%", "ci_upper": "upper 95%", "composite_reliability": "CR", "ave": "AVE"},
+            text_columns=("construct", "label")))
+        parts.append("<p><strong>Item analysis</strong></p>")
+        parts.append(_table(report.items.reset_index(), columns={
+            "item": "item", "construct": "construct", "mean": "mean", "sd": "SD", "missing_share": "missing",
+            "item_rest_cor": "item-rest r", "alpha_if_deleted": "alpha if deleted", "loading": "loading (CFA)",
+            "cross_loading": "largest cross-loading"}, text_columns=("item", "construct")))
+        if report.fit_measures:
+            fm = report.fit_measures
+            parts.append(_p("CFA fit: " + ", ".join(f"{k} = {_fmt(fm.get(k), 3)}" for k in
+                                                    ("chisq", "df", "cfi", "tli", "rmsea", "srmr") if k in fm)))
+        parallel = insight.parallel.get(side)
+        if parallel is not None:
+            parts.append(_figure(charts.scree(parallel.scree, n_factors=parallel.n_factors,
+                                              quantile=parallel.quantile)))
+        if report.efa is not None:
+            parts.append(_figure(charts.loadings_heatmap(report.efa.loadings, title=(
+                f"{side.capitalize()} survey: exploratory factor loadings ({report.efa.rotation or 'unrotated'})"))))
+        if len(report.htmt):
+            parts.append(_figure(charts.htmt_heatmap(report.htmt, threshold=report.thresholds.htmt,
+                                                     labels=labels)))
+    return "\n".join(parts) or _p("Not available: " + "; ".join(
+        v for k, v in insight.problems.items() if "health" in k) + ".", "note")
+
+
+def _methods(insight: Insight) -> str:
+    rows = pd.DataFrame(METHODS, columns=["statistic", "used for", "reference"])
+    body = [_table(rows, text_columns=("statistic", "used for", "reference"))]
+    body.append(_p(f"Bootstrap: {insight.bootstrap} resamples (seed {insight.seed}). Anonymity: groups with fewer "
+                   f"than {insight.min_group_size} respondents are never shown as numbers, and further groups are "
+                   "hidden when an overall figure could otherwise reveal a small one."))
+    return "\n".join(body)
+
+
+def render_report(insight: Insight, *, generated: dt.datetime | None = None) -> str:
+    """One self-contained HTML document for ``insight``.
+
+    Parameters
+    ----------
+    insight
+        :func:`reports.insight.collect_insight` output.
+    generated
+        Timestamp printed in the header (default: now, UTC).
+
+    Returns
+    -------
+    str
+        The HTML text: sections :data:`SECTIONS` in order, plotly.js inlined once, no
+        reference to any external resource.
+    """
+    generated = generated or dt.datetime.now(dt.UTC)
+    summary = "".join(f"<li>{escape(p)}</li>" for p in summary_points(insight))
+    sections = [
+        _section("summary", f'<ul class="summary">{summary}</ul>'),
+        _section("responses", _responses(insight)),
+        _section("drivers", _drivers(insight)),
+        _section("linkage", _linkage(insight)),
+        _section("health", _health(insight)),
+        _section("methods", _methods(insight)),
+    ]
+    nav = "".join(f'<li><a href="#{k}">{escape(v)}</a></li>' for k, v in SECTIONS.items())
+    sources = ", ".join(f"{side}: {len(frame)} responses" for side, frame in insight.frames.items())
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{escape(insight.title)}: Tandem report</title>\n<style>{CSS}</style>\n"
+        f"<script type=\"text/javascript\">{get_plotlyjs()}</script>\n</head>\n<body>\n"
+        f"<header><h1>{escape(insight.title)}</h1><p class=\"meta\">Tandem report, generated "
+        f"{generated:%Y-%m-%d %H:%M} UTC. Data: {escape(sources)}.</p></header>\n"
+        f"<nav><ol>{nav}</ol></nav>\n" + "\n".join(sections) + "\n</body>\n</html>\n"
+    )
