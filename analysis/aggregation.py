@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from surveys.errors import TandemError, did_you_mean
+from analysis.errors import DataError
+from analysis.scoring import score
+from surveys.errors import did_you_mean
 
 DEFAULT_MIN_GROUP_SIZE = 5
 """Tandem's default anonymity threshold (``anonymity.min_group_size`` of an instrument)."""
@@ -50,26 +52,18 @@ RWG_WEAK_CUTOFF = 0.50
 Null = Literal["uniform", "slight_skew"]
 
 
-class UnitStatsError(TandemError):
-    """Input the unit statistics cannot use (aggregation, key drivers, CX/EX metrics).
-
-    Raised by :mod:`analysis.aggregation`, :mod:`analysis.drivers` and
-    :mod:`analysis.metrics` with where / what / how to fix.
-    """
-
-
 # --------------------------------------------------------------------------- helpers
 def require_columns(data: pd.DataFrame, columns: Sequence[str], *, where: str) -> None:
-    """Raise :class:`UnitStatsError` naming the first of ``columns`` missing from ``data``."""
+    """Raise :class:`DataError` naming the first of ``columns`` missing from ``data``."""
     if not isinstance(data, pd.DataFrame):
-        raise UnitStatsError(
+        raise DataError(
             f"expected a pandas DataFrame, got {type(data).__name__}",
             where=where,
             fix="pass the wide response frame (one row per response).",
         )
     for column in columns:
         if column not in data.columns:
-            raise UnitStatsError(
+            raise DataError(
                 f"column '{column}' is not in the data.{did_you_mean(column, data.columns)}",
                 where=where,
                 fix="name a column of the response frame.",
@@ -77,13 +71,13 @@ def require_columns(data: pd.DataFrame, columns: Sequence[str], *, where: str) -
 
 
 def numeric_columns(data: pd.DataFrame, columns: Sequence[str], *, where: str) -> pd.DataFrame:
-    """The ``columns`` of ``data`` as float, or :class:`UnitStatsError` for a non-numeric one."""
+    """The ``columns`` of ``data`` as float, or :class:`DataError` for a non-numeric one."""
     require_columns(data, columns, where=where)
     out = {}
     for column in columns:
         values = data[column]
         if not (pd.api.types.is_numeric_dtype(values) or values.isna().all()):
-            raise UnitStatsError(
+            raise DataError(
                 f"column '{column}' is not numeric (dtype {values.dtype}).",
                 where=where,
                 fix="recode the answers as numbers (the wide frame keeps item answers as floats).",
@@ -117,7 +111,7 @@ def suppress_small_units(
         statistical disclosure control).
     """
     if min_group_size < 1:
-        raise UnitStatsError(
+        raise DataError(
             f"min_group_size must be at least 1, got {min_group_size}.",
             fix="pass the instrument's anonymity.min_group_size (default 5).",
         )
@@ -195,7 +189,7 @@ def icc(data: pd.DataFrame, value: str, group: str) -> ICCResult:
 
     Raises
     ------
-    UnitStatsError
+    DataError
         Missing or non-numeric columns, fewer than two units, no unit with two or
         more respondents, or a variable without any variance.
 
@@ -234,13 +228,13 @@ def icc(data: pd.DataFrame, value: str, group: str) -> ICCResult:
     codes, _ = pd.factorize(groups, sort=True)
     n_total, n_groups = x.size, int(codes.max()) + 1 if x.size else 0
     if n_groups < 2:
-        raise UnitStatsError(
+        raise DataError(
             f"needs at least two units with an answer, found {n_groups}.",
             where=where,
             fix=f"check the unit column '{group}' and that '{value}' has answers in several units.",
         )
     if n_total == n_groups:
-        raise UnitStatsError(
+        raise DataError(
             "every unit has a single respondent, so the variance within units cannot be estimated.",
             where=where,
             fix="aggregate only units with two or more respondents.",
@@ -257,7 +251,7 @@ def icc(data: pd.DataFrame, value: str, group: str) -> ICCResult:
     k = n_total / n_groups
     note = ""
     if msb <= tiny and msw <= tiny:
-        raise UnitStatsError(
+        raise DataError(
             "has no variance: every respondent gave the same value.",
             where=where,
             fix="leave constant variables out of the aggregation analysis.",
@@ -293,6 +287,15 @@ def icc(data: pd.DataFrame, value: str, group: str) -> ICCResult:
 
 
 # --------------------------------------------------------------------------- agreement
+def _scale_points(scale_points: float) -> int:
+    if int(scale_points) != scale_points or scale_points < 2:
+        raise DataError(
+            f"scale_points must be a whole number of at least 2, got {scale_points}.",
+            fix="pass the number of response options of the items' scale.",
+        )
+    return int(scale_points)
+
+
 def null_variance_for(
     *, null_variance: float | None = None, scale_points: int | None = None, null: Null = "uniform"
 ) -> float:
@@ -311,32 +314,27 @@ def null_variance_for(
     """
     if null_variance is not None:
         if not np.isfinite(null_variance) or null_variance <= 0:
-            raise UnitStatsError(
+            raise DataError(
                 f"null_variance must be a positive number, got {null_variance}.",
                 fix="for a uniform null on A options use (A^2 - 1) / 12, e.g. 2 for 5 options.",
             )
         return float(null_variance)
     if scale_points is None:
-        raise UnitStatsError(
+        raise DataError(
             "r_wg needs the null variance or the number of scale points.",
             fix="pass scale_points=A (e.g. 5) or null_variance=...",
         )
-    if int(scale_points) != scale_points or scale_points < 2:
-        raise UnitStatsError(
-            f"scale_points must be a whole number of at least 2, got {scale_points}.",
-            fix="pass the number of response options of the items' scale.",
-        )
-    a = int(scale_points)
+    a = _scale_points(scale_points)
     if null == "uniform":
         return (a * a - 1) / 12.0
     if null == "slight_skew":
         if a not in SLIGHT_SKEW_NULL_VARIANCE:
-            raise UnitStatsError(
+            raise DataError(
                 f"no slightly skewed null distribution is tabled for {a} scale points.",
                 fix=f"use null='uniform' or pass null_variance; tabled: {sorted(SLIGHT_SKEW_NULL_VARIANCE)}.",
             )
         return SLIGHT_SKEW_NULL_VARIANCE[a]
-    raise UnitStatsError(
+    raise DataError(
         f"unknown null distribution '{null}'.{did_you_mean(str(null), ['uniform', 'slight_skew'])}",
         fix="use null='uniform' or null='slight_skew'.",
     )
@@ -441,14 +439,14 @@ def _item_frame(
 ) -> tuple[pd.DataFrame, list[str]]:
     items = [items] if isinstance(items, str) else list(items)
     if not items:
-        raise UnitStatsError("no items given.", where=where, fix="name at least one item column.")
+        raise DataError("no items given.", where=where, fix="name at least one item column.")
     groups = _groups(data, group, where=where)
     frame = numeric_columns(data, items, where=where)
     frame["__unit__"] = groups
     frame = frame[frame["__unit__"].notna()]
     frame = frame.dropna(subset=items, how="any" if listwise else "all")
     if frame.empty:
-        raise UnitStatsError(
+        raise DataError(
             "no respondent has both a unit and an answer.",
             where=where,
             fix=f"check the unit column '{group}' and the items {items}.",
@@ -631,7 +629,7 @@ def ad_m(
     159-172.
     """
     if center not in ("mean", "median"):
-        raise UnitStatsError(
+        raise DataError(
             f"center must be 'mean' or 'median', got '{center}'.", fix="use center='mean'."
         )
     names = [items] if isinstance(items, str) else list(items)
@@ -643,12 +641,7 @@ def ad_m(
     values = deviation.groupby("__unit__", sort=True)[names].mean().mean(axis=1)
     cutoff = float("nan")
     if scale_points is not None:
-        if int(scale_points) != scale_points or scale_points < 2:
-            raise UnitStatsError(
-                f"scale_points must be a whole number of at least 2, got {scale_points}.",
-                fix="pass the number of response options of the items' scale.",
-            )
-        cutoff = scale_points / 6.0
+        cutoff = _scale_points(scale_points) / 6.0
     return _agreement_result(
         "ad_m", names, values, grouped.size(), min_group_size=min_group_size, cutoff=cutoff
     )
@@ -703,8 +696,6 @@ def _verdict(
 
 
 def _instrument_constructs(frame: pd.DataFrame, instrument: Any) -> tuple[pd.DataFrame, dict, dict]:
-    from analysis.scoring import score  # the psychometrics module owns scoring
-
     scored = score(frame, instrument)
     constructs, points = {}, {}
     for construct in instrument.constructs:
@@ -810,7 +801,7 @@ def aggregation_table(
         icc_problem = ""
         try:
             icc_result = icc(scored, construct, group)
-        except UnitStatsError as error:
+        except DataError as error:
             icc_result, icc_problem = None, error.what
         variance = null_variance.get(construct) if isinstance(null_variance, Mapping) else null_variance
         rwg_result = None

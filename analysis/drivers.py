@@ -10,8 +10,9 @@ not answer that; the two decompositions here split R^2 among the predictors inst
 * :func:`shapley` (Lindeman, Merenda & Gold 1980; Grömping 2006, ``relaimpo``'s
   ``lmg``): each predictor's average gain in R^2 over all orders of entry.
 
-Both take ``bootstrap=B`` for percentile intervals and rank stability. The bootstrap
-is vectorised: the B resampled correlation matrices come from one matrix product of
+Both take ``bootstrap=B`` for percentile intervals and rank stability, computed with
+one BLAS thread (:func:`analysis.threads.limit_blas_threads`). The bootstrap is
+vectorised: the B resampled correlation matrices come from one matrix product of
 multinomial resampling counts with the cross-products of the data (weighted moments),
 and the decompositions run on the (B, p, p) stack with batched ``numpy.linalg``
 calls. :func:`importance_performance` turns importance into action quadrants
@@ -30,7 +31,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from analysis.aggregation import UnitStatsError, numeric_columns, require_columns
+from analysis.aggregation import numeric_columns, require_columns
+from analysis.errors import DataError
+from analysis.threads import limit_blas_threads
 from surveys.errors import did_you_mean
 
 EXACT_SHAPLEY_MAX = 12
@@ -134,18 +137,18 @@ def _complete_matrix(
         predictors = [predictors]
     predictors = list(predictors)
     if not predictors:
-        raise UnitStatsError("no predictors given.", where=where, fix="name at least one predictor column.")
+        raise DataError("no predictors given.", where=where, fix="name at least one predictor column.")
     duplicated = sorted({p for p in predictors if predictors.count(p) > 1})
     if duplicated:
-        raise UnitStatsError(f"predictors named twice: {duplicated}.", where=where, fix="name each predictor once.")
+        raise DataError(f"predictors named twice: {duplicated}.", where=where, fix="name each predictor once.")
     if outcome in predictors:
-        raise UnitStatsError(
+        raise DataError(
             f"the outcome '{outcome}' is also a predictor.", where=where, fix="remove it from the predictors."
         )
     frame = numeric_columns(data, [*predictors, outcome], where=where)
     for column in frame.columns:
         if frame[column].notna().sum() == 0:
-            raise UnitStatsError(
+            raise DataError(
                 f"column '{column}' has no values (all missing).",
                 where=where,
                 fix="drop it from the analysis or check how the data were read.",
@@ -153,7 +156,7 @@ def _complete_matrix(
     complete = frame.dropna()
     n, p = len(complete), len(predictors)
     if n < p + 2:
-        raise UnitStatsError(
+        raise DataError(
             f"{n} complete rows for {p} predictors; a regression needs at least {p + 2}.",
             where=where,
             fix="use fewer predictors or more rows (units) with all values present.",
@@ -163,7 +166,7 @@ def _complete_matrix(
     size = np.abs(values).max(axis=0)
     flat = [name for name, s, m in zip(complete.columns, spread, size) if not s > 1e-12 * (1.0 + m)]
     if flat:
-        raise UnitStatsError(
+        raise DataError(
             f"no variance in {flat} over the complete rows.",
             where=where,
             fix="leave constant columns out of the driver analysis.",
@@ -173,7 +176,7 @@ def _complete_matrix(
     if eigenvalues[0] < _EIGEN_TOL * p:
         null = eigenvectors[:, eigenvalues < _EIGEN_TOL * p]
         involved = [predictors[i] for i in np.flatnonzero(np.abs(null).max(axis=1) > 0.1)]
-        raise UnitStatsError(
+        raise DataError(
             f"the predictors {involved} are perfectly collinear (one is a linear combination of the others).",
             where=where,
             fix="drop one of them or combine them into a single score.",
@@ -376,9 +379,11 @@ def _result(
 
 def _check_options(bootstrap: int, ci: float, where: str) -> None:
     if int(bootstrap) != bootstrap or bootstrap < 0:
-        raise UnitStatsError(f"bootstrap must be a whole number >= 0, got {bootstrap}.", where=where, fix="e.g. bootstrap=1000.")
+        raise DataError(
+            f"bootstrap must be a whole number >= 0, got {bootstrap}.", where=where, fix="e.g. bootstrap=1000."
+        )
     if not 0 < ci < 1:
-        raise UnitStatsError(f"ci must lie between 0 and 1, got {ci}.", where=where, fix="e.g. ci=0.95.")
+        raise DataError(f"ci must lie between 0 and 1, got {ci}.", where=where, fix="e.g. ci=0.95.")
 
 
 def _bootstrap_stack(values: np.ndarray, bootstrap: int, seed, p: int) -> tuple[np.ndarray, np.ndarray]:
@@ -424,7 +429,7 @@ def relative_weights(
 
     Raises
     ------
-    UnitStatsError
+    DataError
         Missing or non-numeric columns, an all-missing or constant column, fewer
         complete rows than predictors + 2, perfectly collinear predictors.
 
@@ -456,11 +461,13 @@ def relative_weights(
     estimate = _relative_weights_of(_correlation_matrix(values), p)[0]
     draws = None
     if bootstrap:
-        corr, usable = _bootstrap_stack(values, bootstrap, seed, p)
-        draws = _relative_weights_of(corr, p)
+        with limit_blas_threads():
+            corr, usable = _bootstrap_stack(values, bootstrap, seed, p)
+            draws = _relative_weights_of(corr, p)
         draws[~usable] = np.nan
     return _result(
-        "relative_weights", outcome, names, len(values), estimate, draws, bootstrap=bootstrap, ci=ci, approximation="eigen"
+        "relative_weights", outcome, names, len(values), estimate, draws,
+        bootstrap=bootstrap, ci=ci, approximation="eigen",
     )
 
 
@@ -503,7 +510,7 @@ def shapley(
 
     Raises
     ------
-    UnitStatsError
+    DataError
         As :func:`relative_weights`.
 
     Notes
@@ -534,7 +541,7 @@ def shapley(
     where = f"shapley of '{outcome}'"
     _check_options(bootstrap, ci, where)
     if int(n_permutations) != n_permutations or n_permutations < 2:
-        raise UnitStatsError(
+        raise DataError(
             f"n_permutations must be a whole number >= 2, got {n_permutations}.", where=where, fix="e.g. 2000."
         )
     values, names = _complete_matrix(data, outcome, predictors, where=where)
@@ -548,12 +555,13 @@ def shapley(
             return _exact_shapley(corr, p), None
         return _sampled_shapley(corr, p, orders)
 
-    estimate, mc_error = decompose(_correlation_matrix(values))
     draws = None
-    if bootstrap:
-        corr, usable = _bootstrap_stack(values, bootstrap, rng, p)
-        draws = decompose(corr)[0]
-        draws[~usable] = np.nan
+    with limit_blas_threads():
+        estimate, mc_error = decompose(_correlation_matrix(values))
+        if bootstrap:
+            corr, usable = _bootstrap_stack(values, bootstrap, rng, p)
+            draws = decompose(corr)[0]
+            draws[~usable] = np.nan
     return _result(
         "shapley",
         outcome,
@@ -584,13 +592,13 @@ def _performance_of(data: pd.DataFrame, drivers: Sequence[str], kind: str, scale
         return values.mean()
     if kind == "top2box":
         if scale_points is None or int(scale_points) != scale_points or scale_points < 3:
-            raise UnitStatsError(
+            raise DataError(
                 f"top-two-box performance needs the number of scale points (1..A), got {scale_points}.",
                 where=where,
                 fix="pass scale_points=5 (or the drivers' scale length).",
             )
         return (values >= scale_points - 1).where(values.notna()).mean()
-    raise UnitStatsError(
+    raise DataError(
         f"unknown performance kind '{kind}'.{did_you_mean(str(kind), ['mean', 'top2box'])}",
         where=where,
         fix="use kind='mean' or kind='top2box'.",
@@ -648,17 +656,23 @@ def importance_performance(
     perf = pd.Series(performance, dtype=float)
     for name in imp.index:
         if name not in perf.index:
-            raise UnitStatsError(
+            raise DataError(
                 f"no performance value for driver '{name}'.{did_you_mean(name, perf.index)}",
                 where=where,
                 fix="give a performance value for every driver.",
             )
     extra = [name for name in perf.index if name not in imp.index]
     if extra:
-        raise UnitStatsError(f"performance given for drivers without importance: {extra}.", where=where, fix="give the same drivers to both.")
+        raise DataError(
+            f"performance given for drivers without importance: {extra}.",
+            where=where,
+            fix="give the same drivers to both.",
+        )
     perf = perf[imp.index]
     if imp.isna().any() or perf.isna().any():
-        raise UnitStatsError("importance and performance must not be missing.", where=where, fix="drop drivers without values.")
+        raise DataError(
+            "importance and performance must not be missing.", where=where, fix="drop drivers without values."
+        )
     i_cut = float(imp.median()) if importance_cut is None else float(importance_cut)
     p_cut = float(perf.median()) if performance_cut is None else float(performance_cut)
     table = pd.DataFrame({"driver": list(imp.index), "importance": imp.to_numpy(), "performance": perf.to_numpy()})

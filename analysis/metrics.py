@@ -19,12 +19,12 @@ from scipy import stats
 
 from analysis.aggregation import (
     DEFAULT_MIN_GROUP_SIZE,
-    UnitStatsError,
     numeric_columns,
     require_columns,
     suppress_small_units,
     suppression_label,
 )
+from analysis.errors import DataError
 from surveys.errors import did_you_mean
 
 NPS_ADJUSTMENT = 3.0
@@ -34,14 +34,14 @@ NPS_ADJUSTMENT = 3.0
 
 def _z(ci: float) -> float:
     if not 0 < ci < 1:
-        raise UnitStatsError(f"ci must lie between 0 and 1, got {ci}.", fix="e.g. ci=0.95.")
+        raise DataError(f"ci must lie between 0 and 1, got {ci}.", fix="e.g. ci=0.95.")
     return float(stats.norm.ppf(0.5 + ci / 2))
 
 
 def _answers(scores: Any, *, where: str) -> np.ndarray:
     values = pd.Series(scores).dropna() if not isinstance(scores, pd.Series) else scores.dropna()
     if not pd.api.types.is_numeric_dtype(values):
-        raise UnitStatsError(
+        raise DataError(
             f"answers must be numbers, got dtype {values.dtype}.",
             where=where,
             fix="pass the item column of the wide frame (answers as floats).",
@@ -98,7 +98,7 @@ def nps(
     ----------
     scores
         Answers to "How likely are you to recommend ...?" on 0-10; missing answers
-        are dropped. Other values raise :class:`UnitStatsError`.
+        are dropped. Other values raise :class:`DataError`.
     ci
         Confidence level.
     method
@@ -134,7 +134,7 @@ def nps(
     where = metric
     z = _z(ci)
     if method not in ("wald", "adjusted"):
-        raise UnitStatsError(
+        raise DataError(
             f"unknown interval method '{method}'.{did_you_mean(str(method), ['wald', 'adjusted'])}",
             where=where,
             fix="use method='wald' or method='adjusted'.",
@@ -142,14 +142,14 @@ def nps(
     x = _answers(scores, where=where)
     bad = x[(x < 0) | (x > 10) | (x != np.round(x))]
     if bad.size:
-        raise UnitStatsError(
+        raise DataError(
             f"{bad.size} answers are not whole numbers from 0 to 10 (e.g. {bad[0]:g}).",
             where=where,
             fix="pass the 0-10 likelihood-to-recommend item.",
         )
     n = int(x.size)
     if n == 0:
-        raise UnitStatsError("no answers.", where=where, fix="check the item column and the filter.")
+        raise DataError("no answers.", where=where, fix="check the item column and the filter.")
     promoters, detractors = int((x >= 9).sum()), int((x <= 6).sum())
     p_p, p_d = promoters / n, detractors / n
     if method == "adjusted":
@@ -222,13 +222,13 @@ def _scale_values(scale: Any, scale_points: int | None, where: str) -> np.ndarra
         values = getattr(scale, "values", scale)
         return np.sort(np.asarray(list(values), dtype=float))
     if scale_points is None:
-        raise UnitStatsError(
+        raise DataError(
             "the response scale is unknown.",
             where=where,
             fix="pass scale=instrument.scales[...] (or the item's scale) or scale_points=A for answers 1..A.",
         )
     if int(scale_points) != scale_points or scale_points < 3:
-        raise UnitStatsError(
+        raise DataError(
             f"scale_points must be a whole number of at least 3, got {scale_points}.", where=where, fix="e.g. 5."
         )
     return np.arange(1.0, scale_points + 1.0)
@@ -281,7 +281,7 @@ def csat_top2box(
     -----
     CSAT = n_top / n. The Wilson score interval (Wilson 1927) keeps its coverage
     for shares near 0 or 1, where the Wald interval fails (Agresti & Coull 1998).
-    Answers that are not scale values raise :class:`UnitStatsError`.
+    Answers that are not scale values raise :class:`DataError`.
 
     References
     ----------
@@ -291,19 +291,19 @@ def csat_top2box(
     where = "csat_top2box"
     z_values = _scale_values(scale, scale_points, where)
     if not 1 <= top < z_values.size:
-        raise UnitStatsError(
+        raise DataError(
             f"top must be between 1 and {z_values.size - 1}, got {top}.", where=where, fix="use top=2."
         )
     x = _answers(scores, where=where)
     outside = x[~np.isin(x, z_values)]
     if outside.size:
-        raise UnitStatsError(
+        raise DataError(
             f"{outside.size} answers are not values of the scale {z_values.tolist()} (e.g. {outside[0]:g}).",
             where=where,
             fix="pass the scale the item was asked on.",
         )
     if x.size == 0:
-        raise UnitStatsError("no answers.", where=where, fix="check the item column and the filter.")
+        raise DataError("no answers.", where=where, fix="check the item column and the filter.")
     top_values = z_values[-top:]
     n_top = int(np.isin(x, top_values).sum())
     lower, upper = wilson_interval(n_top, int(x.size), ci=ci)
@@ -379,7 +379,7 @@ def ces(scores: Any, *, ci: float = 0.95) -> MeanResult:
     x = _answers(scores, where="ces")
     n = int(x.size)
     if n == 0:
-        raise UnitStatsError("no answers.", where="ces", fix="check the item column and the filter.")
+        raise DataError("no answers.", where="ces", fix="check the item column and the filter.")
     mean = float(x.mean())
     sd = float(x.std(ddof=1)) if n > 1 else float("nan")
     se = sd / np.sqrt(n)
@@ -479,7 +479,7 @@ def by_unit(
     otherwise the overall minus the shown units would reveal them.
     """
     if metric not in METRICS:
-        raise UnitStatsError(
+        raise DataError(
             f"unknown metric '{metric}'.{did_you_mean(str(metric), METRICS)}",
             where="by_unit",
             fix=f"use one of {sorted(METRICS)}.",

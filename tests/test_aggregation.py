@@ -6,8 +6,7 @@ and recovered from seeded simulations with a known ICC.
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType, SimpleNamespace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,6 @@ import pytest
 from conftest import reference_cases_of, reference_data
 
 from analysis.aggregation import (
-    UnitStatsError,
     ad_m,
     aggregation_table,
     icc,
@@ -24,6 +22,12 @@ from analysis.aggregation import (
     rwg_j,
     suppress_small_units,
 )
+from analysis.errors import DataError
+from analysis.scoring import score
+from analysis.simulate import simulate_responses
+from surveys.instrument import load_instrument
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ICC_CASES = [
     (name, variable, statistic)
@@ -135,13 +139,13 @@ def test_icc_unit_with_one_respondent_counts_between_but_not_within():
 
 def test_icc_every_unit_with_one_respondent_is_a_clear_error():
     data = pd.DataFrame({"unit": ["a", "b", "c"], "x": [1, 2, 3.0]})
-    with pytest.raises(UnitStatsError, match="single respondent"):
+    with pytest.raises(DataError, match="single respondent"):
         icc(data, "x", "unit")
 
 
 def test_icc_one_unit_is_a_clear_error():
     data = pd.DataFrame({"unit": ["a"] * 4, "x": [1, 2, 3, 4.0]})
-    with pytest.raises(UnitStatsError, match="at least two units"):
+    with pytest.raises(DataError, match="at least two units"):
         icc(data, "x", "unit")
 
 
@@ -156,19 +160,19 @@ def test_icc_no_variance_between_units_is_documented_not_an_error():
 
 def test_icc_constant_variable_is_a_clear_error():
     data = pd.DataFrame({"unit": ["a", "a", "b", "b"], "x": [2.0] * 4})
-    with pytest.raises(UnitStatsError, match="no variance"):
+    with pytest.raises(DataError, match="no variance"):
         icc(data, "x", "unit")
 
 
 def test_icc_misspelt_column_suggests_the_right_one():
     data = pd.DataFrame({"unit": ["a", "a", "b", "b"], "engagement": [1, 2, 3, 4.0]})
-    with pytest.raises(UnitStatsError, match="Did you mean 'engagement'"):
+    with pytest.raises(DataError, match="Did you mean 'engagement'"):
         icc(data, "engagment", "unit")
 
 
 def test_icc_text_column_is_a_clear_error():
     data = pd.DataFrame({"unit": ["a", "a", "b", "b"], "x": ["1", "2", "3", "4"]})
-    with pytest.raises(UnitStatsError, match="not numeric"):
+    with pytest.raises(DataError, match="not numeric"):
         icc(data, "x", "unit")
 
 
@@ -182,11 +186,11 @@ def test_null_variances():
     assert null_variance_for(scale_points=5, null="slight_skew") == pytest.approx(p @ x**2 - (p @ x) ** 2)
     assert null_variance_for(scale_points=7, null="slight_skew") == 2.90
     assert null_variance_for(null_variance=1.5, scale_points=5) == 1.5
-    with pytest.raises(UnitStatsError, match="no slightly skewed"):
+    with pytest.raises(DataError, match="no slightly skewed"):
         null_variance_for(scale_points=4, null="slight_skew")
-    with pytest.raises(UnitStatsError, match="scale points"):
+    with pytest.raises(DataError, match="scale points"):
         null_variance_for()
-    with pytest.raises(UnitStatsError, match="Did you mean 'uniform'"):
+    with pytest.raises(DataError, match="Did you mean 'uniform'"):
         null_variance_for(scale_points=5, null="unifrom")
 
 
@@ -323,7 +327,7 @@ def test_aggregation_table_without_scale_gives_weak_at_best():
 
 def test_aggregation_table_needs_the_construct_score_column():
     frame = _construct_frame().drop(columns="climate")
-    with pytest.raises(UnitStatsError, match="climate"):
+    with pytest.raises(DataError, match="climate"):
         aggregation_table(frame, {"climate": ["c1", "c2", "c3"]}, "unit", scale_points=5)
 
 
@@ -336,30 +340,34 @@ def test_aggregation_table_summaries_leave_small_units_out():
     assert table.loc[0, "n_units"] == 61 and table.loc[0, "n_units_shown"] == 60
 
 
-def _fake_instrument(min_group_size: int) -> SimpleNamespace:
-    five = SimpleNamespace(values=(1, 2, 3, 4, 5))
-    items = {i: SimpleNamespace(id=i, scale=five, min=None, max=None) for i in ("c1", "c2", "c3", "n1", "n2", "n3")}
-    constructs = (
-        SimpleNamespace(id="climate", items=("c1", "c2", "c3")),
-        SimpleNamespace(id="noise", items=("n1", "n2", "n3")),
-    )
-    return SimpleNamespace(constructs=constructs, item=items.__getitem__, min_group_size=min_group_size)
+
+@pytest.fixture(scope="module")
+def employee_survey():
+    instrument = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
+    frame = simulate_responses(instrument, n_units=40, respondents_per_unit=(2, 20), seed=1, icc=0.3)
+    return instrument, frame
 
 
-def test_aggregation_table_reads_constructs_scales_and_threshold_from_the_instrument(monkeypatch):
-    """Coded against the Instrument and analysis.scoring.score contracts (scoring stubbed)."""
-    scoring = ModuleType("analysis.scoring")
-    scoring.score = lambda frame, instrument: frame[["c1", "c2", "c3", "n1", "n2", "n3"]].assign(
-        climate=frame[["c1", "c2", "c3"]].mean(axis=1), noise=frame[["n1", "n2", "n3"]].mean(axis=1)
-    )
-    monkeypatch.setitem(sys.modules, "analysis.scoring", scoring)
-    frame = _construct_frame().drop(columns=["climate", "noise"]).rename(columns={"unit": "store"})
-    by_instrument = aggregation_table(frame, _fake_instrument(5), "store").set_index("construct")
-    expected = aggregation_table(
-        _construct_frame(), {"climate": ["c1", "c2", "c3"], "noise": ["n1", "n2", "n3"]}, "unit", scale_points=5
-    ).set_index("construct")
-    pd.testing.assert_frame_equal(by_instrument, expected)
-    # the instrument's anonymity threshold (13 > 12 per unit) hides every unit's agreement
-    hidden = aggregation_table(frame, _fake_instrument(13), "store").set_index("construct")
+def test_aggregation_table_from_the_instrument(employee_survey):
+    instrument, frame = employee_survey
+    table = aggregation_table(frame, instrument, "unit")
+    assert list(table["construct"]) == [c.id for c in instrument.constructs]
+    assert np.allclose(table["ad_m_cutoff"], 5 / 6)  # five-point items, read from the instrument
+    assert (table["pvalue"] < 0.05).all() and (table["icc1"] > 0.05).all()
+    sizes = frame.groupby("unit").size()
+    assert (table["n_units_shown"] <= int((sizes >= instrument.min_group_size).sum())).all()
+    assert set(table["verdict"]) <= {"justified", "weak", "not justified"}
+    # the same numbers as the mapping form on the scored frame
+    scored = score(frame, instrument)
+    mapping = {c.id: list(c.items) for c in instrument.constructs}
+    by_mapping = aggregation_table(scored, mapping, "unit", scale_points=5, min_group_size=instrument.min_group_size)
+    pd.testing.assert_frame_equal(table, by_mapping)
+
+
+def test_aggregation_table_uses_the_instruments_anonymity_threshold(employee_survey):
+    instrument, frame = employee_survey
+    largest = int(frame.groupby("unit").size().max())
+    default = aggregation_table(frame, instrument, "unit")
+    hidden = aggregation_table(frame, instrument, "unit", min_group_size=largest + 1)
+    assert (default["n_units_shown"] > 0).all()
     assert (hidden["n_units_shown"] == 0).all() and hidden["rwg_j_mean"].isna().all()
-    assert hidden.loc["climate", "verdict"] == "weak"

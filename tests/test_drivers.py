@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from conftest import reference_cases_of, reference_data
 
-from analysis.aggregation import UnitStatsError
 from analysis.drivers import (
     DRIVER_COLUMNS,
     _bootstrap_correlations,
@@ -20,6 +19,7 @@ from analysis.drivers import (
     relative_weights,
     shapley,
 )
+from analysis.errors import DataError
 
 DRIVER_CASES = sorted(reference_cases_of("drivers"))
 
@@ -181,7 +181,7 @@ def test_drivers_built_to_matter_rank_first(method):
 @pytest.mark.parametrize("method", [relative_weights, shapley])
 def test_all_missing_predictor_is_a_clear_error(method):
     frame = _correlated(1, 50, 3).assign(x2=np.nan)
-    with pytest.raises(UnitStatsError, match="'x2' has no values"):
+    with pytest.raises(DataError, match="'x2' has no values"):
         method(frame, "y", ["x0", "x1", "x2"])
 
 
@@ -189,26 +189,26 @@ def test_all_missing_predictor_is_a_clear_error(method):
 def test_perfectly_collinear_predictors_are_named(method):
     frame = _correlated(1, 50, 3)
     frame["x3"] = frame["x0"] + 2 * frame["x1"]
-    with pytest.raises(UnitStatsError, match=r"\['x0', 'x1', 'x3'\] are perfectly collinear"):
+    with pytest.raises(DataError, match=r"\['x0', 'x1', 'x3'\] are perfectly collinear"):
         method(frame, "y", ["x0", "x1", "x2", "x3"])
 
 
 @pytest.mark.parametrize("method", [relative_weights, shapley])
 def test_fewer_rows_than_predictors_is_a_clear_error(method):
     frame = _correlated(1, 4, 5)
-    with pytest.raises(UnitStatsError, match="4 complete rows for 5 predictors"):
+    with pytest.raises(DataError, match="4 complete rows for 5 predictors"):
         method(frame, "y", [f"x{i}" for i in range(5)])
 
 
 def test_constant_predictor_and_bad_names():
     frame = _correlated(1, 30, 2).assign(flat=1.0)
-    with pytest.raises(UnitStatsError, match="no variance in \\['flat'\\]"):
+    with pytest.raises(DataError, match="no variance in \\['flat'\\]"):
         relative_weights(frame, "y", ["x0", "flat"])
-    with pytest.raises(UnitStatsError, match="Did you mean 'x1'"):
+    with pytest.raises(DataError, match="Did you mean 'x1'"):
         relative_weights(frame, "y", ["x0", "x11"])
-    with pytest.raises(UnitStatsError, match="also a predictor"):
+    with pytest.raises(DataError, match="also a predictor"):
         shapley(frame, "y", ["x0", "y"])
-    with pytest.raises(UnitStatsError, match="bootstrap"):
+    with pytest.raises(DataError, match="bootstrap"):
         shapley(frame, "y", ["x0", "x1"], bootstrap=-1)
 
 
@@ -250,7 +250,7 @@ def test_importance_performance_from_a_driver_result_with_cutoffs():
     assert table["importance"].sum() == pytest.approx(1.0)
     assert table.loc["x0", "quadrant"] == "concentrate here"
     assert set(table.loc[["x1", "x2"], "quadrant"]) == {"keep up the good work"}
-    with pytest.raises(UnitStatsError, match="driver 'x1'. Did you mean 'x_1'"):
+    with pytest.raises(DataError, match="driver 'x1'. Did you mean 'x_1'"):
         importance_performance(result, {"x0": 1, "x_1": 2, "x2": 3})
 
 
@@ -309,7 +309,7 @@ def test_importance_performance_from_respondent_data_mean_and_top2box():
     boxes = importance_performance(importance, data, kind="top2box", scale_points=5).set_index("driver")
     assert boxes.loc["manager", "performance"] == pytest.approx(3 / 4)  # 5, 4, 5 of 4 answers
     assert boxes.loc["tools", "performance"] == 0.0
-    with pytest.raises(UnitStatsError, match="scale points"):
+    with pytest.raises(DataError, match="scale points"):
         importance_performance(importance, data, kind="top2box")
-    with pytest.raises(UnitStatsError, match="Did you mean 'top2box'"):
+    with pytest.raises(DataError, match="Did you mean 'top2box'"):
         importance_performance(importance, data, kind="top2bx", scale_points=5)

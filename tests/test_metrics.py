@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -9,8 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.aggregation import UnitStatsError
+from analysis.errors import DataError
 from analysis.metrics import by_unit, ces, csat_top2box, enps, nps, wilson_interval
+from analysis.simulate import simulate_responses
+from surveys.instrument import load_instrument
 
 # 70 promoters, 15 passives, 15 detractors
 COUNTS = [10] * 50 + [9] * 20 + [8] * 10 + [7] * 5 + [5] * 10 + [0] * 5
@@ -54,16 +57,16 @@ def test_nps_wald_interval_covers_the_true_score():
 
 @pytest.mark.parametrize("bad", [[11, 9], [9.5, 10], [-1, 3]])
 def test_nps_rejects_answers_off_the_0_to_10_scale(bad):
-    with pytest.raises(UnitStatsError, match="not whole numbers from 0 to 10"):
+    with pytest.raises(DataError, match="not whole numbers from 0 to 10"):
         nps(bad)
 
 
 def test_nps_errors():
-    with pytest.raises(UnitStatsError, match="no answers"):
+    with pytest.raises(DataError, match="no answers"):
         nps([np.nan, np.nan])
-    with pytest.raises(UnitStatsError, match="Did you mean 'wald'"):
+    with pytest.raises(DataError, match="Did you mean 'wald'"):
         nps([9, 10], method="wlad")
-    with pytest.raises(UnitStatsError, match="numbers"):
+    with pytest.raises(DataError, match="numbers"):
         nps(["9", "10"])
 
 
@@ -82,9 +85,9 @@ def test_csat_top2box_reads_the_instrument_scale():
     scale = SimpleNamespace(values=(0, 1, 2, 3, 4, 5, 6))
     result = csat_top2box([6, 5, 4, 0, 6], scale=scale)
     assert result.n_top == 3 and result.top_values == (5.0, 6.0)
-    with pytest.raises(UnitStatsError, match="not values of the scale"):
+    with pytest.raises(DataError, match="not values of the scale"):
         csat_top2box([7, 6], scale=scale)
-    with pytest.raises(UnitStatsError, match="scale is unknown"):
+    with pytest.raises(DataError, match="scale is unknown"):
         csat_top2box([1, 2])
 
 
@@ -146,7 +149,26 @@ def test_by_unit_overall_is_suppressed_when_everyone_is_too_few():
 
 def test_by_unit_errors():
     data = _unit_answers()
-    with pytest.raises(UnitStatsError, match="Did you mean 'nps'"):
+    with pytest.raises(DataError, match="Did you mean 'nps'"):
         by_unit(data, "ltr", "store", metric="npss")
-    with pytest.raises(UnitStatsError, match="Did you mean 'store'"):
+    with pytest.raises(DataError, match="Did you mean 'store'"):
         by_unit(data, "ltr", "stores", metric="nps")
+
+
+def test_customer_metrics_by_store_from_the_instrument():
+    root = Path(__file__).resolve().parents[1]
+    instrument = load_instrument(root / "instruments" / "customer_experience.yaml")
+    frame = simulate_responses(instrument, n_units=12, respondents_per_unit=(1, 30), seed=3)
+    sizes = frame.dropna(subset=[instrument.metrics.nps]).groupby("unit").size()
+    k = instrument.min_group_size
+    scale = instrument.item(instrument.metrics.csat).scale
+    for metric, item, options in (("nps", instrument.metrics.nps, {}),
+                                  ("csat_top2box", instrument.metrics.csat, {"scale": scale}),
+                                  ("ces", instrument.metrics.ces, {})):
+        units = by_unit(frame, item, "unit", metric=metric, min_group_size=k, **options).units.set_index("unit")
+        answered = frame.dropna(subset=[item]).groupby("unit").size()
+        small = answered[answered < k].index
+        assert units.loc[small, "suppressed"].all() and units.loc[small, "value"].isna().all()
+        shown = units[~units["suppressed"]]
+        assert (shown["n"] >= k).all() and shown["value"].notna().all()
+    assert (sizes < k).any(), "the seed should produce at least one small store"
