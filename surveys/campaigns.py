@@ -1,0 +1,792 @@
+"""Campaign services: what the app, the CLI and the demo do with the store.
+
+Every function takes the :class:`surveys.store.Store` first; writes run in one
+transaction each (retried on transient conflicts), so any number of app processes can
+share one database. Nothing here keeps state in memory except a cache of parsed
+instruments keyed by their sha256.
+
+API overview
+------------
+Instruments and campaigns
+    ``register_instrument(store, instrument) -> int`` (idempotent by sha256; an
+    :class:`~surveys.instrument.Instrument` or its YAML text);
+    ``create_campaign(store, instrument, *, campaign_id, name=None, wave="1", mode="invited",
+    opens_at=None, closes_at=None, min_group_size=None) -> Campaign`` (status ``draft``);
+    ``open_campaign(store, campaign_id)``, ``close_campaign(store, campaign_id)`` -> Campaign;
+    ``get_campaign(store, campaign_id) -> Campaign`` (``.instrument`` is the pinned version);
+    ``list_campaigns(store) -> DataFrame`` (``campaign, name, instrument, version, audience,
+    wave, mode, status, state, opens_at, closes_at, min_group_size, invited, responses``);
+    ``campaign_status(campaign, *, now=None) -> "draft" | "scheduled" | "open" | "closed"``.
+Invitations and links
+    ``invite(store, campaign_id, *, unit, count) -> list[str]``: new tokens, returned once
+    (only their sha256 is stored); ``check_invitation(store, campaign_id, token) -> Invitation``
+    (raises :class:`TokenUnknown`/:class:`TokenUsed`); ``resolve_link(store, campaign_id,
+    token=None) -> LinkState`` with ``state`` one of :data:`LINK_STATES`;
+    ``new_session_key()`` for the partial progress of an open (token-less) link.
+Respondents
+    ``save_progress(store, campaign_id, key, progress, *, page=0)`` and
+    ``load_progress(store, campaign_id, key) -> dict | None`` (``key`` = the token, or the
+    session key of an open link; stored under its sha256);
+    ``submit(store, campaign_id, answers, *, token=None, language=None, started_at=None,
+    session=None) -> str`` (the new response id): validates with
+    :func:`surveys.answers.validate_answers`, then inserts the response, marks the
+    invitation used and deletes the partial progress in ONE transaction. Raises
+    :class:`~surveys.answers.AnswerError`, :class:`CampaignClosed` (also not yet open),
+    :class:`TokenUsed`, :class:`TokenUnknown`, :class:`TokenNeeded`.
+Results
+    ``response_rates(store, campaign_id) -> DataFrame`` (``unit, invited, responses,
+    response_rate, suppressed``; units with fewer responses than the campaign's
+    ``min_group_size`` show ``"fewer than k"`` and no rate);
+    ``response_count(store, campaign_id) -> int``;
+    ``responses_frame(store, campaign_id) -> DataFrame``: the wide frame of the contract;
+    ``import_frame(store, campaign_id, frame) -> int``: store a wide frame (demo data,
+    migrations from other tools) as responses, each validated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from surveys import store as db
+from surveys.answers import validate_answers
+from surveys.errors import TandemError, did_you_mean
+from surveys.instrument import Instrument, parse_instrument
+
+__all__ = [
+    "LINK_STATES",
+    "Campaign",
+    "CampaignClosed",
+    "CampaignError",
+    "CampaignNotFound",
+    "Invitation",
+    "LinkState",
+    "TokenNeeded",
+    "TokenUnknown",
+    "TokenUsed",
+    "campaign_status",
+    "check_invitation",
+    "close_campaign",
+    "create_campaign",
+    "get_campaign",
+    "hash_token",
+    "import_frame",
+    "invite",
+    "list_campaigns",
+    "load_progress",
+    "new_session_key",
+    "new_token",
+    "open_campaign",
+    "register_instrument",
+    "resolve_link",
+    "response_count",
+    "response_rates",
+    "responses_frame",
+    "save_progress",
+    "submit",
+]
+
+#: What :func:`resolve_link` can say about a respondent link.
+LINK_STATES = ("ok", "unknown_campaign", "draft", "not_open", "closed", "token_needed", "token_unknown", "token_used")
+
+CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+#: Largest partial progress kept per respondent (JSON characters).
+MAX_PROGRESS = 1_000_000
+#: Most invitations issued in one call.
+MAX_INVITATIONS = 100_000
+META_COLUMNS = ("response_id", "campaign", "wave", "unit", "language", "submitted_at")
+
+
+class CampaignError(TandemError):
+    """A campaign operation that cannot be done as asked."""
+
+
+class CampaignNotFound(CampaignError):
+    """No campaign with this id."""
+
+
+class CampaignClosed(CampaignError):
+    """The campaign does not take responses now (draft, not yet open, or closed)."""
+
+
+class TokenNeeded(CampaignError):
+    """An invited campaign was answered without a token."""
+
+
+class TokenUnknown(CampaignError):
+    """The token belongs to no invitation of this campaign."""
+
+
+class TokenUsed(CampaignError):
+    """The token has already been used to answer."""
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A campaign as stored; :attr:`instrument` is the exact instrument version it pins."""
+
+    id: str
+    name: str
+    instrument_version_id: int
+    instrument_sha256: str
+    instrument_yaml: str
+    audience: str
+    wave: str
+    opens_at: dt.datetime | None
+    closes_at: dt.datetime | None
+    status: str
+    mode: str
+    min_group_size: int
+    created_at: dt.datetime
+
+    @property
+    def instrument(self) -> Instrument:
+        """The pinned instrument (parsed once per process and version)."""
+        return _parse(self.instrument_sha256, self.instrument_yaml)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The campaign's fields without the YAML text."""
+        return {k: v for k, v in self.__dict__.items() if k != "instrument_yaml"}
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An invitation: its unit and status, known by the token's hash only."""
+
+    id: str
+    campaign_id: str
+    unit: str
+    token_hash: str
+    status: str
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What a respondent link leads to: ``state`` (one of :data:`LINK_STATES`) and the records."""
+
+    state: str
+    campaign: Campaign | None = None
+    invitation: Invitation | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the respondent may answer."""
+        return self.state == "ok"
+
+
+@lru_cache(maxsize=64)
+def _parse(sha256: str, text: str) -> Instrument:
+    return parse_instrument(text, source=f"instrument version {sha256[:12]}")
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def new_token() -> str:
+    """A fresh invitation token (``secrets.token_urlsafe(24)``: 192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def new_session_key() -> str:
+    """A random key under which an open (token-less) link keeps its partial progress."""
+    return secrets.token_urlsafe(24)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 (hex) of a token or session key: the only form in which it is stored."""
+    return hashlib.sha256(str(token).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+def register_instrument(store: db.Store, instrument: Instrument | str) -> int:
+    """Store an instrument version (its YAML text) once; return its id.
+
+    Idempotent: the same text (same sha256) gives the same id, so campaigns created from
+    an unchanged file share a version, and an edited file becomes a new version while
+    old campaigns keep theirs.
+    """
+    if isinstance(instrument, str):
+        instrument = parse_instrument(instrument)
+    sha = instrument.sha256
+    text = instrument.source_text
+    if not text:
+        raise CampaignError("the instrument has no source text to store",
+                            where=f"instrument '{instrument.id}'",
+                            fix="Load it with load_instrument() or parse_instrument().")
+    table = db.instrument_versions
+
+    def find(conn: Connection) -> int | None:
+        return conn.execute(sa.select(table.c.id).where(table.c.sha256 == sha)).scalar_one_or_none()
+
+    def tx(conn: Connection) -> int:
+        found = find(conn)
+        if found is not None:
+            return found
+        return conn.execute(table.insert().values(
+            instrument_id=instrument.id, version=str(instrument.version), yaml=text, sha256=sha,
+            created_at=db.utcnow()).returning(table.c.id)).scalar_one()
+
+    try:
+        return store.run(tx)
+    except IntegrityError:  # another process registered it at the same moment
+        return store.run(find, write=False)
+
+
+def create_campaign(
+    store: db.Store,
+    instrument: Instrument | str,
+    *,
+    campaign_id: str,
+    name: str | None = None,
+    wave: str = "1",
+    mode: str = "invited",
+    opens_at: dt.datetime | None = None,
+    closes_at: dt.datetime | None = None,
+    min_group_size: int | None = None,
+) -> Campaign:
+    """Create a campaign (status ``draft``) pinned to this instrument version.
+
+    Parameters
+    ----------
+    campaign_id
+        Short id used in links (``?c=...``): lower-case letters, digits, ``-`` and ``_``.
+    mode
+        ``invited`` (one token per respondent) or ``open`` (anyone with the link).
+    opens_at, closes_at
+        Optional window (timezone-aware; naive means UTC) in which an opened campaign
+        takes responses.
+    min_group_size
+        Smallest group whose counts are shown; default the instrument's
+        ``anonymity.min_group_size``; never below it.
+    """
+    if isinstance(instrument, str):
+        instrument = parse_instrument(instrument)
+    campaign_id = str(campaign_id).strip()
+    if not CAMPAIGN_ID.fullmatch(campaign_id):
+        raise CampaignError(f"'{campaign_id[:70]}' is not a usable campaign id", where="campaign id",
+                            fix="Use 1-63 lower-case letters, digits, '-' or '_', starting with a letter or "
+                                "digit (e.g. 'ee-2026-q1').")
+    if mode not in ("open", "invited"):
+        raise CampaignError(f"unknown mode '{str(mode)[:30]}'", where=f"campaign '{campaign_id}'",
+                            fix="Use mode 'invited' (tokens) or 'open' (one public link).")
+    k = instrument.min_group_size if min_group_size is None else int(min_group_size)
+    if k < instrument.min_group_size:
+        raise CampaignError(f"min_group_size {k} is below the instrument's {instrument.min_group_size}",
+                            where=f"campaign '{campaign_id}'",
+                            fix=f"Use at least {instrument.min_group_size} (anonymity.min_group_size).")
+    opens = db.as_utc(opens_at) if opens_at else None
+    closes = db.as_utc(closes_at) if closes_at else None
+    if opens and closes and closes <= opens:
+        raise CampaignError("the campaign closes before it opens", where=f"campaign '{campaign_id}'",
+                            fix="Choose a closing time after the opening time.")
+    version_id = register_instrument(store, instrument)
+
+    def tx(conn: Connection) -> None:
+        exists = conn.execute(sa.select(db.campaigns.c.id).where(db.campaigns.c.id == campaign_id)).first()
+        if exists:
+            raise CampaignError(f"a campaign '{campaign_id}' exists already", where=f"campaign '{campaign_id}'",
+                                fix="Choose another id (e.g. with the wave: 'ee-2026-q2').")
+        conn.execute(db.campaigns.insert().values(
+            id=campaign_id, name=(name or instrument.text(instrument.title) or campaign_id)[:200],
+            instrument_version_id=version_id, audience=instrument.audience, wave=str(wave)[:100],
+            opens_at=opens, closes_at=closes, status="draft", mode=mode, min_group_size=k,
+            created_at=db.utcnow()))
+
+    store.run(tx)
+    return get_campaign(store, campaign_id)
+
+
+def _campaign_query() -> sa.Select:
+    c, v = db.campaigns, db.instrument_versions
+    return sa.select(c, v.c.sha256, v.c.yaml).join(v, v.c.id == c.c.instrument_version_id)
+
+
+def _campaign_of(row: Any) -> Campaign:
+    m = row._mapping
+    return Campaign(
+        id=m["id"], name=m["name"], instrument_version_id=m["instrument_version_id"],
+        instrument_sha256=m["sha256"], instrument_yaml=m["yaml"], audience=m["audience"], wave=m["wave"],
+        opens_at=db.as_utc(m["opens_at"]) if m["opens_at"] else None,
+        closes_at=db.as_utc(m["closes_at"]) if m["closes_at"] else None,
+        status=m["status"], mode=m["mode"], min_group_size=m["min_group_size"],
+        created_at=db.as_utc(m["created_at"]))
+
+
+def _load_campaign(conn: Connection, campaign_id: str) -> Campaign:
+    row = conn.execute(_campaign_query().where(db.campaigns.c.id == str(campaign_id)[:100])).first()
+    if row is None:
+        known = conn.execute(sa.select(db.campaigns.c.id)).scalars().all()
+        raise CampaignNotFound(f"no campaign '{str(campaign_id)[:70]}'", where="campaign",
+                               fix=(did_you_mean(str(campaign_id), known).strip()
+                                    or "List campaigns with 'tandem campaign list'."))
+    return _campaign_of(row)
+
+
+def get_campaign(store: db.Store, campaign_id: str) -> Campaign:
+    """The campaign with this id; :class:`CampaignNotFound` (with "did you mean") otherwise."""
+    return store.run(lambda conn: _load_campaign(conn, campaign_id), write=False)
+
+
+def campaign_status(campaign: Campaign, *, now: dt.datetime | None = None) -> str:
+    """``draft``, ``scheduled`` (opened, before ``opens_at``), ``open`` or ``closed`` (also after ``closes_at``)."""
+    now = db.as_utc(now) if now else db.utcnow()
+    if campaign.status == "draft":
+        return "draft"
+    if campaign.status == "closed" or (campaign.closes_at and now >= campaign.closes_at):
+        return "closed"
+    if campaign.opens_at and now < campaign.opens_at:
+        return "scheduled"
+    return "open"
+
+
+def open_campaign(store: db.Store, campaign_id: str) -> Campaign:
+    """Open now: status ``open``; an opening time in the future or a past closing time is cleared."""
+    now = db.utcnow()
+
+    def tx(conn: Connection) -> None:
+        campaign = _load_campaign(conn, campaign_id)
+        values: dict[str, Any] = {"status": "open"}
+        if campaign.opens_at and campaign.opens_at > now:
+            values["opens_at"] = now
+        if campaign.closes_at and campaign.closes_at <= now:
+            values["closes_at"] = None
+        conn.execute(db.campaigns.update().where(db.campaigns.c.id == campaign.id).values(**values))
+
+    store.run(tx)
+    return get_campaign(store, campaign_id)
+
+
+def close_campaign(store: db.Store, campaign_id: str) -> Campaign:
+    """Close: no further responses (partial progress is kept; reopening continues it)."""
+    def tx(conn: Connection) -> None:
+        campaign = _load_campaign(conn, campaign_id)
+        conn.execute(db.campaigns.update().where(db.campaigns.c.id == campaign.id).values(status="closed"))
+
+    store.run(tx)
+    return get_campaign(store, campaign_id)
+
+
+def list_campaigns(store: db.Store) -> pd.DataFrame:
+    """All campaigns, newest first, with their state and counts of invitations and responses."""
+    c, v, i, r = db.campaigns, db.instrument_versions, db.invitations, db.responses
+    invited = sa.select(i.c.campaign_id, sa.func.count().label("n")).group_by(i.c.campaign_id).subquery()
+    answered = sa.select(r.c.campaign_id, sa.func.count().label("n")).group_by(r.c.campaign_id).subquery()
+    query = (
+        sa.select(c, v.c.instrument_id, v.c.version, v.c.sha256, v.c.yaml,
+                  sa.func.coalesce(invited.c.n, 0).label("invited"),
+                  sa.func.coalesce(answered.c.n, 0).label("responses"))
+        .join(v, v.c.id == c.c.instrument_version_id)
+        .outerjoin(invited, invited.c.campaign_id == c.c.id)
+        .outerjoin(answered, answered.c.campaign_id == c.c.id)
+        .order_by(c.c.created_at.desc(), c.c.id)
+    )
+    rows = store.run(lambda conn: conn.execute(query).all(), write=False)
+    columns = ["campaign", "name", "instrument", "version", "audience", "wave", "mode", "status", "state",
+               "opens_at", "closes_at", "min_group_size", "invited", "responses"]
+    records = []
+    for row in rows:
+        campaign = _campaign_of(row)
+        m = row._mapping
+        records.append([campaign.id, campaign.name, m["instrument_id"], m["version"], campaign.audience,
+                        campaign.wave, campaign.mode, campaign.status, campaign_status(campaign),
+                        campaign.opens_at, campaign.closes_at, campaign.min_group_size, int(m["invited"]),
+                        int(m["responses"])])
+    return pd.DataFrame(records, columns=columns)
+
+
+# --------------------------------------------------------------------------- invitations
+
+
+def invite(store: db.Store, campaign_id: str, *, unit: str, count: int) -> list[str]:
+    """Issue ``count`` invitations for ``unit``; return the tokens (shown once, never stored).
+
+    Raises
+    ------
+    CampaignError
+        Open-link campaign, closed campaign, unknown unit (with "did you mean") or a
+        count outside 1..100,000.
+    """
+    count = int(count)
+    if not 1 <= count <= MAX_INVITATIONS:
+        raise CampaignError(f"cannot issue {count} invitations", where=f"campaign '{campaign_id}'",
+                            fix=f"Ask for 1 to {MAX_INVITATIONS:,} at a time.")
+    unit = str(unit).strip()
+    campaign = get_campaign(store, campaign_id)
+    if campaign.mode != "invited":
+        raise CampaignError("this campaign uses one open link, not invitations", where=f"campaign '{campaign.id}'",
+                            fix="Share the open link, or create an invited campaign.")
+    if campaign.status == "closed":
+        raise CampaignClosed("the campaign is closed", where=f"campaign '{campaign.id}'",
+                             fix="Open it again first ('tandem campaign open').")
+    known = [u.id for u in campaign.instrument.units]
+    if known and unit not in known:
+        raise CampaignError(f"unit '{unit[:70]}' is not one of the instrument's units", where=f"campaign '{campaign.id}'",
+                            fix=did_you_mean(unit, known).strip() or f"Known units: {', '.join(known[:12])}.")
+    if not unit or len(unit) > 200:
+        raise CampaignError("the unit id is empty or too long", where=f"campaign '{campaign.id}'",
+                            fix="Give the id of the store, branch or team (up to 200 characters).")
+    tokens = [new_token() for _ in range(count)]
+    now = db.utcnow().replace(minute=0, second=0, microsecond=0)
+    rows = [{"id": str(uuid.uuid4()), "campaign_id": campaign.id, "unit": unit, "token_hash": hash_token(t),
+             "status": "issued", "created_at": now} for t in tokens]
+    store.run(lambda conn: conn.execute(db.invitations.insert(), rows))
+    return tokens
+
+
+def _invitation(conn: Connection, campaign_id: str, token: str) -> Invitation:
+    i = db.invitations
+    row = conn.execute(sa.select(i).where(i.c.campaign_id == campaign_id, i.c.token_hash == hash_token(token))).first()
+    if row is None:
+        raise TokenUnknown("this link's token is not known for this campaign", where=f"campaign '{campaign_id}'",
+                           fix="Use the complete link from your invitation.")
+    m = row._mapping
+    if m["status"] == "used":
+        raise TokenUsed("this link has already been used to answer", where=f"campaign '{campaign_id}'",
+                        fix="Each invitation answers once; ask the survey team for a new link if needed.")
+    return Invitation(m["id"], m["campaign_id"], m["unit"], m["token_hash"], m["status"])
+
+
+def check_invitation(store: db.Store, campaign_id: str, token: str) -> Invitation:
+    """The unused invitation of ``token`` in this campaign; :class:`TokenUnknown` / :class:`TokenUsed` otherwise."""
+    return store.run(lambda conn: _invitation(conn, str(campaign_id), token), write=False)
+
+
+def resolve_link(store: db.Store, campaign_id: str, token: str | None = None, *,
+                 now: dt.datetime | None = None) -> LinkState:
+    """What the link ``?c=campaign_id&t=token`` leads to (see :data:`LINK_STATES`).
+
+    ``ok`` means the respondent may answer; every other state names the plain message
+    to show (unknown campaign, draft/not yet open/closed, token needed/unknown/used).
+    """
+    try:
+        campaign = get_campaign(store, campaign_id)
+    except CampaignNotFound:
+        return LinkState("unknown_campaign")
+    state = campaign_status(campaign, now=now)
+    if state != "open":
+        return LinkState({"scheduled": "not_open"}.get(state, state), campaign)
+    if token is None or token == "":
+        return LinkState("token_needed" if campaign.mode == "invited" else "ok", campaign)
+    try:
+        invitation = check_invitation(store, campaign.id, token)
+    except TokenUsed:
+        return LinkState("token_used", campaign)
+    except TokenUnknown:
+        return LinkState("token_unknown", campaign)
+    return LinkState("ok", campaign, invitation)
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def save_progress(store: db.Store, campaign_id: str, key: str, progress: Mapping[str, Any], *,
+                  page: int = 0) -> None:
+    """Keep a respondent's partial progress (any JSON mapping) under the hash of ``key``.
+
+    ``key`` is the invitation token (invited campaigns: it must be issued and unused) or a
+    :func:`new_session_key` (open campaigns). Stored in the database, so it survives a
+    restart and is visible to every app process.
+    """
+    text = json.dumps(dict(progress), default=str, allow_nan=False)
+    if len(text) > MAX_PROGRESS:
+        raise CampaignError("the saved progress is too large", where=f"campaign '{campaign_id}'",
+                            fix="Shorten the long text answers.")
+    key_hash = hash_token(key)
+
+    def tx(conn: Connection) -> None:
+        campaign = _load_campaign(conn, campaign_id)
+        if campaign.mode == "invited":
+            _invitation(conn, campaign.id, key)
+        p = db.partials
+        values = {"page": int(page), "progress": json.loads(text), "updated_at": db.utcnow()}
+        done = conn.execute(p.update().where(p.c.campaign_id == campaign.id, p.c.key_hash == key_hash).values(**values))
+        if done.rowcount == 0:
+            conn.execute(p.insert().values(campaign_id=campaign.id, key_hash=key_hash, **values))
+
+    store.run(tx)
+
+
+def load_progress(store: db.Store, campaign_id: str, key: str) -> dict[str, Any] | None:
+    """The progress saved under ``key`` (token or session key), or ``None``."""
+    p = db.partials
+    query = sa.select(p.c.progress).where(p.c.campaign_id == str(campaign_id)[:100], p.c.key_hash == hash_token(key))
+    return store.run(lambda conn: conn.execute(query).scalar_one_or_none(), write=False)
+
+
+# --------------------------------------------------------------------------- submit
+
+
+def submit(
+    store: db.Store,
+    campaign_id: str,
+    answers: Mapping[str, Any],
+    *,
+    token: str | None = None,
+    language: str | None = None,
+    started_at: dt.datetime | None = None,
+    session: str | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """Validate and store one response; return its (random) id.
+
+    In one transaction: the invitation of ``token`` goes from ``issued`` to ``used``
+    (guarded by its status, so of two simultaneous submits with one token exactly one
+    wins), the response is inserted without any reference to the invitation, and the
+    partial progress under the token (or the open link's ``session`` key) is deleted.
+    Times are stored truncated to the hour (:func:`surveys.store.coarse_time`).
+
+    Raises
+    ------
+    AnswerError
+        Answers that do not fit the instrument (per question).
+    CampaignClosed, TokenNeeded, TokenUnknown, TokenUsed
+        The link may not answer (now).
+    """
+    campaign = get_campaign(store, campaign_id)
+    state = campaign_status(campaign, now=now)
+    if state != "open":
+        raise CampaignClosed(
+            {"draft": "the campaign has not been opened yet", "scheduled": "the campaign is not open yet"}
+            .get(state, "the campaign is closed"), where=f"campaign '{campaign.id}'",
+            fix="Answer while the campaign is open.")
+    instrument = campaign.instrument
+    unit = None
+    if token:
+        unit = check_invitation(store, campaign.id, token).unit
+    elif campaign.mode == "invited":
+        raise TokenNeeded("this campaign answers by invitation only", where=f"campaign '{campaign.id}'",
+                          fix="Use the personal link from your invitation.")
+    lang = language if language in instrument.languages else instrument.default_language
+    cleaned = validate_answers(instrument, answers, language=lang, unit=unit)
+    unit = unit or cleaned.get(instrument.unit_question)
+    submitted = db.coarse_time(now or db.utcnow())
+    started = min(db.coarse_time(started_at), submitted) if started_at else None
+    response_id = str(uuid.uuid4())
+    key_hash = hash_token(token or session) if (token or session) else None
+
+    def tx(conn: Connection) -> None:
+        if token:
+            i = db.invitations
+            used = conn.execute(i.update().where(i.c.campaign_id == campaign.id, i.c.token_hash == key_hash,
+                                                 i.c.status == "issued").values(status="used"))
+            if used.rowcount != 1:
+                _invitation(conn, campaign.id, token)  # raises TokenUsed / TokenUnknown
+                raise TokenUsed("this link has already been used to answer", where=f"campaign '{campaign.id}'")
+        conn.execute(db.responses.insert().values(
+            id=response_id, campaign_id=campaign.id, unit=unit, language=lang, started_at=started,
+            submitted_at=submitted, answers=cleaned))
+        if key_hash:
+            p = db.partials
+            conn.execute(p.delete().where(p.c.campaign_id == campaign.id, p.c.key_hash == key_hash))
+
+    store.run(tx)
+    return response_id
+
+
+# --------------------------------------------------------------------------- results
+
+
+def response_count(store: db.Store, campaign_id: str) -> int:
+    """Number of stored responses of a campaign."""
+    r = db.responses
+    query = sa.select(sa.func.count()).select_from(r).where(r.c.campaign_id == str(campaign_id))
+    return int(store.run(lambda conn: conn.execute(query).scalar_one(), write=False))
+
+
+def response_rates(store: db.Store, campaign_id: str) -> pd.DataFrame:
+    """Responses and response rate by unit, small groups suppressed.
+
+    Returns
+    -------
+    DataFrame
+        ``unit, invited, responses, response_rate, suppressed`` - one row per unit with
+        invitations or responses, then ``(all units)``. A unit with fewer responses than
+        the campaign's ``min_group_size`` k shows ``responses = "fewer than k"`` and no
+        rate, so nobody learns from the table whether one or two people answered.
+        ``invited`` is missing for open-link campaigns.
+
+    Notes
+    -----
+    response_rate = responses / invited (Bethlehem, 2009, *Applied Survey Methods*: the
+    simple response rate RR of invited units).
+    """
+    campaign = get_campaign(store, campaign_id)
+    i, r = db.invitations, db.responses
+
+    def tx(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
+        invited = conn.execute(sa.select(i.c.unit, sa.func.count()).where(i.c.campaign_id == campaign.id)
+                               .group_by(i.c.unit)).all()
+        answered = conn.execute(sa.select(r.c.unit, sa.func.count()).where(r.c.campaign_id == campaign.id)
+                                .group_by(r.c.unit)).all()
+        return {u: n for u, n in invited}, {(u or ""): n for u, n in answered}
+
+    invited, answered = store.run(tx, write=False)
+    k = campaign.min_group_size
+    records = []
+    for unit in sorted(set(invited) | set(answered)):
+        records.append(_rate_row(unit or "(no unit)", invited.get(unit), answered.get(unit, 0), k,
+                                 campaign.mode == "invited"))
+    records.append(_rate_row("(all units)", sum(invited.values()), sum(answered.values()), k,
+                             campaign.mode == "invited"))
+    return pd.DataFrame(records, columns=["unit", "invited", "responses", "response_rate", "suppressed"])
+
+
+def _rate_row(unit: str, invited: int | None, answered: int, k: int, has_invitations: bool) -> list[Any]:
+    n_invited = (invited or 0) if has_invitations else None
+    if answered < k:
+        return [unit, n_invited, f"fewer than {k}", None, True]
+    rate = answered / n_invited if n_invited else None
+    return [unit, n_invited, answered, rate, False]
+
+
+def _stored_responses(store: db.Store, campaign_id: str) -> list[Any]:
+    r = db.responses
+    query = (sa.select(r.c.id, r.c.unit, r.c.language, r.c.submitted_at, r.c.answers)
+             .where(r.c.campaign_id == campaign_id).order_by(r.c.submitted_at, r.c.id))
+    return store.run(lambda conn: conn.execute(query).all(), write=False)
+
+
+def frame_columns(instrument: Instrument) -> list[tuple[str, Any, str | None]]:
+    """The answer columns of the wide frame: ``(column, question, option value or None)``.
+
+    Matrix rows and likert/rating/number questions give one numeric column each
+    (``row``/question id); multi_choice and ranking one column per option
+    (``qid__value``); single_choice, dropdown, text and date one text column; the unit
+    question none (the ``unit`` column carries it).
+    """
+    out: list[tuple[str, Any, str | None]] = []
+    for q in instrument.questions:
+        if q.type == "unit":
+            continue
+        if q.type == "matrix":
+            out.extend((row.id, q, row.id) for row in q.rows)
+        elif q.type in ("multi_choice", "ranking"):
+            out.extend((f"{q.id}__{o.value}", q, o.value) for o in q.options)
+        else:
+            out.append((q.id, q, None))
+    return out
+
+
+def responses_frame(store: db.Store, campaign_id: str) -> pd.DataFrame:
+    """The campaign's responses as the wide frame of the contract (one row per response).
+
+    Columns ``response_id, campaign, wave, unit, language, submitted_at`` (UTC, to the
+    hour), then :func:`frame_columns`: numbers as float (NaN when missing),
+    single_choice/dropdown/date/text as strings, multi_choice as 0/1 (NaN when the
+    question was hidden by ``show_if``), ranking as ranks (1 = first). Reverse-keyed
+    items are as answered (``analysis.scoring`` reverses them).
+    """
+    campaign = get_campaign(store, campaign_id)
+    instrument = campaign.instrument
+    rows = _stored_responses(store, campaign.id)
+    columns = frame_columns(instrument)
+    data: dict[str, list[Any]] = {name: [] for name in META_COLUMNS}
+    data.update({name: [] for name, _, _ in columns})
+    for row in rows:
+        answers = row.answers if isinstance(row.answers, dict) else json.loads(row.answers)
+        data["response_id"].append(row.id)
+        data["campaign"].append(campaign.id)
+        data["wave"].append(campaign.wave)
+        data["unit"].append(row.unit)
+        data["language"].append(row.language)
+        data["submitted_at"].append(db.as_utc(row.submitted_at))
+        for name, q, option in columns:
+            data[name].append(_cell(q, option, answers))
+    frame = pd.DataFrame(data)
+    frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
+    for name, q, _ in columns:
+        if q.type in ("likert", "matrix", "rating", "number", "multi_choice", "ranking"):
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+        else:
+            frame[name] = frame[name].astype(object)
+    return frame
+
+
+def _cell(q: Any, option: str | None, answers: Mapping[str, Any]) -> Any:
+    if q.type == "matrix":
+        return answers.get(option, np.nan)
+    value = answers.get(q.id)
+    if q.type == "multi_choice":
+        if value is None:
+            hidden = q.show_if is not None and not q.show_if.evaluate(answers)
+            return np.nan if hidden else 0.0
+        return 1.0 if option in value else 0.0
+    if q.type == "ranking":
+        return float(value.index(option) + 1) if value and option in value else np.nan
+    if value is None:
+        return np.nan if q.type in ("likert", "rating", "number") else None
+    return value
+
+
+def import_frame(store: db.Store, campaign_id: str, frame: pd.DataFrame, *, language: str | None = None) -> int:
+    """Store the rows of a wide frame (the contract's columns) as responses; return how many.
+
+    Each row is turned back into stored answers and validated like a submission;
+    ``unit``, ``language`` and ``submitted_at`` come from the frame when present (times
+    are truncated to the hour). Used by the demo; works on any campaign state and does
+    not touch invitations. All rows go in one transaction.
+    """
+    campaign = get_campaign(store, campaign_id)
+    instrument = campaign.instrument
+    columns = frame_columns(instrument)
+    records = []
+    for row in frame.to_dict(orient="records"):
+        answers = _answers_of_row(row, columns)
+        unit = row.get("unit")
+        if unit is not None and not _missing(unit):
+            answers[instrument.unit_question] = str(unit)
+        lang = row.get("language") if row.get("language") in instrument.languages else (
+            language or instrument.default_language)
+        cleaned = validate_answers(instrument, answers, language=lang)
+        submitted = row.get("submitted_at")
+        moment = pd.Timestamp(submitted).to_pydatetime() if not _missing(submitted) else db.utcnow()
+        records.append({"id": str(uuid.uuid4()), "campaign_id": campaign.id,
+                        "unit": cleaned.get(instrument.unit_question), "language": lang, "started_at": None,
+                        "submitted_at": db.coarse_time(moment), "answers": cleaned})
+    if records:
+        store.run(lambda conn: conn.execute(db.responses.insert(), records))
+    return len(records)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
+
+
+def _answers_of_row(row: Mapping[str, Any], columns: list[tuple[str, Any, str | None]]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    chosen: dict[str, list[str]] = {}
+    ranks: dict[str, list[tuple[float, str]]] = {}
+    for name, q, option in columns:
+        value = row.get(name)
+        if _missing(value):
+            continue
+        if q.type == "multi_choice":
+            if float(value) == 1.0:
+                chosen.setdefault(q.id, []).append(option)
+        elif q.type == "ranking":
+            ranks.setdefault(q.id, []).append((float(value), option))
+        elif q.type in ("likert", "matrix", "rating", "number"):
+            number = float(value)
+            answers[name] = int(number) if number.is_integer() else number
+        else:
+            answers[name] = str(value)
+    answers.update(chosen)
+    answers.update({qid: [o for _, o in sorted(pairs)] for qid, pairs in ranks.items()})
+    return answers
