@@ -126,7 +126,7 @@ def _build_rows(syntax: ModelSyntax, st: _Structure, n_groups: int, meanstructur
             label = _modifier(s.label, g, n_groups, s) or ""
             start = _modifier(s.start, g, n_groups, s)
             free_flag = _modifier(s.free, g, n_groups, s)
-            key = (s.lhs, s.op, s.rhs)
+            key = (s.lhs, "~1", "") if (s.op == "~" and s.rhs == "1") else (s.lhs, s.op, s.rhs)
             if s.op == "~~" and (s.rhs, s.op, s.lhs) in seen:
                 key = (s.rhs, s.op, s.lhs)
             if key in seen:
@@ -166,7 +166,7 @@ def _build_rows(syntax: ModelSyntax, st: _Structure, n_groups: int, meanstructur
                 value = fixed
             if start is not None:
                 value = start
-            rows.append(_Row(key[0], s.op, key[2], g, mat, r, c, bool(is_free), float(value), label, True,
+            rows.append(_Row(key[0], key[1], key[2], g, mat, r, c, bool(is_free), float(value), label, True,
                              cat, start_given=start is not None))
         have = {(r.lhs, r.op, r.rhs) for r in rows if r.group == g}
 
@@ -214,9 +214,6 @@ def _build_rows(syntax: ModelSyntax, st: _Structure, n_groups: int, meanstructur
             for v in st.latent:
                 free = g > 0 and "intercepts" in group_equal and "means" not in group_equal
                 add(v, "~1", "", "alpha", eta_i[v], 0, free, 0.0, "means")
-    for r in rows:  # lavaan writes intercepts as "~1" with an empty rhs
-        if r.op == "~" and r.rhs == "1":
-            r.op, r.rhs = "~1", ""
     return rows
 
 
@@ -919,7 +916,7 @@ def _identification_check(info: np.ndarray, rows: list[_Row]) -> None:
 
 
 def _vcov(engine: _Engine, x: np.ndarray, missing: str, rows: list[_Row]) -> np.ndarray:
-    if missing == "fiml" and any(len(d.blocks) > 1 or d.blocks[0].idx is not None for d in engine.data):
+    if missing == "fiml":
         info = engine.observed_information(x)
     else:
         info = engine.expected_information(x)
