@@ -37,3 +37,85 @@ def reference_data(name: str) -> pd.DataFrame:
 def reference_dataset():
     """Fixture form of :func:`reference_data`."""
     return reference_data
+
+
+# --------------------------------------------------------------------------- stores (STORE)
+
+POSTGRES_TEST_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_test_url() -> str:
+    """The PostgreSQL server of the tests (``TANDEM_TEST_DATABASE_URL`` overrides)."""
+    import os
+
+    return os.environ.get("TANDEM_TEST_DATABASE_URL") or POSTGRES_TEST_URL
+
+
+def _postgres_schema_url():
+    """A fresh schema on the test server and a URL whose search_path points at it; skip/fail if no server."""
+    import os
+    import uuid
+
+    import sqlalchemy as sa
+
+    base = sa.engine.make_url(postgres_test_url())
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        engine = sa.create_engine(base.set(drivername="postgresql+psycopg"), connect_args={"connect_timeout": 3})
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except sa.exc.OperationalError as exc:
+        reason = f"no PostgreSQL server answers at {base.render_as_string(hide_password=True)}: {str(exc.orig).splitlines()[0]}"
+        if os.environ.get("TANDEM_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + " (TANDEM_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    url = base.set(drivername="postgresql+psycopg").update_query_dict({"options": f"-csearch_path={schema}"})
+    return engine, schema, url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """URL of a fresh SQLite file under ``tmp_path``."""
+    return f"sqlite:///{tmp_path / 'tandem.db'}"
+
+
+@pytest.fixture
+def postgres_url():
+    """URL of a fresh, empty schema on the test PostgreSQL server (dropped afterwards)."""
+    engine, schema, url = _postgres_schema_url()
+    yield url
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url):
+    """An open, migrated :class:`surveys.store.Store` on a fresh SQLite file."""
+    from surveys.store import open_store
+
+    store = open_store(sqlite_url)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def postgres_store(postgres_url):
+    """An open, migrated store on a fresh PostgreSQL schema (skips when no server answers)."""
+    from surveys.store import open_store
+
+    store = open_store(postgres_url)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request):
+    """Each test once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store_url(request):
+    """A fresh database URL on SQLite and on PostgreSQL (for tests that open several stores)."""
+    return request.getfixturevalue(f"{request.param}_url")
