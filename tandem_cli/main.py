@@ -26,3 +26,8 @@ def main() -> None:
 from tandem_cli import validate  # noqa: E402
 
 app.command("validate")(validate.validate)
+
+from tandem_cli.analyze import analyze_app, report_command  # noqa: E402
+
+app.add_typer(analyze_app, name="analyze")
+app.command("report")(report_command)

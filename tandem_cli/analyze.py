@@ -1,0 +1,449 @@
+"""``tandem analyze ...``: scripted psychometrics and driver analysis.
+
+``tandem analyze reliability|efa|cfa|sem|drivers|aggregate`` read responses from a file
+(``--data``: CSV, Excel or SPSS ``.sav``, read by :func:`analysis.scoring.read_responses`)
+or a campaign in the store (``--campaign``), take the instrument from ``--instrument``
+(a YAML path or a shipped instrument id; a campaign brings its own), run the analysis
+module that owns the statistic, and print rich tables, or with ``--json`` one JSON
+document whose schema is ``reports/schemas/<command>.json`` (documented in
+``docs/json-schema.md``). ``tandem analyze study`` (the linkage study) is registered
+on the same group by :mod:`tandem_cli.study`.
+
+Every command exits 1 with a one-line message (what, where, how to fix) on a
+:class:`~surveys.errors.TandemError`, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from surveys.errors import TandemError
+
+__all__ = ["analyze_app", "records", "report_command"]
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTRUMENTS = ROOT / "instruments"
+SCHEMA_VERSION = "1"
+
+analyze_app = typer.Typer(help="Psychometrics, drivers and aggregation from a response file or campaign.",
+                          no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+DataOption = Annotated[Path | None, typer.Option("--data", help="Responses file: CSV, Excel (.xlsx) or SPSS (.sav).")]
+CampaignOption = Annotated[str | None, typer.Option("--campaign", help="Campaign id in the store.")]
+InstrumentOption = Annotated[str | None, typer.Option(
+    "--instrument", help="Instrument YAML path or shipped id (e.g. employee_experience).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema: reports/schemas/).")]
+
+
+# --------------------------------------------------------------------------- inputs
+def load_instrument_arg(value: str) -> Any:
+    """An instrument from a path or a shipped id (``instruments/<id>.yaml``)."""
+    from surveys.instrument import load_instrument
+
+    path = Path(value)
+    if not path.is_file() and (INSTRUMENTS / f"{value}.yaml").is_file():
+        path = INSTRUMENTS / f"{value}.yaml"
+    if not path.is_file():
+        from surveys.errors import did_you_mean
+
+        shipped = [p.stem for p in INSTRUMENTS.glob("*.yaml")]
+        raise TandemError(f"no instrument '{value}'.{did_you_mean(value, shipped)}", where="--instrument",
+                          fix=f"give a YAML path or one of: {', '.join(sorted(shipped))}.")
+    return load_instrument(path)
+
+
+def campaign_data(campaign: str) -> tuple[pd.DataFrame, Any]:
+    """The wide response frame and pinned instrument of a campaign in the store."""
+    try:
+        from surveys import campaigns
+    except ImportError:
+        raise TandemError("this installation has no campaign store yet", where="--campaign",
+                          fix="export the responses and pass --data FILE instead.") from None
+    from surveys.store import open_store
+
+    store = open_store()
+    try:
+        return campaigns.responses_frame(store, campaign), campaigns.campaign_instrument(store, campaign)
+    finally:
+        store.dispose()
+
+
+def load_data(data: Path | None, campaign: str | None, instrument: str | None, *,
+              need_instrument: bool = True) -> tuple[pd.DataFrame, Any, str]:
+    """Responses, instrument and a description of the source, from the options."""
+    from analysis.scoring import read_responses
+
+    if (data is None) == (campaign is None):
+        raise TandemError("give exactly one of --data FILE or --campaign C", where="tandem analyze",
+                          fix="e.g. --data responses.csv --instrument employee_experience")
+    if campaign is not None:
+        frame, pinned = campaign_data(campaign)
+        inst = load_instrument_arg(instrument) if instrument else pinned
+        return frame, inst, f"campaign {campaign}"
+    frame = read_responses(data)
+    if instrument is None:
+        if need_instrument:
+            raise TandemError("--instrument is needed with --data", where="tandem analyze",
+                              fix="pass --instrument PATH.yaml or a shipped id such as employee_experience.")
+        return frame, None, str(data)
+    return frame, load_instrument_arg(instrument), str(data)
+
+
+# --------------------------------------------------------------------------- outputs
+def _clean(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, (tuple, list)):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as JSON-ready records (NaN and NA become null, numpy scalars Python)."""
+    return [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def emit(command: str, source: str, instrument: Any, n: int, payload: dict[str, Any], as_json: bool,
+         render: Callable[[], None]) -> None:
+    """Print the result: the JSON envelope with ``--json``, else the rich rendering."""
+    if as_json:
+        document = {"schema_version": SCHEMA_VERSION, "command": command, "source": source,
+                    "instrument": None if instrument is None else f"{instrument.id}@{instrument.version}",
+                    "n": int(n), **_clean(payload)}
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        render()
+
+
+def show(frame: pd.DataFrame, title: str, *, digits: int = 3) -> None:
+    """A DataFrame as a rich table (numbers right-aligned, NaN blank)."""
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for _, row in frame.iterrows():
+        cells = []
+        for value in row:
+            if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
+                cells.append("")
+            elif isinstance(value, (float, np.floating)):
+                cells.append(f"{value:.{digits}f}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    out.print(table)
+
+
+@contextmanager
+def working(message: str) -> Iterator[None]:
+    """A spinner on stderr while long work runs (hidden with --json on a pipe)."""
+    with err.status(message, spinner="dots"):
+        yield
+
+
+def guard(function: Callable[..., None]) -> Callable[..., None]:
+    """Turn a TandemError into a one-line message and exit code 1."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            function(*args, **kwargs)
+        except TandemError as error:
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _scored(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
+    from analysis.scoring import score
+
+    return score(frame, instrument)
+
+
+# --------------------------------------------------------------------------- commands
+@analyze_app.command("reliability")
+@guard
+def reliability_command(data: DataOption = None, campaign: CampaignOption = None,
+                        instrument: InstrumentOption = None, as_json: JsonOption = False) -> None:
+    """Cronbach's alpha (Feldt interval) per construct and the item analysis."""
+    from analysis.reliability import alpha, item_analysis
+
+    frame, inst, source = load_data(data, campaign, instrument)
+    scored = _scored(frame, inst)
+    constructs, items, skipped = [], [], []
+    for c in inst.constructs:
+        if len(c.items) < 2:
+            skipped.append({"construct": c.id, "reason": "fewer than two items"})
+            continue
+        try:
+            result = alpha(scored[list(c.items)])
+        except TandemError as exc:
+            skipped.append({"construct": c.id, "reason": str(exc)})
+            continue
+        constructs.append({"construct": c.id, "label": inst.text(c.label), "n_items": result.k, "n": result.n,
+                           "alpha": result.alpha, "std_alpha": result.std_alpha, "ci_lower": result.ci_lower,
+                           "ci_upper": result.ci_upper})
+        items.append(item_analysis(scored[list(c.items)]).rename_axis("item").reset_index().assign(construct=c.id))
+    construct_table = pd.DataFrame(constructs)
+    item_table = pd.concat(items, ignore_index=True) if items else pd.DataFrame()
+    if len(item_table):
+        item_table = item_table[["item", "construct"] + [c for c in item_table if c not in ("item", "construct")]]
+    skipped_table = pd.DataFrame(skipped, columns=["construct", "reason"])
+
+    def render() -> None:
+        show(construct_table.drop(columns="label", errors="ignore"), f"Reliability ({source}, {len(frame)} responses)")
+        show(item_table, "Item analysis")
+        if len(skipped_table):
+            show(skipped_table, "Not computed")
+
+    emit("reliability", source, inst, len(frame), {"constructs": records(construct_table),
+                                                    "items": records(item_table),
+                                                    "skipped": records(skipped_table)}, as_json, render)
+
+
+@analyze_app.command("efa")
+@guard
+def efa_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+                factors: Annotated[int | None, typer.Option(help="Factors to extract (default: parallel analysis).")]
+                = None,
+                method: Annotated[str, typer.Option(help="minres, ml or principal.")] = "minres",
+                rotation: Annotated[str, typer.Option(help="oblimin, promax, geomin, varimax or none.")] = "oblimin",
+                seed: Annotated[int, typer.Option(help="Seed of the parallel analysis.")] = 1,
+                as_json: JsonOption = False) -> None:
+    """KMO, Bartlett's test, parallel analysis and an exploratory factor solution of the construct items."""
+    from analysis.efa import bartlett, efa, kmo, parallel_analysis
+
+    frame, inst, source = load_data(data, campaign, instrument)
+    items = list(dict.fromkeys(i for c in inst.constructs for i in c.items))
+    scored = _scored(frame, inst)[items]
+    with working("parallel analysis ..."):
+        sampling, sphericity = kmo(scored), bartlett(scored)
+        parallel = parallel_analysis(scored, seed=seed)
+        k = factors or max(1, parallel.n_factors)
+        solution = efa(scored, n_factors=k, method=method, rotation=None if rotation == "none" else rotation)
+    loadings = solution.to_frame().rename_axis("item").reset_index()
+    variance = solution.variance.rename_axis("quantity").reset_index()
+    kmo_table = sampling.to_frame().reset_index()
+
+    def render() -> None:
+        out.print(f"Bartlett's test: chi² = {sphericity.chisq:.1f}, df = {sphericity.df:.0f}, "
+                  f"p = {sphericity.pvalue:.3g}. Parallel analysis suggests {parallel.n_factors} factor(s).")
+        out.print(f"Kaiser-Meyer-Olkin sampling adequacy: {sampling.kmo:.3f} overall "
+                  f"(lowest item: {sampling.items.idxmin()} {sampling.items.min():.3f}).")
+        show(parallel.scree, "Scree with parallel analysis")
+        show(loadings, f"Loadings: {k} factor(s), {method}, {rotation}", digits=2)
+        show(variance, "Variance explained", digits=3)
+
+    emit("efa", source, inst, len(frame), {
+        "kmo": records(kmo_table), "bartlett": _clean(sphericity.to_frame().iloc[0].to_dict()),
+        "parallel": {"n_factors": parallel.n_factors, "scree": records(parallel.scree)},
+        "solution": {"n_factors": k, "method": method, "rotation": rotation, "loadings": records(loadings),
+                     "variance": records(variance)}}, as_json, render)
+
+
+def _sem_payload(result: Any) -> dict[str, Any]:
+    return {"converged": bool(result.converged), "warnings": list(result.warnings), "nobs": int(result.nobs),
+            "fit_measures": dict(result.fit_measures), "estimates": records(result.estimates),
+            "r2": records(result.r2.rename_axis("variable").reset_index(name="r2"))}
+
+
+def _sem_render(result: Any, title: str) -> Callable[[], None]:
+    def render() -> None:
+        fm = result.fit_measures
+        out.print(f"{title}: {result.nobs} cases, {'converged' if result.converged else 'NOT converged'}. " +
+                  ", ".join(f"{k} = {fm[k]:.3f}" for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr")
+                            if k in fm and fm[k] is not None))
+        cols = [c for c in ("lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_all")
+                if c in result.estimates]
+        show(result.estimates[cols], "Estimates")
+        for warning in result.warnings:
+            out.print(f"[yellow]warning:[/yellow] {warning}")
+    return render
+
+
+@analyze_app.command("cfa")
+@guard
+def cfa_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+                model: Annotated[Path | None, typer.Option(help="lavaan syntax file (default: the instrument's "
+                                                                "constructs).")] = None,
+                missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
+                as_json: JsonOption = False) -> None:
+    """Confirmatory factor analysis of the instrument's constructs (or of --model)."""
+    from analysis.measurement import measurement_model
+    from analysis.sem import fit
+
+    frame, inst, source = load_data(data, campaign, instrument, need_instrument=model is None)
+    syntax = _read_model(model) if model else measurement_model(inst)
+    frame = _scored(frame, inst) if inst is not None else frame
+    with working("fitting the CFA ..."):
+        result = fit(syntax, frame, missing=missing)
+    emit("cfa", source, inst, len(frame), {"model": syntax, **_sem_payload(result)}, as_json,
+         _sem_render(result, "CFA"))
+
+
+def _read_model(path: Path) -> str:
+    if not path.is_file():
+        raise TandemError("model file not found", where=str(path), fix="give a file with lavaan model syntax.")
+    return path.read_text(encoding="utf-8")
+
+
+@analyze_app.command("sem")
+@guard
+def sem_command(model: Annotated[Path, typer.Option(help="lavaan model syntax file.")],
+                data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+                missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
+                bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for the intervals (0: Wald).")] = 0,
+                seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 1,
+                as_json: JsonOption = False) -> None:
+    """Fit a structural equation model given in lavaan syntax (item or construct names as variables)."""
+    from analysis.sem import fit
+
+    frame, inst, source = load_data(data, campaign, instrument, need_instrument=False)
+    frame = _scored(frame, inst) if inst is not None else frame
+    with working(f"fitting the model{f' with {bootstrap} bootstrap draws' if bootstrap else ''} ..."):
+        result = fit(_read_model(model), frame, missing=missing, bootstrap=bootstrap, seed=seed)
+    emit("sem", source, inst, len(frame), {"model": result.model, **_sem_payload(result)}, as_json,
+         _sem_render(result, "SEM"))
+
+
+@analyze_app.command("drivers")
+@guard
+def drivers_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+                    outcome: Annotated[str | None, typer.Option(help="Outcome construct or item (default: every "
+                                                                     "construct with role outcome/kpi).")] = None,
+                    predictors: Annotated[str | None, typer.Option(help="Comma-separated predictors (default: "
+                                                                        "constructs with role driver).")] = None,
+                    method: Annotated[str, typer.Option(help="relative_weights or shapley.")] = "relative_weights",
+                    bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for intervals.")] = 1000,
+                    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 1,
+                    as_json: JsonOption = False) -> None:
+    """Key drivers: each driver's share of the explained variance, with bootstrap intervals."""
+    from analysis import drivers as drivers_module
+
+    if method not in ("relative_weights", "shapley"):
+        raise TandemError(f"unknown method '{method}'", where="--method", fix="use relative_weights or shapley.")
+    frame, inst, source = load_data(data, campaign, instrument)
+    scored = _scored(frame, inst)
+    names = [p.strip() for p in predictors.split(",") if p.strip()] if predictors else [
+        c.id for c in inst.constructs if c.role == "driver"]
+    outcomes = [outcome] if outcome else [c.id for c in inst.constructs if c.role in ("outcome", "kpi")]
+    if len(names) < 2 or not outcomes:
+        raise TandemError("need at least two predictors and one outcome", where="tandem analyze drivers",
+                          fix="pass --outcome and --predictors, or give constructs roles driver/outcome.")
+    function = getattr(drivers_module, method)
+    results = []
+    with working(f"{method} with {bootstrap} bootstrap draws ..."):
+        for name in outcomes:
+            results.append(function(scored, name, names, bootstrap=bootstrap, seed=seed))
+
+    def render() -> None:
+        for r in results:
+            show(r.ranked()[["predictor", "weight", "pct", "pct_ci_lower", "pct_ci_upper", "rank",
+                             "rank_stability"]],
+                 f"Drivers of {r.outcome}: R² = {r.r2:.3f} (n = {r.n}, {r.bootstrap} bootstrap draws)", digits=2)
+
+    emit("drivers", source, inst, len(frame), {"method": method, "bootstrap": bootstrap, "results": [
+        {"outcome": r.outcome, "n": r.n, "r2": r.r2, "r2_ci_lower": r.r2_ci_lower, "r2_ci_upper": r.r2_ci_upper,
+         "table": records(r.ranked().drop(columns=["mc_error"], errors="ignore"))} for r in results]},
+        as_json, render)
+
+
+@analyze_app.command("aggregate")
+@guard
+def aggregate_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+                      unit: Annotated[str, typer.Option(help="Unit column.")] = "unit",
+                      as_json: JsonOption = False) -> None:
+    """Is aggregating each construct to units justified? ICC(1), ICC(2), r_wg(J), AD(M), verdict."""
+    from analysis.aggregation import aggregation_table
+
+    frame, inst, source = load_data(data, campaign, instrument)
+    with working("ICC and agreement per construct ..."):
+        table = aggregation_table(frame, inst, unit)
+
+    def render() -> None:
+        show(table[["construct", "n", "n_units", "icc1", "icc2", "pvalue", "rwg_j_mean", "ad_m_mean", "verdict"]],
+             f"Aggregation to '{unit}' ({source}; units below {inst.min_group_size} respondents not summarised)")
+        for _, row in table.iterrows():
+            if row["verdict"] != "justified":
+                out.print(f"{row['construct']}: {row['verdict']}: {row['reason']}")
+
+    emit("aggregate", source, inst, len(frame), {"unit": unit, "min_group_size": inst.min_group_size,
+                                                  "constructs": records(table)}, as_json, render)
+
+
+# --------------------------------------------------------------------------- report
+def report_command(
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    study: Annotated[Path | None, typer.Option("--study", help="Study file linking an employee and a customer "
+                                                               "survey.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the demo data (simulated service-profit chain).")] = False,
+    campaign_employee: Annotated[str | None, typer.Option(help="Employee campaign id in the store.")] = None,
+    campaign_customer: Annotated[str | None, typer.Option(help="Customer campaign id in the store.")] = None,
+    data: DataOption = None, instrument: InstrumentOption = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for intervals.")] = 500,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 1,
+) -> None:
+    """Write the self-contained HTML report (summary, evidence, methods) of a study or one survey."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from reports.html import render_report
+    from reports.insight import collect_insight
+
+    try:
+        spec, instruments, frames = None, {}, {}
+        if study is not None:
+            from analysis.study import load_study
+
+            spec = load_study(study)
+            instruments = {"employee": spec.employee, "customer": spec.customer}
+            if campaign_employee or campaign_customer:
+                if not (campaign_employee and campaign_customer):
+                    raise TandemError("give both --campaign-employee and --campaign-customer", where="tandem report")
+                frames = {"employee": campaign_data(campaign_employee)[0],
+                          "customer": campaign_data(campaign_customer)[0]}
+            else:
+                from tandem_cli.study import demo_frames
+
+                frames = dict(zip(("employee", "customer"), demo_frames(spec), strict=True))
+        elif data is not None:
+            frame, inst, _ = load_data(data, None, instrument)
+            instruments, frames = {inst.audience: inst}, {inst.audience: frame}
+        else:
+            raise TandemError("nothing to report on", where="tandem report",
+                              fix="pass --study FILE (with --demo or two campaigns) or --data FILE --instrument I.")
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
+            task = bar.add_task("analysing ...")
+            insight = collect_insight(instruments, frames, study=spec, bootstrap=bootstrap, seed=seed,
+                                      progress=lambda step: bar.update(task, description=f"{step} ..."))
+        out_path.write_text(render_report(insight), encoding="utf-8")
+    except TandemError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    for step, reason in insight.problems.items():
+        typer.echo(f"not shown: {step}: {reason}", err=True)
+    typer.echo(f"Wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB, self-contained).")
