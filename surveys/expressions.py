@@ -65,24 +65,28 @@ _ARITH: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 _CONSTANT_TYPES = (int, float, str, bool, type(None))
 
 _FORBIDDEN_NAMES: dict[type[ast.AST], str] = {
-    ast.Call: "function calls",
+    ast.Call: "a function call",
     ast.Attribute: "attribute access (a.b)",
-    ast.Subscript: "subscripts (a[b])",
+    ast.Subscript: "a subscript (a[b])",
     ast.Lambda: "lambda",
     ast.IfExp: "'x if c else y'",
     ast.NamedExpr: "':='",
-    ast.ListComp: "comprehensions",
-    ast.SetComp: "comprehensions",
-    ast.DictComp: "comprehensions",
-    ast.GeneratorExp: "comprehensions",
-    ast.Dict: "dictionaries",
-    ast.Set: "sets",
-    ast.JoinedStr: "f-strings",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.Dict: "a dictionary",
+    ast.Set: "a set",
+    ast.JoinedStr: "an f-string",
     ast.Starred: "'*'",
     ast.Await: "await",
     ast.Yield: "yield",
     ast.YieldFrom: "yield",
-    ast.Slice: "slices",
+    ast.Slice: "a slice",
+}
+_OPERATOR_SYMBOLS: dict[type[ast.AST], str] = {
+    ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|",
+    ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~", ast.Is: "is", ast.IsNot: "is not",
 }
 
 
@@ -134,17 +138,18 @@ def parse_condition(source: str) -> Condition:
     """
     text = source.strip()
     if not text:
-        raise ExpressionError("the expression is empty", kind="syntax")
+        raise ExpressionError("show_if is empty", kind="syntax")
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters", kind="syntax")
+        raise ExpressionError(f"show_if is longer than {MAX_LENGTH} characters", kind="syntax")
     try:
         tree = ast.parse(text.replace("\n", " "), mode="eval")
     except SyntaxError as exc:
-        offset = max((exc.offset or 1) - 1, 0)
-        raise ExpressionError(f"invalid syntax at character {offset + 1}: {exc.msg}", kind="syntax",
-                              offset=offset) from None
+        offset = (exc.offset or 0) - 1
+        at = f" (at character {offset + 1})" if 0 < offset < len(text) else ""
+        raise ExpressionError(f"show_if is not a valid expression: {exc.msg}{at}", kind="syntax",
+                              offset=max(offset, 0)) from None
     except (ValueError, RecursionError, MemoryError) as exc:
-        raise ExpressionError(f"cannot parse the expression ({type(exc).__name__})", kind="syntax") from None
+        raise ExpressionError(f"show_if cannot be parsed ({type(exc).__name__})", kind="syntax") from None
     names: set[str] = set()
     _check(tree.body, names, in_list=False)
     return Condition(source=text, names=frozenset(names), _tree=tree.body)
@@ -152,40 +157,48 @@ def parse_condition(source: str) -> Condition:
 
 def _forbid(node: ast.AST, what: str) -> ExpressionError:
     offset = getattr(node, "col_offset", 0)
-    return ExpressionError(f"{what} not allowed (at character {offset + 1})", kind="forbidden", offset=offset)
+    return ExpressionError(f"{what} is not allowed in show_if (at character {offset + 1})", kind="forbidden",
+                           offset=offset)
+
+
+def _operator(op: ast.AST) -> str:
+    symbol = _OPERATOR_SYMBOLS.get(type(op), type(op).__name__)
+    if isinstance(op, ast.Is | ast.IsNot):
+        return f"'{symbol}' (write == None or != None)"
+    return f"the operator '{symbol}' (only + - * / are allowed)"
 
 
 def _check(node: ast.AST, names: set[str], *, in_list: bool) -> None:
     """Walk the tree, refusing every node type outside the grammar."""
     if isinstance(node, ast.Constant):
         if not isinstance(node.value, _CONSTANT_TYPES):
-            raise _forbid(node, f"a {type(node.value).__name__} constant is")
+            raise _forbid(node, f"a {type(node.value).__name__} constant")
         return
     if in_list:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd) \
                 and isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, int | float):
             return
-        raise _forbid(node, "lists may hold only constants; other things are")
+        raise _forbid(node, "a list element that is not a constant")
     if isinstance(node, ast.Name):
         if node.id.startswith("_"):
-            raise _forbid(node, f"the name '{node.id}' (names starting with '_') is")
+            raise _forbid(node, f"the name '{node.id}' (names may not start with '_')")
         names.add(node.id)
     elif isinstance(node, ast.BoolOp):
         for value in node.values:
             _check(value, names, in_list=False)
     elif isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, ast.Not | ast.USub | ast.UAdd):
-            raise _forbid(node, "the operator '~' is")
+            raise _forbid(node, _operator(node.op))
         _check(node.operand, names, in_list=False)
     elif isinstance(node, ast.BinOp):
         if type(node.op) not in _ARITH:
-            raise _forbid(node, "only + - * / are allowed; the operator")
+            raise _forbid(node, _operator(node.op))
         _check(node.left, names, in_list=False)
         _check(node.right, names, in_list=False)
     elif isinstance(node, ast.Compare):
         for op in node.ops:
             if type(op) not in _COMPARE:
-                raise _forbid(node, "'is' / 'is not' (use == None or != None) are")
+                raise _forbid(node, _operator(op))
         for operand in (node.left, *node.comparators):
             _check(operand, names, in_list=False)
     elif isinstance(node, ast.List | ast.Tuple):

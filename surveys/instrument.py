@@ -211,7 +211,7 @@ def _condition(value: Any) -> Condition | None:
     if value is None or isinstance(value, Condition):
         return value
     if isinstance(value, bool) or not isinstance(value, str):
-        raise PydanticCustomError("show_if_syntax", "must be an expression written as text, "
+        raise PydanticCustomError("show_if_syntax", "show_if must be an expression written as text, "
                                   "e.g. \"visit_type == 'store'\"")
     try:
         return parse_condition(value)

@@ -64,12 +64,18 @@ def schema_problems(error: ValidationError, document: Document) -> list[Problem]
     -------
     list of Problem
     """
-    problems = []
-    for detail in error.errors(include_url=False):
-        loc = tuple(detail["loc"])
-        path = _data_path(document.data, loc)
-        problems.append(_schema_problem(detail, loc, path, document))
-    return problems
+    details = [(detail, tuple(detail["loc"])) for detail in error.errors(include_url=False)]
+    located = [(detail, loc, _data_path(document.data, loc)) for detail, loc in details]
+    misspelt = {(path[:-1], _closest(str(path[-1]), _allowed_keys(loc)))
+                for detail, loc, path in located if detail["type"] == "extra_forbidden" and path}
+    return [_schema_problem(detail, loc, path, document) for detail, loc, path in located
+            if not (detail["type"] == "missing" and path and (path[:-1], path[-1]) in misspelt)]
+
+
+def _closest(name: str, candidates: Iterable[str]) -> str:
+    """The candidate ``did_you_mean`` would suggest for ``name`` (or ``""``)."""
+    hint = did_you_mean(name, candidates)
+    return hint.split("'")[1] if hint else ""
 
 
 def _schema_problem(detail: Mapping[str, Any], loc: Path, path: Path, document: Document) -> Problem:
@@ -107,7 +113,7 @@ def _schema_problem(detail: Mapping[str, Any], loc: Path, path: Path, document: 
         return _pattern_problem(str(ctx.get("pattern", "")), key, value, document, at, item)
     if kind.startswith("show_if_"):
         rule = "show-if-forbidden" if kind == "show_if_forbidden" else "show-if-syntax"
-        return Problem(document.source, *at, item, rule, f"show_if {detail['msg']}", SHOW_IF_FIX)
+        return Problem(document.source, *at, item, rule, detail["msg"], SHOW_IF_FIX)
     if kind == "lang_text":
         return Problem(document.source, *at, item, "bad-text", f"{key}: {detail['msg']}",
                        "Write a text, or one text per language: {en: '...', de: '...'}.")
@@ -145,13 +151,16 @@ def _data_path(data: Any, loc: Path) -> Path:
     """The path in the YAML data for a pydantic error location (union tags dropped)."""
     path: list[str | int] = []
     node = data
+    previous: str | int | None = None
     for element in loc:
+        tag = isinstance(previous, int) and isinstance(node, dict) and element == node.get("type")
+        previous = element
+        if tag:
+            continue  # the tag pydantic adds for the discriminated union, right after the list index
         if isinstance(node, dict) and element in node:
             node = node[element]
         elif isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node):
             node = node[element]
-        elif isinstance(node, dict) and element == node.get("type"):
-            continue  # the tag pydantic adds for the discriminated union
         elif isinstance(element, str) and element.startswith(("function-", "[key]")):
             continue
         else:
@@ -249,12 +258,13 @@ class Context:
 Rule = Callable[[Context], Iterable[Problem]]
 
 
-def _duplicates(entries: Iterable[tuple[str, Path]], ctx: Context, rule: str, what: str) -> Iterator[Problem]:
+def _duplicates(entries: Iterable[tuple[str, Path]], ctx: Context, rule: str, what: str, fix: str,
+                *, item: str | None = None) -> Iterator[Problem]:
     first: dict[str, Path] = {}
     for name, path in entries:
         if name in first:
-            yield ctx.problem(path, name, rule, f"{what} '{name}' is used twice (first at line {ctx.line(first[name])})",
-                              f"Give each {what} its own name, e.g. '{name}_2'.")
+            yield ctx.problem(path, name if item is None else item, rule,
+                              f"{what} '{name}' is used twice (first at line {ctx.line(first[name])})", fix)
         else:
             first[name] = path
 
@@ -274,13 +284,14 @@ def rule_duplicate_id(ctx: Context) -> Iterator[Problem]:
     They share one namespace because each becomes a column of the response frame
     (items) or of the scored frame (constructs).
     """
-    yield from _duplicates(_id_entries(ctx), ctx, "duplicate-id", "id")
+    yield from _duplicates(_id_entries(ctx), ctx, "duplicate-id", "id",
+                           "Give each question, matrix row and construct its own id.")
 
 
 def rule_duplicate_page(ctx: Context) -> Iterator[Problem]:
     """Page ids are unique."""
     yield from _duplicates(((page.id, ("pages", p, "id")) for p, page in enumerate(ctx.instrument.pages)),
-                           ctx, "duplicate-page", "page id")
+                           ctx, "duplicate-page", "page id", "Give each page its own id.")
 
 
 def rule_duplicate_option(ctx: Context) -> Iterator[Problem]:
@@ -288,26 +299,28 @@ def rule_duplicate_option(ctx: Context) -> Iterator[Problem]:
     for path, question in ctx.questions():
         options = getattr(question, "options", ())
         yield from _duplicates(((o.value, (*path, "options", i, "value")) for i, o in enumerate(options)),
-                               ctx, "duplicate-option", f"option value of '{question.id}'")
+                               ctx, "duplicate-option", "option value", "Give each option its own value.",
+                               item=question.id)
 
 
 def rule_duplicate_unit(ctx: Context) -> Iterator[Problem]:
     """Unit ids are unique."""
     yield from _duplicates(((u.id, ("units", i, "id")) for i, u in enumerate(ctx.instrument.units)),
-                           ctx, "duplicate-unit", "unit id")
+                           ctx, "duplicate-unit", "unit id", "Give each unit its own id.")
 
 
 def rule_duplicate_scale_value(ctx: Context) -> Iterator[Problem]:
     """The values of a scale's points are unique."""
     for sid, scale in ctx.instrument.scales.items():
         entries = ((str(p.value), ("scales", sid, "points", i, "value")) for i, p in enumerate(scale.points))
-        yield from _duplicates(entries, ctx, "duplicate-scale-value", f"value of scale '{sid}'")
+        yield from _duplicates(entries, ctx, "duplicate-scale-value", "value",
+                               "Give each point of the scale its own value.", item=sid)
 
 
 def rule_duplicate_language(ctx: Context) -> Iterator[Problem]:
     """Each language is listed once."""
     yield from _duplicates(((lang, ("languages", i)) for i, lang in enumerate(ctx.instrument.languages)),
-                           ctx, "duplicate-language", "language")
+                           ctx, "duplicate-language", "language", "List each language once.", item="")
 
 
 def rule_reserved_id(ctx: Context) -> Iterator[Problem]:
@@ -441,8 +454,9 @@ def rule_scale_order(ctx: Context) -> Iterator[Problem]:
     """The points of an ordered scale are written from the lowest value to the highest."""
     for sid, scale in ctx.instrument.scales.items():
         values = scale.values
-        if scale.ordered and any(b <= a for a, b in zip(values, values[1:], strict=False)):
-            yield ctx.problem(("scales", sid, "points"), sid, "scale-order",
+        drops = [i for i in range(1, len(values)) if values[i] <= values[i - 1]]
+        if scale.ordered and drops:
+            yield ctx.problem(("scales", sid, "points", drops[0], "value"), sid, "scale-order",
                               f"the values of ordered scale '{sid}' do not increase ({', '.join(map(str, values))})",
                               "List the points from the lowest value to the highest, or set 'ordered: false'.")
 

@@ -201,8 +201,19 @@ def parse_yaml(text: str, *, source: str = "<text>") -> Document:
         raise _refuse(source, "yaml-syntax", f"cannot parse the YAML ({type(exc).__name__}: {exc})".replace("\n", " "),
                       "Fix the YAML syntax (indent with spaces, never tabs).") from None
     locations = Locations()
+    if not isinstance(tree, CommentedMap | CommentedSeq):
+        locations._set((), _first_content(text))
     data = _plain(tree, (), locations)
     return Document(source=source, text=text, data=data, locations=locations)
+
+
+def _first_content(text: str) -> tuple[int, int]:
+    """0-based (line, column) of the first line that is not blank or a comment."""
+    for number, line in enumerate(text.splitlines()):
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith("#"):
+            return number, len(line) - len(stripped)
+    return 0, 0
 
 
 def _check_events(yaml: YAML, text: str, source: str) -> None:
