@@ -59,12 +59,14 @@ __all__ = [
 #: The demo's known unit-level model: ``{outcome: {predictor: standardized beta}}``.
 #: Nodes are construct ids of the employee or customer instrument, or the metric
 #: names ``csat`` / ``nps`` / ``ces`` / ``enps`` (the instrument's metric items).
-#: ``manager_support`` is built to be the strongest employee driver of every
-#: customer outcome, ``tools`` the weakest.
+#: ``manager_support`` is built to be the strongest employee lever of every
+#: customer outcome, ``tools_resources`` the weakest.
 SERVICE_PROFIT_CHAIN: Mapping[str, Mapping[str, float]] = MappingProxyType(
     {
-        "job_satisfaction": MappingProxyType({"manager_support": 0.45, "training": 0.25, "tools": 0.15}),
-        "engagement": MappingProxyType({"manager_support": 0.40, "training": 0.30, "tools": 0.10}),
+        "job_satisfaction": MappingProxyType(
+            {"manager_support": 0.45, "training_development": 0.25, "tools_resources": 0.15}),
+        "engagement": MappingProxyType(
+            {"manager_support": 0.40, "training_development": 0.30, "tools_resources": 0.10}),
         "service_climate": MappingProxyType({"job_satisfaction": 0.35, "engagement": 0.35}),
         "service_quality": MappingProxyType({"service_climate": 0.55}),
         "csat": MappingProxyType({"service_quality": 0.65}),

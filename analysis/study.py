@@ -23,8 +23,9 @@ driver analysis and an optional wave lag::
 Path nodes are construct ids of either instrument or the metric names ``csat``,
 ``nps``, ``ces``, ``enps`` (the instrument's metric items, aggregated to the unit's
 CSAT top-two-box share, NPS ...). YAML is read with the instrument machinery
-(:mod:`surveys.yamlsource`), and every problem is reported at once as a
-:class:`surveys.validation.Problem` with file, line and column, like instrument errors.
+(:mod:`surveys.yamlsource`: size, binary and alias-bomb limits), and every problem is
+reported at once as a :class:`surveys.problems.Problem` with file, line and column,
+exactly like instrument errors.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from surveys.errors import TandemError, did_you_mean
-from surveys.instrument import Instrument, InstrumentError, load_instrument
-from surveys.validation import Problem
-from surveys.yamlsource import YamlSourceError, load_yaml_text, position
+from surveys.errors import did_you_mean
+from surveys.instrument import Instrument, load_instrument
+from surveys.problems import InstrumentError, Problem
+from surveys.yamlsource import parse_yaml, read_text
 
 __all__ = ["METRIC_NODES", "Study", "StudyError", "StudyPath", "load_study", "parse_study"]
 
@@ -49,15 +50,9 @@ _REQUIRED = ("id", "employee_instrument", "customer_instrument", "paths")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class StudyError(TandemError):
-    """A study file that cannot be used; ``problems`` lists every problem found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        lines = [f"{p.file}:{p.line}:{p.column}: {p.message}" + (f" Fix: {p.fix}" if p.fix else "")
-                 for p in problems]
-        super().__init__(f"{len(problems)} problem(s) in the study:\n" + "\n".join(lines),
-                         where=problems[0].file if problems else "")
+class StudyError(InstrumentError):
+    """A study file that cannot be used; ``problems`` lists every problem found
+    (formatted like instrument problems: ``file:line:col: error [rule] ...``)."""
 
 
 @dataclass(frozen=True)
@@ -191,41 +186,38 @@ def _side_of(node: str, employee: Instrument, customer: Instrument) -> str | Non
 
 def load_study(path: str | Path) -> Study:
     """Load and validate a study file; raises :class:`StudyError` listing every problem."""
-    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StudyError([Problem(file=str(path), line=1, column=1, item="", rule="readable",
-                                  message=f"cannot read the study file: {exc.__class__.__name__}: {exc}",
-                                  fix="Give the path of a UTF-8 YAML study file.", severity="error")]) from None
-    return parse_study(text, source=str(path), base=path.parent)
+        text = read_text(path)
+    except InstrumentError as exc:
+        raise StudyError(exc.problems) from None
+    return parse_study(text, source=str(path), base=Path(path).parent)
 
 
 def parse_study(text: str, *, source: str = "<study>", base: str | Path = ".") -> Study:
     """Validate study YAML ``text``; instrument paths resolve relative to ``base``."""
+    try:
+        document = parse_yaml(text, source=source)
+    except InstrumentError as exc:
+        raise StudyError(exc.problems) from None
     problems: list[Problem] = []
 
-    def problem(node: Any, key: Any, rule: str, message: str, fix: str = "", item: str = "") -> None:
-        line, column = position(node, key)
-        problems.append(Problem(file=source, line=line, column=column, item=item, rule=rule,
-                                message=message, fix=fix, severity="error"))
+    def problem(path: tuple, rule: str, message: str, fix: str = "", item: str = "") -> None:
+        line, column = document.locations.key(path)
+        problems.append(Problem(source, line, column, item, rule, message, fix))
 
-    try:
-        doc = load_yaml_text(text, source=source)
-    except YamlSourceError as exc:
-        raise StudyError(list(exc.problems)) from None
-    if not isinstance(doc, Mapping):
-        problem(doc, None, "mapping", "a study file must be a YAML mapping (key: value lines)",
+    doc = document.data
+    if not isinstance(doc, dict):
+        problem((), "not-a-mapping", "a study file must be a YAML mapping (key: value lines)",
                 fix="Start from instruments/studies/service_profit_chain.yaml.")
         raise StudyError(problems)
 
     for key in doc:
         if key not in _KEYS:
-            problem(doc, key, "known-key", f"unknown key '{key}'." + did_you_mean(str(key), _KEYS),
-                    fix="Remove it or correct its spelling.")
+            problem((key,), "unknown-key", f"unknown key '{key}'",
+                    fix=(did_you_mean(str(key), _KEYS) + " Otherwise remove it.").strip())
     for key in _REQUIRED:
         if key not in doc:
-            problem(doc, None, "required", f"the study lacks '{key}'", fix=f"Add a '{key}:' entry.")
+            problem((), "required", f"the study lacks '{key}'", fix=f"Add a '{key}:' entry.")
 
     instruments: dict[str, Instrument] = {}
     paths_of: dict[str, Path] = {}
@@ -235,28 +227,28 @@ def parse_study(text: str, *, source: str = "<study>", base: str | Path = ".") -
             continue
         value = doc[key]
         if not isinstance(value, str) or not value.strip():
-            problem(doc, key, "instrument", f"'{key}' must be the path of an instrument file")
+            problem((key,), "instrument", f"'{key}' must be the path of an instrument file")
             continue
-        file = (Path(base) / value).resolve() if not Path(value).is_absolute() else Path(value)
+        file = Path(value) if Path(value).is_absolute() else (Path(base) / value).resolve()
         if not file.is_file():
-            problem(doc, key, "instrument", f"'{key}': no instrument file at '{value}' (looked in {file})",
+            problem((key,), "instrument", f"'{key}': no instrument file at '{value}' (looked in {file})",
                     fix="Give the path relative to the study file.")
             continue
         try:
             inst = load_instrument(file)
         except InstrumentError as exc:
-            problem(doc, key, "instrument",
+            problem((key,), "instrument",
                     f"'{key}': the instrument '{value}' does not load ({len(exc.problems)} problem(s))",
-                    fix=f"Run `tandem validate {value}` and fix it first.")
+                    fix=f"Run `tandem validate {file}` and fix it first.")
             continue
         if inst.audience != side:
-            problem(doc, key, "audience", f"'{key}' names an instrument whose audience is '{inst.audience}'",
+            problem((key,), "audience", f"'{key}' names an instrument whose audience is '{inst.audience}'",
                     fix=f"Use an instrument with 'audience: {side}'.")
         instruments[side], paths_of[side] = inst, file
 
     unit_key = doc.get("unit_key", "unit")
     if not isinstance(unit_key, str) or not _NAME.match(unit_key):
-        problem(doc, "unit_key", "unit-key", "'unit_key' must be a column name such as 'unit'")
+        problem(("unit_key",), "unit-key", "'unit_key' must be a column name such as 'unit'")
         unit_key = "unit"
 
     minimum = _min_respondents(doc, instruments, problem)
@@ -264,12 +256,12 @@ def parse_study(text: str, *, source: str = "<study>", base: str | Path = ".") -
     outcomes, predictors = _drivers(doc, instruments, paths, problem)
     wave_lag = doc.get("wave_lag", 0)
     if isinstance(wave_lag, bool) or not isinstance(wave_lag, int) or wave_lag < 0:
-        problem(doc, "wave_lag", "wave-lag", "'wave_lag' must be a whole number >= 0",
+        problem(("wave_lag",), "wave-lag", "'wave_lag' must be a whole number >= 0",
                 fix="0 pools each side; 1 links employee wave t with customer wave t+1.")
         wave_lag = 0
     study_id = doc.get("id")
     if "id" in doc and (not isinstance(study_id, str) or not _NAME.match(study_id)):
-        problem(doc, "id", "id", "'id' must be a name of letters, digits and underscores")
+        problem(("id",), "id", "'id' must be a name of letters, digits and underscores")
 
     if problems:
         raise StudyError(problems)
@@ -282,28 +274,28 @@ def parse_study(text: str, *, source: str = "<study>", base: str | Path = ".") -
     )
 
 
-def _min_respondents(doc: Mapping, instruments: Mapping[str, Instrument], problem) -> dict[str, int]:
+def _min_respondents(doc: dict, instruments: Mapping[str, Instrument], problem) -> dict[str, int]:
     out = {side: inst.min_group_size for side, inst in instruments.items()}
     out.setdefault("employee", 5)
     out.setdefault("customer", 5)
     spec = doc.get("min_respondents", {})
-    if not isinstance(spec, Mapping):
-        problem(doc, "min_respondents", "min-respondents",
+    if not isinstance(spec, dict):
+        problem(("min_respondents",), "min-respondents",
                 "'min_respondents' must be a mapping such as {employee: 5, customer: 10}")
         return out
     for key in spec:
         if key not in ("employee", "customer"):
-            problem(spec, key, "known-key", f"unknown side '{key}' in min_respondents."
-                    + did_you_mean(str(key), ("employee", "customer")), fix="Use 'employee' and 'customer'.")
+            problem(("min_respondents", key), "unknown-key", f"unknown side '{key}' in min_respondents",
+                    fix=(did_you_mean(str(key), ("employee", "customer")) + " Use 'employee' and 'customer'.").strip())
     for side in ("employee", "customer"):
         if side not in spec:
             continue
         value = spec[side]
         floor = instruments[side].min_group_size if side in instruments else 1
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            problem(spec, side, "min-respondents", f"min_respondents.{side} must be a whole number >= 1")
+            problem(("min_respondents", side), "min-respondents", f"min_respondents.{side} must be a whole number >= 1")
         elif value < floor:
-            problem(spec, side, "anonymity",
+            problem(("min_respondents", side), "anonymity",
                     f"min_respondents.{side} is {value}, below the {side} instrument's anonymity.min_group_size {floor}",
                     fix=f"Use at least {floor}: smaller units could identify respondents.")
         else:
@@ -311,50 +303,52 @@ def _min_respondents(doc: Mapping, instruments: Mapping[str, Instrument], proble
     return out
 
 
-def _paths(doc: Mapping, instruments: Mapping[str, Instrument], problem) -> tuple[StudyPath, ...]:
+def _paths(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[StudyPath, ...]:
     spec = doc.get("paths")
     if spec is None:
         return ()
     if not isinstance(spec, list) or not spec:
-        problem(doc, "paths", "paths", "'paths' must be a non-empty list of lines like 'y ~ x1 + x2'")
+        problem(("paths",), "paths", "'paths' must be a non-empty list of lines like 'y ~ x1 + x2'")
         return ()
     known = {n: side for side, inst in instruments.items() for n in _names(inst)}
     both = set(_names(instruments["employee"])) & set(_names(instruments["customer"])) if len(instruments) == 2 else set()
     out: list[StudyPath] = []
     for i, line in enumerate(spec):
         if not isinstance(line, str) or line.count("~") != 1:
-            problem(spec, i, "path-syntax", f"path {i + 1} is not a regression 'y ~ x1 + x2': {line!r}",
+            problem(("paths", i), "path-syntax", f"path {i + 1} is not a regression 'y ~ x1 + x2': {line!r}",
                     fix="Write one regression per list entry, for example 'service_climate ~ engagement'.")
             continue
         lhs, rhs = (part.strip() for part in line.split("~"))
         names = [lhs, *(r.strip() for r in rhs.split("+"))]
         if not all(_NAME.match(n) for n in names):
-            problem(spec, i, "path-syntax", f"path {i + 1} has a name that is not an identifier: {line!r}",
+            problem(("paths", i), "path-syntax", f"path {i + 1} has a name that is not an identifier: {line!r}",
                     fix="Use construct ids joined by '+'; labels and fixed values are not allowed here.")
             continue
         ok = True
         if len(instruments) == 2:
             for n in names:
                 if n not in known:
-                    problem(spec, i, "node", f"path {i + 1}: '{n}' is not a construct or metric of either instrument."
-                            + did_you_mean(n, known), fix="Use construct ids from the two instruments.", item=n)
+                    problem(("paths", i), "node",
+                            f"path {i + 1}: '{n}' is not a construct or metric of either instrument",
+                            fix=(did_you_mean(n, known) + " Use construct ids of the two instruments, "
+                                 "or csat, nps, ces, enps for their metric items.").strip(), item=n)
                     ok = False
                 elif n in both:
-                    problem(spec, i, "node", f"path {i + 1}: '{n}' is defined by both instruments", item=n,
+                    problem(("paths", i), "node", f"path {i + 1}: '{n}' is defined by both instruments", item=n,
                             fix="Rename the construct in one instrument so each node has one source.")
                     ok = False
         if len(set(names)) != len(names):
-            problem(spec, i, "path-syntax", f"path {i + 1} names a variable twice: {line!r}")
+            problem(("paths", i), "path-syntax", f"path {i + 1} names a variable twice: {line!r}")
             ok = False
         if any(p.lhs == lhs for p in out):
-            problem(spec, i, "path-duplicate", f"'{lhs}' is already regressed in an earlier path",
+            problem(("paths", i), "path-duplicate", f"'{lhs}' is already regressed in an earlier path",
                     fix="Put all predictors of one outcome on one line.")
             ok = False
         if ok:
             out.append(StudyPath(lhs, tuple(names[1:])))
     cycle = _cycle(out)
     if cycle:
-        problem(doc, "paths", "path-cycle", "the paths form a cycle: " + " -> ".join(cycle),
+        problem(("paths",), "path-cycle", "the paths form a cycle: " + " -> ".join(cycle),
                 fix="Unit-level paths must be recursive; remove one of the paths in the cycle.")
     return tuple(out)
 
@@ -378,20 +372,20 @@ def _cycle(paths: list[StudyPath]) -> list[str]:
     return []
 
 
-def _drivers(doc: Mapping, instruments: Mapping[str, Instrument], paths: tuple[StudyPath, ...],
+def _drivers(doc: dict, instruments: Mapping[str, Instrument], paths: tuple[StudyPath, ...],
              problem) -> tuple[tuple[str, ...], tuple[str, ...]]:
     nodes = [n for p in paths for n in (*p.rhs, p.lhs)]
     sides = {side: _names(inst) for side, inst in instruments.items()}
     default_pred = tuple(dict.fromkeys(n for n in nodes if n in sides.get("employee", ())))
     default_out = tuple(dict.fromkeys(n for n in nodes if n in sides.get("customer", ())))
     spec = doc.get("drivers", {})
-    if not isinstance(spec, Mapping):
-        problem(doc, "drivers", "drivers", "'drivers' must be a mapping with 'outcomes' (and optional 'predictors')")
+    if not isinstance(spec, dict):
+        problem(("drivers",), "drivers", "'drivers' must be a mapping with 'outcomes' (and optional 'predictors')")
         return default_out, default_pred
     for key in spec:
         if key not in ("outcomes", "predictors"):
-            problem(spec, key, "known-key", f"unknown key '{key}' in drivers."
-                    + did_you_mean(str(key), ("outcomes", "predictors")))
+            problem(("drivers", key), "unknown-key", f"unknown key '{key}' in drivers",
+                    fix=(did_you_mean(str(key), ("outcomes", "predictors")) + " Use 'outcomes' and 'predictors'.").strip())
     chosen = {}
     for key, side, default in (("outcomes", "customer", default_out), ("predictors", "employee", default_pred)):
         value = spec.get(key)
@@ -399,15 +393,16 @@ def _drivers(doc: Mapping, instruments: Mapping[str, Instrument], paths: tuple[S
             chosen[key] = default
             continue
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            problem(spec, key, "drivers", f"drivers.{key} must be a non-empty list of names")
+            problem(("drivers", key), "drivers", f"drivers.{key} must be a non-empty list of names")
             chosen[key] = default
             continue
         for i, name in enumerate(value):
             if side in sides and name not in sides[side]:
-                problem(value, i, "drivers", f"drivers.{key}: '{name}' is not a construct or metric of the {side} instrument."
-                        + did_you_mean(name, sides[side]), item=name,
-                        fix=f"Driver {key} are {side} constructs.")
+                problem(("drivers", key, i), "drivers",
+                        f"drivers.{key}: '{name}' is not a construct or metric of the {side} instrument",
+                        fix=(did_you_mean(name, sides[side]) + f" Driver {key} are {side} constructs.").strip(),
+                        item=name)
         chosen[key] = tuple(value)
     if len(chosen["predictors"]) < 2 and "predictors" in spec:
-        problem(spec, "predictors", "drivers", "drivers.predictors needs at least two employee constructs to rank")
+        problem(("drivers", "predictors"), "drivers", "drivers.predictors needs at least two employee constructs to rank")
     return chosen["outcomes"], chosen["predictors"]
