@@ -318,7 +318,7 @@ def _engine(url: URL) -> Engine:
     if backend == "postgresql":
         if url.get_driver_name() != "psycopg":
             url = url.set(drivername="postgresql+psycopg")
-        return sa.create_engine(url, pool_size=10, max_overflow=70, pool_timeout=120, pool_pre_ping=True)
+        return sa.create_engine(url, pool_size=10, max_overflow=40, pool_timeout=120, pool_pre_ping=True)
     raise StoreError(
         f"unsupported database '{backend}'",
         where=safe_url(url),

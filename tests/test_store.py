@@ -1,0 +1,292 @@
+"""Storage and campaign services on SQLite and PostgreSQL: schema, anonymity, links, resume, rates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from surveys import campaigns as cp
+from surveys import store as db
+from surveys.answers import AnswerError
+from surveys.instrument import load_instrument, parse_instrument
+
+SURVEY = Path(__file__).parent / "store_fixtures" / "survey.yaml"
+
+GOOD = {"role": "staff", "sat": 4, "bored": 2, "ms_1": 5, "ms_2": 1, "enps": 9, "perks": ["bike", "gym"],
+        "priorities": ["team", "pay", "growth"], "comment": "fine", "started": "2020-03-01"}
+
+
+@pytest.fixture(scope="module")
+def survey():
+    return load_instrument(SURVEY)
+
+
+def invited_campaign(store, survey, cid="ee1"):
+    cp.create_campaign(store, survey, campaign_id=cid, wave="2026-1")
+    return cp.open_campaign(store, cid)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def test_migration_of_an_empty_database_gives_the_models_schema(any_store_url):
+    """Alembic's initial migration and surveys.store.metadata describe the same tables."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    store = db.open_store(any_store_url)
+    try:
+        with store.read() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+            version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
+        assert diff == []
+        assert version == "0001"
+        db.open_store(any_store_url).dispose()  # opening again is a no-op upgrade
+    finally:
+        store.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_store):
+    with sqlite_store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == db.SQLITE_BUSY_TIMEOUT_MS
+
+
+def test_default_sqlite_file_is_created_under_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TANDEM_DATABASE_URL", raising=False)
+    store = db.open_store()
+    store.dispose()
+    assert (tmp_path / "data" / "tandem.db").exists()
+
+
+def test_unreachable_postgres_names_the_url_without_password_and_the_fix():
+    with pytest.raises(db.StoreError) as info:
+        db.open_store("postgresql+psycopg://alice:s3cret@127.0.0.1:1/nowhere?connect_timeout=2")
+    message = str(info.value)
+    assert "s3cret" not in message
+    assert "alice:***@127.0.0.1:1/nowhere" in message
+    assert "TANDEM_DATABASE_URL" in message
+
+
+def test_unreadable_or_unsupported_url_is_a_store_error():
+    with pytest.raises(db.StoreError, match="cannot be read"):
+        db.open_store("not a url")
+    with pytest.raises(db.StoreError, match="unsupported database 'mysql'"):
+        db.open_store("mysql://u:p@localhost/x")
+
+
+# --------------------------------------------------------------------------- anonymity
+
+
+def test_responses_table_has_no_column_linking_to_invitations(any_store):
+    columns = {c["name"] for c in sa.inspect(any_store.engine).get_columns("responses")}
+    assert columns == {"id", "campaign_id", "unit", "language", "started_at", "submitted_at", "answers"}
+    foreign = sa.inspect(any_store.engine).get_foreign_keys("responses")
+    assert [f["referred_table"] for f in foreign] == ["campaigns"]
+    invitation_columns = {c["name"] for c in sa.inspect(any_store.engine).get_columns("invitations")}
+    assert "token" not in invitation_columns and not any("used_at" in c or "response" in c for c in invitation_columns)
+
+
+def test_a_submitted_response_cannot_be_traced_to_its_token(any_store, survey):
+    invited_campaign(any_store, survey)
+    tokens = cp.invite(any_store, "ee1", unit="north", count=3)
+    cp.save_progress(any_store, "ee1", tokens[1], {"page": 1})
+    response_id = cp.submit(any_store, "ee1", GOOD, token=tokens[1], language="en",
+                            started_at=dt.datetime(2026, 1, 1, 9, 41, tzinfo=dt.UTC),
+                            now=dt.datetime(2026, 1, 1, 10, 17, 33, tzinfo=dt.UTC))
+    with any_store.read() as conn:
+        response = conn.execute(sa.select(db.responses)).one()._mapping
+        dumped = " ".join(str(v) for v in response.values())
+        stored = conn.execute(sa.select(db.invitations.c.token_hash, db.invitations.c.status)).all()
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.partials)).scalar_one() == 0
+    assert response["id"] == response_id
+    for token in tokens:
+        assert token not in dumped and cp.hash_token(token) not in dumped
+    assert db.as_utc(response["submitted_at"]) == dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
+    assert db.as_utc(response["started_at"]) == dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    assert sorted(status for _, status in stored) == ["issued", "issued", "used"]
+    assert all(token_hash not in {t for t in tokens} for token_hash, _ in stored)
+
+
+# --------------------------------------------------------------------------- campaigns and links
+
+
+def test_instrument_versions_are_registered_once_by_sha256(any_store, survey):
+    first = cp.register_instrument(any_store, survey)
+    assert cp.register_instrument(any_store, survey.source_text) == first
+    edited = parse_instrument(survey.source_text.replace('version: "2"', 'version: "3"'))
+    assert cp.register_instrument(any_store, edited) != first
+
+
+def test_campaign_pins_its_instrument_version(any_store, survey):
+    cp.create_campaign(any_store, survey, campaign_id="old")
+    edited = parse_instrument(survey.source_text.replace("I like my work.", "I love my work."))
+    cp.create_campaign(any_store, edited, campaign_id="new")
+    assert cp.get_campaign(any_store, "old").instrument.question("sat").text["en"] == "I like my work."
+    assert cp.get_campaign(any_store, "new").instrument.question("sat").text["en"] == "I love my work."
+
+
+def test_link_states_from_unknown_to_ok(any_store, survey):
+    assert cp.resolve_link(any_store, "nope").state == "unknown_campaign"
+    cp.create_campaign(any_store, survey, campaign_id="ee1")
+    assert cp.resolve_link(any_store, "ee1").state == "draft"
+    cp.open_campaign(any_store, "ee1")
+    token = cp.invite(any_store, "ee1", unit="south", count=1)[0]
+    assert cp.resolve_link(any_store, "ee1").state == "token_needed"
+    assert cp.resolve_link(any_store, "ee1", "forged").state == "token_unknown"
+    link = cp.resolve_link(any_store, "ee1", token)
+    assert link.ok and link.invitation.unit == "south"
+    cp.submit(any_store, "ee1", GOOD, token=token)
+    assert cp.resolve_link(any_store, "ee1", token).state == "token_used"
+    cp.close_campaign(any_store, "ee1")
+    assert cp.resolve_link(any_store, "ee1", token).state == "closed"
+
+
+def test_scheduled_window(any_store, survey):
+    now = db.utcnow()
+    cp.create_campaign(any_store, survey, campaign_id="later", mode="open",
+                       opens_at=now + dt.timedelta(days=1), closes_at=now + dt.timedelta(days=2))
+    cp.open_campaign(any_store, "later")  # "open now" moves the opening time to now
+    assert cp.resolve_link(any_store, "later").state == "ok"
+    campaign = cp.get_campaign(any_store, "later")
+    assert cp.campaign_status(campaign, now=now + dt.timedelta(days=3)) == "closed"
+    with pytest.raises(cp.CampaignClosed):
+        cp.submit(any_store, "later", GOOD | {"unit": "east"}, now=now + dt.timedelta(days=3))
+
+
+def test_invalid_campaign_requests_say_how_to_fix(any_store, survey):
+    with pytest.raises(cp.CampaignError, match="not a usable campaign id"):
+        cp.create_campaign(any_store, survey, campaign_id="Bad Id!")
+    with pytest.raises(cp.CampaignError, match="below the instrument's 3"):
+        cp.create_campaign(any_store, survey, campaign_id="x", min_group_size=2)
+    invited_campaign(any_store, survey)
+    with pytest.raises(cp.CampaignError, match="exists already"):
+        cp.create_campaign(any_store, survey, campaign_id="ee1")
+    with pytest.raises(cp.CampaignError, match="Did you mean 'north'"):
+        cp.invite(any_store, "ee1", unit="nort", count=1)
+    with pytest.raises(cp.CampaignNotFound, match="Did you mean 'ee1'"):
+        cp.get_campaign(any_store, "ee2")
+    with pytest.raises(cp.TokenNeeded):
+        cp.submit(any_store, "ee1", GOOD)
+
+
+def test_tokens_are_random_and_stored_only_as_hashes(any_store, survey):
+    invited_campaign(any_store, survey)
+    tokens = cp.invite(any_store, "ee1", unit="north", count=50)
+    assert len(set(tokens)) == 50 and all(len(t) >= 32 for t in tokens)
+    with any_store.read() as conn:
+        hashes = set(conn.execute(sa.select(db.invitations.c.token_hash)).scalars())
+    assert hashes == {cp.hash_token(t) for t in tokens}
+
+
+def test_invitation_unit_overrides_the_answer(any_store, survey):
+    invited_campaign(any_store, survey)
+    token = cp.invite(any_store, "ee1", unit="east", count=1)[0]
+    cp.submit(any_store, "ee1", GOOD | {"unit": "north"}, token=token)
+    frame = cp.responses_frame(any_store, "ee1")
+    assert frame["unit"].tolist() == ["east"]
+
+
+def test_invalid_answers_are_refused_and_nothing_is_stored(any_store, survey):
+    invited_campaign(any_store, survey)
+    token = cp.invite(any_store, "ee1", unit="east", count=1)[0]
+    with pytest.raises(AnswerError) as info:
+        cp.submit(any_store, "ee1", GOOD | {"sat": 9}, token=token)
+    assert set(info.value.as_dict()) == {"sat"}
+    assert cp.response_count(any_store, "ee1") == 0
+    assert cp.resolve_link(any_store, "ee1", token).ok  # the token can still answer
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_resume_across_two_store_objects(any_store_url, survey):
+    """A respondent starts on one app process and finishes on another (or after a restart)."""
+    first = db.open_store(any_store_url)
+    invited_campaign(first, survey)
+    token = cp.invite(first, "ee1", unit="north", count=1)[0]
+    cp.save_progress(first, "ee1", token, {"state": {"step": 2, "answers": {"role": "staff"}}}, page=2)
+    first.dispose()
+
+    second = db.open_store(any_store_url)
+    try:
+        assert cp.load_progress(second, "ee1", token) == {"state": {"step": 2, "answers": {"role": "staff"}}}
+        cp.save_progress(second, "ee1", token, {"state": {"step": 3}}, page=3)
+        assert cp.load_progress(second, "ee1", token) == {"state": {"step": 3}}
+        cp.submit(second, "ee1", GOOD, token=token)
+        assert cp.load_progress(second, "ee1", token) is None
+        with pytest.raises(cp.TokenUsed):
+            cp.save_progress(second, "ee1", token, {"late": True})
+    finally:
+        second.dispose()
+
+
+def test_open_link_progress_uses_a_session_key(any_store, survey):
+    cp.create_campaign(any_store, survey, campaign_id="cx", mode="open")
+    cp.open_campaign(any_store, "cx")
+    session = cp.new_session_key()
+    cp.save_progress(any_store, "cx", session, {"p": 1})
+    assert cp.load_progress(any_store, "cx", session) == {"p": 1}
+    cp.submit(any_store, "cx", GOOD | {"unit": "north"}, session=session)
+    assert cp.load_progress(any_store, "cx", session) is None
+    with pytest.raises(cp.CampaignError, match="open link"):
+        cp.invite(any_store, "cx", unit="north", count=1)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def test_response_rates_suppress_small_groups(any_store, survey):
+    invited_campaign(any_store, survey)
+    for unit, invited, answered in (("north", 5, 4), ("south", 4, 2), ("east", 2, 0)):
+        tokens = cp.invite(any_store, "ee1", unit=unit, count=invited)
+        for token in tokens[:answered]:
+            cp.submit(any_store, "ee1", GOOD, token=token)
+    rates = cp.response_rates(any_store, "ee1").set_index("unit")
+    assert rates.loc["north", "responses"] == 4 and rates.loc["north", "response_rate"] == pytest.approx(0.8)
+    assert rates.loc["south", "responses"] == "fewer than 3" and pd.isna(rates.loc["south", "response_rate"])
+    assert rates.loc["east", "responses"] == "fewer than 3" and bool(rates.loc["east", "suppressed"])
+    assert rates.loc["(all units)", "responses"] == 6
+    assert rates.loc["(all units)", "invited"] == 11
+    listing = cp.list_campaigns(any_store).set_index("campaign")
+    assert listing.loc["ee1", "invited"] == 11 and listing.loc["ee1", "responses"] == 6
+
+
+def test_responses_frame_follows_the_contract(any_store, survey):
+    invited_campaign(any_store, survey)
+    tokens = cp.invite(any_store, "ee1", unit="north", count=2)
+    cp.submit(any_store, "ee1", GOOD, token=tokens[0], language="de")
+    cp.submit(any_store, "ee1", {"role": "manager", "team_size": 12, "sat": 2, "ms_1": 3, "ms_2": 4, "enps": 0},
+              token=tokens[1])
+    frame = cp.responses_frame(any_store, "ee1").sort_values("sat")
+    assert list(frame.columns[:6]) == ["response_id", "campaign", "wave", "unit", "language", "submitted_at"]
+    assert list(frame.columns[6:]) == ["role", "team_size", "started", "sat", "bored", "ms_1", "ms_2", "enps",
+                                       "perks__gym", "perks__lunch", "perks__bike", "shift", "priorities__pay",
+                                       "priorities__team", "priorities__growth", "comment"]
+    first, second = frame.iloc[1], frame.iloc[0]
+    assert (first["sat"], first["ms_2"], first["enps"]) == (4.0, 1.0, 9.0)
+    assert (first["perks__gym"], first["perks__lunch"], first["perks__bike"]) == (1.0, 0.0, 1.0)
+    assert (first["priorities__team"], first["priorities__pay"], first["priorities__growth"]) == (1.0, 2.0, 3.0)
+    assert first["language"] == "de" and first["wave"] == "2026-1" and first["started"] == "2020-03-01"
+    assert second["team_size"] == 12.0 and second["perks__gym"] == 0.0 and second["bored"] != second["bored"]
+    assert frame["sat"].dtype == float and str(frame["submitted_at"].dt.tz) == "UTC"
+
+
+def test_import_frame_round_trips_the_wide_frame(any_store, survey):
+    invited_campaign(any_store, survey)
+    tokens = cp.invite(any_store, "ee1", unit="south", count=3)
+    for token, sat in zip(tokens, (1, 3, 5), strict=True):
+        cp.submit(any_store, "ee1", GOOD | {"sat": sat}, token=token)
+    frame = cp.responses_frame(any_store, "ee1")
+    cp.create_campaign(any_store, survey, campaign_id="copy", wave="2026-1")
+    assert cp.import_frame(any_store, "copy", frame) == 3
+    copied = cp.responses_frame(any_store, "copy")
+    columns = [c for c in frame.columns if c not in ("response_id", "campaign")]
+    left = frame.sort_values("sat")[columns].reset_index(drop=True)
+    right = copied.sort_values("sat")[columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(left, right)
