@@ -30,4 +30,9 @@ app.command("validate")(validate.validate)
 from tandem_cli.analyze import analyze_app, report_command  # noqa: E402
 
 app.add_typer(analyze_app, name="analyze")
+
+from tandem_cli import study as study_cli  # noqa: E402
+
+analyze_app.command("study")(study_cli.analyze_study)
+app.command("power")(study_cli.power_command)
 app.command("report")(report_command)

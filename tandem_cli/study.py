@@ -42,10 +42,18 @@ def demo_frames(study, *, n_units: int = DEMO_UNITS, seed: int = DEMO_SEED):
     return chain.employees, chain.customers
 
 
-def _campaign_frames(employee: str, customer: str):
-    from surveys.exports import campaign_frame  # the store owns responses
+def _campaign_frames(study, employee: str, customer: str):
+    """Both campaigns' wide frames from the store (through ``tandem analyze``'s loader)."""
+    from tandem_cli.analyze import campaign_data
 
-    return campaign_frame(employee), campaign_frame(customer)
+    frames = []
+    for side, campaign, expected in (("employee", employee, study.employee), ("customer", customer, study.customer)):
+        frame, instrument = campaign_data(campaign)
+        if instrument.id != expected.id:
+            raise TandemError(f"campaign '{campaign}' uses instrument '{instrument.id}', but the study's {side} "
+                              f"instrument is '{expected.id}'", fix=f"Pass a {side} campaign of '{expected.id}'.")
+        frames.append(frame)
+    return tuple(frames)
 
 
 def analyze_study(
@@ -69,7 +77,7 @@ def analyze_study(
             frames = demo_frames(spec)
         elif campaign_employee is not None:
             typer.echo(f"Data: campaigns '{campaign_employee}' (employees) and '{campaign_customer}' (customers).")
-            frames = _campaign_frames(campaign_employee, campaign_customer)
+            frames = _campaign_frames(spec, campaign_employee, campaign_customer)
         else:
             typer.echo(f"Data: files {employees} (employees) and {customers} (customers).")
             frames = read_responses(employees), read_responses(customers)
