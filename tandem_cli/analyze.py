@@ -76,7 +76,7 @@ def campaign_data(campaign: str) -> tuple[pd.DataFrame, Any]:
 
     store = open_store()
     try:
-        return campaigns.responses_frame(store, campaign), campaigns.campaign_instrument(store, campaign)
+        return campaigns.responses_frame(store, campaign), campaigns.get_campaign(store, campaign).instrument
     finally:
         store.dispose()
 

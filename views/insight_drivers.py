@@ -1,0 +1,49 @@
+"""Insight page: key drivers (importance bars with intervals) and the importance-performance chart.
+
+Thin: :func:`reports.insight.respondent_drivers` (relative weights of
+:mod:`analysis.drivers`) within a survey, and the unit-level drivers of the linkage
+study (:func:`analysis.linkage.run_study`); charts from :mod:`reports.charts`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from reports import charts
+from views import insight
+
+st.title("Drivers")
+source = insight.source()
+insight.report_button(source)
+labels = insight.labels(source)
+st.caption("Relative weights (Johnson 2000): each driver's share of the explained variance, with 95% bootstrap "
+           f"intervals ({insight.BOOTSTRAP} resamples) and how often it keeps its rank.")
+
+if source.linked and all(len(f) >= insight.instruments(source)[s].min_group_size
+                         for s, f in insight.frames(source).items()):
+    result = insight.linkage(source)
+    st.header(f"What moves customers: unit level ({result.n_units} units)")
+    outcomes = list(dict.fromkeys(result.drivers["outcome"]))
+    outcome = st.selectbox("Customer outcome", outcomes, format_func=lambda o: labels.get(o, o), key="drivers:unit")
+    table = result.drivers[result.drivers["outcome"] == outcome]
+    st.plotly_chart(charts.driver_importance(table, outcome=labels.get(outcome, outcome), labels=labels),
+                    key="unit_drivers")
+
+side = insight.side_choice(source, "Within which survey")
+if insight.enough(source, side):
+    found = insight.drivers(source, side)
+    if not found:
+        st.info("This instrument marks no constructs as drivers and outcomes (role: driver / outcome).")
+    else:
+        outcome = st.selectbox("Outcome", list(found), format_func=lambda o: labels.get(o, o), key="drivers:outcome")
+        entry = found[outcome]
+        result = entry["result"]
+        st.plotly_chart(charts.driver_importance(result.table, outcome=labels.get(outcome, outcome), r2=result.r2,
+                                                 labels=labels), key="drivers")
+        st.plotly_chart(charts.importance_performance(entry["quadrant"], labels=labels,
+                                                      performance_label="Performance (mean score)"), key="quadrant")
+        first = entry["quadrant"][entry["quadrant"]["quadrant"] == "concentrate here"]
+        if len(first):
+            st.success("Fix first (important, performing below the median): " +
+                       ", ".join(labels.get(d, d) for d in first["driver"]))
+        st.dataframe(result.ranked(), hide_index=True, width="stretch")

@@ -1,0 +1,57 @@
+"""Insight page: responses by unit, headline NPS / eNPS / CSAT with intervals, trends across waves.
+
+Thin: numbers come from :mod:`reports.insight` (which calls :mod:`analysis.metrics`),
+charts from :mod:`reports.charts`. Units below the minimum group size show "fewer than k".
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from reports import charts
+from reports.insight import metric_trend, responses_by_unit
+from views import insight
+
+st.title("Overview")
+source = insight.source()
+insight.report_button(source)
+st.caption(f"Data: {source.description}.")
+
+for side, instrument in insight.instruments(source).items():
+    frame = insight.frames(source)[side]
+    k = instrument.min_group_size
+    st.header(f"{side.capitalize()} survey: {instrument.text(instrument.title)}")
+    if not insight.enough(source, side):
+        continue
+    metrics = insight.metrics(source, side)
+    columns = st.columns(max(1, len(metrics) + 1))
+    columns[0].metric("Responses", f"{len(frame):,}")
+    for column, (name, unit_metric) in zip(columns[1:], metrics.items(), strict=False):
+        overall = unit_metric.overall
+        scale = 100 if unit_metric.metric == "csat_top2box" else 1
+        unit = "%" if scale == 100 else ""
+        if overall is None:
+            column.metric(charts.METRIC_NAMES.get(unit_metric.metric, name), f"fewer than {k}")
+        else:
+            column.metric(charts.METRIC_NAMES.get(unit_metric.metric, name), f"{scale * overall.value:.1f}{unit}",
+                          help=f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}"
+                               f"{unit}, n = {overall.n}")
+            column.caption(f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
+    table = responses_by_unit(frame, instrument)
+    st.plotly_chart(charts.response_rates(table, min_group_size=k, title=f"{side.capitalize()} responses by unit"),
+                    key=f"rates:{side}")
+    with st.expander("Responses by unit (table)"):
+        st.dataframe(table[["unit", "label", "shown"]].rename(columns={"shown": "responses"}), hide_index=True)
+    if metrics:
+        st.plotly_chart(charts.metric_intervals([m.overall for m in metrics.values()],
+                                                title=f"{side.capitalize()} headline metrics with 95% intervals"),
+                        key=f"headline:{side}")
+    for name, unit_metric in metrics.items():
+        st.plotly_chart(charts.metric_by_unit(unit_metric.to_frame(), metric=unit_metric.metric),
+                        key=f"by_unit:{side}:{name}")
+        waves = metric_trend(frame, instrument, name)
+        if len(waves) > 1:
+            st.plotly_chart(charts.trend(waves, metric=unit_metric.metric), key=f"trend:{side}:{name}")
+        else:
+            st.caption(f"{charts.METRIC_NAMES.get(unit_metric.metric, name)}: one wave so far; trends appear "
+                       "from the second wave on.")
