@@ -311,16 +311,19 @@ def parse_model(text: str) -> ModelSyntax:
             if not _NAME.match(name):
                 raise _error(f"'{name}' is not a valid variable name", line, column, raw,
                              "variable names start with a letter and contain letters, digits, '_' or '.'")
+        after = stmt[idx + len(op):]
+        rhs_start = idx + len(op) + len(after) - len(after.lstrip())
         for offset, term in _split_top(rhs_text, "+"):
+            term_column = column + rhs_start + offset + len(term) - len(term.lstrip())
             if not term.strip():
-                raise _error(f"empty term after '{op}'", line, column + idx + len(op) + offset, raw,
+                raise _error(f"empty term after '{op}'", line, term_column, raw,
                              "remove the doubled or trailing '+'")
-            parsed = _parse_term(term.strip(), line, column + idx + len(op) + offset, raw, op)
+            parsed = _parse_term(term.strip(), line, term_column, raw, op)
             for lhs in lhs_names:
                 statements.append(Statement(
                     lhs=lhs, op=op, rhs=parsed["rhs"], fixed=tuple(parsed["fixed"]),
                     label=tuple(parsed["label"]), start=tuple(parsed["start"]),
-                    free=tuple(parsed["free"]), line=line, column=column + idx + len(op) + offset + 1))
+                    free=tuple(parsed["free"]), line=line, column=term_column))
     if not statements:
         raise ModelSpecificationError("the model has no =~, ~ or ~~ statements",
                                       fix="write e.g. 'f =~ x1 + x2 + x3'")

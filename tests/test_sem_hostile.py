@@ -1,0 +1,117 @@
+"""Hostile input to analysis.sem: clear TandemError messages, never a deep traceback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import reference_data
+
+from analysis import sem
+from analysis.errors import ConvergenceWarning, DataError, ModelSpecificationError
+from surveys.errors import TandemError
+
+HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+
+
+@pytest.fixture
+def hs() -> pd.DataFrame:
+    return reference_data("holzinger_swineford_1939.csv")
+
+
+def test_unknown_variable_names_it_with_did_you_mean(hs):
+    with pytest.raises(ModelSpecificationError, match=r"'x10'.*Did you mean 'x1'"):
+        sem.fit(HS_MODEL.replace("x1 +", "x10 +"), hs)
+
+
+def test_strings_in_a_numeric_column_name_the_column(hs):
+    hs["x4"] = hs["x4"].astype(object)
+    hs.loc[7, "x4"] = "n/a"
+    with pytest.raises(DataError, match=r"column 'x4'.*'n/a'"):
+        sem.fit(HS_MODEL, hs)
+
+
+def test_numeric_strings_are_accepted(hs):
+    reference = sem.fit(HS_MODEL, hs)
+    hs["x4"] = hs["x4"].astype(str)
+    assert sem.fit(HS_MODEL, hs).fit_measures["chisq"] == pytest.approx(reference.fit_measures["chisq"])
+
+
+def test_constant_column(hs):
+    hs["x5"] = 3.0
+    with pytest.raises(DataError, match="'x5' is constant"):
+        sem.fit(HS_MODEL, hs)
+
+
+def test_identical_columns(hs):
+    hs["x6"] = hs["x5"]
+    with pytest.raises(DataError, match=r"singular.*'x5' and 'x6'"):
+        sem.fit(HS_MODEL, hs)
+
+
+def test_all_missing_column(hs):
+    hs["x2"] = np.nan
+    for missing in ("listwise", "fiml"):
+        with pytest.raises(DataError, match="'x2' has no observed values"):
+            sem.fit(HS_MODEL, hs, missing=missing)
+
+
+def test_fewer_cases_than_variables(hs):
+    with pytest.raises(DataError, match="8 complete cases for 9 observed variables"):
+        sem.fit(HS_MODEL, hs.head(8))
+
+
+def test_listwise_reports_dropped_cases(hs):
+    hs.loc[[0, 5, 9], "x3"] = np.nan
+    res = sem.fit(HS_MODEL, hs)
+    assert res.nobs == 298
+    assert any("dropped 3 of 301" in w for w in res.warnings)
+
+
+def test_too_many_parameters_is_not_identified(hs):
+    with pytest.raises(ModelSpecificationError, match="not identified: 4 free parameters but only 3"):
+        sem.fit("f =~ x1 + x2", hs)
+
+
+def test_singular_information_is_not_identified(hs):
+    # both the loading and the factor variance free: a scale indeterminacy (df >= 0)
+    with pytest.raises(ModelSpecificationError, match="not identified"):
+        sem.fit("f =~ NA*x1 + x2 + x3 + x4", hs)
+
+
+def test_non_convergence_is_a_warning_in_the_result(hs, monkeypatch):
+    original = sem.optimize.minimize
+
+    def crippled(*args, **kwargs):
+        kwargs["options"] = {**kwargs.get("options", {}), "maxiter": 2}
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sem.optimize, "minimize", crippled)
+    with pytest.warns(ConvergenceWarning):
+        res = sem.fit(HS_MODEL, hs)
+    assert res.converged is False
+    assert any("did not converge" in w for w in res.warnings)
+
+
+def test_bad_options(hs):
+    with pytest.raises(ModelSpecificationError, match="missing='pairwise'"):
+        sem.fit(HS_MODEL, hs, missing="pairwise")
+    with pytest.raises(ModelSpecificationError, match="Did you mean 'loadings'"):
+        sem.fit(HS_MODEL, hs, group="school", group_equal=("loading",))
+    with pytest.raises(ModelSpecificationError, match="needs a group column"):
+        sem.fit(HS_MODEL, hs, group_equal=("loadings",))
+    with pytest.raises(DataError, match="Did you mean 'school'"):
+        sem.fit(HS_MODEL, hs, group="schol")
+    with pytest.raises(ModelSpecificationError, match="bootstrap"):
+        sem.fit(HS_MODEL, hs, bootstrap=-1)
+
+
+def test_unknown_labels(hs):
+    with pytest.raises(ModelSpecificationError, match="unknown label 'c'"):
+        sem.fit("f =~ x1 + a*x2 + b*x3\nab := a*c", hs)
+    with pytest.raises(ModelSpecificationError, match="unknown label 'z'"):
+        sem.fit("f =~ x1 + a*x2 + b*x3\na == z", hs)
+
+
+def test_every_error_is_a_tandem_error():
+    assert issubclass(DataError, TandemError) and issubclass(ModelSpecificationError, TandemError)
