@@ -325,7 +325,8 @@ def composite_reliability(sem_result: Any) -> pd.Series:
     out = {}
     for construct, rows in loadings.groupby("lhs", sort=False):
         lam = rows["std_all"].astype(float).to_numpy()
-        theta = resid.reindex(rows["rhs"]).astype(float).fillna(pd.Series(1.0 - lam**2, index=rows["rhs"])).to_numpy()
+        theta = resid.reindex(rows["rhs"]).astype(float).to_numpy()
+        theta = np.where(np.isnan(theta), 1.0 - lam**2, theta)
         out[construct] = lam.sum() ** 2 / (lam.sum() ** 2 + theta.sum())
     series = pd.Series(out, name="composite_reliability", dtype=float)
     series.index.name = "construct"

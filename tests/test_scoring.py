@@ -128,3 +128,26 @@ def test_read_responses_errors(tmp_path):
     (tmp_path / "broken.xlsx").write_text("not a workbook")
     with pytest.raises(DataError, match="cannot read the file"):
         read_responses(tmp_path / "broken.xlsx")
+
+
+def test_employee_instrument_reverse_keyed_items_agree_with_their_construct():
+    instrument_module = pytest.importorskip("surveys.instrument", reason="surveys.instrument not in the tree yet")
+    from pathlib import Path
+
+    from analysis.simulate import simulate_responses
+
+    path = Path(__file__).resolve().parents[1] / "instruments" / "employee_experience.yaml"
+    instrument = instrument_module.load_instrument(path)
+    raw = simulate_responses(instrument, n_units=10, respondents_per_unit=50, seed=4)
+    scored = score(raw, instrument)
+    reversed_items = [item for item in instrument.items if item.reverse]
+    assert reversed_items, "the employee instrument should have reverse-keyed items"
+    for item in reversed_items:
+        construct = next(c for c in instrument.constructs if item.id in c.items)
+        mate = next(i for i in construct.items if not instrument.item(i).reverse)
+        assert raw[item.id].corr(raw[mate]) < 0 < scored[item.id].corr(scored[mate])
+        assert (scored[item.id] + raw[item.id]).dropna().eq(item.scale.min + item.scale.max).all()
+    for construct in instrument.constructs:
+        by_hand = scored[list(construct.items)].mean(axis=1)
+        enough = scored[list(construct.items)].notna().sum(axis=1) >= np.ceil(construct.min_answered * len(construct.items))
+        pd.testing.assert_series_equal(scored[construct.id], by_hand.where(enough), check_names=False)
