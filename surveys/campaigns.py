@@ -83,6 +83,7 @@ __all__ = [
     "check_invitation",
     "close_campaign",
     "create_campaign",
+    "frame_columns",
     "get_campaign",
     "hash_token",
     "import_frame",
