@@ -209,7 +209,9 @@ def _check(node: ast.AST, names: set[str], *, in_list: bool) -> None:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _truth(value: Any) -> bool:
@@ -248,7 +250,10 @@ def _arithmetic(op: type[ast.operator], left: Any, right: Any) -> Any:
         return None
     if op is ast.Div and right == 0:
         return None
-    result = _ARITH[op](left, right)
+    try:
+        result = _ARITH[op](left, right)
+    except OverflowError:  # e.g. a 400-digit integer divided or mixed with a float
+        return None
     return result if _is_number(result) else None
 
 

@@ -9,8 +9,8 @@ Hostile input is refused with an :class:`~surveys.problems.InstrumentError`, nev
 traceback: a missing file or a directory, files over :data:`MAX_BYTES`, binary or
 non-UTF-8 bytes, YAML syntax errors (tabs included), duplicate keys, nesting deeper
 than :data:`MAX_DEPTH`, and alias expansion beyond :data:`MAX_ALIASES` aliases or
-:data:`MAX_NODES` nodes (the "billion laughs" attack is refused while streaming the
-parser's events, before anything is expanded).
+:data:`MAX_NODES` nodes (the "billion laughs" attack is refused while the tree is
+composed, before anything is expanded).
 """
 
 from __future__ import annotations
@@ -23,13 +23,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import (
-    AliasEvent,
-    CollectionEndEvent,
-    CollectionStartEvent,
-    ScalarEvent,
-)
+from ruamel.yaml.events import AliasEvent
 
 from surveys.problems import InstrumentError, Problem
 
@@ -182,11 +178,18 @@ def parse_yaml(text: str, *, source: str = "<text>") -> Document:
                       "Give the instrument's .yaml file, saved as UTF-8 text.")
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
+    yaml.max_depth = MAX_DEPTH
+    yaml.Composer = _GuardedComposer
     try:
-        _check_events(yaml, text, source)
         tree = yaml.load(text)
-    except InstrumentError:
-        raise
+    except _LimitExceeded as exc:
+        raise _refuse(source, "alias-limit", str(exc), "Write the repeated parts out, without nested aliases.",
+                      exc.line, exc.column) from None
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        raise _refuse(source, "nesting-limit", f"mappings and lists are nested more than {MAX_DEPTH} deep",
+                      "An instrument needs a few levels; check the indentation.",
+                      *((mark.line + 1, mark.column + 1) if mark else (0, 0))) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -216,39 +219,45 @@ def _first_content(text: str) -> tuple[int, int]:
     return 0, 0
 
 
-def _check_events(yaml: YAML, text: str, source: str) -> None:
-    """Refuse alias bombs and deep nesting from the event stream, before composing."""
-    aliases = 0
-    sizes: dict[str, int] = {}  # anchor -> number of nodes it expands to
-    stack: list[list[Any]] = [[None, 0]]  # [anchor, nodes so far]
-    for event in yaml.parse(text):
-        if isinstance(event, CollectionStartEvent):
-            stack.append([event.anchor, 1])
-            if len(stack) > MAX_DEPTH + 1:
-                line, column = event.start_mark.line + 1, event.start_mark.column + 1
-                raise _refuse(source, "nesting-limit", f"mappings and lists are nested more than {MAX_DEPTH} deep",
-                              "An instrument needs a few levels; check the indentation.", line, column)
-            continue
-        if isinstance(event, CollectionEndEvent):
-            anchor, count = stack.pop()
-        elif isinstance(event, ScalarEvent):
-            anchor, count = event.anchor, 1
-        elif isinstance(event, AliasEvent):
-            aliases += 1
-            anchor, count = None, sizes.get(event.anchor, 1)
-            if aliases > MAX_ALIASES:
-                raise _refuse(source, "alias-limit", f"more than {MAX_ALIASES} aliases (*name)",
-                              "Write the repeated parts out, or use fewer anchors.",
-                              event.start_mark.line + 1, event.start_mark.column + 1)
-        else:
-            continue
-        if anchor is not None:
-            sizes[anchor] = count
-        stack[-1][1] += count
-        if stack[-1][1] > MAX_NODES or sum(level[1] for level in stack) > MAX_NODES:
-            raise _refuse(source, "alias-limit", f"the document expands to more than {MAX_NODES:,} nodes "
-                          "(aliases repeating aliases)", "Write the repeated parts out, without nested aliases.",
-                          event.start_mark.line + 1, event.start_mark.column + 1)
+class _LimitExceeded(Exception):
+    """Raised from inside the composer; turned into a problem by :func:`parse_yaml`."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.line, self.column = mark.line + 1, mark.column + 1
+
+
+class _GuardedComposer(Composer):
+    """ruamel's composer, counting aliases and the size of the document once they are expanded.
+
+    Round-trip loading keeps an alias as a reference to the anchored node, so the
+    bomb only explodes when the tree is walked. Each node's expanded size (itself
+    plus its children's, memoised by identity) is known as soon as it is composed,
+    so the count stops at :data:`MAX_NODES` without expanding anything.
+    """
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader=loader)
+        self._aliases = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _LimitExceeded(f"more than {MAX_ALIASES} aliases (*name)", event.start_mark)
+        node = super().compose_node(parent, index)
+        size = self._sizes.get(id(node))
+        if size is None:
+            children = node.value if isinstance(node.value, list) else []
+            size = 1 + sum(self._sizes.get(id(child), 1) for entry in children
+                           for child in (entry if isinstance(entry, tuple) else (entry,)))
+            self._sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise _LimitExceeded(f"the document expands to more than {MAX_NODES:,} nodes "
+                                 "(aliases repeating aliases)", event.start_mark)
+        return node
 
 
 def _plain(node: Any, path: Path_, locations: Locations) -> Any:
