@@ -27,6 +27,7 @@ from scipy import stats
 
 from analysis.errors import AnalysisError, DataError
 from analysis.scoring import complete_cases, numeric_items
+from analysis.threads import limit_blas_threads
 
 __all__ = [
     "BartlettResult",
@@ -268,10 +269,10 @@ def parallel_analysis(data: pd.DataFrame, *, n_iter: int = 200, seed: int | None
     a = np.tril(rng.standard_normal((n_iter, p, p)), -1)
     diag = np.sqrt(rng.chisquare(dof - np.arange(p), size=(n_iter, p)))
     a[:, np.arange(p), np.arange(p)] = diag
-    w = a @ np.swapaxes(a, 1, 2)
-    s = np.sqrt(np.einsum("kii->ki", w))
-    simulated_corr = w / (s[:, :, None] * s[:, None, :])
-    simulated = np.sort(np.linalg.eigvalsh(simulated_corr), axis=1)[:, ::-1]
+    with limit_blas_threads():
+        w = a @ np.swapaxes(a, 1, 2)
+        s = np.sqrt(np.einsum("kii->ki", w))
+        simulated = np.sort(np.linalg.eigvalsh(w / (s[:, :, None] * s[:, None, :])), axis=1)[:, ::-1]
     mean = simulated.mean(axis=0)
     cut = np.quantile(simulated, quantile, axis=0)
     beats = observed > cut
@@ -384,7 +385,7 @@ def efa(data: pd.DataFrame, *, n_factors: int, method: Method = "minres",
     if not isinstance(n_factors, (int, np.integer)) or not 1 <= n_factors <= max_factors:
         raise DataError(f"n_factors must be an integer from 1 to {max_factors} for {p} items, got {n_factors!r}",
                         where=where, fix="see parallel_analysis() for a suggestion")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), limit_blas_threads():
         warnings.simplefilter("ignore")
         try:
             if method == "principal":

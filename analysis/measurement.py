@@ -20,6 +20,7 @@ from scipy.optimize import linear_sum_assignment
 from analysis.efa import EFAResult, efa
 from analysis.reliability import alpha, ave, composite_reliability, htmt, item_analysis
 from analysis.scoring import score
+from analysis.sem import fit
 from surveys.errors import TandemError
 
 __all__ = [
@@ -233,8 +234,6 @@ def instrument_health(frame: pd.DataFrame, instrument: Any, *,
     Flags: alpha < .70, loading < .40, cross-loading >= .30, AVE < .50,
     HTMT > .85, CFI < .90, RMSEA > .08, SRMR > .08 (see :class:`HealthThresholds`).
     """
-    from analysis.sem import fit
-
     limits = thresholds or HealthThresholds()
     scored = score(frame, instrument)
     flags: list[dict] = []

@@ -19,6 +19,7 @@ from scipy import stats
 
 from analysis.errors import AnalysisError, DataError
 from analysis.scoring import complete_cases, numeric_items
+from analysis.sem import fit
 
 __all__ = [
     "AlphaResult",
@@ -256,8 +257,6 @@ def omega(items: pd.DataFrame) -> OmegaResult:
     ----------
     McDonald, R. P. (1999). *Test theory: A unified treatment*. Erlbaum.
     """
-    from analysis.sem import fit
-
     where = "omega"
     data, dropped = _reliability_items(items, where, min_items=3)
     bad = [c for c in data.columns if not _is_identifier(str(c))]

@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.measurement import FLAG_COLUMNS, HealthThresholds, MeasurementWarning, measurement_model
+from analysis.measurement import (
+    FLAG_COLUMNS,
+    HealthThresholds,
+    MeasurementWarning,
+    instrument_health,
+    measurement_model,
+)
+from analysis.simulate import simulate_responses
+from surveys.instrument import load_instrument
 
 ROOT = Path(__file__).resolve().parents[1]
 EMPLOYEE = ROOT / "instruments" / "employee_experience.yaml"
@@ -43,17 +51,11 @@ def test_thresholds_are_frozen_and_configurable():
 
 @pytest.fixture(scope="module")
 def employee():
-    instrument_module = pytest.importorskip("surveys.instrument", reason="surveys.instrument not in the tree yet")
-    pytest.importorskip("analysis.sem", reason="analysis.sem not in the tree yet")
-    if not EMPLOYEE.exists():
-        pytest.skip("instruments/employee_experience.yaml not in the tree yet")
-    return instrument_module.load_instrument(EMPLOYEE)
+    return load_instrument(EMPLOYEE)
 
 
 @pytest.fixture(scope="module")
 def responses(employee):
-    from analysis.simulate import simulate_responses
-
     return simulate_responses(employee, n_units=20, respondents_per_unit=40, seed=7, construct_correlation=0.3,
                               loading=0.85)
 
@@ -66,8 +68,6 @@ def test_employee_model_has_every_multi_item_construct(employee):
 
 
 def test_health_of_well_behaved_data_has_no_construct_flags(employee, responses):
-    from analysis.measurement import instrument_health
-
     report = instrument_health(responses, employee)
     assert list(report.flags.columns) == list(FLAG_COLUMNS)
     assert report.to_frame().equals(report.flags)
@@ -82,8 +82,6 @@ def test_health_of_well_behaved_data_has_no_construct_flags(employee, responses)
 
 
 def test_health_flags_a_noise_item_a_mixed_item_and_strict_thresholds(employee, responses):
-    from analysis.measurement import instrument_health
-
     constructs = [c for c in employee.constructs if len(c.items) >= 3]
     first, second = constructs[0], constructs[1]
     data = responses.copy()
@@ -113,9 +111,6 @@ def test_health_flags_a_noise_item_a_mixed_item_and_strict_thresholds(employee, 
 
 
 def test_health_flags_constructs_that_are_not_distinct(employee):
-    from analysis.measurement import instrument_health
-    from analysis.simulate import simulate_responses
-
     data = simulate_responses(employee, n_units=20, respondents_per_unit=40, seed=8, construct_correlation=0.97)
     report = instrument_health(data, employee)
     htmt_flags = report.flags[report.flags["statistic"] == "htmt"]
@@ -124,8 +119,6 @@ def test_health_flags_constructs_that_are_not_distinct(employee):
 
 
 def test_health_turns_a_constant_item_into_a_flag(employee, responses):
-    from analysis.measurement import instrument_health
-
     construct = next(c for c in employee.constructs if len(c.items) >= 3)
     data = responses.copy()
     item = employee.item(construct.items[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 
 from analysis.errors import DataError
 from analysis.scoring import numeric_items, read_responses, score
+from analysis.simulate import simulate_responses
+from surveys.instrument import load_instrument
 
 
 def toy_instrument() -> SimpleNamespace:
@@ -131,13 +134,8 @@ def test_read_responses_errors(tmp_path):
 
 
 def test_employee_instrument_reverse_keyed_items_agree_with_their_construct():
-    instrument_module = pytest.importorskip("surveys.instrument", reason="surveys.instrument not in the tree yet")
-    from pathlib import Path
-
-    from analysis.simulate import simulate_responses
-
     path = Path(__file__).resolve().parents[1] / "instruments" / "employee_experience.yaml"
-    instrument = instrument_module.load_instrument(path)
+    instrument = load_instrument(path)
     raw = simulate_responses(instrument, n_units=10, respondents_per_unit=50, seed=4)
     scored = score(raw, instrument)
     reversed_items = [item for item in instrument.items if item.reverse]
