@@ -467,6 +467,8 @@ class _Engine:
             self.free.append({k: (np.array(v[0], dtype=int), np.array(v[1], dtype=int)) for k, v in free.items()})
             self.fixed_x.append(fx)
         self.eye_m = np.eye(m)
+        self.has_beta = any(np.any(t["beta"]) for t in self.templates) or any(
+            len(f["beta"][0]) for f in self.free)
         self.data: list[_GroupData] = []
         self.N = 0
         self.const = 0.0
@@ -503,7 +505,7 @@ class _Engine:
 
     def implied(self, x: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray, dict]:
         mats = self.matrices(x, g)
-        a = linalg.inv(self.eye_m - mats["beta"])
+        a = np.linalg.inv(self.eye_m - mats["beta"]) if self.has_beta else self.eye_m
         la = mats["lambda"] @ a
         sigma = la @ mats["psi"] @ la.T + mats["theta"]
         mu = (mats["nu"] + la @ mats["alpha"]).ravel()
@@ -523,16 +525,18 @@ class _Engine:
                 else:
                     s, m = sigma[np.ix_(b.idx, b.idx)], mu[b.idx]
                 try:
-                    chol = linalg.cho_factor(s, lower=True, check_finite=False)
-                except linalg.LinAlgError:
+                    chol = np.linalg.cholesky(s)
+                except np.linalg.LinAlgError:
                     return (1e10, grad) if gradient else 1e10
-                if not np.all(np.diag(chol[0]) > 0):
+                diag = np.diag(chol)
+                if not np.all(diag > 0) or not np.all(np.isfinite(diag)):
                     return (1e10, grad) if gradient else 1e10
                 dvec = (b.mean - m) if self.meanstructure else np.zeros(len(m))
                 t = b.cov + np.outer(dvec, dvec)
-                si = linalg.cho_solve(chol, np.eye(len(m)), check_finite=False)
+                linv = np.linalg.inv(chol)
+                si = linv.T @ linv
                 sit = si @ t
-                f += b.n * (2 * np.sum(np.log(np.diag(chol[0]))) + np.trace(sit))
+                f += b.n * (2 * np.sum(np.log(diag)) + np.trace(sit))
                 if gradient:
                     gb = b.n * (si - sit @ si)
                     gmb = -2 * b.n * (si @ dvec)
@@ -609,10 +613,12 @@ class _Engine:
         return self.N / 2 * (h_mat + h_mat.T) / 2
 
 
-def _minimize(engine: _Engine, x0: np.ndarray) -> tuple[np.ndarray, bool, str, int]:
+def _minimize(engine: _Engine, x0: np.ndarray, *, precise: bool = True) -> tuple[np.ndarray, bool, str, int]:
+    """L-BFGS with the analytic gradient; ``precise=False`` (bootstrap refits from the point
+    estimate) stops earlier, at changes far below the sampling error."""
+    tol = {"ftol": 1e-15, "gtol": 1e-9, "maxcor": 20} if precise else {"ftol": 1e-11, "gtol": 1e-6, "maxcor": 10}
     res = optimize.minimize(engine.objective, x0, jac=True, method="L-BFGS-B",
-                            options={"maxiter": 10_000, "maxfun": 20_000, "ftol": 1e-15, "gtol": 1e-9,
-                                     "maxcor": 20})
+                            options={"maxiter": 10_000, "maxfun": 20_000, **tol})
     x = res.x
     f, g = engine.objective(x)
     converged = bool(np.isfinite(f) and np.max(np.abs(g)) < 1e-4)
@@ -1067,7 +1073,7 @@ def _bootstrap(engine: _Engine, syntax: ModelSyntax, rows: list[_Row], x_hat: np
             else:
                 sample.append(_complete_group(x))
         engine.set_data(sample)
-        xb, ok, _, _ = _minimize(engine, x_hat)
+        xb, ok, _, _ = _minimize(engine, x_hat, precise=False)
         if not ok:
             continue
         out[b, :len(rows)] = _row_values(rows, xb)
