@@ -247,7 +247,9 @@ def response_rates(table: pd.DataFrame, *, min_group_size: int, title: str = "Re
     ----------
     table
         One row per unit: ``unit``, ``responses`` and optionally ``invited`` (then
-        the rate is drawn) and ``suppressed`` (bool). Rows with fewer than
+        the rate is drawn), ``suppressed`` (bool) and ``shown`` (the text for a
+        suppressed unit; default "fewer than k respondents"), as
+        :func:`reports.insight.responses_by_unit` gives. Rows with fewer than
         ``min_group_size`` responses are treated as suppressed as well.
     """
     data = table.copy()
@@ -265,15 +267,16 @@ def response_rates(table: pd.DataFrame, *, min_group_size: int, title: str = "Re
     value = value.where(~hidden)
     units = data["unit"].astype(str)
     shown = ~hidden
-    text = [suppression_label(min_group_size) if h else (f"{v:.0f}%" if has_rate else f"{v:.0f}")
-            for h, v in zip(hidden, value, strict=True)]
+    labels = data["shown"] if "shown" in data else pd.Series(suppression_label(min_group_size), index=data.index)
+    text = [label if h else (f"{v:.0f}%" if has_rate else f"{v:.0f}")
+            for h, v, label in zip(hidden, value, labels.where(hidden, suppression_label(min_group_size)), strict=True)]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=units[shown], y=value[shown], marker_color=ACCENT, name="shown",
                          text=[t for t, s in zip(text, shown, strict=True) if s], textposition="outside"))
     if hidden.any():
-        fig.add_trace(go.Bar(x=units[hidden], y=[0] * int(hidden.sum()), marker_color=MUTED, name=suppression_label(
-            min_group_size), text=[suppression_label(min_group_size)] * int(hidden.sum()), textposition="outside",
-            hoverinfo="skip"))
+        fig.add_trace(go.Bar(x=units[hidden], y=[0] * int(hidden.sum()), marker_color=MUTED, name="suppressed",
+                             text=[t for t, h in zip(text, hidden, strict=True) if h], textposition="outside",
+                             hoverinfo="skip"))
     return _layout(fig, title + (f" (units with fewer than {min_group_size} responses are not shown)"
                                  if hidden.any() else ""), height=380, xaxis_title="Unit", yaxis_title=axis,
                    showlegend=False)

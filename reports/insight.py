@@ -36,6 +36,9 @@ __all__ = [
     "summary_points",
 ]
 
+#: Shown for a unit hidden only so that a smaller unit cannot be recovered from the total.
+SECONDARY_LABEL = "hidden (protects a smaller unit)"
+
 #: Instrument metric name -> :mod:`analysis.metrics` metric.
 METRIC_FUNCTIONS = {"nps": "nps", "enps": "enps", "csat": "csat_top2box", "ces": "ces"}
 
@@ -125,7 +128,8 @@ def responses_by_unit(frame: pd.DataFrame, instrument: Any, *, group: str = "uni
         instrument (and any other unit in the data); ``responses`` is NA where
         suppressed (fewer than ``min_group_size``, or hidden so a total cannot reveal
         a small unit, :func:`analysis.aggregation.suppress_small_units`), and ``shown``
-        is the text to display ("fewer than k" for suppressed units).
+        is the text to display ("fewer than k respondents" for small units,
+        :data:`SECONDARY_LABEL` for units hidden to protect them).
     """
     k = instrument.min_group_size
     labels = {u.id: instrument.text(u.label) for u in instrument.units}
@@ -137,7 +141,8 @@ def responses_by_unit(frame: pd.DataFrame, instrument: Any, *, group: str = "uni
     table["responses"] = pd.array([pd.NA if hidden[u] else int(sizes[u]) for u in units], dtype="Int64")
     table["invited"] = pd.array([(invited or {}).get(u, pd.NA) for u in units], dtype="Int64")
     table["suppressed"] = [bool(hidden[u]) for u in units]
-    table["shown"] = [suppression_label(k) if hidden[u] else str(int(sizes[u])) for u in units]
+    table["shown"] = [(suppression_label(k) if sizes[u] < k else SECONDARY_LABEL) if hidden[u] else str(int(sizes[u]))
+                      for u in units]
     return table
 
 
