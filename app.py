@@ -1,0 +1,69 @@
+"""Tandem's Streamlit entry point: the respondent route or the signed-in staff area.
+
+- ``?c=<campaign>&t=<token>`` (invited) or ``?c=<campaign>`` (open): only the survey
+  page. There is no navigation, no sidebar, and no staff page is registered in that
+  session, so no URL path leads from a respondent link to the staff area.
+- Without ``c``: the staff area, behind sign-in (``surveys.auth``): ``st.login`` (OIDC)
+  when ``[auth]`` is configured in Streamlit's secrets, else the password in
+  ``TANDEM_ADMIN_PASSWORD``; with neither, a page that explains how to set one up.
+
+Run with ``streamlit run app.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from views import respond, signin
+
+HERE = Path(__file__).resolve().parent
+
+
+#: The analysis pages first in this order; any other ``views/insight_*.py`` follows.
+INSIGHT_ORDER = ("overview", "instrument_health", "drivers", "linkage", "comments")
+
+
+def _insight_pages() -> list[st.Page]:
+    """The analysis pages, one per ``views/insight_<name>.py`` script."""
+    paths = {p.stem.removeprefix("insight_"): p for p in (HERE / "views").glob("insight_*.py")}
+    names = [n for n in INSIGHT_ORDER if n in paths] + sorted(set(paths) - set(INSIGHT_ORDER))
+    return [st.Page(paths[n], title=n.replace("_", " ").capitalize(), url_path=n) for n in names]
+
+
+def _staff_pages() -> dict[str, list[st.Page]]:
+    """The staff area's pages, in sections: collection, analysis, account.
+
+    Imported here, so a respondent's session never loads the staff modules.
+    """
+    from views import staff_campaigns, staff_responses
+
+    pages = {
+        "Collect": [
+            st.Page(staff_campaigns.render, title="Campaigns", icon=":material/campaign:", url_path="campaigns",
+                    default=True),
+            st.Page(staff_responses.render, title="Responses", icon=":material/table_chart:", url_path="responses"),
+        ],
+        "Insight": _insight_pages(),
+        "Account": [st.Page(signin.render_sign_out, title="Sign out", icon=":material/logout:", url_path="sign-out")],
+    }
+    return {section: items for section, items in pages.items() if items}
+
+
+def main() -> None:
+    if st.query_params.get("c"):
+        st.set_page_config(page_title="Survey", page_icon=":material/edit_note:", initial_sidebar_state="collapsed")
+        page = st.navigation([st.Page(respond.render, title="Survey", url_path="survey", default=True)], position="hidden")
+    else:
+        st.set_page_config(page_title="Tandem staff area", page_icon=":material/insights:", layout="wide")
+        if signin.signed_in():
+            page = st.navigation(_staff_pages())
+        else:
+            page = st.navigation(
+                [st.Page(signin.render_sign_in, title="Sign in", url_path="sign-in", default=True)], position="hidden"
+            )
+    page.run()
+
+
+main()

@@ -1,0 +1,267 @@
+"""The respondent flow of app.py, driven by streamlit.testing.v1.AppTest against a temp SQLite store."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from app_support import ALL_TYPES, app, close, invite, responses_of, seed_campaign, texts
+
+CID = "allt"
+
+
+@pytest.fixture
+def db_url(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    monkeypatch.delenv("TANDEM_ADMIN_PASSWORD", raising=False)
+    return url
+
+
+@pytest.fixture
+def tokens(db_url):
+    seed_campaign(db_url, ALL_TYPES, campaign_id=CID)
+    return invite(db_url, CID, unit="north", count=3)
+
+
+def key(qid: str) -> str:
+    return f"q:{CID}:{qid}"
+
+
+def click_next(at):
+    return at.button(key="nav:next").click().run()
+
+
+def past_consent(at):
+    at.checkbox(key=f"consent:{CID}").check().run()
+    return click_next(at)
+
+
+def fill_page1(at, *, role="manager"):
+    at.selectbox(key=key("unit")).set_value("south").run()
+    at.radio(key=key("role")).set_value(role).run()
+    if role == "manager":
+        at.number_input(key=key("team_size")).set_value(12).run()
+    at.date_input(key=key("started")).set_value(dt.date(2021, 4, 1)).run()
+    return at
+
+
+def fill_page2(at):
+    at.radio(key=key("sat")).set_value(4).run()
+    at.radio(key=key("grid:ms_1")).set_value(5).run()
+    at.radio(key=key("grid:ms_2")).set_value(2).run()
+    at.radio(key=key("enps")).set_value(9).run()
+    return at
+
+
+def fill_page3(at, *, comment="Good place."):
+    at.multiselect(key=key("perks")).set_value(["lunch", "gym"]).run()
+    at.selectbox(key=key("shift")).set_value("late").run()
+    at.multiselect(key=key("priorities")).set_value(["team", "pay", "growth"]).run()
+    at.text_area(key=key("comment")).input(comment).run()
+    return at
+
+
+def no_exception(at):
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_every_question_type_is_answered_and_one_submit_stores_one_response(db_url, tokens):
+    at = no_exception(app(c=CID, t=tokens[0]))
+    assert at.get("progress")[0].proto.value == 0
+    past_consent(at)
+    fill_page1(at)
+    no_exception(click_next(at))
+    assert "Your work" in texts(at)
+    fill_page2(at)
+    no_exception(click_next(at))
+    fill_page3(at)
+    assert at.button(key="nav:next").label == "Submit"
+    no_exception(click_next(at))
+    assert "Thank you" in texts(at)
+    frame = responses_of(db_url, CID)
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    assert row["unit"] == "north"  # the invitation's unit wins over the answer
+    assert row["language"] == "en"
+    assert (row["sat"], row["ms_1"], row["ms_2"], row["enps"], row["team_size"]) == (4, 5, 2, 9, 12)
+    assert row["role"] == "manager" and row["shift"] == "late" and row["started"] == "2021-04-01"
+    assert row["comment"] == "Good place."
+    assert (row["perks__lunch"], row["perks__gym"], row["perks__bike"]) == (1, 1, 0)
+    assert (row["priorities__team"], row["priorities__pay"], row["priorities__growth"]) == (1, 2, 3)
+    # the same session clicking again, and the link opened again, store nothing more
+    at.run()
+    assert "Thank you" in texts(at)
+    again = no_exception(app(c=CID, t=tokens[0]))
+    assert "already been used" in texts(again)
+    assert len(responses_of(db_url, CID)) == 1
+
+
+def test_required_answers_block_next_with_a_message_at_the_question(db_url, tokens):
+    at = past_consent(app(c=CID, t=tokens[0]))
+    no_exception(click_next(at))
+    assert "About you" in texts(at)  # still on page 1
+    assert [e.value for e in at.error] == ["This question needs an answer."] * 2
+    at.selectbox(key=key("unit")).set_value("north").run()
+    at.radio(key=key("role")).set_value("staff").run()
+    no_exception(click_next(at))
+    assert "Your work" in texts(at)
+    click_next(at)  # matrix rows are required one by one
+    messages = [e.value for e in at.error]
+    assert messages.count("Please answer this row.") == 2 and "This question needs an answer." in messages
+
+
+def test_consent_must_be_given(db_url, tokens):
+    at = click_next(app(c=CID, t=tokens[0]))
+    assert "Please agree to take part" in texts(at)
+    assert at.checkbox(key=f"consent:{CID}")  # still on the consent step
+
+
+def test_show_if_shows_and_hides_as_answers_change(db_url, tokens):
+    at = past_consent(app(c=CID, t=tokens[0]))
+    with pytest.raises(KeyError):
+        at.number_input(key=key("team_size"))
+    at.radio(key=key("role")).set_value("manager").run()
+    assert at.number_input(key=key("team_size")).label.startswith("How many people")
+    at.number_input(key=key("team_size")).set_value(3).run()
+    at.radio(key=key("role")).set_value("staff").run()
+    with pytest.raises(KeyError):
+        at.number_input(key=key("team_size"))
+    at.selectbox(key=key("unit")).set_value("north").run()
+    click_next(at)
+    fill_page2(at)
+    click_next(at)
+    no_exception(click_next(at))
+    row = responses_of(db_url, CID).iloc[0]
+    assert row["role"] == "staff" and "team_size" in row.index and row.isna()["team_size"]
+
+
+def test_back_keeps_answers(db_url, tokens):
+    at = fill_page1(past_consent(app(c=CID, t=tokens[0])))
+    click_next(at)
+    at.radio(key=key("sat")).set_value(2).run()
+    at.button(key="nav:back").click().run()
+    assert "About you" in texts(at)
+    assert at.selectbox(key=key("unit")).value == "south"
+    assert at.radio(key=key("role")).value == "manager"
+    assert at.number_input(key=key("team_size")).value == 12
+    assert at.date_input(key=key("started")).value == dt.date(2021, 4, 1)
+    click_next(at)
+    assert at.radio(key=key("sat")).value == 2  # kept although the page was left backwards
+
+
+def test_language_from_link_and_selector_keeps_answers(db_url, tokens):
+    at = no_exception(app(c=CID, t=tokens[0], lang="de"))
+    assert "Alle Fragetypen" in texts(at) and "Ich bin einverstanden teilzunehmen" in texts(at)
+    at.checkbox(key=f"consent:{CID}").check().run()
+    at.button(key="nav:next").click().run()
+    assert "Ihre Rolle *" in texts(at) and at.button(key="nav:next").label == "Weiter"
+    at.radio(key=key("role")).set_value("manager").run()
+    at.selectbox(key=f"lang:{CID}").set_value("en").run()
+    assert "Your role *" in texts(at) and "Ihre Rolle" not in texts(at)
+    assert at.radio(key=key("role")).value == "manager"
+    assert at.query_params["lang"] == ["en"] or at.query_params["lang"] == "en"
+    at.selectbox(key=f"lang:{CID}").set_value("de").run()
+    click_next(at)
+    assert "Diese Frage braucht eine Antwort." in texts(at)  # server messages in the respondent's language
+
+
+def test_invalid_answers_are_refused_with_a_message(db_url, tokens):
+    at = fill_page1(past_consent(app(c=CID, t=tokens[0])))
+    at.number_input(key=key("team_size")).set_value(9999).run()  # max 500: the widget drops it
+    no_exception(click_next(at))
+    assert [e.value for e in at.error] == ["This question needs an answer."]
+    at.number_input(key=key("team_size")).set_value(12).run()
+    fill_page2(click_next(at))
+    click_next(at)
+    fill_page3(at)
+    at.multiselect(key=key("priorities")).set_value(["team"]).run()  # a ranking must order every option
+    at.session_state[key("comment")] = "x" * 41  # max_length 40: even a forged value is cut to 40
+    no_exception(click_next(at.run()))
+    assert [e.value for e in at.error] == ["Please put every option in order, each once."]
+    assert responses_of(db_url, CID).empty
+    at.multiselect(key=key("priorities")).set_value(["growth", "team", "pay"]).run()
+    no_exception(click_next(at))
+    assert "Thank you" in texts(at)
+    assert responses_of(db_url, CID).iloc[0]["comment"] == "x" * 40
+
+
+def test_progress_is_saved_and_resumed_in_a_new_session(db_url, tokens):
+    at = fill_page1(past_consent(app(c=CID, t=tokens[1], lang="de")))
+    click_next(at)
+    assert at.get("progress")[0].proto.value > 0
+    resumed = no_exception(app(c=CID, t=tokens[1]))  # a new browser session, as after a restart
+    assert "Ihre Arbeit" in texts(resumed)  # the page and language where the respondent stopped
+    resumed.button(key="nav:back").click().run()
+    assert resumed.radio(key=key("role")).value == "manager"
+    assert resumed.number_input(key=key("team_size")).value == 12
+
+
+@pytest.mark.parametrize(
+    ("setup", "query", "message"),
+    [
+        ("none", {"c": "nope"}, "This survey link is not valid"),
+        ("closed", {"c": CID, "t": "TOKEN"}, "This survey is closed"),
+        ("token", {"c": CID, "t": "not-a-token"}, "This invitation link is not valid"),
+        ("token", {"c": CID}, "by invitation only"),
+        ("draft", {"c": CID, "t": "TOKEN"}, "not open yet"),
+    ],
+)
+def test_links_that_cannot_answer_get_a_plain_message(db_url, setup, query, message):
+    if setup != "none":
+        seed_campaign(db_url, ALL_TYPES, campaign_id=CID, open_now=setup != "draft")
+        if setup != "draft":
+            token = invite(db_url, CID, unit="north", count=1)[0]
+            query = {k: token if v == "TOKEN" else v for k, v in query.items()}
+        else:
+            query = {k: v for k, v in query.items() if k != "t"}
+    if setup == "closed":
+        close(db_url, CID)
+    at = no_exception(app(**query))
+    assert message in texts(at)
+    assert not at.get("progress") and not at.radio and not at.sidebar.children  # nothing else
+
+
+def test_a_campaign_closed_while_answering_refuses_the_submit_politely(db_url, tokens):
+    at = fill_page1(past_consent(app(c=CID, t=tokens[0])))
+    fill_page2(click_next(at))
+    click_next(at)
+    close(db_url, CID)
+    no_exception(click_next(at))
+    assert "This survey is closed" in texts(at)
+    assert responses_of(db_url, CID).empty
+
+
+def test_unexpected_errors_show_a_calm_message_not_a_trace(db_url, tokens, monkeypatch):
+    from surveys import campaigns
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database exploded at /secret/path")
+
+    monkeypatch.setattr(campaigns, "resolve_link", broken)
+    at = no_exception(app(c=CID, t=tokens[0]))
+    shown = texts(at)
+    assert "Something went wrong on our side" in shown and "secret" not in shown
+
+
+def test_open_link_answers_without_a_token(db_url):
+    seed_campaign(db_url, ALL_TYPES, campaign_id=CID, mode="open")
+    at = fill_page1(past_consent(app(c=CID)))
+    click_next(at)
+    fill_page2(at)
+    click_next(at)
+    no_exception(click_next(at))
+    assert "Thank you" in texts(at)
+    frame = responses_of(db_url, CID)
+    assert len(frame) == 1 and frame.iloc[0]["unit"] == "south"  # an open link takes the chosen unit
+
+
+def test_randomized_page_order_is_stable_for_a_respondent(db_url, tokens):
+    at = fill_page1(past_consent(app(c=CID, t=tokens[0])))
+    click_next(at)
+    first = [r.label for r in at.radio]
+    assert len(first) == 4  # likert, two matrix rows, rating
+    again = app(c=CID, t=tokens[0])  # a new session resumes on the randomized page
+    assert [r.label for r in again.radio] == first

@@ -1,0 +1,199 @@
+"""The respondent page: one campaign's instrument, page by page.
+
+Thin on purpose: where the respondent is, what shows and what is checked comes from
+``surveys.form``; campaigns, invitations, partial progress and submission from
+``surveys.campaigns``. This page draws widgets (``views.widgets``) and wires the
+buttons. Everything runs inside an error boundary: a problem a respondent can cause
+(unknown campaign, closed survey, used token) is a calm message, anything else is
+logged on the server and shown as a short apology, never as a stack trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import streamlit as st
+
+from surveys import campaigns
+from surveys.errors import TandemError
+from surveys.form import CONSENT, THANKS, Form, FormError, FormState, Move, answer_keys, ui_text
+from views import gateway
+from views.widgets import render_question, widget_key
+
+log = logging.getLogger("tandem.app")
+
+LANGUAGE_NAMES = {
+    "en": "English", "de": "Deutsch", "fr": "Français", "es": "Español", "it": "Italiano",
+    "nl": "Nederlands", "pt": "Português", "pl": "Polski", "sv": "Svenska", "da": "Dansk",
+}
+
+
+def render() -> None:
+    """The page, inside the error boundary."""
+    language = st.query_params.get("lang")
+    try:
+        _render()
+    except gateway.RespondentStop as stop:
+        _message(stop.kind, stop.language or language)
+    except TandemError:
+        log.exception("respondent page refused a request")
+        _message("trouble", language)
+    except Exception:
+        log.exception("respondent page failed")
+        _message("trouble", language)
+
+
+def _message(kind: str, language: str | None) -> None:
+    text = ui_text(kind, language)
+    if kind in ("token_used", "closed", "not_open"):
+        st.info(text)
+    else:
+        st.warning(text)
+
+
+def _session(campaign_id: str, token: str | None) -> dict[str, Any]:
+    """This browser session's bookkeeping for one link (the token itself is not kept here)."""
+    key = f"respond:{campaign_id}:{campaigns.hash_token(token)[:16] if token else 'open'}"
+    if key not in st.session_state:
+        st.session_state[key] = {
+            "state": None, "problems": {}, "started_at": None, "session_key": campaigns.new_session_key(),
+        }
+    return st.session_state[key]
+
+
+def _render() -> None:
+    campaign_id = str(st.query_params.get("c", ""))[:100]
+    token = st.query_params.get("t") or None
+    box = _session(campaign_id, token)
+    if box["state"] is not None and box["state"]["step"] == THANKS:
+        st.success(ui_text("thanks", box["state"]["language"]))
+        st.write(ui_text("thanks_detail", box["state"]["language"]))
+        return
+    link = gateway.open_link(campaign_id, token, session_key=box["session_key"])
+    instrument = link.instrument
+    form = Form(instrument, seed_key=link.seed_key, invitation_unit=link.unit)
+    if box["state"] is None:
+        box["state"] = _first_state(form, link, box).to_dict()
+    state = FormState.from_dict(box["state"])
+
+    state = _language_selector(form, state, box, campaign_id)
+    lang = state.language
+    st.title(instrument.text(instrument.title, lang))
+    progress = form.progress(state)
+    st.progress(progress, text=ui_text("progress", lang))
+    if progress == 0 and instrument.description is not None:
+        st.markdown(instrument.text(instrument.description, lang))
+    if state.step == CONSENT:
+        _consent_step(form, state, box, link, lang)
+    else:
+        _page_step(form, state, box, link, lang)
+
+
+def _first_state(form: Form, link: gateway.Link, box: dict[str, Any]) -> FormState:
+    """Saved progress of this link (from any server), else a fresh start; ``&lang=`` wins."""
+    requested = st.query_params.get("lang")
+    saved = link.saved_progress()
+    state = None
+    if saved and saved.get("state"):
+        try:
+            state = form.restore(saved["state"])
+        except FormError:
+            log.warning("saved progress of campaign %s no longer fits its instrument; starting again", link.campaign_id)
+    box["started_at"] = (saved or {}).get("started_at") or dt.datetime.now(dt.UTC).isoformat()
+    if state is None:
+        return form.start(language=requested)
+    return form.with_language(state, requested) if requested else state
+
+
+def _language_selector(form: Form, state: FormState, box: dict[str, Any], campaign_id: str) -> FormState:
+    languages = list(form.instrument.languages)
+    if len(languages) < 2:
+        return state
+    key = f"lang:{campaign_id}"
+    if key not in st.session_state:
+        st.session_state[key] = state.language
+    _, right = st.columns([3, 1])
+    chosen = right.selectbox(
+        ui_text("language", state.language), languages, key=key, format_func=lambda c: LANGUAGE_NAMES.get(c, c)
+    )
+    if chosen != state.language:
+        state = form.with_language(state, chosen)
+        box["state"] = state.to_dict()
+        st.query_params["lang"] = chosen
+    return state
+
+
+def _consent_step(form: Form, state: FormState, box: dict[str, Any], link: gateway.Link, lang: str) -> None:
+    st.markdown(form.instrument.text(form.instrument.consent, lang))
+    agreed = st.checkbox(ui_text("consent_agree", lang), key=f"consent:{link.campaign_id}", value=state.consented)
+    if CONSENT in box["problems"]:
+        st.warning(box["problems"][CONSENT])
+    if st.button(ui_text("next", lang), type="primary", key="nav:next"):
+        _apply(form, form.next(state, {CONSENT: agreed}), box, link)
+
+
+def _page_step(form: Form, state: FormState, box: dict[str, Any], link: gateway.Link, lang: str) -> None:
+    instrument = form.instrument
+    page = form.page(state.step)
+    if page.title is not None:
+        st.subheader(instrument.text(page.title, lang))
+    # Answers as the widgets hold them now, so show_if follows every change at once.
+    live = dict(state.answers)
+    page_answers: dict[str, Any] = {}
+    for question in page.questions:
+        for key in answer_keys(question):
+            wkey = widget_key(link.campaign_id, key if question.type != "matrix" else f"{question.id}:{key}")
+            if wkey in st.session_state:
+                live[key] = _live_value(st.session_state[wkey])
+    for question in form.visible_questions(page, live):
+        page_answers.update(
+            render_question(
+                instrument, question, campaign=link.campaign_id, language=lang, answers=state.answers,
+                problems=box["problems"],
+            )
+        )
+        live.update(page_answers)
+    steps = form.steps(form.merge(state, page_answers))
+    last = state.step == steps[-1]
+    has_back = instrument.consent is not None or state.step != steps[0]
+    left, right = st.columns(2)
+    back = has_back and left.button(ui_text("back", lang), key="nav:back")
+    forward = right.button(ui_text("submit" if last else "next", lang), type="primary", key="nav:next")
+    if box["problems"]:
+        st.warning(ui_text("fix_problems", lang))
+    if back:
+        box["problems"] = {}
+        new_state = form.back(state, page_answers)
+        _save(new_state, box, link)
+        st.rerun()
+    if forward:
+        _apply(form, form.next(state, page_answers), box, link)
+
+
+def _live_value(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _apply(form: Form, move: Move, box: dict[str, Any], link: gateway.Link) -> None:
+    """Act on a move: show problems, submit on the last page, else save progress; then rerun."""
+    box["problems"] = dict(move.problems)
+    if move.submit:
+        refused = link.submit(move.state.answers, language=move.state.language, started_at=box["started_at"])
+        box["problems"] = refused
+        box["state"] = (move.state if refused else form.finish(move.state)).to_dict()
+    else:
+        _save(move.state, box, link)
+    st.rerun()
+
+
+def _save(state: FormState, box: dict[str, Any], link: gateway.Link) -> None:
+    box["state"] = state.to_dict()
+    pages = [p.id for p in link.instrument.pages]
+    link.save_progress(
+        {"state": box["state"], "started_at": box["started_at"]},
+        page=pages.index(state.step) + 1 if state.step in pages else 0,
+    )

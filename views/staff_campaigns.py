@@ -1,0 +1,149 @@
+"""Staff page: create campaigns, open and close them, and generate invitation links.
+
+Thin: instruments are loaded and validated by ``surveys.instrument``; campaigns and
+invitations are created by ``surveys.campaigns``. Only registered in the navigation
+of a signed-in staff session (``app.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pandas as pd
+import streamlit as st
+
+from surveys import campaigns
+from surveys.errors import TandemError
+from surveys.instrument import InstrumentError, load_instrument, parse_instrument
+from views.gateway import current_store
+
+log = logging.getLogger("tandem.app")
+
+INSTRUMENTS_DIR = Path(__file__).resolve().parent.parent / "instruments"
+
+
+def render() -> None:
+    """The campaigns page, inside an error boundary."""
+    st.title("Campaigns")
+    try:
+        _campaign_table()
+        left, right = st.columns(2)
+        with left:
+            _new_campaign()
+        with right:
+            _invitations()
+    except TandemError as exc:
+        st.error(exc.message)
+    except Exception:
+        log.exception("campaigns page failed")
+        st.error("Something went wrong on this page; the details are in the server log.")
+
+
+def problems_frame(error: InstrumentError) -> pd.DataFrame:
+    """An instrument's problems as a table (line numbers first), for display."""
+    return pd.DataFrame(
+        [
+            {"line": p.line, "column": p.column, "severity": p.severity, "item": p.item, "rule": p.rule,
+             "problem": p.message, "fix": p.fix}
+            for p in error.problems
+        ]
+    )
+
+
+def _campaign_table() -> None:
+    listing = campaigns.list_campaigns(current_store())
+    if listing.empty:
+        st.info("No campaigns yet. Create one below from a shipped instrument or your own YAML file.")
+        return
+    st.dataframe(listing, hide_index=True, use_container_width=True)
+    ids = list(listing["campaign"])
+    chosen = st.selectbox("Campaign", ids, key="staff:campaign_state")
+    open_col, close_col, _ = st.columns([1, 1, 4])
+    if open_col.button("Open now", key="staff:open"):
+        campaigns.open_campaign(current_store(), chosen)
+        st.toast(f"Campaign {chosen} is open.")
+        st.rerun()
+    if close_col.button("Close now", key="staff:close"):
+        campaigns.close_campaign(current_store(), chosen)
+        st.toast(f"Campaign {chosen} is closed.")
+        st.rerun()
+    row = listing.loc[listing["campaign"] == chosen].iloc[0]
+    if row.get("mode") == "open":
+        st.caption("Open link (anyone with it can answer):")
+        st.code(f"{_base_url()}?c={chosen}", language=None)
+
+
+def _new_campaign() -> None:
+    st.subheader("New campaign")
+    shipped = sorted(INSTRUMENTS_DIR.glob("*.yaml"))
+    source = st.radio("Instrument", ["Shipped instrument", "Upload YAML"], horizontal=True, key="staff:source")
+    instrument = None
+    try:
+        if source == "Shipped instrument":
+            if not shipped:
+                st.info("No instruments are shipped in instruments/.")
+                return
+            path = st.selectbox("Shipped instrument", shipped, format_func=lambda p: p.name, key="staff:shipped")
+            instrument = load_instrument(path)
+        else:
+            upload = st.file_uploader("Instrument YAML", type=["yaml", "yml"], key="staff:upload")
+            if upload is None:
+                return
+            instrument = parse_instrument(upload.getvalue().decode("utf-8", errors="replace"), source=upload.name)
+    except InstrumentError as exc:
+        st.error(f"The instrument has {len(exc.problems)} problem(s); nothing was created.")
+        st.dataframe(problems_frame(exc), hide_index=True, use_container_width=True)
+        return
+    st.caption(f"{instrument.text(instrument.title)} · version {instrument.version} · {instrument.audience} · "
+               f"{len(instrument.questions)} questions · languages {', '.join(instrument.languages)}")
+    with st.form("staff:new_campaign"):
+        name = st.text_input("Campaign id (used in links)", value=f"{instrument.id}-{dt.date.today():%Y%m}")
+        wave = st.text_input("Wave label", value=f"{dt.date.today():%Y-%m}")
+        mode = st.radio("Who may answer", ["invited", "open"], horizontal=True,
+                        format_func=lambda m: {"invited": "Invited (one token per person)", "open": "Anyone with the link"}[m])
+        opens = st.date_input("Opens on", value=dt.date.today())
+        closes = st.date_input("Closes on", value=dt.date.today() + dt.timedelta(days=21))
+        k = st.number_input("Minimum group size shown in results", min_value=3, value=int(instrument.min_group_size), step=1)
+        submitted = st.form_submit_button("Create campaign", type="primary")
+    if submitted:
+        campaigns.create_campaign(
+            current_store(), instrument, campaign_id=name.strip(), wave=wave.strip(), mode=mode,
+            opens_at=dt.datetime.combine(opens, dt.time.min, tzinfo=dt.UTC),
+            closes_at=dt.datetime.combine(closes, dt.time.max, tzinfo=dt.UTC),
+            min_group_size=int(k),
+        )
+        st.success(f"Campaign {name} created.")
+        st.rerun()
+
+
+def _invitations() -> None:
+    st.subheader("Invitations")
+    listing = campaigns.list_campaigns(current_store())
+    invited = listing.loc[listing["mode"] == "invited", "campaign"].tolist() if not listing.empty else []
+    if not invited:
+        st.info("Create an invited campaign first.")
+        return
+    with st.form("staff:invite"):
+        campaign_id = st.selectbox("Campaign", invited)
+        campaign = campaigns.get_campaign(current_store(), campaign_id)
+        units = {u.id: campaign.instrument.text(u.label) for u in campaign.instrument.units}
+        unit = st.selectbox("Unit", list(units), format_func=lambda u: f"{units[u]} ({u})") if units else st.text_input("Unit id")
+        count = st.number_input("Number of invitations", min_value=1, max_value=10_000, value=10, step=1)
+        submitted = st.form_submit_button("Generate links")
+    if submitted:
+        tokens = campaigns.invite(current_store(), campaign_id, unit=unit, count=int(count))
+        base = _base_url()
+        frame = pd.DataFrame({"campaign": campaign_id, "unit": unit, "link": [f"{base}?c={campaign_id}&t={t}" for t in tokens]})
+        st.success(f"{len(tokens)} invitation links for unit {unit}. Download them now: the tokens are not stored and cannot be shown again.")
+        st.download_button("Download links (CSV for mail merge)", frame.to_csv(index=False).encode("utf-8"),
+                           file_name=f"invitations-{campaign_id}-{unit}.csv", mime="text/csv", key="staff:invite_csv")
+
+
+def _base_url() -> str:
+    """The address respondents open: this server's URL without path or query."""
+    parts = urlsplit(st.context.url or "http://localhost:8501/")
+    base_path = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{parts.scheme}://{parts.netloc}/" + (f"{base_path}/" if base_path else "")
