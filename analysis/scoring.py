@@ -42,7 +42,8 @@ def _suggest(name: str, columns: Sequence[str]) -> str:
     return did_you_mean(name, columns)
 
 
-def numeric_items(data: pd.DataFrame, items: Sequence[str] | None = None, *, where: str = "") -> pd.DataFrame:
+def numeric_items(data: pd.DataFrame, items: Sequence[str] | None = None, *, where: str = "",
+                  allow_empty: bool = False) -> pd.DataFrame:
     """The item columns of ``data`` as a float frame, checked.
 
     Parameters
@@ -53,6 +54,9 @@ def numeric_items(data: pd.DataFrame, items: Sequence[str] | None = None, *, whe
         The columns to take (default: all columns of ``data``).
     where
         Names the analysis in error messages (``"alpha of 'engagement'"``).
+    allow_empty
+        Accept a column without any answer (scoring does: a question nobody was
+        shown leaves its construct to the other items); statistics do not.
 
     Returns
     -------
@@ -64,7 +68,7 @@ def numeric_items(data: pd.DataFrame, items: Sequence[str] | None = None, *, whe
     DataError
         If ``data`` is not a DataFrame, an item column is missing (with "did you
         mean"), a column holds text that is not a number, or a column has no answer
-        at all.
+        at all (unless ``allow_empty``).
     """
     if not isinstance(data, pd.DataFrame):
         raise DataError(
@@ -106,7 +110,7 @@ def numeric_items(data: pd.DataFrame, items: Sequence[str] | None = None, *, whe
                 )
             column = as_number
         values = column.astype(float)
-        if values.notna().sum() == 0:
+        if not allow_empty and values.notna().sum() == 0:
             raise DataError(f"item {name!r} has no answers at all", where=where,
                             fix="drop the item from the analysis or check the column's contents")
         out[name] = values
@@ -227,7 +231,7 @@ def score(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
     construct_items = [i for c in instrument.constructs for i in c.items]
     present = [item.id for item in instrument.items if item.id in frame.columns]
     needed = list(dict.fromkeys(construct_items + present))
-    items = numeric_items(frame, needed, where=where)
+    items = numeric_items(frame, needed, where=where, allow_empty=True)
     for item_id in needed:
         item = instrument.item(item_id)
         low, high = _bounds(item)

@@ -199,3 +199,23 @@ def test_bad_options():
         efa(data, n_factors=2, rotation="quartimax")
     with pytest.raises(DataError, match="unknown method"):
         efa(data, n_factors=2, method="pa")
+
+
+def test_oblique_solution_reproduces_the_unrotated_common_part_exactly(bfi_solution):
+    # L Phi L' = A A' as whole matrices pins Phi down uniquely (Phi = (M'M)^-1 for L = A M).
+    case = EFA["bfi_efa_5_minres_oblimin"]
+    unrotated = efa(reference_data(case["data"])[case["items"]], n_factors=5, method="minres", rotation=None)
+    a = unrotated.loadings.to_numpy()
+    pattern, phi = bfi_solution.loadings.to_numpy(), bfi_solution.phi.to_numpy()
+    assert np.abs(pattern @ phi @ pattern.T - a @ a.T).max() < 1e-8
+
+
+def test_one_factor_ml_efa_equals_the_one_factor_ml_cfa():
+    # Independent check of the ML extraction: with one factor, ML EFA and ML CFA are the same model,
+    # so the EFA loadings equal the CFA's standardized loadings (analysis.sem).
+    from analysis.reliability import omega
+
+    items = reference_data("bfi.csv")[["N1", "N2", "N3", "N4", "N5"]]
+    solution = efa(items, n_factors=1, method="ml", rotation=None)
+    cfa = omega(items).loadings
+    assert np.abs(solution.loadings["F1"].to_numpy() - cfa.reindex(solution.loadings.index).to_numpy()).max() < 2e-3

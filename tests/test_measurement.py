@@ -127,3 +127,19 @@ def test_health_turns_a_constant_item_into_a_flag(employee, responses):
     alpha_flag = report.flags[(report.flags["statistic"] == "alpha") & (report.flags["target"] == construct.id)]
     assert alpha_flag["message"].str.contains("Not computed").all() and len(alpha_flag) == 1
     assert isinstance(report.constructs, pd.DataFrame)
+
+
+def test_health_with_an_unanswered_item_reports_instead_of_crashing(employee, responses):
+    construct = next(c for c in employee.constructs if len(c.items) >= 3)
+    data = responses.assign(**{construct.items[1]: np.nan})
+    report = instrument_health(data, employee)
+    reasons = report.flags[report.flags["message"].str.contains(f"'{construct.items[1]}'")]
+    assert {"alpha", "cfa", "htmt", "cross_loading"} <= set(reasons["statistic"]), report.flags
+    assert report.cfa is None and report.fit_measures == {}
+
+
+def test_health_names_a_missing_column(employee, responses):
+    from analysis.errors import DataError
+
+    with pytest.raises(DataError, match="Did you mean 'MS_1'"):
+        instrument_health(responses.rename(columns={"ms_1": "MS_1"}), employee)

@@ -149,3 +149,12 @@ def test_employee_instrument_reverse_keyed_items_agree_with_their_construct():
         by_hand = scored[list(construct.items)].mean(axis=1)
         enough = scored[list(construct.items)].notna().sum(axis=1) >= np.ceil(construct.min_answered * len(construct.items))
         pd.testing.assert_series_equal(scored[construct.id], by_hand.where(enough), check_names=False)
+
+
+def test_an_item_nobody_answered_is_scored_from_the_others():
+    data = frame().assign(q3=np.nan)
+    scored = score(data, toy_instrument())
+    assert scored["q3"].isna().all()
+    assert scored.loc[0, "support"] == pytest.approx(5.0)  # q1 = 5, q2 = 1 -> 5
+    with pytest.raises(DataError, match="'q3' has no answers"):
+        numeric_items(data, ["q1", "q3"])
