@@ -130,6 +130,7 @@ def validate_answers(
     *,
     language: str | None = None,
     unit: str | None = None,
+    enforce_required: bool = True,
 ) -> dict[str, Any]:
     """Check a whole response and return its cleaned answers.
 
@@ -144,6 +145,9 @@ def validate_answers(
     unit
         The invitation's unit: fills the unit question (and overrides an answer to it),
         so an invited respondent is counted where the invitation was issued.
+    enforce_required
+        ``False`` lets required questions be unanswered (importing data collected
+        elsewhere, where item nonresponse happened); every given answer is still checked.
 
     Returns
     -------
@@ -167,7 +171,7 @@ def validate_answers(
     for question in instrument.questions:
         if question.show_if is not None and not question.show_if.evaluate(cleaned):
             continue
-        values, found = _check(instrument, question, given, msg)
+        values, found = _check(instrument, question, given, msg, enforce_required=enforce_required)
         cleaned.update(values)
         problems.extend(found)
     if problems:
@@ -208,10 +212,11 @@ def _empty(value: Any) -> bool:
         isinstance(value, list | tuple) and len(value) == 0)
 
 
-def _check(instrument: Any, question: Any, given: Mapping[str, Any],
-           msg: dict[str, str]) -> tuple[dict[str, Any], list[AnswerProblem]]:
+def _check(instrument: Any, question: Any, given: Mapping[str, Any], msg: dict[str, str], *,
+           enforce_required: bool = True) -> tuple[dict[str, Any], list[AnswerProblem]]:
     """Cleaned answers and problems of one question."""
     qid, qtype = question.id, question.type
+    required = question.required and enforce_required
     if qtype == "matrix":
         scale = instrument.scales[question.scale]
         values: dict[str, Any] = {}
@@ -219,7 +224,7 @@ def _check(instrument: Any, question: Any, given: Mapping[str, Any],
         for row in question.rows:
             value = given.get(row.id)
             if _empty(value):
-                if question.required:
+                if required:
                     problems.append(AnswerProblem(row.id, msg["row_required"]))
                 continue
             ok, result = _scale_value(value, scale.values)
@@ -232,7 +237,7 @@ def _check(instrument: Any, question: Any, given: Mapping[str, Any],
     if qtype == "text" and isinstance(value, str):
         value = _clean_text(value)
     if _empty(value):
-        return {}, ([AnswerProblem(qid, msg["required"])] if question.required else [])
+        return {}, ([AnswerProblem(qid, msg["required"])] if required else [])
     ok, result = _RULES[qtype](instrument, question, value, msg)
     if ok:
         return {qid: result}, []

@@ -199,8 +199,15 @@ def _parse(sha256: str, text: str) -> Instrument:
 
 
 def new_token() -> str:
-    """A fresh invitation token (``secrets.token_urlsafe(24)``: 192 random bits)."""
-    return secrets.token_urlsafe(24)
+    """A fresh invitation token: ``secrets.token_urlsafe(24)`` (192 random bits).
+
+    Tokens starting with ``-`` or ``_`` are drawn again, so a token pasted into a
+    spreadsheet or mail merge is never read as a formula or an option.
+    """
+    while True:
+        token = secrets.token_urlsafe(24)
+        if token[0].isalnum():
+            return token
 
 
 def new_session_key() -> str:
@@ -739,7 +746,9 @@ def _cell(q: Any, option: str | None, answers: Mapping[str, Any]) -> Any:
 def import_frame(store: db.Store, campaign_id: str, frame: pd.DataFrame, *, language: str | None = None) -> int:
     """Store the rows of a wide frame (the contract's columns) as responses; return how many.
 
-    Each row is turned back into stored answers and validated like a submission;
+    Each row is turned back into stored answers and validated like a submission
+    (except that required questions may be unanswered: item nonresponse in data
+    collected elsewhere);
     ``unit``, ``language`` and ``submitted_at`` come from the frame when present (times
     are truncated to the hour). Used by the demo; works on any campaign state and does
     not touch invitations. All rows go in one transaction.
@@ -755,7 +764,7 @@ def import_frame(store: db.Store, campaign_id: str, frame: pd.DataFrame, *, lang
             answers[instrument.unit_question] = str(unit)
         lang = row.get("language") if row.get("language") in instrument.languages else (
             language or instrument.default_language)
-        cleaned = validate_answers(instrument, answers, language=lang)
+        cleaned = validate_answers(instrument, answers, language=lang, enforce_required=False)
         submitted = row.get("submitted_at")
         moment = pd.Timestamp(submitted).to_pydatetime() if not _missing(submitted) else db.utcnow()
         records.append({"id": str(uuid.uuid4()), "campaign_id": campaign.id,

@@ -246,11 +246,11 @@ class Store:
         try:
             return self.engine.connect()
         except DBAPIError as exc:
-            raise self._error(exc) from exc
+            raise self._error(exc, "cannot connect to the database") from exc
 
-    def _error(self, exc: DBAPIError) -> StoreError:
+    def _error(self, exc: DBAPIError, what: str = "the database refused the operation") -> StoreError:
         return StoreError(
-            f"the database failed: {_first_line(exc.orig)}",
+            f"{what}: {_first_line(exc.orig)}",
             where=safe_url(self.url),
             fix=_fix_for(self.url),
         )

@@ -36,3 +36,10 @@ from tandem_cli import study as study_cli  # noqa: E402
 analyze_app.command("study")(study_cli.analyze_study)
 app.command("power")(study_cli.power_command)
 app.command("report")(report_command)
+
+from tandem_cli import campaign as campaign_cli  # noqa: E402
+
+app.add_typer(campaign_cli.campaign_app, name="campaign")
+app.command("invite")(campaign_cli.invite)
+app.command("export")(campaign_cli.export)
+app.command("demo")(campaign_cli.demo)
