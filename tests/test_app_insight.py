@@ -1,0 +1,118 @@
+"""The Insight pages under AppTest on the demo data: no exception, the key numbers appear,
+small groups are suppressed.
+
+Pages are run as their own scripts (``views/insight_*.py``), as ``app.py``'s staff
+navigation runs them once signed in. The analyses are cached per process, so the pages
+after the first reuse the demo data and the linkage fit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.study import load_study
+from reports.insight import comments, headline_metrics
+from tandem_cli.study import demo_frames
+
+ROOT = Path(__file__).resolve().parents[1]
+VIEWS = ROOT / "views"
+STUDY = ROOT / "instruments" / "studies" / "service_profit_chain.yaml"
+PAGES = ["insight_overview", "insight_instrument_health", "insight_drivers", "insight_linkage", "insight_comments"]
+TIMEOUT = 240
+
+
+@pytest.fixture(scope="module")
+def demo():
+    study = load_study(STUDY)
+    employees, customers = demo_frames(study)
+    return study, employees, customers
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(VIEWS / f"{name}.py"), default_timeout=TIMEOUT)
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in (at.title, at.header, at.subheader, at.caption, at.markdown, at.success, at.info,
+                                  at.warning) for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_renders_on_demo_data_without_exception(name):
+    at = page(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.sidebar.radio(key="insight:source").value.startswith("Demo data")
+
+
+def test_overview_shows_headline_metrics_of_the_analysis(demo):
+    study, employees, customers = demo
+    at = page("insight_overview").run()
+    shown = {m.label: m.value for m in at.metric}
+    enps = headline_metrics(employees, study.employee)["enps"].overall
+    nps = headline_metrics(customers, study.customer)["nps"].overall
+    assert shown["eNPS"] == f"{enps.value:.1f}"
+    assert shown["NPS"] == f"{nps.value:.1f}"
+    assert f"95% interval {enps.ci_lower:.1f} to {enps.ci_upper:.1f}" in texts(at)
+    assert len(at.get("plotly_chart")) >= 4
+
+
+def test_instrument_health_shows_the_cfa_fit(demo):
+    from analysis.measurement import instrument_health
+
+    study, employees, _ = demo
+    at = page("insight_instrument_health").run()
+    expected = instrument_health(employees, study.employee).fit_measures
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["CFI"] == f"{expected['cfi']:.3f}" and shown["RMSEA"] == f"{expected['rmsea']:.3f}"
+    assert "Scree with parallel analysis" in texts(at)
+
+
+def test_linkage_shows_verdicts_and_the_path_diagram():
+    at = page("insight_linkage").run()
+    assert not at.exception
+    verdicts = at.dataframe[0].value
+    assert set(verdicts["verdict"]) <= {"justified", "weak", "not justified"} and len(verdicts) > 5
+    charts = at.get("graphviz_chart")
+    assert len(charts) == 1
+    assert "digraph" in charts[0].proto.spec and "style=solid" in charts[0].proto.spec
+
+
+def test_drivers_page_ranks_drivers():
+    at = page("insight_drivers").run()
+    assert not at.exception
+    ranked = at.dataframe[0].value
+    assert list(ranked["rank"]) == sorted(ranked["rank"])
+    assert "Relative weights" in texts(at)
+
+
+def test_comments_only_from_units_at_or_above_the_minimum(demo):
+    study, employees, _ = demo
+    at = page("insight_comments").run()
+    table = at.dataframe[0].value
+    expected = comments(employees, study.employee)
+    assert len(table) == len(expected) > 0
+    sizes = employees["unit"].value_counts()
+    assert (sizes[table["unit"]] >= study.employee.min_group_size).all()
+    at.text_input(key="comments:search").input("zzz-no-such-comment").run()
+    assert len(at.dataframe[0].value) == 0
+
+
+def test_filtered_group_below_the_minimum_shows_nothing(demo):
+    """One unit and one tenure band with fewer than 5 employees: the page shows no number."""
+    study, employees, _ = demo
+    counts = employees.groupby(["unit", "tenure_band"]).size()
+    unit, band = counts[(counts > 0) & (counts < study.employee.min_group_size)].index[0]
+    at = page("insight_overview").run()
+    at.multiselect(key="insight:units").set_value([unit])
+    at.multiselect(key="insight:where:employee:tenure_band").set_value([band]).run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("Fewer than 5 employee responses match these filters") for w in warnings)
+    labels = [m.label for m in at.metric]
+    assert "eNPS" not in labels  # no employee number at all
+    assert str(int(counts[(unit, band)])) not in [m.value for m in at.metric]
