@@ -48,13 +48,13 @@ _ROTATIONS = {"varimax": "varimax", "promax": "promax", "oblimin": "oblimin", "g
 _OBLIQUE = {"promax", "oblimin", "geomin"}
 
 
-def _correlations(data: pd.DataFrame, where: str, *, min_cases: int | None = None) -> tuple[pd.DataFrame, np.ndarray, int]:
+def _correlations(data: pd.DataFrame, where: str) -> tuple[pd.DataFrame, np.ndarray, int]:
     """Checked complete cases and their correlation matrix (positive definite)."""
     items = numeric_items(data, where=where)
     p = items.shape[1]
     if p < 3:
         raise DataError(f"needs at least 3 items, got {p}", where=where, fix="pass more item columns")
-    complete, dropped = complete_cases(items, min_cases=min_cases or p + 1, where=where)
+    complete, dropped = complete_cases(items, min_cases=p + 1, where=where)
     constant = [c for c in complete.columns if complete[c].nunique() < 2]
     if constant:
         raise DataError(f"item(s) {', '.join(map(repr, constant))} have the same answer in every complete case",

@@ -9,6 +9,7 @@ lavaan; see ``tests/reference``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -223,8 +224,7 @@ class OmegaResult:
                               "n_dropped": self.n_dropped, "converged": self.converged}])
 
 
-def _is_identifier(name: str) -> bool:
-    return name.replace("_", "a").replace(".", "a").isalnum() and not name[0].isdigit()
+_MODEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
 def omega(items: pd.DataFrame) -> OmegaResult:
@@ -259,7 +259,7 @@ def omega(items: pd.DataFrame) -> OmegaResult:
     """
     where = "omega"
     data, dropped = _reliability_items(items, where, min_items=3)
-    bad = [c for c in data.columns if not _is_identifier(str(c))]
+    bad = [c for c in data.columns if not _MODEL_NAME.match(str(c))]
     if bad:
         raise DataError(f"item name(s) {', '.join(map(repr, bad))} are not valid model variable names",
                         where=where, fix="rename the columns to letters, digits and underscores")
@@ -286,7 +286,7 @@ def _measurement_rows(sem_result: Any) -> tuple[pd.DataFrame, pd.Series]:
     loadings = est[est["op"] == "=~"]
     if loadings.empty:
         raise AnalysisError("the model has no measurement part (no '=~' rows)", where="composite_reliability",
-                            fix="pass the result of a CFA such as analysis.sem.fit(measurement_model(instrument), data)")
+                            fix="pass a CFA result: analysis.sem.fit(measurement_model(instrument), data)")
     resid = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])].set_index("lhs")["std_all"]
     return loadings, resid
 

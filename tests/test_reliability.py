@@ -236,3 +236,9 @@ def test_feldt_interval_covers_the_population_alpha_fast():
 def test_feldt_interval_covers_the_population_alpha_at_the_nominal_rate():
     # 2,000 replications: the Monte Carlo standard error of a 95% rate is 0.005.
     assert abs(_feldt_coverage(2000, seed=2) - 0.95) < 0.015
+
+
+def test_omega_rejects_names_the_model_syntax_cannot_hold():
+    items = _small_scale().rename(columns={"i0": "item 0"})
+    with pytest.raises(DataError, match="'item 0' are not valid model variable names"):
+        omega(items)
