@@ -697,8 +697,9 @@ def responses_frame(store: db.Store, campaign_id: str) -> pd.DataFrame:
 
     Columns ``response_id, campaign, wave, unit, language, submitted_at`` (UTC, to the
     hour), then :func:`frame_columns`: numbers as float (NaN when missing),
-    single_choice/dropdown/date/text as strings, multi_choice as 0/1 (NaN when the
-    question was hidden by ``show_if``), ranking as ranks (1 = first). Reverse-keyed
+    single_choice/dropdown/date/text as strings, multi_choice as 0/1 (NaN in every
+    option column when nothing was chosen: skipped, or hidden by ``show_if``), ranking
+    as ranks (1 = first). Reverse-keyed
     items are as answered (``analysis.scoring`` reverses them).
     """
     campaign = get_campaign(store, campaign_id)
@@ -732,10 +733,7 @@ def _cell(q: Any, option: str | None, answers: Mapping[str, Any]) -> Any:
         return answers.get(option, np.nan)
     value = answers.get(q.id)
     if q.type == "multi_choice":
-        if value is None:
-            hidden = q.show_if is not None and not q.show_if.evaluate(answers)
-            return np.nan if hidden else 0.0
-        return 1.0 if option in value else 0.0
+        return np.nan if value is None else float(option in value)
     if q.type == "ranking":
         return float(value.index(option) + 1) if value and option in value else np.nan
     if value is None:
