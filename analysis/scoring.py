@@ -232,21 +232,23 @@ def score(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
     present = [item.id for item in instrument.items if item.id in frame.columns]
     needed = list(dict.fromkeys(construct_items + present))
     items = numeric_items(frame, needed, where=where, allow_empty=True)
-    for item_id in needed:
+    values = items.to_numpy(dtype=float, copy=True)
+    position = {item_id: j for j, item_id in enumerate(needed)}
+    for j, item_id in enumerate(needed):
         item = instrument.item(item_id)
         low, high = _bounds(item)
-        values = items[item_id]
-        outside = pd.Series(False, index=values.index)
+        column = values[:, j]
+        outside = np.zeros(len(column), dtype=bool)
         if low is not None:
-            outside |= values < low
+            outside |= column < low
         if high is not None:
-            outside |= values > high
+            outside |= column > high
         if outside.any():
             rng = f"{low:g}..{high:g}" if low is not None and high is not None else (
                 f">= {low:g}" if low is not None else f"<= {high:g}")
             raise DataError(
                 f"item {item_id!r} has {int(outside.sum())} answer(s) outside its range {rng} "
-                f"(e.g. {_examples(values[outside])})",
+                f"(e.g. {_examples(pd.Series(column[outside]))})",
                 where=where,
                 fix="recode the answers to the instrument's scale values or set them to missing",
             )
@@ -254,15 +256,15 @@ def score(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
             if low is None or high is None:
                 raise DataError(f"item {item_id!r} is reverse-keyed but has no bounded scale",
                                 where=where, fix="give the item a scale or min and max")
-            items[item_id] = low + high - values
+            values[:, j] = low + high - column
     scores = {}
     for construct in instrument.constructs:
-        block = items[list(construct.items)]
+        block = values[:, [position[i] for i in construct.items]]
         k = block.shape[1]
-        answered = block.notna().sum(axis=1)
-        enough = answered >= np.ceil(construct.min_answered * k - 1e-9)
-        mean = block.mean(axis=1, skipna=True)
-        value = mean * k if construct.scoring == "sum" else mean
-        scores[construct.id] = value.where(enough & (answered > 0))
+        answered = (~np.isnan(block)).sum(axis=1)
+        enough = (answered >= np.ceil(construct.min_answered * k - 1e-9)) & (answered > 0)
+        mean = np.nansum(block, axis=1) / np.maximum(answered, 1)
+        scores[construct.id] = np.where(enough, mean * k if construct.scoring == "sum" else mean, np.nan)
     meta = [c for c in META_COLUMNS if c in frame.columns]
-    return pd.concat([frame[meta], items, pd.DataFrame(scores, index=frame.index)], axis=1)
+    keyed = pd.DataFrame(values, index=frame.index, columns=needed)
+    return pd.concat([frame[meta], keyed, pd.DataFrame(scores, index=frame.index)], axis=1)
