@@ -217,6 +217,11 @@ def score(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
     same metric as a complete one (a plain sum of the answered items would shrink
     with every skipped item).
 
+    An item column without any answer is kept (all NaN); its construct is scored
+    from the other items under the same ``min_answered`` rule. Answers are checked
+    against the item's range only: a value between two scale points (``3.5`` on a
+    1..5 scale, e.g. from pre-averaged data) is accepted.
+
     Raises
     ------
     DataError
