@@ -46,6 +46,7 @@ import contextlib
 import datetime as dt
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -202,6 +203,10 @@ class Store:
         self.engine = engine
         self.url = engine.url
         self.dialect = engine.dialect.name
+        # SQLite has one writer at a time: writers of this process queue on a lock
+        # (first come, first served, no polling) instead of on SQLite's busy handler,
+        # which sleeps in growing steps; other processes still wait on busy_timeout.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
 
     def __repr__(self) -> str:
         return f"Store({safe_url(self.url)!r})"
@@ -209,7 +214,7 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on exit."""
-        with self._connect() as conn:
+        with self._write_lock, self._connect() as conn:
             if self.dialect == "sqlite":
                 conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():

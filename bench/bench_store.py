@@ -1,0 +1,151 @@
+"""Benchmark of response storage: submissions per second and submit latency.
+
+For each backend (SQLite file in WAL mode, PostgreSQL) and each number of concurrent
+writers (1, 8, 64 threads), a fresh database gets an open invited campaign of the
+shipped employee survey and ``--submissions`` invitations; the writers then submit
+complete, valid responses as fast as they can through :func:`surveys.campaigns.submit`
+(link check, server-side validation, then one transaction: invitation used, response
+inserted, partial deleted). Latency is per ``submit`` call, wall clock.
+
+Run::
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.bench_store [--submissions 600]
+        [--writers 1,8,64] [--backends sqlite,postgres]
+
+PostgreSQL: ``TANDEM_TEST_DATABASE_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each run uses its own schema,
+dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from surveys import campaigns as cp
+from surveys import store as db
+from surveys.instrument import load_instrument
+
+INSTRUMENT = Path(__file__).resolve().parents[1] / "instruments" / "employee_experience.yaml"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _answers(instrument, rng: np.random.Generator) -> dict:
+    """A complete valid response: every scale item and rating answered, choices picked."""
+    answers: dict = {}
+    for q in instrument.questions:
+        if q.type in ("likert",):
+            answers[q.id] = int(rng.choice(instrument.scales[q.scale].values))
+        elif q.type == "matrix":
+            for row in q.rows:
+                answers[row.id] = int(rng.choice(instrument.scales[q.scale].values))
+        elif q.type == "rating":
+            answers[q.id] = int(rng.integers(q.min, q.max + 1))
+        elif q.type in ("single_choice", "dropdown"):
+            answers[q.id] = q.options[0].value
+    return answers
+
+
+def _postgres_url() -> tuple[str, str, sa.Engine]:
+    base = sa.engine.make_url(os.environ.get("TANDEM_TEST_DATABASE_URL") or PG_URL).set(drivername="postgresql+psycopg")
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    return url, schema, engine
+
+
+def run(url: str, writers: int, submissions: int) -> dict:
+    """One measurement: ``submissions`` submits by ``writers`` threads into a fresh campaign."""
+    store = db.open_store(url)
+    instrument = load_instrument(INSTRUMENT)
+    cp.create_campaign(store, instrument, campaign_id="bench")
+    cp.open_campaign(store, "bench")
+    unit = instrument.units[0].id
+    tokens: queue.Queue[str] = queue.Queue()
+    for token in cp.invite(store, "bench", unit=unit, count=submissions):
+        tokens.put(token)
+    rng = np.random.default_rng(1)
+    payloads = [_answers(instrument, rng) for _ in range(submissions)]
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(writers + 1)
+
+    def writer() -> None:
+        barrier.wait()
+        mine = []
+        while True:
+            try:
+                token = tokens.get_nowait()
+            except queue.Empty:
+                break
+            start = time.perf_counter()
+            try:
+                cp.submit(store, "bench", payloads[len(mine) % submissions], token=token, language="en")
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                with lock:
+                    errors.append(repr(exc)[:200])
+            mine.append(time.perf_counter() - start)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=writer) for _ in range(writers)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - began
+    stored = cp.response_count(store, "bench")
+    store.dispose()
+    lat = np.asarray(latencies) * 1000
+    return {"writers": writers, "submissions": submissions, "stored": stored, "errors": len(errors),
+            "per_s": submissions / wall, "p50_ms": float(np.percentile(lat, 50)),
+            "p99_ms": float(np.percentile(lat, 99)), "first_error": errors[0] if errors else ""}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=600)
+    parser.add_argument("--writers", default="1,8,64")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args(argv)
+    writers = [int(w) for w in args.writers.split(",")]
+    print(f"{'backend':<10} {'writers':>7} {'stored':>7} {'errors':>6} {'submits/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    failed = False
+    for backend in args.backends.split(","):
+        for n in writers:
+            if backend == "sqlite":
+                with tempfile.TemporaryDirectory(prefix="tandem-bench-") as folder:
+                    result = run(f"sqlite:///{folder}/bench.db", n, args.submissions)
+            else:
+                url, schema, engine = _postgres_url()
+                try:
+                    result = run(url, n, args.submissions)
+                finally:
+                    with engine.begin() as conn:
+                        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+                    engine.dispose()
+            failed = failed or result["errors"] > 0 or result["stored"] != args.submissions
+            print(f"{backend:<10} {n:>7} {result['stored']:>7} {result['errors']:>6} {result['per_s']:>10.1f} "
+                  f"{result['p50_ms']:>8.1f} {result['p99_ms']:>8.1f}", flush=True)
+            if result["first_error"]:
+                print(f"  first error: {result['first_error']}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
