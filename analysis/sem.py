@@ -432,6 +432,22 @@ def _check_covariance(cov: np.ndarray, names: list[str], where: str) -> None:
                         fix="drop duplicated or linearly dependent items, or collect more cases")
 
 
+def _batches(blocks: list[_Block]) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]]:
+    """Stack missing-data patterns with equal numbers of observed variables: (n, idx, means, covs)."""
+    out = []
+    complete = [b for b in blocks if b.idx is None]
+    for b in complete:
+        out.append((np.array([float(b.n)]), None, b.mean[None], b.cov[None]))
+    by_size: dict[int, list[_Block]] = {}
+    for b in blocks:
+        if b.idx is not None:
+            by_size.setdefault(len(b.idx), []).append(b)
+    for group in by_size.values():
+        out.append((np.array([float(b.n) for b in group]), np.array([b.idx for b in group]),
+                    np.array([b.mean for b in group]), np.array([b.cov for b in group])))
+    return out
+
+
 # --------------------------------------------------------------------------- engine
 class _Engine:
     """Implied moments, ML/FIML discrepancy and its analytic gradient for a parameter vector."""
@@ -470,6 +486,7 @@ class _Engine:
         self.has_beta = any(np.any(t["beta"]) for t in self.templates) or any(
             len(f["beta"][0]) for f in self.free)
         self.data: list[_GroupData] = []
+        self.batches: list[list] = []
         self.N = 0
         self.const = 0.0
 
@@ -487,6 +504,7 @@ class _Engine:
                     val = d.mean[ov_i[r.lhs]]
                     self.templates[g]["alpha"][r.r, 0] = val
                 r.value = float(val)
+        self.batches = [_batches(d.blocks) for d in data]
         # constant so that the complete-data discrepancy is lavaan's F_ML (0 at the saturated model)
         self.const = 0.0
         for d in data:
@@ -519,33 +537,36 @@ class _Engine:
             sigma, mu, mats = self.implied(x, g)
             gs = np.zeros((self.p, self.p))
             gm = np.zeros(self.p)
-            for b in d.blocks:
-                if b.idx is None:
-                    s, m = sigma, mu
+            for n, idx, means, covs in self.batches[g]:
+                # all missing-data patterns with the same number of observed variables at once
+                if idx is None:
+                    s, m = sigma[None], mu[None]
                 else:
-                    s, m = sigma[np.ix_(b.idx, b.idx)], mu[b.idx]
+                    s, m = sigma[idx[:, :, None], idx[:, None, :]], mu[idx]
                 try:
                     chol = np.linalg.cholesky(s)
                 except np.linalg.LinAlgError:
                     return (1e10, grad) if gradient else 1e10
-                diag = np.diag(chol)
+                diag = np.diagonal(chol, axis1=1, axis2=2)
                 if not np.all(diag > 0) or not np.all(np.isfinite(diag)):
                     return (1e10, grad) if gradient else 1e10
-                dvec = (b.mean - m) if self.meanstructure else np.zeros(len(m))
-                t = b.cov + np.outer(dvec, dvec)
+                dvec = (means - m) if self.meanstructure else np.zeros_like(m)
+                t = covs + dvec[:, :, None] * dvec[:, None, :]
                 linv = np.linalg.inv(chol)
-                si = linv.T @ linv
+                si = np.swapaxes(linv, 1, 2) @ linv
                 sit = si @ t
-                f += b.n * (2 * np.sum(np.log(diag)) + np.trace(sit))
+                f += float(n @ (2 * np.sum(np.log(diag), axis=1) + np.trace(sit, axis1=1, axis2=2)))
                 if gradient:
-                    gb = b.n * (si - sit @ si)
-                    gmb = -2 * b.n * (si @ dvec)
-                    if b.idx is None:
-                        gs += gb
-                        gm += gmb
+                    gb = n[:, None, None] * (si - sit @ si)
+                    gmb = -2 * n[:, None] * np.einsum("pij,pj->pi", si, dvec)
+                    if idx is None:
+                        gs += gb[0]
+                        gm += gmb[0]
                     else:
-                        gs[np.ix_(b.idx, b.idx)] += gb
-                        gm[b.idx] += gmb
+                        flat = idx[:, :, None] * self.p + idx[:, None, :]
+                        gs += np.bincount(flat.ravel(), weights=gb.ravel(), minlength=self.p ** 2
+                                          ).reshape(self.p, self.p)
+                        gm += np.bincount(idx.ravel(), weights=gmb.ravel(), minlength=self.p)
             if not gradient:
                 continue
             gs /= self.N
