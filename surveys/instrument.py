@@ -17,6 +17,7 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -222,6 +223,10 @@ def _condition(value: Any) -> Condition | None:
 ShowIf = Annotated[Condition | None, PlainValidator(_condition)]
 
 
+#: The choices of single_choice, dropdown, multi_choice and ranking questions (at least two).
+Options = Annotated[tuple[Option, ...], Field(min_length=2)]
+
+
 class _Question(_Model):
     id: Id
     text: LangText
@@ -252,21 +257,21 @@ class SingleChoiceQuestion(_Question):
     """One option out of several, shown as radio buttons."""
 
     type: Literal["single_choice"]
-    options: tuple[Option, ...] = Field(min_length=2)
+    options: Options
 
 
 class DropdownQuestion(_Question):
     """One option out of many, shown as a drop-down list."""
 
     type: Literal["dropdown"]
-    options: tuple[Option, ...] = Field(min_length=2)
+    options: Options
 
 
 class MultiChoiceQuestion(_Question):
     """Any number of options (between ``min_selected`` and ``max_selected``)."""
 
     type: Literal["multi_choice"]
-    options: tuple[Option, ...] = Field(min_length=2)
+    options: Options
     min_selected: int = Field(default=0, ge=0)
     max_selected: int | None = Field(default=None, ge=1)
 
@@ -300,7 +305,7 @@ class RankingQuestion(_Question):
     """Put the options in order (first = rank 1)."""
 
     type: Literal["ranking"]
-    options: tuple[Option, ...] = Field(min_length=2)
+    options: Options
 
 
 class DateQuestion(_Question):
@@ -410,6 +415,7 @@ class Instrument(_Model):
     constructs: tuple[Construct, ...] = ()
     metrics: Metrics = Metrics()
 
+    _source: str = PrivateAttr(default="<text>")
     _source_text: str = PrivateAttr(default="")
     _warnings: tuple[Problem, ...] = PrivateAttr(default=())
     _questions: tuple[Any, ...] = PrivateAttr(default=())
@@ -517,12 +523,9 @@ class Instrument(_Model):
         return next(iter(value.values()))
 
     def _missing(self, kind: str, name: str, known: list[str]) -> InstrumentError:
-        return InstrumentError([Problem(self._source_name(), 0, 0, str(name), f"unknown-{kind}",
+        return InstrumentError([Problem(self._source, 0, 0, str(name), f"unknown-{kind}",
                                         f"instrument '{self.id}' has no {kind} '{name}'",
                                         (did_you_mean(name, known).strip() or f"Known: {', '.join(known[:12])}."))])
-
-    def _source_name(self) -> str:
-        return f"instrument '{self.id}'"
 
 
 def _items_of(question: Any, scales: Mapping[str, Scale]) -> tuple[Item, ...]:
@@ -566,8 +569,23 @@ def load_instrument(path: str | Path) -> Instrument:
     InstrumentError
         With every problem found (``.problems``); warnings alone do not raise and
         are kept in :attr:`Instrument.warnings`.
+
+    Notes
+    -----
+    Instruments are immutable, so a file that has not changed (same resolved path,
+    modification time and size) is parsed once and the same object is returned
+    afterwards; Streamlit reruns its pages on every click.
     """
-    return parse_instrument(read_text(path), source=str(path))
+    try:
+        stat = Path(path).resolve().stat()
+    except (OSError, RuntimeError):
+        return parse_instrument(read_text(path), source=str(path))  # read_text says what is wrong
+    return _load_cached(str(path), str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(source: str, resolved: str, mtime_ns: int, size: int) -> Instrument:
+    return parse_instrument(read_text(resolved), source=source)
 
 
 def parse_instrument(text: str, *, source: str = "<text>") -> Instrument:
@@ -594,6 +612,7 @@ def parse_instrument(text: str, *, source: str = "<text>") -> Instrument:
     problems = check_instrument(instrument, document)
     if any(p.severity == "error" for p in problems):
         raise InstrumentError(problems)
+    instrument._source = source
     instrument._source_text = text
     instrument._warnings = tuple(problems)
     return instrument

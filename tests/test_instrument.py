@@ -307,3 +307,15 @@ def test_readme_lists_every_rule_and_question_type() -> None:
         assert f"`{rule.__name__.removeprefix('rule_').replace('_', '-')}`" in readme, rule.__name__
     for qtype in QUESTION_TYPES:
         assert f"| `{qtype}` |" in readme, qtype
+
+
+def test_unchanged_files_are_parsed_once_and_changed_files_again(tmp_path: Path) -> None:
+    path = tmp_path / "check_in.yaml"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first = load_instrument(path)
+    assert load_instrument(path) is first
+    path.write_text(text.replace("Team check-in, de:", "Team check-in today, de:"), encoding="utf-8")
+    changed = load_instrument(path)
+    assert changed is not first
+    assert changed.title["en"] == "Team check-in today"
