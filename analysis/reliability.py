@@ -356,7 +356,7 @@ def ave(sem_result: Any) -> pd.Series:
     return series.astype(float)
 
 
-def htmt(frame: pd.DataFrame, constructs: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+def htmt(frame: pd.DataFrame, constructs: Mapping[str, Sequence[str]] | Sequence[Any]) -> pd.DataFrame:
     """Heterotrait-monotrait ratio of correlations between constructs.
 
     Parameters
@@ -364,7 +364,9 @@ def htmt(frame: pd.DataFrame, constructs: Mapping[str, Sequence[str]]) -> pd.Dat
     frame
         Reverse-keyed item columns (e.g. from :func:`analysis.scoring.score`).
     constructs
-        Construct id -> its item columns (at least 2 items each, at least 2 constructs).
+        Construct id -> its item columns, or construct objects with ``id`` and
+        ``items`` (``instrument.constructs``); at least 2 constructs of at least 2
+        items each.
 
     Returns
     -------
@@ -392,6 +394,8 @@ def htmt(frame: pd.DataFrame, constructs: Mapping[str, Sequence[str]]) -> pd.Dat
     *Journal of the Academy of Marketing Science*, 43, 115-135.
     """
     where = "htmt"
+    if not isinstance(constructs, Mapping):
+        constructs = {c.id: tuple(c.items) for c in constructs}
     if len(constructs) < 2:
         raise DataError("needs at least two constructs", where=where, fix="pass a mapping of two or more constructs")
     short = [c for c, its in constructs.items() if len(its) < 2]

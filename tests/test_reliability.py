@@ -143,6 +143,10 @@ def test_htmt_on_a_hand_computed_example():
     # with the correlations as constructed: (0.3 + 0.2 + 0.4 + 0.3) / 4 / sqrt(0.6 * 0.5)
     assert result.loc["a", "b"] == pytest.approx(0.3 / np.sqrt(0.3), abs=0.02)
     assert np.isnan(result.loc["a", "a"])
+    as_objects = [SimpleNamespace(id="a", items=("a1", "a2")), SimpleNamespace(id="b", items=("b1", "b2"))]
+    pd.testing.assert_frame_equal(htmt(frame, as_objects), result)
+    with pytest.raises(DataError, match="'b' have fewer than 2 items"):
+        htmt(frame, {"a": ["a1", "a2"], "b": ["b1"]})
 
 
 def _fake_cfa(rows: list[tuple[str, str, str, float]]) -> SimpleNamespace:
