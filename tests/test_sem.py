@@ -151,6 +151,9 @@ def test_configural_model_equals_separate_group_fits(hs):
     separate = {s: sem.fit(HS_MODEL + "\nx1 ~ 1", hs[hs.school == s]) for s in ("Pasteur", "Grant-White")}
     total = sum(r.fit_measures["chisq"] for r in separate.values())
     assert both.fit_measures["chisq"] == pytest.approx(total, rel=1e-6)
+    # lavaan tutorial "Multiple groups": test statistic per group 64.309 (Pasteur), 51.542 (Grant-White)
+    assert separate["Pasteur"].fit_measures["chisq"] == pytest.approx(64.309, abs=1e-3)
+    assert separate["Grant-White"].fit_measures["chisq"] == pytest.approx(51.542, abs=1e-3)
     assert both.nobs_per_group == {"Pasteur": 156, "Grant-White": 145}
     row = _row(both.estimates, "visual", "=~", "x2", "Grant-White")
     assert row.est == pytest.approx(_row(separate["Grant-White"].estimates, "visual", "=~", "x2").est, abs=1e-4)
