@@ -554,7 +554,8 @@ def submit(
 ) -> str:
     """Validate and store one response; return its (random) id.
 
-    In one transaction: the invitation of ``token`` goes from ``issued`` to ``used``
+    In one transaction: the campaign and the invitation are checked, the answers
+    validated, the invitation of ``token`` goes from ``issued`` to ``used``
     (guarded by its status, so of two simultaneous submits with one token exactly one
     wins), the response is inserted without any reference to the invitation, and the
     partial progress under the token (or the open link's ``session`` key) is deleted.
@@ -567,39 +568,40 @@ def submit(
     CampaignClosed, TokenNeeded, TokenUnknown, TokenUsed
         The link may not answer (now).
     """
-    campaign = get_campaign(store, campaign_id)
-    state = campaign_status(campaign, now=now)
-    if state != "open":
-        raise CampaignClosed(
-            {"draft": "the campaign has not been opened yet", "scheduled": "the campaign is not open yet"}
-            .get(state, "the campaign is closed"), where=f"campaign '{campaign.id}'",
-            fix="Answer while the campaign is open.")
-    instrument = campaign.instrument
-    unit = None
-    if token:
-        unit = check_invitation(store, campaign.id, token).unit
-    elif campaign.mode == "invited":
-        raise TokenNeeded("this campaign answers by invitation only", where=f"campaign '{campaign.id}'",
-                          fix="Use the personal link from your invitation.")
-    lang = language if language in instrument.languages else instrument.default_language
-    cleaned = validate_answers(instrument, answers, language=lang, unit=unit)
-    unit = unit or cleaned.get(instrument.unit_question)
     submitted = db.coarse_time(now or db.utcnow())
     started = min(db.coarse_time(started_at), submitted) if started_at else None
     response_id = str(uuid.uuid4())
     key_hash = hash_token(token or session) if (token or session) else None
 
     def tx(conn: Connection) -> None:
+        campaign = _load_campaign(conn, campaign_id)
+        state = campaign_status(campaign, now=now)
+        if state != "open":
+            raise CampaignClosed(
+                {"draft": "the campaign has not been opened yet", "scheduled": "the campaign is not open yet"}
+                .get(state, "the campaign is closed"), where=f"campaign '{campaign.id}'",
+                fix="Answer while the campaign is open.")
+        instrument = campaign.instrument
+        unit = None
         if token:
+            unit = _invitation(conn, campaign.id, token).unit
+        elif campaign.mode == "invited":
+            raise TokenNeeded("this campaign answers by invitation only", where=f"campaign '{campaign.id}'",
+                              fix="Use the personal link from your invitation.")
+        lang = language if language in instrument.languages else instrument.default_language
+        cleaned = validate_answers(instrument, answers, language=lang, unit=unit)
+        if token:
+            # Guarded by the status: of two simultaneous submits with one token, the second
+            # waits for the first (row lock) and then finds no 'issued' row.
             i = db.invitations
             used = conn.execute(i.update().where(i.c.campaign_id == campaign.id, i.c.token_hash == key_hash,
                                                  i.c.status == "issued").values(status="used"))
             if used.rowcount != 1:
-                _invitation(conn, campaign.id, token)  # raises TokenUsed / TokenUnknown
-                raise TokenUsed("this link has already been used to answer", where=f"campaign '{campaign.id}'")
+                raise TokenUsed("this link has already been used to answer", where=f"campaign '{campaign.id}'",
+                                fix="Each invitation answers once; ask the survey team for a new link if needed.")
         conn.execute(db.responses.insert().values(
-            id=response_id, campaign_id=campaign.id, unit=unit, language=lang, started_at=started,
-            submitted_at=submitted, answers=cleaned))
+            id=response_id, campaign_id=campaign.id, unit=unit or cleaned.get(instrument.unit_question),
+            language=lang, started_at=started, submitted_at=submitted, answers=cleaned))
         if key_hash:
             p = db.partials
             conn.execute(p.delete().where(p.c.campaign_id == campaign.id, p.c.key_hash == key_hash))
