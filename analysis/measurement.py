@@ -238,7 +238,39 @@ def instrument_health(frame: pd.DataFrame, instrument: Any, *,
     scored = score(frame, instrument)
     flags: list[dict] = []
     constructs = _model_constructs(instrument, warn=False)
+    construct_table, items = _reliability_step(scored, instrument, limits, flags)
+    model = measurement_model(instrument)
+    cfa = _cfa_step(scored, model, constructs, limits, flags)
+    if cfa is not None:
+        loads = cfa.estimates[cfa.estimates["op"] == "=~"].set_index("rhs")["std_all"].astype(float)
+        items["loading"] = loads[~loads.index.duplicated()].reindex(items.index)
+        construct_table["composite_reliability"] = composite_reliability(cfa).reindex(construct_table.index)
+        construct_table["ave"] = ave(cfa).reindex(construct_table.index)
+        _validity_flags(items, construct_table, dict(cfa.fit_measures), limits, flags)
+    htmt_table = _htmt_step(scored, constructs, limits, flags)
+    solution = _cross_loading_step(scored, constructs, items, limits, flags)
+    return HealthReport(
+        scores=scored,
+        constructs=construct_table,
+        items=items,
+        fit_measures=dict(cfa.fit_measures) if cfa is not None else {},
+        htmt=htmt_table,
+        flags=pd.DataFrame(flags, columns=list(FLAG_COLUMNS)),
+        thresholds=limits,
+        model=model,
+        cfa=cfa,
+        efa=solution,
+    )
 
+
+_CONSTRUCT_COLUMNS = ("n_items", "n", "alpha", "std_alpha", "ci_lower", "ci_upper", "composite_reliability", "ave")
+_ITEM_COLUMNS = ("construct", "mean", "sd", "missing_share", "item_rest_cor", "alpha_if_deleted", "loading",
+                 "cross_loading", "cross_construct")
+
+
+def _reliability_step(scored: pd.DataFrame, instrument: Any, limits: HealthThresholds,
+                      flags: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Alpha per construct and the item analysis; tables with fixed columns."""
     construct_rows, item_frames = [], []
     for c in instrument.constructs:
         row: dict[str, Any] = {"construct": c.id, "n_items": len(c.items)}
@@ -255,98 +287,95 @@ def instrument_health(frame: pd.DataFrame, instrument: Any, *,
             except TandemError as exc:
                 _flag(flags, "construct", c.id, "alpha", np.nan, limits.alpha, f"Not computed: {exc}")
         construct_rows.append(row)
-    construct_table = pd.DataFrame(construct_rows).set_index("construct")
-    items = pd.concat(item_frames) if item_frames else pd.DataFrame(
-        columns=["mean", "sd", "missing_share", "item_rest_cor", "alpha_if_deleted", "construct"])
-    items = items[["construct"] + [c for c in items.columns if c != "construct"]]
+    construct_table = pd.DataFrame(construct_rows).set_index("construct").reindex(columns=list(_CONSTRUCT_COLUMNS))
+    items = pd.concat(item_frames) if item_frames else pd.DataFrame()
+    items = items.reindex(columns=list(_ITEM_COLUMNS))
     items.index.name = "item"
+    return construct_table, items
 
-    model = measurement_model(instrument)
-    cfa, fit_measures = None, {}
-    if constructs:
-        columns = list(dict.fromkeys(i for c in constructs for i in c.items))
-        try:
-            cfa = fit(model, scored[columns])
-            fit_measures = dict(cfa.fit_measures)
-        except TandemError as exc:
-            _flag(flags, "model", "measurement model", "cfa", np.nan, np.nan, f"CFA not fitted: {exc}")
-    if cfa is not None:
-        if not cfa.converged:
-            _flag(flags, "model", "measurement model", "converged", 0.0, 1.0,
-                  "The CFA did not converge: its numbers are not trustworthy; look for items with almost no "
-                  "variance or constructs with very few items.")
-        est = cfa.estimates
-        loads = est[est["op"] == "=~"].set_index("rhs")["std_all"].astype(float)
-        items["loading"] = loads[~loads.index.duplicated()].reindex(items.index)
-        construct_table["composite_reliability"] = composite_reliability(cfa).reindex(construct_table.index)
-        construct_table["ave"] = ave(cfa).reindex(construct_table.index)
-        for item, value in items["loading"].dropna().items():
-            if value < limits.loading:
-                _flag(flags, "item", item, "loading", value, limits.loading,
-                      f"Weak standardized loading on '{items.loc[item, 'construct']}': reword the item, check "
-                      "its keying, or drop it.")
-        for cid, value in construct_table["ave"].dropna().items():
-            if value < limits.ave:
-                _flag(flags, "construct", cid, "ave", value, limits.ave,
-                      "Less than half the items' variance is the construct's (Fornell-Larcker): look at the "
-                      "weakest loadings.")
-        for name, limit, bad, text in (
-            ("cfi", limits.cfi, lambda v: v < limits.cfi, "CFI is low"),
-            ("rmsea", limits.rmsea, lambda v: v > limits.rmsea, "RMSEA is high"),
-            ("srmr", limits.srmr, lambda v: v > limits.srmr, "SRMR is high"),
-        ):
-            value = fit_measures.get(name)
-            if value is not None and np.isfinite(value) and bad(value):
-                _flag(flags, "model", "measurement model", name, value, limit,
-                      f"{text}: the constructs do not reproduce the item correlations well; check the flagged "
-                      "cross-loadings, low loadings and HTMT pairs.")
-    else:
-        items["loading"] = np.nan
-        construct_table["composite_reliability"] = np.nan
-        construct_table["ave"] = np.nan
 
-    multi = {c.id: list(c.items) for c in constructs}
-    htmt_table = pd.DataFrame()
-    if len(multi) >= 2:
-        try:
-            htmt_table = htmt(scored, multi)
-            ids = list(htmt_table.index)
-            for a_ix, a in enumerate(ids):
-                for b in ids[a_ix + 1:]:
-                    value = htmt_table.loc[a, b]
-                    if np.isfinite(value) and value > limits.htmt:
-                        _flag(flags, "construct", f"{a} / {b}", "htmt", value, limits.htmt,
-                              "The two constructs may not be distinct (discriminant validity): consider merging "
-                              "them or sharpening their items.")
-        except TandemError as exc:
-            _flag(flags, "model", "constructs", "htmt", np.nan, limits.htmt, f"Not computed: {exc}")
+def _cfa_step(scored: pd.DataFrame, model: str, constructs: list[Any], limits: HealthThresholds,
+              flags: list[dict]) -> Any:
+    """The CFA of all constructs, or None (with a flag saying why)."""
+    if not constructs:
+        return None
+    columns = list(dict.fromkeys(i for c in constructs for i in c.items))
+    try:
+        cfa = fit(model, scored[columns])
+    except TandemError as exc:
+        _flag(flags, "model", "measurement model", "cfa", np.nan, np.nan, f"CFA not fitted: {exc}")
+        return None
+    if not cfa.converged:
+        _flag(flags, "model", "measurement model", "converged", 0.0, 1.0,
+              "The CFA did not converge: its numbers are not trustworthy; look for items with almost no "
+              "variance or constructs with very few items.")
+    return cfa
 
-    solution = None
-    items["cross_loading"] = np.nan
-    items["cross_construct"] = None
-    if len(constructs) >= 2:
-        try:
-            solution, cross = _cross_loadings(scored, constructs)
-            items.loc[cross.index, "cross_loading"] = cross["cross_loading"]
-            items.loc[cross.index, "cross_construct"] = cross["cross_construct"]
-            for item, row in cross.iterrows():
-                if row["cross_loading"] >= limits.cross_loading:
-                    _flag(flags, "item", item, "cross_loading", row["cross_loading"], limits.cross_loading,
-                          f"Loads also on '{row['cross_construct']}' (EFA pattern): the item may mix two "
-                          "constructs; reword or move it.")
-        except TandemError as exc:
-            _flag(flags, "model", "constructs", "cross_loading", np.nan, limits.cross_loading,
-                  f"EFA for cross-loadings not computed: {exc}")
 
-    return HealthReport(
-        scores=scored,
-        constructs=construct_table,
-        items=items,
-        fit_measures=fit_measures,
-        htmt=htmt_table,
-        flags=pd.DataFrame(flags, columns=list(FLAG_COLUMNS)),
-        thresholds=limits,
-        model=model,
-        cfa=cfa,
-        efa=solution,
-    )
+def _validity_flags(items: pd.DataFrame, construct_table: pd.DataFrame, fit_measures: dict,
+                    limits: HealthThresholds, flags: list[dict]) -> None:
+    """Loading, AVE and global fit flags from the CFA."""
+    for item, value in items["loading"].dropna().items():
+        if value < limits.loading:
+            _flag(flags, "item", item, "loading", value, limits.loading,
+                  f"Weak standardized loading on '{items.loc[item, 'construct']}': reword the item, check "
+                  "its keying, or drop it.")
+    for cid, value in construct_table["ave"].dropna().items():
+        if value < limits.ave:
+            _flag(flags, "construct", cid, "ave", value, limits.ave,
+                  "Less than half the items' variance is the construct's (Fornell-Larcker): look at the "
+                  "weakest loadings.")
+    for name, limit, too_bad, text in (
+        ("cfi", limits.cfi, lambda v: v < limits.cfi, "CFI is low"),
+        ("rmsea", limits.rmsea, lambda v: v > limits.rmsea, "RMSEA is high"),
+        ("srmr", limits.srmr, lambda v: v > limits.srmr, "SRMR is high"),
+    ):
+        value = fit_measures.get(name)
+        if value is not None and np.isfinite(value) and too_bad(value):
+            _flag(flags, "model", "measurement model", name, value, limit,
+                  f"{text}: the constructs do not reproduce the item correlations well; check the flagged "
+                  "cross-loadings, low loadings and HTMT pairs.")
+
+
+def _htmt_step(scored: pd.DataFrame, constructs: list[Any], limits: HealthThresholds,
+               flags: list[dict]) -> pd.DataFrame:
+    """HTMT between the model's constructs, with a flag per pair above the threshold."""
+    if len(constructs) < 2:
+        return pd.DataFrame()
+    try:
+        table = htmt(scored, constructs)
+    except TandemError as exc:
+        _flag(flags, "model", "constructs", "htmt", np.nan, limits.htmt, f"Not computed: {exc}")
+        return pd.DataFrame()
+    ids = list(table.index)
+    for a_ix, a in enumerate(ids):
+        for b in ids[a_ix + 1:]:
+            value = table.loc[a, b]
+            if np.isfinite(value) and value > limits.htmt:
+                _flag(flags, "construct", f"{a} / {b}", "htmt", value, limits.htmt,
+                      "The two constructs may not be distinct (discriminant validity): consider merging "
+                      "them or sharpening their items.")
+    return table
+
+
+def _cross_loading_step(scored: pd.DataFrame, constructs: list[Any], items: pd.DataFrame,
+                        limits: HealthThresholds, flags: list[dict]) -> EFAResult | None:
+    """Fill ``cross_loading``/``cross_construct`` of ``items`` from the EFA and flag them."""
+    if len(constructs) < 2:
+        return None
+    try:
+        solution, cross = _cross_loadings(scored, constructs)
+    except TandemError as exc:
+        _flag(flags, "model", "constructs", "cross_loading", np.nan, limits.cross_loading,
+              f"EFA for cross-loadings not computed: {exc}")
+        return None
+    present = cross.index.intersection(items.index)
+    items.loc[present, "cross_loading"] = cross.loc[present, "cross_loading"]
+    items["cross_construct"] = items["cross_construct"].astype(object)
+    items.loc[present, "cross_construct"] = cross.loc[present, "cross_construct"]
+    for item, row in cross.iterrows():
+        if row["cross_loading"] >= limits.cross_loading:
+            _flag(flags, "item", item, "cross_loading", row["cross_loading"], limits.cross_loading,
+                  f"Loads also on '{row['cross_construct']}' (EFA pattern): the item may mix two "
+                  "constructs; reword or move it.")
+    return solution
