@@ -180,15 +180,15 @@ def _select_waves(study: Study, employees: pd.DataFrame, customers: pd.DataFrame
             {"employee": (str(we),), "customer": (str(wc),)})
 
 
-def _node_scores(frame: pd.DataFrame, study: Study, side: str) -> pd.DataFrame:
-    """Respondent-level construct scores of the study's nodes on one side, plus the unit."""
+def score_side(frame: pd.DataFrame, study: Study, side: str) -> pd.DataFrame:
+    """One side's responses scored by :func:`analysis.scoring.score` (reverse-keyed items
+    and construct columns) with the study's unit column; rows without a unit are left out."""
     instrument = study.employee if side == "employee" else study.customer
-    scored = score(frame, instrument)
-    constructs = [c.id for c in instrument.constructs if c.id in study.nodes or c.id in study.predictors
-                  or c.id in study.outcomes]
-    out = scored[constructs].copy()
-    out.insert(0, study.unit_key, frame[study.unit_key].to_numpy())
-    return out
+    valid = frame[frame[study.unit_key].notna()]
+    scored = score(valid, instrument)
+    if study.unit_key not in scored.columns:
+        scored[study.unit_key] = valid[study.unit_key]
+    return scored
 
 
 _METRIC_FUNCTIONS = {"nps": "nps", "enps": "enps", "csat": "csat_top2box", "ces": "ces"}
@@ -212,20 +212,23 @@ def unit_table(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Da
     """Aggregate both sides to units; return ``(units, dropped)``.
 
     ``units`` holds only units with at least ``study.min_employees`` employee and
-    ``study.min_customers`` customer responses; ``dropped`` lists every other unit
-    with the reason (no respondent counts for units below a minimum).
+    ``study.min_customers`` customer responses: ``unit, n_employees, n_customers`` and
+    the unit value of every construct and metric the study names. ``dropped`` lists
+    every other unit with the reason (no respondent counts for units below a minimum).
     """
+    return _aggregate(study, score_side(employee_frame, study, "employee"),
+                      score_side(customer_frame, study, "customer"))
+
+
+def _aggregate(study: Study, employees: pd.DataFrame, customers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    named = set(study.nodes) | set(study.outcomes) | set(study.predictors)
     parts, counts = [], {}
-    for side, frame, instrument in (("employee", employee_frame, study.employee),
-                                    ("customer", customer_frame, study.customer)):
-        valid = frame[frame[study.unit_key].notna()]
-        counts[side] = valid.groupby(study.unit_key, sort=True).size()
-        scores = _node_scores(valid, study, side)
-        parts.append(scores.groupby(study.unit_key, sort=True).mean())
-        for name in METRIC_NODES:
-            if name in study.nodes or name in study.outcomes or name in study.predictors:
-                if study.side(name) == side:
-                    parts.append(_unit_metric(name, valid, study, instrument).to_frame())
+    for side, scored, instrument in (("employee", employees, study.employee), ("customer", customers, study.customer)):
+        counts[side] = scored.groupby(study.unit_key, sort=True).size()
+        constructs = [c.id for c in instrument.constructs if c.id in named]
+        parts.append(scored[[study.unit_key, *constructs]].groupby(study.unit_key, sort=True).mean())
+        parts += [_unit_metric(name, scored, study, instrument).to_frame()
+                  for name in METRIC_NODES if name in named and study.side(name) == side]
     units = pd.DataFrame({"n_employees": counts["employee"], "n_customers": counts["customer"]})
     units = units.fillna(0).astype(int)
     for part in parts:
@@ -246,6 +249,36 @@ def unit_table(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Da
     dropped = pd.DataFrame(reasons, columns=DROPPED_COLUMNS)
     kept = units.drop(index=[u for u, _ in reasons]).reset_index()
     return kept, dropped
+
+
+def _scale_points(instrument: Any, construct: Any) -> int | None:
+    """Answer options shared by a construct's items (for r_wg(J)'s null), None if they differ."""
+    counts = set()
+    for item_id in construct.items:
+        item = instrument.item(item_id)
+        if item.scale is not None:
+            counts.add(len(item.scale.values))
+        elif item.min is not None and item.max is not None and float(item.max - item.min).is_integer():
+            counts.add(int(item.max - item.min) + 1)
+        else:
+            counts.add(None)
+    return counts.pop() if len(counts) == 1 else None
+
+
+def aggregation_verdicts(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.DataFrame) -> pd.DataFrame:
+    """:func:`analysis.aggregation.aggregation_table` of every construct on both sides,
+    over the respondents of the analysed ``units`` only, with a ``side`` column first."""
+    kept = set(units["unit"])
+    tables = []
+    for side, instrument, minimum in (("employee", study.employee, study.min_employees),
+                                      ("customer", study.customer, study.min_customers)):
+        frame = scored[side][scored[side][study.unit_key].isin(kept)]
+        mapping = {c.id: list(c.items) for c in instrument.constructs}
+        points = {c.id: _scale_points(instrument, c) for c in instrument.constructs}
+        table = aggregation_table(frame, mapping, study.unit_key, scale_points=points, min_group_size=minimum)
+        tables.append(table.assign(side=side))
+    out = pd.concat(tables, ignore_index=True)
+    return out[["side"] + [c for c in out.columns if c != "side"]]
 
 
 # --------------------------------------------------------------------------- model
@@ -373,23 +406,13 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
         raise LinkageError(f"bootstrap must be a whole number >= 0, got {bootstrap!r}", fix="Use 1000, or 0 for none.")
     employees, customers, waves = _select_waves(study, employee_frame, customer_frame)
-    units, dropped = unit_table(study, employees, customers)
+    scored = {"employee": score_side(employees, study, "employee"), "customer": score_side(customers, study, "customer")}
+    units, dropped = _aggregate(study, scored["employee"], scored["customer"])
     result = fit_chain(study, units, dropped, bootstrap=bootstrap, seed=seed)
-    warnings: list[str] = []
-
-    kept = set(units["unit"])
-    aggregation = []
-    for side, frame, instrument, minimum in (("employee", employees, study.employee, study.min_employees),
-                                             ("customer", customers, study.customer, study.min_customers)):
-        table = aggregation_table(frame[frame[study.unit_key].isin(kept)], instrument, study.unit_key,
-                                  min_group_size=minimum)
-        aggregation.append(table.assign(side=side))
-    aggregation_frame = pd.concat(aggregation, ignore_index=True)
-    aggregation_frame = aggregation_frame[["side"] + [c for c in aggregation_frame.columns if c != "side"]]
-    for row in aggregation_frame.itertuples():
-        if row.construct in study.nodes and row.verdict == "not justified":
-            warnings.append(f"aggregating '{row.construct}' to units is not justified: {row.reason}")
-
+    aggregation_frame = aggregation_verdicts(study, scored, units)
+    warnings = [f"aggregating '{row.construct}' to units is not justified: {row.reason}"
+                for row in aggregation_frame.itertuples()
+                if row.construct in study.nodes and row.verdict == "not justified"]
     with limit_blas_threads():
         driver_table = _drivers(study, units, bootstrap=bootstrap, seed=seed)
     if not result.converged:
