@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
+from scipy.linalg import lapack as _lapack
 
 from analysis import fit_measures as _fm
 from analysis.errors import ConvergenceWarning, DataError, ModelSpecificationError
@@ -543,17 +544,27 @@ class _Engine:
                     s, m = sigma[None], mu[None]
                 else:
                     s, m = sigma[idx[:, :, None], idx[:, None, :]], mu[idx]
-                try:
-                    chol = np.linalg.cholesky(s)
-                except np.linalg.LinAlgError:
-                    return (1e10, grad) if gradient else 1e10
-                diag = np.diagonal(chol, axis1=1, axis2=2)
-                if not np.all(diag > 0) or not np.all(np.isfinite(diag)):
-                    return (1e10, grad) if gradient else 1e10
+                if idx is None:  # one complete-data block: LAPACK directly (less overhead)
+                    chol, info = _lapack.dpotrf(s[0], lower=1)
+                    if info != 0:
+                        return (1e10, grad) if gradient else 1e10
+                    diag = np.diag(chol)[None]
+                    inv, info = _lapack.dpotri(chol, lower=1)
+                    if info != 0 or not np.all(np.isfinite(diag)):
+                        return (1e10, grad) if gradient else 1e10
+                    si = (np.tril(inv) + np.tril(inv, -1).T)[None]
+                else:
+                    try:
+                        chol = np.linalg.cholesky(s)
+                    except np.linalg.LinAlgError:
+                        return (1e10, grad) if gradient else 1e10
+                    diag = np.diagonal(chol, axis1=1, axis2=2)
+                    if not np.all(diag > 0) or not np.all(np.isfinite(diag)):
+                        return (1e10, grad) if gradient else 1e10
+                    linv = np.linalg.inv(chol)
+                    si = np.swapaxes(linv, 1, 2) @ linv
                 dvec = (means - m) if self.meanstructure else np.zeros_like(m)
                 t = covs + dvec[:, :, None] * dvec[:, None, :]
-                linv = np.linalg.inv(chol)
-                si = np.swapaxes(linv, 1, 2) @ linv
                 sit = si @ t
                 f += float(n @ (2 * np.sum(np.log(diag), axis=1) + np.trace(sit, axis1=1, axis2=2)))
                 if gradient:
