@@ -311,7 +311,7 @@ def _answers(latent: np.ndarray, values: np.ndarray, loading: float, rng: np.ran
 
 def _unit_ids(instrument: Any, n_units: int) -> list[str]:
     listed = [u.id for u in getattr(instrument, "units", ())]
-    return listed[:n_units] + [f"unit-{j + 1:04d}" for j in range(len(listed), n_units)]
+    return listed[:n_units] + [f"unit_{j + 1:04d}" for j in range(len(listed), n_units)]
 
 
 def _sizes(spec: int | tuple[int, int], n_units: int, rng: np.random.Generator, what: str) -> np.ndarray:
@@ -501,7 +501,7 @@ def simulate_responses(
     instrument
         A loaded :class:`surveys.instrument.Instrument`.
     n_units
-        Number of units; the instrument's listed units first, then ``unit-0041`` ...
+        Number of units; the instrument's listed units first, then ``unit_0041`` ...
     respondents_per_unit
         Respondents per unit: an integer, or ``(low, high)`` for sizes drawn uniformly.
     seed
