@@ -16,6 +16,7 @@ composed, before anything is expanded).
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer, MaxDepthExceededError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.events import AliasEvent
 
 from surveys.problems import InstrumentError, Problem
@@ -181,7 +182,9 @@ def parse_yaml(text: str, *, source: str = "<text>") -> Document:
     yaml.max_depth = MAX_DEPTH
     yaml.Composer = _GuardedComposer
     try:
-        tree = yaml.load(text)
+        with warnings.catch_warnings():  # a reused anchor name is legal YAML: the later one counts
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            tree = yaml.load(text)
     except _LimitExceeded as exc:
         raise _refuse(source, "alias-limit", str(exc), "Write the repeated parts out, without nested aliases.",
                       exc.line, exc.column) from None

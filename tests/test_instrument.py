@@ -287,6 +287,8 @@ def test_a_few_aliases_are_fine() -> None:
 @pytest.mark.parametrize("text", [
     "", "   \n", "# only a comment\n", "42", "[1, 2]", "~", "!!binary aGVsbG8=", "? [a, b]\n: c\n",
     "id: !custom tag\n", "a: 1\na: 2\n", "x: {y: [1, {z: *nope}]}\n", "\ufeffid: x\n", "id: x\n\x85",
+    '!!python/object/apply:os.system ["true"]', "a: !!python/name:os.system", "a: !!int abc", "a: !!float x",
+    "a: !!timestamp nope", "a: {<<: 5}", "a: !!set {x, y}", "--- a\n--- b", "a: &x 1\nb: &x 2", "a: b: c",
 ])
 def test_odd_yaml_gives_instrument_error_only(text: str) -> None:
     with pytest.raises(InstrumentError):

@@ -57,26 +57,29 @@ def _mutate(tree: Any, data: st.DataObject) -> Any:
     paths = [p for p in _paths(tree) if p]
     if not paths:
         return data.draw(JUNK)
-    path = data.draw(st.sampled_from(paths))
+    action = data.draw(st.sampled_from(["delete", "replace", "swap", "rename_key", "duplicate", "junk_key",
+                                        "rename_id"]))
+    ids = [p for p in paths if p[-1] == "id"]
+    path = data.draw(st.sampled_from(ids if action == "rename_id" and ids else paths))
     parent, key = _parent(tree, path), path[-1]
-    action = data.draw(st.sampled_from(["delete", "replace", "swap", "rename", "duplicate", "junk_key"]))
     if action == "delete":
         del parent[key]
     elif action == "replace":
         parent[key] = data.draw(JUNK)
     elif action == "swap":
         other = data.draw(st.sampled_from(paths))
-        if other[: len(path)] != path and path[: len(other)] != other:
+        if other[: len(path)] != path and path[: len(other)] != other:  # neither contains the other
             other_parent = _parent(tree, other)
             parent[key], other_parent[other[-1]] = copy.deepcopy(other_parent[other[-1]]), copy.deepcopy(parent[key])
-    elif action == "rename" and isinstance(parent, dict):
+    elif action == "rename_key" and isinstance(parent, dict):
         parent[data.draw(st.text(min_size=1, max_size=12))] = parent.pop(key)
     elif action == "duplicate" and isinstance(parent, list):
         parent.append(copy.deepcopy(parent[key]))
     elif action == "junk_key" and isinstance(parent, dict):
         parent[data.draw(st.text(min_size=1, max_size=12))] = data.draw(JUNK)
-    elif isinstance(parent, dict) and parent.get("id") == parent.get(key):  # rename an id
-        parent[key] = data.draw(st.text(max_size=10))
+    elif action == "rename_id":  # to a fresh name, or to another id (a collision)
+        others = [_parent(tree, p)[p[-1]] for p in ids]
+        parent[key] = data.draw(st.one_of(st.text(max_size=10), st.sampled_from(others)))
     return tree
 
 
