@@ -98,6 +98,7 @@ def driver_importance(table: pd.DataFrame, *, outcome: str, r2: float | None = N
                  "color": "#333"}
     fig = go.Figure(go.Bar(x=data["pct"], y=names, orientation="h", marker_color=ACCENT, error_x=error,
                            text=[f"{v:.0f}%" for v in data["pct"]], textposition="inside",
+                           insidetextanchor="start",
                            hovertemplate="%{y}: %{x:.1f}% of explained variance<extra></extra>"))
     title = f"What drives {outcome}: share of explained variance"
     if r2 is not None and np.isfinite(r2):

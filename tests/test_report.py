@@ -19,7 +19,8 @@ from analysis.simulate import simulate_responses
 from reports import charts
 from reports.diagram import path_diagram, path_svg
 from reports.html import METHODS, SECTIONS, render_report
-from reports.insight import SECONDARY_LABEL, collect_insight, comments, filter_responses, responses_by_unit, summary_points
+from reports.insight import (SECONDARY_LABEL, collect_insight, comments, filter_responses, responses_by_unit,
+                             summary_points)
 from surveys.instrument import load_instrument
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,9 +24,10 @@ if source.linked and all(len(f) >= insight.instruments(source)[s].min_group_size
     result = insight.linkage(source)
     st.header(f"What moves customers: unit level ({result.n_units} units)")
     outcomes = list(dict.fromkeys(result.drivers["outcome"]))
-    outcome = st.selectbox("Customer outcome", outcomes, format_func=lambda o: labels.get(o, o), key="drivers:unit")
+    outcome = st.selectbox("Customer outcome", outcomes, index=outcomes.index("csat") if "csat" in outcomes else 0,
+                           format_func=lambda o: labels.get(o, o), key="drivers:unit")
     table = result.drivers[result.drivers["outcome"] == outcome]
-    st.plotly_chart(charts.driver_importance(table, outcome=labels.get(outcome, outcome), labels=labels),
+    st.plotly_chart(insight.figure("driver_importance", table, outcome=labels.get(outcome, outcome), labels=labels),
                     key="unit_drivers")
 
 side = insight.side_choice(source, "Within which survey")
@@ -38,10 +39,10 @@ if insight.enough(source, side):
         outcome = st.selectbox("Outcome", list(found), format_func=lambda o: labels.get(o, o), key="drivers:outcome")
         entry = found[outcome]
         result = entry["result"]
-        st.plotly_chart(charts.driver_importance(result.table, outcome=labels.get(outcome, outcome), r2=result.r2,
-                                                 labels=labels), key="drivers")
-        st.plotly_chart(charts.importance_performance(entry["quadrant"], labels=labels,
-                                                      performance_label="Performance (mean score)"), key="quadrant")
+        st.plotly_chart(insight.figure("driver_importance", result.table, outcome=labels.get(outcome, outcome),
+                                       r2=result.r2, labels=labels), key="drivers")
+        st.plotly_chart(insight.figure("importance_performance", entry["quadrant"], labels=labels,
+                                       performance_label="Performance (mean score)"), key="quadrant")
         first = entry["quadrant"][entry["quadrant"]["quadrant"] == "concentrate here"]
         if len(first):
             st.success("Fix first (important, performing below the median): " +

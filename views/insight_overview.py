@@ -38,20 +38,21 @@ for side, instrument in insight.instruments(source).items():
                                f"{unit}, n = {overall.n}")
             column.caption(f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
     table = responses_by_unit(frame, instrument)
-    st.plotly_chart(charts.response_rates(table, min_group_size=k, title=f"{side.capitalize()} responses by unit"),
+    st.plotly_chart(insight.figure("response_rates", table, min_group_size=k,
+                                   title=f"{side.capitalize()} responses by unit"),
                     key=f"rates:{side}")
     with st.expander("Responses by unit (table)"):
         st.dataframe(table[["unit", "label", "shown"]].rename(columns={"shown": "responses"}), hide_index=True)
     if metrics:
-        st.plotly_chart(charts.metric_intervals([m.overall for m in metrics.values()],
-                                                title=f"{side.capitalize()} headline metrics with 95% intervals"),
+        st.plotly_chart(insight.figure("metric_intervals", [m.overall for m in metrics.values()],
+                                       title=f"{side.capitalize()} headline metrics with 95% intervals"),
                         key=f"headline:{side}")
     for name, unit_metric in metrics.items():
-        st.plotly_chart(charts.metric_by_unit(unit_metric.to_frame(), metric=unit_metric.metric),
+        st.plotly_chart(insight.figure("metric_by_unit", unit_metric.to_frame(), metric=unit_metric.metric),
                         key=f"by_unit:{side}:{name}")
         waves = metric_trend(frame, instrument, name)
         if len(waves) > 1:
-            st.plotly_chart(charts.trend(waves, metric=unit_metric.metric), key=f"trend:{side}:{name}")
+            st.plotly_chart(insight.figure("trend", waves, metric=unit_metric.metric), key=f"trend:{side}:{name}")
         else:
             st.caption(f"{charts.METRIC_NAMES.get(unit_metric.metric, name)}: one wave so far; trends appear "
                        "from the second wave on.")

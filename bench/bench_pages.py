@@ -1,0 +1,61 @@
+"""Benchmark of the Insight pages: time to render each page on the demo data, first
+visit and cached.
+
+Each page (``views/insight_*.py``) runs under ``streamlit.testing.v1.AppTest`` in this
+process, as the server runs it: the modules are imported once beforehand (a running
+server has them imported), then for every page
+
+* **first visit**: every Streamlit cache cleared (``st.cache_data`` and
+  ``st.cache_resource``), so the page loads the demo data and runs its analyses;
+* **cached**: the same page again (a rerun, or a second visitor), served from the
+  caches keyed by the data version.
+
+The figure is the wall time of ``AppTest.run()`` (script run, analyses, chart
+building; not the browser's drawing). Targets: first visit under 2 s, cached under 0.3 s.
+
+Run::
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.bench_pages [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["insight_overview", "insight_instrument_health", "insight_drivers", "insight_linkage", "insight_comments"]
+
+
+def _run(page: str) -> float:
+    app = AppTest.from_file(str(ROOT / "views" / f"{page}.py"), default_timeout=600)
+    start = time.perf_counter()
+    app.run()
+    elapsed = time.perf_counter() - start
+    if app.exception:
+        raise SystemExit(f"{page} failed: {app.exception[0].value}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="Cached runs per page (median reported).")
+    args = parser.parse_args()
+    for page in PAGES:  # import every module a page needs, as a running server has
+        _run(page)
+    print(f"{'page':<28}{'first visit (s)':>16}{'cached (s)':>12}")
+    for page in PAGES:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        first = _run(page)
+        cached = statistics.median(_run(page) for _ in range(args.repeat))
+        print(f"{page:<28}{first:>16.2f}{cached:>12.2f}")
+
+
+if __name__ == "__main__":
+    main()
