@@ -106,6 +106,7 @@ __all__ = [
 LINK_STATES = ("ok", "unknown_campaign", "draft", "not_open", "closed", "token_needed", "token_unknown", "token_used")
 
 CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+UNIT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")
 #: Largest partial progress kept per respondent (JSON characters).
 MAX_PROGRESS = 1_000_000
 #: Most invitations issued in one call.
@@ -338,7 +339,8 @@ def _campaign_of(row: Any) -> Campaign:
 
 
 def _load_campaign(conn: Connection, campaign_id: str) -> Campaign:
-    row = conn.execute(_campaign_query().where(db.campaigns.c.id == str(campaign_id)[:100])).first()
+    wellformed = isinstance(campaign_id, str) and CAMPAIGN_ID.fullmatch(campaign_id)
+    row = conn.execute(_campaign_query().where(db.campaigns.c.id == campaign_id)).first() if wellformed else None
     if row is None:
         known = conn.execute(sa.select(db.campaigns.c.id)).scalars().all()
         raise CampaignNotFound(f"no campaign '{str(campaign_id)[:70]}'", where="campaign",
@@ -447,9 +449,10 @@ def invite(store: db.Store, campaign_id: str, *, unit: str, count: int) -> list[
     if known and unit not in known:
         raise CampaignError(f"unit '{unit[:70]}' is not one of the instrument's units", where=f"campaign '{campaign.id}'",
                             fix=did_you_mean(unit, known).strip() or f"Known units: {', '.join(known[:12])}.")
-    if not unit or len(unit) > 200:
-        raise CampaignError("the unit id is empty or too long", where=f"campaign '{campaign.id}'",
-                            fix="Give the id of the store, branch or team (up to 200 characters).")
+    if not UNIT_ID.fullmatch(unit):
+        raise CampaignError("the unit id is empty, too long or has unusual characters", where=f"campaign '{campaign.id}'",
+                            fix="Give the id of the store, branch or team: letters, digits, '.', '-', '_' "
+                                "(up to 200 characters).")
     tokens = [new_token() for _ in range(count)]
     now = db.utcnow().replace(minute=0, second=0, microsecond=0)
     rows = [{"id": str(uuid.uuid4()), "campaign_id": campaign.id, "unit": unit, "token_hash": hash_token(t),
@@ -473,7 +476,7 @@ def _invitation(conn: Connection, campaign_id: str, token: str) -> Invitation:
 
 def check_invitation(store: db.Store, campaign_id: str, token: str) -> Invitation:
     """The unused invitation of ``token`` in this campaign; :class:`TokenUnknown` / :class:`TokenUsed` otherwise."""
-    return store.run(lambda conn: _invitation(conn, str(campaign_id), token), write=False)
+    return store.run(lambda conn: _invitation(conn, _load_campaign(conn, campaign_id).id, token), write=False)
 
 
 def resolve_link(store: db.Store, campaign_id: str, token: str | None = None, *,
@@ -532,10 +535,15 @@ def save_progress(store: db.Store, campaign_id: str, key: str, progress: Mapping
 
 
 def load_progress(store: db.Store, campaign_id: str, key: str) -> dict[str, Any] | None:
-    """The progress saved under ``key`` (token or session key), or ``None``."""
+    """The progress saved under ``key`` (token or session key), or ``None``; :class:`CampaignNotFound`."""
     p = db.partials
-    query = sa.select(p.c.progress).where(p.c.campaign_id == str(campaign_id)[:100], p.c.key_hash == hash_token(key))
-    return store.run(lambda conn: conn.execute(query).scalar_one_or_none(), write=False)
+
+    def tx(conn: Connection) -> dict[str, Any] | None:
+        campaign = _load_campaign(conn, campaign_id)
+        query = sa.select(p.c.progress).where(p.c.campaign_id == campaign.id, p.c.key_hash == hash_token(key))
+        return conn.execute(query).scalar_one_or_none()
+
+    return store.run(tx, write=False)
 
 
 # --------------------------------------------------------------------------- submit
@@ -616,8 +624,12 @@ def submit(
 def response_count(store: db.Store, campaign_id: str) -> int:
     """Number of stored responses of a campaign."""
     r = db.responses
-    query = sa.select(sa.func.count()).select_from(r).where(r.c.campaign_id == str(campaign_id))
-    return int(store.run(lambda conn: conn.execute(query).scalar_one(), write=False))
+
+    def tx(conn: Connection) -> int:
+        campaign = _load_campaign(conn, campaign_id)
+        return conn.execute(sa.select(sa.func.count()).select_from(r).where(r.c.campaign_id == campaign.id)).scalar_one()
+
+    return int(store.run(tx, write=False))
 
 
 def response_rates(store: db.Store, campaign_id: str) -> pd.DataFrame:

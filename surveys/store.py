@@ -254,10 +254,12 @@ class Store:
             raise self._error(exc, "cannot connect to the database") from exc
 
     def _error(self, exc: DBAPIError, what: str = "the database refused the operation") -> StoreError:
+        connecting = what.startswith("cannot connect") or isinstance(exc, OperationalError) and _transient(exc)
         return StoreError(
             f"{what}: {_first_line(exc.orig)}",
             where=safe_url(self.url),
-            fix=_fix_for(self.url),
+            fix=_fix_for(self.url) if connecting else (
+                "Nothing was saved by this operation. If it happens again, report it with this message."),
         )
 
 

@@ -291,3 +291,17 @@ def test_import_frame_round_trips_the_wide_frame(any_store, survey):
     left = frame.sort_values("sat")[columns].reset_index(drop=True)
     right = copied.sort_values("sat")[columns].reset_index(drop=True)
     pd.testing.assert_frame_equal(left, right)
+
+
+def test_hostile_values_never_reach_the_driver_as_errors(any_store, survey):
+    """NUL characters, huge ids and tokens give the documented errors, not driver tracebacks."""
+    invited_campaign(any_store, survey)
+    token = cp.invite(any_store, "ee1", unit="north", count=1)[0]
+    cp.save_progress(any_store, "ee1", token, {"comment": "a\x00b", "k\x00": ["\x00" * 10]})
+    assert cp.load_progress(any_store, "ee1", token) == {"comment": "a\x00b", "k\x00": ["\x00" * 10]}
+    assert cp.resolve_link(any_store, "x" * 100_000, "t").state == "unknown_campaign"
+    assert cp.resolve_link(any_store, "ee1\x00", "t").state == "unknown_campaign"
+    assert cp.resolve_link(any_store, "ee1", "\x00" * 100_000).state == "token_unknown"
+    cp.submit(any_store, "ee1", GOOD | {"comment": "x\x00y", "\x00": 1}, token=token, language="\x00" * 1000)
+    frame = cp.responses_frame(any_store, "ee1")
+    assert frame["comment"].tolist() == ["xy"] and frame["language"].tolist() == ["en"]
