@@ -48,29 +48,47 @@ _ROTATIONS = {"varimax": "varimax", "promax": "promax", "oblimin": "oblimin", "g
 _OBLIQUE = {"promax", "oblimin", "geomin"}
 
 
-def _correlations(data: pd.DataFrame, where: str) -> tuple[pd.DataFrame, np.ndarray, int]:
-    """Checked complete cases and their correlation matrix (positive definite)."""
+def _correlations(data: pd.DataFrame, where: str, *,
+                  missing: str = "listwise") -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Checked cases and their correlation matrix (positive definite).
+
+    ``listwise``: the complete cases; ``pairwise``: every case with an answer, each
+    correlation from the cases that answered both items.
+    """
+    if missing not in ("listwise", "pairwise"):
+        raise DataError(f"unknown missing={missing!r}", where=where, fix="use 'listwise' or 'pairwise'")
     items = numeric_items(data, where=where)
     p = items.shape[1]
     if p < 3:
         raise DataError(f"needs at least 3 items, got {p}", where=where, fix="pass more item columns")
-    complete, dropped = complete_cases(items, min_cases=p + 1, where=where)
-    constant = [c for c in complete.columns if complete[c].nunique() < 2]
+    if missing == "listwise":
+        used, dropped = complete_cases(items, min_cases=p + 1, where=where)
+    else:
+        used = items.dropna(how="all")
+        dropped = len(items) - len(used)
+        answered = used.notna().astype(float)
+        fewest = int((answered.T @ answered).to_numpy().min())
+        if fewest < p + 1:
+            raise DataError(f"some pair of items was answered together by only {fewest} case(s); at least "
+                            f"{p + 1} are needed", where=where, fix="use fewer items or collect more responses")
+    constant = [c for c in used.columns if used[c].nunique() < 2]
     if constant:
         raise DataError(f"item(s) {', '.join(map(repr, constant))} have the same answer in every complete case",
                         where=where, fix="drop the constant item(s)")
-    corr = np.corrcoef(complete.to_numpy(), rowvar=False)
+    corr = used.corr().to_numpy() if missing == "pairwise" else np.corrcoef(used.to_numpy(), rowvar=False)
     upper = np.triu(np.abs(corr), 1)
     i, j = np.unravel_index(np.argmax(upper), upper.shape)
     if upper[i, j] > 1 - 1e-10:
-        raise DataError(f"items {complete.columns[i]!r} and {complete.columns[j]!r} are perfectly correlated "
+        raise DataError(f"items {used.columns[i]!r} and {used.columns[j]!r} are perfectly correlated "
                         "(identical up to a linear recoding), so the correlation matrix is singular",
                         where=where, fix="drop one of the two items")
     eig = np.linalg.eigvalsh(corr)
     if eig[0] < 1e-10 * p:
-        raise DataError("the correlation matrix is singular: some item is an exact linear combination of others",
-                        where=where, fix="drop redundant items (e.g. a total score next to its items)")
-    return complete, corr, dropped
+        raise DataError("the correlation matrix is singular or, with pairwise deletion, not positive definite: "
+                        "some item is an exact linear combination of others",
+                        where=where, fix="drop redundant items (e.g. a total score next to its items) or use "
+                                         "missing='listwise'")
+    return used, corr, dropped
 
 
 @dataclass(frozen=True)
@@ -323,7 +341,7 @@ class EFAResult:
 
 
 def efa(data: pd.DataFrame, *, n_factors: int, method: Method = "minres",
-        rotation: Rotation | None = "oblimin") -> EFAResult:
+        rotation: Rotation | None = "oblimin", missing: Literal["listwise", "pairwise"] = "listwise") -> EFAResult:
     """Exploratory factor analysis.
 
     Parameters
@@ -341,6 +359,10 @@ def efa(data: pd.DataFrame, *, n_factors: int, method: Method = "minres",
         ``"varimax"`` (orthogonal, Kaiser-normalized), ``"promax"`` (oblique, power
         4), ``"oblimin"`` (oblique, gamma 0, Jennrich 2002 gradient projection),
         ``"geomin"`` (oblique, delta .01, psych's ``geominQ``) or ``None``.
+    missing
+        ``"listwise"`` (default: complete cases only) or ``"pairwise"`` (each
+        correlation from the cases that answered both items, psych's default; ``n``
+        then counts the cases with at least one answer).
 
     Returns
     -------
@@ -379,7 +401,7 @@ def efa(data: pd.DataFrame, *, n_factors: int, method: Method = "minres",
     if rotation is not None and rotation not in _ROTATIONS:
         raise DataError(f"unknown rotation {rotation!r}", where=where,
                         fix=f"use one of {', '.join(map(repr, _ROTATIONS))} or None")
-    complete, corr, dropped = _correlations(data, where)
+    complete, corr, dropped = _correlations(data, where, missing=missing)
     n, p = complete.shape
     max_factors = p - 1 if method != "principal" else p
     if not isinstance(n_factors, (int, np.integer)) or not 1 <= n_factors <= max_factors:

@@ -75,18 +75,27 @@ def test_oblique_phi_reproduces_the_unrotated_communalities(bfi_solution):
     assert np.allclose(bfi_solution.structure, pattern @ phi)
 
 
-def test_bfi_factor_correlations_agree_with_psych(bfi_solution):
-    # |Phi| printed by psych::fa(bfi[1:25], nfactors = 5) (minres, oblimin; all 2,800 cases with
-    # pairwise correlations, hence the tolerance: the reference case uses the 2,436 complete cases).
-    # Signs depend on each package's sign convention, so absolute values are compared.
+def test_bfi_pairwise_solution_matches_psych_printed_phi_and_ss_loadings():
+    # psych::fa(bfi[1:25], nfactors = 5) (minres, oblimin, pairwise correlations of all 2,800
+    # cases) prints SS loadings 2.57 2.20 2.03 1.99 1.59 and these |Phi| (rounded to 2 decimals;
+    # signs depend on each package's sign convention). factor-analyzer's own phi_ fails this
+    # check (it is not re-sorted with the loadings), and the pattern's column sums of squares
+    # (2.50 1.96 1.91 1.80 1.51) are not psych's SS loadings for an oblique solution.
     psych = {("N", "E"): 0.21, ("N", "C"): 0.19, ("N", "A"): 0.04, ("N", "O"): 0.01, ("E", "C"): 0.23,
              ("E", "A"): 0.33, ("E", "O"): 0.17, ("C", "A"): 0.20, ("C", "O"): 0.19, ("A", "O"): 0.19}
-    loadings = bfi_solution.loadings
+    case = EFA["bfi_efa_5_minres_oblimin"]
+    solution = efa(reference_data(case["data"])[case["items"]], n_factors=5, missing="pairwise")
+    assert solution.n == 2800
+    loadings = solution.loadings
     trait = {factor: loadings[factor].abs().idxmax()[0] for factor in loadings.columns}
     assert sorted(trait.values()) == ["A", "C", "E", "N", "O"]
-    phi = bfi_solution.phi.rename(index=trait, columns=trait).abs()
+    phi = solution.phi.rename(index=trait, columns=trait).abs()
     lines = [f"|Phi|[{a}, {b}]: psych {value:.2f}, got {phi.loc[a, b]:.3f}"
-             for (a, b), value in psych.items() if abs(phi.loc[a, b] - value) > 0.02]
+             for (a, b), value in psych.items() if abs(phi.loc[a, b] - value) > 0.0051]
+    ss = solution.variance.loc["ss_loadings"].to_numpy()
+    lines += [f"ss_loadings[F{j + 1}]: psych {want:.2f}, got {got:.3f}"
+              for j, (want, got) in enumerate(zip([2.57, 2.20, 2.03, 1.99, 1.59], ss, strict=True))
+              if abs(got - want) > 0.0051]
     assert not lines, "\n".join(lines)
 
 
@@ -206,6 +215,8 @@ def test_bad_options():
         efa(data, n_factors=2, rotation="quartimax")
     with pytest.raises(DataError, match="unknown method"):
         efa(data, n_factors=2, method="pa")
+    with pytest.raises(DataError, match="unknown missing"):
+        efa(data, n_factors=2, missing="fiml")
 
 
 def test_oblique_solution_reproduces_the_unrotated_common_part_exactly(bfi_solution):
@@ -247,3 +258,11 @@ def test_parallel_analysis_and_loading_recovery_over_many_seeds():
     assert np.abs(bias).max() < 0.03  # unbiased up to Monte Carlo error (SE of a mean ~ 0.005)
     assert np.abs(np.array(estimates) - pattern).max() < 0.2
     assert noise_hits <= 8
+
+
+def test_pairwise_needs_enough_cases_per_pair():
+    data, _ = simulate_factors(40, seed=1)
+    data.loc[:29, "x1"] = np.nan
+    data.loc[10:, "x2"] = np.nan  # x1 and x2 answered together by no one
+    with pytest.raises(DataError, match="answered together by only 0 case"):
+        efa(data, n_factors=2, missing="pairwise")
