@@ -55,3 +55,26 @@ def test_power_command():
     assert "csat ~ service_quality" in result.output
     bad = runner.invoke(app, ["power", "--study", STUDY, "--units", "a,b"])
     assert bad.exit_code == 1 and "--units must be whole numbers" in bad.output
+
+
+def test_analyze_study_from_the_stored_demo_campaigns(tmp_path, monkeypatch):
+    """The stored demo (``tandem demo``) and the analysis demo are the same data."""
+    from surveys.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
+    from surveys.store import open_store
+
+    url = f"sqlite:///{tmp_path}/demo.db"
+    store = open_store(url)
+    try:
+        seed_demo(store)
+    finally:
+        store.dispose()
+    monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    stored = runner.invoke(app, ["analyze", "study", STUDY, "--campaign-employee", EMPLOYEE_CAMPAIGN,
+                                 "--campaign-customer", CUSTOMER_CAMPAIGN, "--bootstrap", "0"])
+    assert stored.exit_code == 0, stored.output
+    demo = runner.invoke(app, ["analyze", "study", STUDY, "--demo", "--bootstrap", "0"])
+    chain = lambda text: [ln for ln in text.splitlines() if " <- " in ln]  # noqa: E731
+    assert chain(stored.output) and chain(stored.output) == chain(demo.output)
+    swapped = runner.invoke(app, ["analyze", "study", STUDY, "--campaign-employee", CUSTOMER_CAMPAIGN,
+                                  "--campaign-customer", EMPLOYEE_CAMPAIGN])
+    assert swapped.exit_code == 1 and "uses instrument 'customer_experience'" in swapped.output
