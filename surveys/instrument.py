@@ -443,6 +443,12 @@ class Instrument(_Model):
     def __hash__(self) -> int:
         return hash((self.id, self.version, self.sha256))
 
+    def __repr__(self) -> str:
+        return (f"Instrument(id={self.id!r}, version={self.version!r}, audience={self.audience!r}, "
+                f"{len(self._questions)} questions, {len(self._items)} items, {len(self.constructs)} constructs)")
+
+    __str__ = __repr__
+
     # ----------------------------------------------------------------- derived
 
     @property
