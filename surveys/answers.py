@@ -47,6 +47,8 @@ __all__ = ["AnswerError", "AnswerProblem", "validate_answers", "validate_page"]
 MAX_LIST = 500
 #: Longest text accepted for a unit id, option value or date.
 MAX_CODE = 200
+#: A unit id when the instrument lists no units (invitations name them).
+UNIT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")
 
 _MESSAGES: dict[str, dict[str, str]] = {
     "en": {
@@ -387,7 +389,7 @@ def _unit(instrument: Any, question: Any, value: Any, msg: dict[str, str]) -> tu
         return False, msg["unit"]
     if instrument.units:
         return (True, value) if any(u.id == value for u in instrument.units) else (False, msg["unit"])
-    return (True, value) if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", value) else (False, msg["unit"])
+    return (True, value) if UNIT_ID.fullmatch(value) else (False, msg["unit"])
 
 
 _RULES = {

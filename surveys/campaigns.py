@@ -64,7 +64,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from surveys import store as db
-from surveys.answers import validate_answers
+from surveys.answers import UNIT_ID, validate_answers
 from surveys.errors import TandemError, did_you_mean
 from surveys.instrument import Instrument, parse_instrument
 
@@ -106,7 +106,6 @@ __all__ = [
 LINK_STATES = ("ok", "unknown_campaign", "draft", "not_open", "closed", "token_needed", "token_unknown", "token_used")
 
 CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
-UNIT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")
 #: Largest partial progress kept per respondent (JSON characters).
 MAX_PROGRESS = 1_000_000
 #: Most invitations issued in one call.

@@ -305,3 +305,26 @@ def test_hostile_values_never_reach_the_driver_as_errors(any_store, survey):
     cp.submit(any_store, "ee1", GOOD | {"comment": "x\x00y", "\x00": 1}, token=token, language="\x00" * 1000)
     frame = cp.responses_frame(any_store, "ee1")
     assert frame["comment"].tolist() == ["xy"] and frame["language"].tolist() == ["en"]
+
+
+def test_a_respondent_starts_in_one_process_and_finishes_in_another(any_store_url, survey):
+    """Progress saved by another OS process (another app server) is continued and submitted here."""
+    import subprocess
+    import sys
+
+    store = db.open_store(any_store_url)
+    try:
+        invited_campaign(store, survey)
+        token = cp.invite(store, "ee1", unit="south", count=1)[0]
+        script = ("import sys; from surveys import campaigns as cp, store as db; s = db.open_store(sys.argv[1]); "
+                  "cp.save_progress(s, 'ee1', sys.argv[2], {'answers': {'role': 'manager'}, 'step': 1}, page=1)")
+        done = subprocess.run([sys.executable, "-c", script, any_store_url, token], capture_output=True, text=True,
+                              cwd=Path(__file__).parents[1], timeout=120)
+        assert done.returncode == 0, done.stderr
+        saved = cp.load_progress(store, "ee1", token)
+        assert saved == {"answers": {"role": "manager"}, "step": 1}
+        cp.submit(store, "ee1", GOOD | saved["answers"] | {"team_size": 4}, token=token)
+        assert cp.responses_frame(store, "ee1")["team_size"].tolist() == [4.0]
+        assert cp.load_progress(store, "ee1", token) is None
+    finally:
+        store.dispose()
