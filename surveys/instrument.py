@@ -217,7 +217,8 @@ def _condition(value: Any) -> Condition | None:
     try:
         return parse_condition(value)
     except ExpressionError as exc:
-        raise PydanticCustomError(f"show_if_{exc.kind}", "{reason}", {"reason": str(exc)}) from None
+        raise PydanticCustomError(f"show_if_{exc.kind}", "{reason}",
+                                  {"reason": str(exc), "offset": exc.offset}) from None
 
 
 ShowIf = Annotated[Condition | None, PlainValidator(_condition)]

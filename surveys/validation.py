@@ -113,7 +113,8 @@ def _schema_problem(detail: Mapping[str, Any], loc: Path, path: Path, document: 
         return _pattern_problem(str(ctx.get("pattern", "")), key, value, document, at, item)
     if kind.startswith("show_if_"):
         rule = "show-if-forbidden" if kind == "show_if_forbidden" else "show-if-syntax"
-        return Problem(document.source, *at, item, rule, detail["msg"], SHOW_IF_FIX)
+        return Problem(document.source, *_inside(document, at, value, ctx.get("offset", 0)), item, rule,
+                       detail["msg"], SHOW_IF_FIX)
     if kind == "lang_text":
         return Problem(document.source, *at, item, "bad-text", f"{key}: {detail['msg']}",
                        "Write a text, or one text per language: {en: '...', de: '...'}.")
@@ -140,6 +141,18 @@ def _pattern_problem(pattern: str, key: str, value: Any, document: Document, at:
     return Problem(document.source, *at, item, "bad-id", f"{key} '{_short(value)}' is not a valid id",
                    "Ids start with a lowercase letter and use only a-z, 0-9 and _ (at most 64 characters)"
                    + (f", e.g. '{suggestion}'." if suggestion else "."))
+
+
+def _inside(document: Document, at: tuple[int, int], value: Any, offset: int) -> tuple[int, int]:
+    """The position ``offset`` characters into a one-line scalar that starts at ``at`` (quotes skipped)."""
+    lines = document.text.splitlines()
+    if not isinstance(value, str) or "\n" in value.strip() or not 0 < at[0] <= len(lines):
+        return at
+    line = lines[at[0] - 1]
+    quoted = line[at[1] - 1:at[1]] in ("'", '"')
+    start = at[1] + quoted
+    lead = len(value) - len(value.lstrip())
+    return at[0], start + lead + offset
 
 
 def _short(value: Any) -> str:
