@@ -706,7 +706,11 @@ class SEMResult:
         Score test with the expected information (Sörbom 1989; lavaan ``modindices``):
         for a fixed parameter j with score ``U_j`` (derivative of the log-likelihood) and
         ``V_j = I_jj - I_jf I_ff^-1 I_fj``, ``mi = U_j^2 / V_j`` and ``epc = U_j / V_j``;
-        ``sepc_all`` standardizes the EPC like ``std_all``.
+        ``sepc_all`` standardizes the EPC like ``std_all``. Candidates are the loadings of
+        every latent variable on every observed indicator and the residual covariances
+        between indicators, per group. With FIML the complete-data expected information
+        at the estimates is used (an approximation; lavaan uses the same default,
+        ``information = "expected"``).
         """
         return _modification_indices(self, minimum)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import reference_cases_of, reference_data
+from scipy import stats
 
 from analysis import sem
 from analysis.fit_measures import cfi, rmsea, rmsea_ci, srmr, tli
@@ -126,7 +127,7 @@ def test_estimate_table_columns_and_summary(hs_fit):
 def test_wald_interval_and_pvalue(hs_fit):
     row = _row(hs_fit.estimates, "visual", "=~", "x2")
     assert row.ci_lower == pytest.approx(row.est - 1.959964 * row.se, abs=1e-6)
-    assert row.pvalue == pytest.approx(2 * (1 - __import__("scipy").stats.norm.cdf(abs(row.est / row.se))))
+    assert row.pvalue == pytest.approx(2 * stats.norm.sf(abs(row.est / row.se)))
 
 
 # ----------------------------------------------------------------------------- multigroup
@@ -185,13 +186,14 @@ def test_scalar_frees_latent_means_in_later_groups(hs):
 
 # ----------------------------------------------------------------------------- defined parameters
 def test_defined_parameter_delta_method(hs):
-    model = HS_MODEL.replace("speed =~ x7", "speed =~ x7").replace("x3\n", "a*x3\n") \
-        .replace("x5 +", "b*x5 +") + "\nab := a*b\nratio := a/b"
+    model = ("visual =~ x1 + x2 + a*x3\ntextual =~ x4 + b*x5 + x6\nspeed =~ x7 + x8 + x9\n"
+             "ab := a*b\nratio := a/b")
     res = sem.fit(model, hs)
     a = _row(res.estimates, "visual", "=~", "x3")
     b = _row(res.estimates, "textual", "=~", "x5")
     ab = res.estimates[res.estimates.lhs == "ab"].iloc[0]
     assert ab.op == ":=" and ab.est == pytest.approx(a.est * b.est)
+    assert res.estimates.set_index("lhs").loc["ratio", "est"] == pytest.approx(a.est / b.est)
     state = res._state
     ia, ib = next(r.pid for r in state.rows if r.label == "a"), next(r.pid for r in state.rows if r.label == "b")
     v = state.vcov
@@ -248,7 +250,6 @@ def test_fit_index_formulas():
     assert cfi(85.3055217699727, 24, 918.851589, 36) == pytest.approx(0.930559651799336, abs=1e-6)
     assert tli(85.3055217699727, 24, 918.851589, 36) == pytest.approx(0.895839477699004, abs=1e-6)
     lo, up = rmsea_ci(85.3055217699727, 24, 301)
-    from scipy import stats
     assert stats.ncx2.cdf(85.3055217699727, 24, lo ** 2 * 24 * 301) == pytest.approx(0.95, abs=1e-6)
     assert stats.ncx2.cdf(85.3055217699727, 24, up ** 2 * 24 * 301) == pytest.approx(0.05, abs=1e-6)
     s = np.array([[2.0, 0.5], [0.5, 1.0]])
