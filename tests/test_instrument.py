@@ -321,3 +321,13 @@ def test_unchanged_files_are_parsed_once_and_changed_files_again(tmp_path: Path)
     changed = load_instrument(path)
     assert changed is not first
     assert changed.title["en"] == "Team check-in today"
+
+
+def test_show_if_problems_point_at_the_offending_character() -> None:
+    path = ROOT / "tests" / "instruments" / "invalid" / "show_if_lambda.yaml"
+    line = path.read_text(encoding="utf-8").splitlines()[71]
+    assert line == "        show_if: 'enps == (lambda: 6)'"
+    with pytest.raises(InstrumentError) as caught:
+        load_instrument(path)
+    problem = caught.value.problems[0]
+    assert (problem.line, problem.column) == (72, line.index("lambda") + 1)
