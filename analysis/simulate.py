@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.study import METRIC_NODES, node_names, node_side
 from surveys.errors import TandemError, did_you_mean
 
 __all__ = [
@@ -74,8 +75,6 @@ SERVICE_PROFIT_CHAIN: Mapping[str, Mapping[str, float]] = MappingProxyType(
         "nps": MappingProxyType({"csat": 0.55}),
     }
 )
-
-METRIC_NODES = ("csat", "nps", "ces", "enps")
 
 _COMMENTS = (
     "The visit was as expected.",
@@ -563,18 +562,11 @@ def simulate_responses(
 
 
 def _node_sides(employee: Any, customer: Any, nodes: Sequence[str]) -> dict[str, str]:
-    """``node -> "employee" | "customer"``; unknown nodes raise with did-you-mean."""
-    sides: dict[str, str] = {}
-    for inst, side in ((employee, "employee"), (customer, "customer")):
-        metrics = getattr(inst, "metrics", None)
-        names = {c.id for c in inst.constructs}
-        names |= {m for m in METRIC_NODES if metrics is not None and getattr(metrics, m, None)}
-        for node in nodes:
-            if node in names and node not in sides:
-                sides[node] = side
-    unknown = [n for n in nodes if n not in sides]
+    """``node -> "employee" | "customer"`` (:func:`analysis.study.node_side`); unknown nodes raise."""
+    sides = {node: node_side(node, employee, customer) for node in nodes}
+    unknown = [n for n, side in sides.items() if side is None]
     if unknown:
-        candidates = [c.id for c in employee.constructs] + [c.id for c in customer.constructs] + list(METRIC_NODES)
+        candidates = sorted(node_names(employee) | node_names(customer))
         raise SimulationError(
             f"path node '{unknown[0]}' is neither a construct of '{employee.id}' or '{customer.id}' "
             "nor a metric (csat, nps, ces, enps) they define." + did_you_mean(unknown[0], candidates),

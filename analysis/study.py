@@ -41,7 +41,8 @@ from surveys.instrument import Instrument, load_instrument
 from surveys.problems import InstrumentError, Problem
 from surveys.yamlsource import parse_yaml, read_text
 
-__all__ = ["METRIC_NODES", "Study", "StudyError", "StudyPath", "load_study", "parse_study"]
+__all__ = ["METRIC_NODES", "Study", "StudyError", "StudyPath", "load_study", "node_names", "node_side",
+           "parse_study"]
 
 METRIC_NODES = ("csat", "nps", "ces", "enps")
 _KEYS = ("id", "title", "description", "employee_instrument", "customer_instrument", "unit_key",
@@ -122,7 +123,7 @@ class Study:
 
     def side(self, node: str) -> str:
         """``"employee"`` or ``"customer"``: which instrument defines ``node``."""
-        return _side_of(node, self.employee, self.customer) or "unknown"
+        return node_side(node, self.employee, self.customer) or "unknown"
 
     def model_syntax(self) -> str:
         """lavaan syntax of the unit-level path model, with labelled paths and
@@ -171,15 +172,17 @@ def _defined(source: str, target: str) -> str:
     return f"ind_{source}__{target}"
 
 
-def _names(instrument: Instrument) -> set[str]:
+def node_names(instrument: Instrument) -> set[str]:
+    """The names an instrument gives to path nodes: its construct ids and its metrics."""
     metrics = instrument.metrics
     return {c.id for c in instrument.constructs} | {m for m in METRIC_NODES if getattr(metrics, m, None)}
 
 
-def _side_of(node: str, employee: Instrument, customer: Instrument) -> str | None:
-    if node in _names(employee):
+def node_side(node: str, employee: Instrument, customer: Instrument) -> str | None:
+    """``"employee"`` or ``"customer"``: which instrument defines ``node`` (None: neither)."""
+    if node in node_names(employee):
         return "employee"
-    if node in _names(customer):
+    if node in node_names(customer):
         return "customer"
     return None
 
@@ -310,8 +313,8 @@ def _paths(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[S
     if not isinstance(spec, list) or not spec:
         problem(("paths",), "paths", "'paths' must be a non-empty list of lines like 'y ~ x1 + x2'")
         return ()
-    known = {n: side for side, inst in instruments.items() for n in _names(inst)}
-    both = set(_names(instruments["employee"])) & set(_names(instruments["customer"])) if len(instruments) == 2 else set()
+    known = {n: side for side, inst in instruments.items() for n in node_names(inst)}
+    both = set(node_names(instruments["employee"])) & set(node_names(instruments["customer"])) if len(instruments) == 2 else set()
     out: list[StudyPath] = []
     for i, line in enumerate(spec):
         if not isinstance(line, str) or line.count("~") != 1:
@@ -375,7 +378,7 @@ def _cycle(paths: list[StudyPath]) -> list[str]:
 def _drivers(doc: dict, instruments: Mapping[str, Instrument], paths: tuple[StudyPath, ...],
              problem) -> tuple[tuple[str, ...], tuple[str, ...]]:
     nodes = [n for p in paths for n in (*p.rhs, p.lhs)]
-    sides = {side: _names(inst) for side, inst in instruments.items()}
+    sides = {side: node_names(inst) for side, inst in instruments.items()}
     default_pred = tuple(dict.fromkeys(n for n in nodes if n in sides.get("employee", ())))
     default_out = tuple(dict.fromkeys(n for n in nodes if n in sides.get("customer", ())))
     spec = doc.get("drivers", {})
