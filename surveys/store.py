@@ -36,8 +36,10 @@ is kept under the token hash and deleted in the transaction that stores the resp
 What this does not protect against: someone with administrator access to the database
 *server* who reads its internals while submissions happen (PostgreSQL's transaction ids
 ``xmin`` of the updated invitation row and the inserted response row are equal; SQLite
-and PostgreSQL write-ahead logs keep recent changes in commit order). Those people can
-also read the mail merge file. See the README, "Collecting responses".
+and PostgreSQL write-ahead logs keep recent changes in commit order; PostgreSQL keeps
+deleted partial progress in dead row versions until VACUUM). SQLite runs with
+``secure_delete`` so deleted partial progress is overwritten in the file. See the README,
+"Collecting responses".
 """
 
 from __future__ import annotations
@@ -307,6 +309,7 @@ def _sqlite_engine(url: URL) -> Engine:
         if database != ":memory:":
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA secure_delete = ON")  # deleted partial progress is overwritten, not left in free pages
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 

@@ -328,3 +328,16 @@ def test_a_respondent_starts_in_one_process_and_finishes_in_another(any_store_ur
         assert cp.load_progress(store, "ee1", token) is None
     finally:
         store.dispose()
+
+
+def test_deleted_partial_progress_leaves_no_trace_in_the_sqlite_file(sqlite_store, survey, tmp_path):
+    """secure_delete: progress kept under the token hash is overwritten when the response is stored."""
+    invited_campaign(sqlite_store, survey)
+    token = cp.invite(sqlite_store, "ee1", unit="north", count=1)[0]
+    cp.save_progress(sqlite_store, "ee1", token, {"draft": "MARKER-7f3a9c-unsubmitted"})
+    cp.submit(sqlite_store, "ee1", GOOD, token=token)
+    with sqlite_store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    content = b"".join(p.read_bytes() for p in tmp_path.glob("tandem.db*"))
+    assert b"MARKER-7f3a9c" not in content
+    assert cp.hash_token(token).encode() in content  # the invitation (used) is still there
