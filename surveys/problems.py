@@ -76,10 +76,9 @@ class InstrumentError(TandemError):
         ordered = sorted(problems, key=lambda p: (p.severity != "error", p.file, p.line, p.column))
         self.problems: list[Problem] = ordered
         errors = [p for p in ordered if p.severity == "error"]
-        first = errors[0] if errors else ordered[0]
+        first = errors[0].format() if errors else ordered[0].format() if ordered else "the instrument is not valid"
         more = len(errors) - 1
-        what = first.format() + (f" (and {more} more error{'s' if more > 1 else ''})" if more > 0 else "")
-        super().__init__(what)
+        super().__init__(first + (f" (and {more} more error{'s' if more > 1 else ''})" if more > 0 else ""))
 
     @property
     def message(self) -> str:

@@ -30,7 +30,9 @@ from ruamel.yaml.events import AliasEvent
 
 from surveys.problems import InstrumentError, Problem
 
-__all__ = ["MAX_ALIASES", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "Locations", "parse_yaml", "read_text"]
+__all__ = [
+    "MAX_ALIASES", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "Locations", "decode", "parse_yaml", "read_text",
+]
 
 #: Largest instrument file accepted (2 MiB; real instruments are a few dozen KiB).
 MAX_BYTES = 2 * 1024 * 1024
@@ -93,6 +95,9 @@ def read_text(path: str | Path) -> str:
 
 def decode(raw: bytes, *, source: str) -> str:
     """Decode instrument bytes as UTF-8, refusing binary data with a position."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _refuse(source, "file", "UTF-16 text, not UTF-8",
+                      "Save the file as UTF-8 (most editors offer this under 'Save with encoding').", 1, 1)
     if b"\x00" in raw:
         offset = raw.index(b"\x00")
         raise _refuse(source, "file", f"binary data (a NUL byte at offset {offset}), not a YAML text file",

@@ -331,3 +331,17 @@ def test_show_if_problems_point_at_the_offending_character() -> None:
         load_instrument(path)
     problem = caught.value.problems[0]
     assert (problem.line, problem.column) == (72, line.index("lambda") + 1)
+
+
+def test_utf16_files_are_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "utf16.yaml"
+    path.write_bytes(EXAMPLE.read_text(encoding="utf-8").encode("utf-16"))
+    with pytest.raises(InstrumentError, match="UTF-16 text, not UTF-8"):
+        load_instrument(path)
+
+
+def test_error_summary_counts_the_other_errors() -> None:
+    with pytest.raises(InstrumentError) as caught:
+        load_instrument(ROOT / "tests" / "instruments" / "invalid" / "duplicate_question_id.yaml")
+    assert caught.value.what.endswith("(and 1 more error)")
+    assert len(str(caught.value).splitlines()) == len(caught.value.problems) == 2
