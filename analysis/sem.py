@@ -827,8 +827,10 @@ def _r2(engine: _Engine, x: np.ndarray, groups: tuple[str, ...]) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- start values
-def _start_values(rows: list[_Row], st: _Structure, data: list[_GroupData], npar: int) -> np.ndarray:
-    """Start values close to lavaan's: fabin-like loadings, half the observed variances."""
+def _start_values(rows: list[_Row], st: _Structure, data: list[_GroupData], npar: int, *,
+                  simple: bool = False) -> np.ndarray:
+    """Start values close to lavaan's: fabin-like loadings (``simple``: all 1), half the
+    observed variances, latent variances from the marker's covariances (``simple``: 0.05)."""
     x = np.zeros(npar)
     seen = np.zeros(npar, dtype=bool)
     ov_i = {v: i for i, v in enumerate(st.ov)}
@@ -838,7 +840,7 @@ def _start_values(rows: list[_Row], st: _Structure, data: list[_GroupData], npar
             indicators.setdefault((r.group, r.lhs), []).append(r.rhs)
     loading_start: dict[tuple[int, str, str], float] = {}
     latent_var: dict[tuple[int, str], float] = {}
-    for (g, f), items in indicators.items():
+    for (g, f), items in ([] if simple else indicators.items()):
         s = data[g].cov
         marker = items[0]
         lam = {marker: 1.0}
@@ -941,6 +943,23 @@ def _prepare_data(data: pd.DataFrame, st: _Structure, group: str | None, missing
         warnings_out.append(f"listwise deletion dropped {total_dropped} of {n_used + total_dropped} cases "
                             f"with missing values; {n_used} used")
     return out, labels
+
+
+def _heywood(engine: _Engine, x: np.ndarray) -> list[str]:
+    """Warnings for improper solutions: negative variances, non-positive-definite Psi (lavaan)."""
+    out = []
+    for g in range(engine.G):
+        mats = engine.matrices(x, g)
+        where = f" (group {g + 1})" if engine.G > 1 else ""
+        neg = [v for i, v in enumerate(engine.st.ov) if mats["theta"][i, i] < 0]
+        neg += [v for i, v in enumerate(engine.st.eta) if mats["psi"][i, i] < 0]
+        if neg:
+            out.append(f"negative variance estimates (Heywood case){where}: {', '.join(neg)}; "
+                       "the solution is improper")
+        lat = [engine.st.eta.index(v) for v in engine.st.latent]
+        if lat and not neg and np.linalg.eigvalsh(mats["psi"][np.ix_(lat, lat)])[0] < 0:
+            out.append(f"the covariance matrix of the latent variables is not positive definite{where}")
+    return out
 
 
 def _identification_check(info: np.ndarray, rows: list[_Row]) -> None:
@@ -1066,10 +1085,16 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
     with limit_blas_threads():
         x0 = _start_values(rows, st, group_data, npar)
         x, converged, message, _ = _minimize(engine, x0)
+        if not converged:  # second try from lavaan's "simple" start (loadings 1, half variances)
+            x1 = _start_values(rows, st, group_data, npar, simple=True)
+            x_alt, conv_alt, message_alt, _ = _minimize(engine, x1)
+            if conv_alt or engine.objective(x_alt, gradient=False) < engine.objective(x, gradient=False):
+                x, converged, message = x_alt, conv_alt, message_alt
         if not converged:
             warnings_out.append(f"ConvergenceWarning: the optimiser did not converge ({message}); "
                                 "estimates are not trustworthy")
             _warnings.warn(ConvergenceWarning(message), stacklevel=2)
+        warnings_out.extend(_heywood(engine, x))
         vcov = _vcov(engine, x, missing, rows)
         boot = _bootstrap(engine, syntax, rows, x, group_data, bootstrap, seed, missing) if bootstrap else None
     state = _State(syntax, st, rows, engine, x, vcov, labels, group_equal)

@@ -115,3 +115,16 @@ def test_unknown_labels(hs):
 
 def test_every_error_is_a_tandem_error():
     assert issubclass(DataError, TandemError) and issubclass(ModelSpecificationError, TandemError)
+
+
+def test_heywood_case_is_reported():
+    """Correlations .8, .7, .5 imply a squared loading of .8 * .7 / .5 = 1.12 for 'a', so its
+    residual variance is 1 - 1.12 = -0.12: an improper solution that lavaan also warns about."""
+    target = np.array([[1.0, 0.8, 0.7], [0.8, 1.0, 0.5], [0.7, 0.5, 1.0]])
+    z = np.random.default_rng(0).normal(size=(200, 3))
+    z -= z.mean(axis=0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(z.T @ z / 200)).T @ np.linalg.cholesky(target).T
+    res = sem.fit("f =~ a + b + c", pd.DataFrame(z, columns=["a", "b", "c"]))
+    theta_a = res.estimates[(res.estimates.lhs == "a") & (res.estimates.op == "~~")].est.iloc[0]
+    assert theta_a == pytest.approx(-0.12, abs=1e-4)
+    assert any("negative variance" in w and "a" in w for w in res.warnings)
