@@ -116,3 +116,27 @@ def test_filtered_group_below_the_minimum_shows_nothing(demo):
     labels = [m.label for m in at.metric]
     assert "eNPS" not in labels  # no employee number at all
     assert str(int(counts[(unit, band)])) not in [m.value for m in at.metric]
+
+
+def test_campaigns_from_the_store(tmp_path, monkeypatch):
+    """The demo campaigns in a fresh SQLite store, chosen in the sidebar: response rates
+    from the invitations, eNPS from the stored responses."""
+    from surveys import campaigns
+    from surveys.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
+    from surveys.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'insight.db'}"
+    monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    store = open_store(url)
+    seed_demo(store)
+    stored = campaigns.responses_frame(store, EMPLOYEE_CAMPAIGN)
+    instrument = campaigns.get_campaign(store, EMPLOYEE_CAMPAIGN).instrument
+    store.dispose()
+    at = page("insight_overview").run()
+    at.sidebar.radio(key="insight:source").set_value("Campaigns").run()
+    at.sidebar.multiselect(key="insight:campaigns").set_value([EMPLOYEE_CAMPAIGN, CUSTOMER_CAMPAIGN]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    enps = headline_metrics(stored, instrument)["enps"].overall
+    assert {m.label: m.value for m in at.metric}["eNPS"] == f"{enps.value:.1f}"
+    rates = [c for c in at.get("plotly_chart") if "Response rate (%)" in c.proto.spec]
+    assert rates, "the employee campaign has invitations, so its chart shows response rates"

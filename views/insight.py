@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,29 +60,43 @@ def _study(path: str) -> Any:
     return load_study(path)
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What a source holds, by side (``employee``/``customer``): instruments, response
+    frames, invitations per unit (campaigns with invitations only), and the linking study."""
+
+    instruments: dict[str, Any]
+    frames: dict[str, pd.DataFrame]
+    study: Any = None
+    invited: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
 @st.cache_resource(show_spinner="Loading responses ...", max_entries=8)
-def _load(key: tuple) -> tuple[dict[str, Any], dict[str, pd.DataFrame], Any]:
-    """Instruments, frames and study (or None) of a source key."""
+def _load(key: tuple) -> Loaded:
+    """The data of a source key (cached: the key is the data's version)."""
     kind = key[0]
     if kind == "demo":
         from tandem_cli.study import demo_frames
 
         study = _study(key[1])
         employees, customers = demo_frames(study)
-        return ({"employee": study.employee, "customer": study.customer},
-                {"employee": employees, "customer": customers}, study)
+        return Loaded({"employee": study.employee, "customer": study.customer},
+                      {"employee": employees, "customer": customers}, study)
     if kind == "campaign":
         from surveys import campaigns
         from views.gateway import current_store
 
         store = current_store()
-        instruments, frames = {}, {}
+        instruments, frames, invited = {}, {}, {}
         for campaign_id in key[1]:
             instrument = campaigns.get_campaign(store, campaign_id).instrument
             instruments[instrument.audience] = instrument
             frames[instrument.audience] = campaigns.responses_frame(store, campaign_id)
+            rates = campaigns.response_rates(store, campaign_id)
+            counts = pd.to_numeric(rates.set_index("unit")["invited"], errors="coerce").dropna()
+            invited[instrument.audience] = {str(u): int(n) for u, n in counts.items() if u != "(all units)"}
         study = _study(str(STUDY)) if set(frames) == {"employee", "customer"} else None
-        return instruments, frames, study
+        return Loaded(instruments, frames, study, invited)
     if kind == "upload":
         from analysis.scoring import read_responses
         from surveys.instrument import load_instrument, parse_instrument
@@ -94,7 +108,7 @@ def _load(key: tuple) -> tuple[dict[str, Any], dict[str, pd.DataFrame], Any]:
             path = Path(folder) / Path(name).name
             path.write_bytes(data)
             frame = read_responses(path)
-        return {instrument.audience: instrument}, {instrument.audience: frame}, None
+        return Loaded({instrument.audience: instrument}, {instrument.audience: frame})
     raise TandemError(f"unknown data source {kind!r}")
 
 
@@ -114,18 +128,27 @@ def _campaign_key(chosen: list[str]) -> tuple:
 
 def instruments(source: Source) -> dict[str, Any]:
     """Side -> instrument."""
-    return _load(source.key)[0]
+    return _load(source.key).instruments
+
+
+def invited(source: Source, side: str) -> dict[str, int] | None:
+    """Invitations per unit of a side (campaigns with invitations), else None; also None
+    under a wave or demographic filter, where responses over invitations is no rate."""
+    waves, _, where = source.filters
+    if waves or where:
+        return None
+    return _load(source.key).invited.get(side) or None
 
 
 def study(source: Source) -> Any:
     """The linkage study, or None."""
-    return _load(source.key)[2]
+    return _load(source.key).study
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _filtered(key: tuple, filters: tuple) -> dict[str, pd.DataFrame]:
     waves, units, where = filters
-    frames = _load(key)[1]
+    frames = _load(key).frames
     return {side: filter_responses(frame, waves=waves, units=units,
                                    where={c: v for c, v in where if c in frame})
             for side, frame in frames.items()}
@@ -141,7 +164,7 @@ def frames(source: Source) -> dict[str, pd.DataFrame]:
 def _health(key: tuple, filters: tuple, side: str) -> Any:
     from analysis.measurement import instrument_health
 
-    return instrument_health(_filtered(key, filters)[side], _load(key)[0][side])
+    return instrument_health(_filtered(key, filters)[side], _load(key).instruments[side])
 
 
 @st.cache_resource(show_spinner="Parallel analysis ...", max_entries=32)
@@ -149,14 +172,14 @@ def _parallel(key: tuple, filters: tuple, side: str) -> Any:
     from analysis.efa import parallel_analysis
     from analysis.scoring import score
 
-    instrument = _load(key)[0][side]
+    instrument = _load(key).instruments[side]
     items = list(dict.fromkeys(i for c in instrument.constructs if len(c.items) >= 2 for i in c.items))
     return parallel_analysis(score(_filtered(key, filters)[side], instrument)[items], n_iter=100, seed=SEED)
 
 
 @st.cache_resource(show_spinner="Key drivers with bootstrap intervals ...", max_entries=32)
 def _drivers(key: tuple, filters: tuple, side: str) -> dict[str, Any]:
-    return respondent_drivers(_filtered(key, filters)[side], _load(key)[0][side], bootstrap=BOOTSTRAP, seed=SEED)
+    return respondent_drivers(_filtered(key, filters)[side], _load(key).instruments[side], bootstrap=BOOTSTRAP, seed=SEED)
 
 
 @st.cache_resource(show_spinner="Linking employees and customers through units ...", max_entries=16)
@@ -164,20 +187,21 @@ def _linkage(key: tuple, filters: tuple) -> Any:
     from analysis.linkage import run_study
 
     chosen = _filtered(key, filters)
-    return run_study(_load(key)[2], chosen["employee"], chosen["customer"], bootstrap=BOOTSTRAP, seed=SEED)
+    return run_study(_load(key).study, chosen["employee"], chosen["customer"], bootstrap=BOOTSTRAP, seed=SEED)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _metrics(key: tuple, filters: tuple, side: str) -> dict[str, Any]:
-    return headline_metrics(_filtered(key, filters)[side], _load(key)[0][side])
+    return headline_metrics(_filtered(key, filters)[side], _load(key).instruments[side])
 
 
 @st.cache_data(show_spinner="Writing the report ...", max_entries=4)
 def _report(key: tuple, filters: tuple) -> str:
     from reports.html import render_report
 
-    insts, _, spec = _load(key)
-    insight = collect_insight(insts, _filtered(key, filters), study=spec, bootstrap=BOOTSTRAP, seed=SEED)
+    loaded = _load(key)
+    insight = collect_insight(loaded.instruments, _filtered(key, filters), study=loaded.study, bootstrap=BOOTSTRAP,
+                              seed=SEED)
     return render_report(insight)
 
 
@@ -260,7 +284,8 @@ def _choose_key() -> tuple | None:
 
 
 def _filters(key: tuple) -> tuple:
-    insts, all_frames, _ = _load(key)
+    loaded = _load(key)
+    insts, all_frames = loaded.instruments, loaded.frames
     waves = sorted({str(w) for f in all_frames.values() if "wave" in f for w in f["wave"].dropna()})
     units = sorted({str(u) for f in all_frames.values() if "unit" in f for u in f["unit"].dropna()})
     with st.sidebar.expander("Filters", expanded=False):
@@ -285,13 +310,13 @@ def source() -> Source:
         st.info("Choose the data in the sidebar.")
         st.stop()
     try:
-        insts, all_frames, spec = _load(key)
+        loaded = _load(key)
     except TandemError as exc:
         st.error(str(exc))
         st.stop()
     filters = _filters(key)
-    sizes = ", ".join(f"{len(f)} {side} responses" for side, f in all_frames.items())
-    return Source(key=key, filters=filters, sides=tuple(insts), linked=spec is not None,
+    sizes = ", ".join(f"{len(f)} {side} responses" for side, f in loaded.frames.items())
+    return Source(key=key, filters=filters, sides=tuple(loaded.instruments), linked=loaded.study is not None,
                   description=sizes)
 
 

@@ -37,12 +37,13 @@ for side, instrument in insight.instruments(source).items():
                           help=f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}"
                                f"{unit}, n = {overall.n}")
             column.caption(f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
-    table = responses_by_unit(frame, instrument)
+    table = responses_by_unit(frame, instrument, invited=insight.invited(source, side))
     st.plotly_chart(insight.figure("response_rates", table, min_group_size=k,
                                    title=f"{side.capitalize()} responses by unit"),
                     key=f"rates:{side}")
     with st.expander("Responses by unit (table)"):
-        st.dataframe(table[["unit", "label", "shown"]].rename(columns={"shown": "responses"}), hide_index=True)
+        columns = ["unit", "label", "shown"] + (["invited"] if table["invited"].notna().any() else [])
+        st.dataframe(table[columns].rename(columns={"shown": "responses"}), hide_index=True)
     if metrics:
         st.plotly_chart(insight.figure("metric_intervals", [m.overall for m in metrics.values()],
                                        title=f"{side.capitalize()} headline metrics with 95% intervals"),
