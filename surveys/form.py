@@ -273,6 +273,19 @@ class Form:
             return Move(current, submit=True)
         return Move(replace(current, step=later[0]))
 
+    def open_problems(
+        self, step: str, answers: Mapping[str, Any], problems: Mapping[str, str], *, language: str | None = None
+    ) -> dict[str, str]:
+        """The earlier ``problems`` of a page that the current ``answers`` still have.
+
+        A message shown at a question disappears as soon as the respondent fixes the
+        answer, without another click on Next; the message text is the current one.
+        """
+        if not problems or step in (CONSENT, THANKS):
+            return dict(problems) if step == CONSENT else {}
+        current = validate_page(self.instrument, self.visible_questions(step, answers), answers, language=language)
+        return {key: message for key, message in current.items() if key in problems}
+
     def back(self, state: FormState, page_answers: Mapping[str, Any]) -> FormState:
         """Keep the page's answers unchecked and move to the previous step."""
         answers = self.merge(state, page_answers)

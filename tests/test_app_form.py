@@ -152,3 +152,12 @@ def test_shipped_employee_instrument_walks_to_submit():
         state = move.state
     assert move.submit and seen == [p.id for p in inst.pages]
     assert THANKS == form.finish(move.state).step
+
+
+def test_messages_disappear_once_the_answer_is_fixed(inst):
+    form = Form(inst, seed_key="k")
+    problems = form.next(FormState(step="p_basics", language="en"), {"role": "manager"}).problems
+    assert set(problems) == {"unit", "team_size"}
+    still = form.open_problems("p_basics", {"role": "manager", "unit": "north"}, problems, language="de")
+    assert still == {"team_size": "Diese Frage braucht eine Antwort."}
+    assert form.open_problems("p_basics", {"role": "staff", "unit": "north"}, problems) == {}  # hidden now

@@ -105,7 +105,9 @@ def test_required_answers_block_next_with_a_message_at_the_question(db_url, toke
     assert "About you" in texts(at)  # still on page 1
     assert [e.value for e in at.error] == ["This question needs an answer."] * 2
     at.selectbox(key=key("unit")).set_value("north").run()
+    assert [e.value for e in at.error] == ["This question needs an answer."]  # the fixed one is gone at once
     at.radio(key=key("role")).set_value("staff").run()
+    assert not at.error
     no_exception(click_next(at))
     assert "Your work" in texts(at)
     click_next(at)  # matrix rows are required one by one

@@ -18,9 +18,9 @@ import streamlit as st
 
 from surveys import campaigns
 from surveys.errors import TandemError
-from surveys.form import CONSENT, THANKS, Form, FormError, FormState, Move, answer_keys, ui_text
+from surveys.form import CONSENT, THANKS, Form, FormError, FormState, Move, ui_text
 from views import gateway
-from views.widgets import render_question, widget_key
+from views.widgets import held_answers, render_question
 
 log = logging.getLogger("tandem.app")
 
@@ -139,29 +139,27 @@ def _page_step(form: Form, state: FormState, box: dict[str, Any], link: gateway.
     page = form.page(state.step)
     if page.title is not None:
         st.subheader(instrument.text(page.title, lang))
-    # Answers as the widgets hold them now, so show_if follows every change at once.
-    live = dict(state.answers)
-    page_answers: dict[str, Any] = {}
+    # Answers as the widgets hold them now, so show_if and the messages follow every change at once.
+    held: dict[str, Any] = {}
     for question in page.questions:
-        for key in answer_keys(question):
-            wkey = widget_key(link.campaign_id, key if question.type != "matrix" else f"{question.id}:{key}")
-            if wkey in st.session_state:
-                live[key] = _live_value(st.session_state[wkey])
+        held.update(held_answers(question, campaign=link.campaign_id))
+    live = form.merge(state, held)
+    problems = form.open_problems(state.step, live, box["problems"], language=lang)
+    page_answers: dict[str, Any] = {}
     for question in form.visible_questions(page, live):
         page_answers.update(
             render_question(
                 instrument, question, campaign=link.campaign_id, language=lang, answers=state.answers,
-                problems=box["problems"],
+                problems=problems,
             )
         )
-        live.update(page_answers)
     steps = form.steps(form.merge(state, page_answers))
     last = state.step == steps[-1]
     has_back = instrument.consent is not None or state.step != steps[0]
     left, right = st.columns(2)
     back = has_back and left.button(ui_text("back", lang), key="nav:back")
     forward = right.button(ui_text("submit" if last else "next", lang), type="primary", key="nav:next")
-    if box["problems"]:
+    if problems:
         st.warning(ui_text("fix_problems", lang))
     if back:
         box["problems"] = {}
@@ -170,12 +168,6 @@ def _page_step(form: Form, state: FormState, box: dict[str, Any], link: gateway.
         st.rerun()
     if forward:
         _apply(form, form.next(state, page_answers), box, link)
-
-
-def _live_value(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 def _apply(form: Form, move: Move, box: dict[str, Any], link: gateway.Link) -> None:

@@ -50,6 +50,20 @@ def _from_widget(question: Question, value: Any) -> Any:
     return value
 
 
+def held_answers(question: Question, *, campaign: str) -> dict[str, Any]:
+    """The answers a question's widgets hold right now (before they are drawn in this run).
+
+    Lets the page evaluate ``show_if`` and re-check messages against what the respondent
+    has just changed, not what was stored at the last Next.
+    """
+    held: dict[str, Any] = {}
+    for answer_key in answer_keys(question):
+        key = widget_key(campaign, f"{question.id}:{answer_key}" if question.type == "matrix" else answer_key)
+        if key in st.session_state:
+            held[answer_key] = _from_widget(question, st.session_state[key])
+    return held
+
+
 def _seed(key: str, question: Question, answer: Any) -> None:
     """Put a kept answer into a widget that is not on screen yet (after Back or a reload)."""
     if key not in st.session_state and answer is not None:

@@ -1,0 +1,227 @@
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, answers the
+shipped employee survey through a running ``streamlit run app.py`` in English and in
+German (two invitation tokens), then the test reads the two responses from the database.
+
+Skips when ``/usr/bin/chromium`` is missing, unless ``TANDEM_REQUIRE_BROWSER=1``
+(CI), which turns the skip into a failure. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from app_support import ROOT, responses_of, seed_invited_campaign
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+EMPLOYEE = ROOT / "instruments" / "employee_experience.yaml"
+LAUNCH_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+def _need_browser() -> None:
+    if CHROMIUM.exists() and shutil.which("streamlit", path=str(Path(sys.executable).parent)):
+        return
+    reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if os.environ.get("TANDEM_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + " and TANDEM_REQUIRE_BROWSER=1")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    for port in range(8611, 8620):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """``streamlit run app.py`` on a free port against a fresh SQLite database; yields (url, db_url)."""
+    _need_browser()
+    db_url = f"sqlite:///{tmp_path / 'e2e.db'}"
+    port = _free_port()
+    env = {**os.environ, "TANDEM_DATABASE_URL": db_url, "TANDEM_ADMIN_PASSWORD": "e2e-secret",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "streamlit"), "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text()[-3000:])
+            time.sleep(0.5)
+        yield url, db_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _css_key(key: str) -> str:
+    """Streamlit's class for a keyed widget: ``st-key-`` + key with other characters as ``-``."""
+    return "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
+
+
+def _fill_visible(page, instrument, campaign: str, done: set[str]) -> int:
+    """Answer every question widget on screen not answered yet; returns how many were filled."""
+    filled = 0
+    for question in instrument.questions:
+        keys = (
+            [(f"{question.id}:{row.id}", row.id) for row in question.rows]
+            if question.type == "matrix" else [(question.id, question.id)]
+        )
+        for key, answer_key in keys:
+            if answer_key in done:
+                continue
+            box = page.locator(f".{_css_key(f'q:{campaign}:{key}')}")
+            if box.count() == 0 or not box.first.is_visible():
+                continue
+            _answer(page, box.first, question)
+            done.add(answer_key)
+            filled += 1
+    return filled
+
+
+def _idle(page) -> None:
+    """Wait until the script run caused by the last interaction has finished."""
+    try:  # the run may start a moment after the click reaches the server
+        page.locator("[data-test-script-state='running']").wait_for(timeout=1_500)
+    except PlaywrightTimeout:
+        pass
+    page.locator("[data-test-script-state='notRunning']").wait_for(timeout=30_000)
+
+
+def _click(page, target) -> None:
+    """Click, and once more (forced) if the element kept re-rendering under the pointer."""
+    try:
+        target.click(timeout=10_000)
+    except PlaywrightTimeout:
+        _idle(page)
+        target.click(force=True, timeout=10_000)
+
+
+def _answer(page, box, question) -> None:
+    qtype = question.type
+    if qtype in ("likert", "rating", "single_choice", "matrix"):
+        options = box.locator("[role='radiogroup'] label")
+        options.first.wait_for()
+        # a middle-to-high option: answers vary and a 0-10 scale gets a 7 or 8
+        _click(page, options.nth((options.count() * 2) // 3))
+    elif qtype in ("dropdown", "unit", "multi_choice", "ranking"):
+        _click(page, box.locator("input").first)
+        _click(page, page.locator("[role='option']").first)
+        if qtype in ("multi_choice", "ranking"):
+            page.keyboard.press("Escape")
+    elif qtype == "number":
+        low = question.min if question.min is not None else 1
+        field = box.locator("input")
+        field.fill(str(int(low) + 1))
+        field.press("Enter")
+    elif qtype == "text":
+        field = box.locator("textarea" if question.long else "input")
+        field.fill("Fine, thanks.")
+        field.press("Tab")
+    elif qtype == "date":
+        field = box.locator("input")
+        field.fill("2024/03/01")
+        field.press("Enter")
+    _idle(page)
+
+
+_MOVED = """(before) => {
+    const bar = document.querySelector("[role='progressbar']");
+    return !bar || bar.getAttribute("aria-valuenow") !== before
+        || document.querySelector("[data-testid='stAlert']") !== null;
+}"""
+
+
+def _complete(page, url: str, instrument, campaign: str, token: str, language: str, shots: str) -> None:
+    page.goto(f"{url}/?c={campaign}&t={token}&lang={language}")
+    page.get_by_role("progressbar").wait_for(timeout=30_000)
+    _idle(page)
+    next_label = {"en": ("Next", "Submit"), "de": ("Weiter", "Absenden")}[language]
+    done: set[str] = set()
+    thanks = page.get_by_text({"en": "Thank you", "de": "Vielen Dank"}[language])
+    forward = page.get_by_role("button", name=re.compile(rf"^({'|'.join(next_label)})$"))
+    for step in range(40):
+        forward.or_(thanks).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / f"{shots}-{step:02d}.png"), full_page=True)
+        if thanks.count():
+            return
+        consent = page.locator(f".{_css_key(f'consent:{campaign}')}")
+        if consent.count() and consent.is_visible():
+            _click(page, consent.locator("label"))
+            _idle(page)
+        while _fill_visible(page, instrument, campaign, done):
+            pass
+        before = page.get_by_role("progressbar").get_attribute("aria-valuenow")
+        _click(page, forward)
+        # the step is done when the progress moved, a message appeared or the thank-you page shows
+        page.wait_for_function(_MOVED, arg=before, timeout=30_000)
+        _idle(page)
+    pytest.fail(f"the {language} survey did not reach the thank-you page")
+
+
+def test_employee_survey_in_two_languages(server):
+    from playwright.sync_api import sync_playwright
+
+    from surveys.instrument import load_instrument
+
+    url, db_url = server
+    instrument = load_instrument(EMPLOYEE)
+    assert {"en", "de"} <= set(instrument.languages)
+    campaign, tokens = seed_invited_campaign(db_url, EMPLOYEE, count=2)
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1000})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _complete(page, url, instrument, campaign, tokens[0], "en", "e2e-employee-en")
+            _complete(page, url, instrument, campaign, tokens[1], "de", "e2e-employee-de")
+            # the used link now says so, in plain words
+            page.goto(f"{url}/?c={campaign}&t={tokens[0]}")
+            page.get_by_text("already been used").wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "e2e-used-token.png"))
+        finally:
+            browser.close()
+    assert not errors, errors
+    frame = responses_of(db_url, campaign)
+    assert len(frame) == 2
+    assert sorted(frame["language"]) == ["de", "en"]
+    items = [item.id for item in instrument.items]
+    assert frame[items].notna().all().all()  # every item answered in both languages, no page skipped
