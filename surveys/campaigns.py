@@ -61,7 +61,6 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from surveys import store as db
 from surveys.answers import UNIT_ID, validate_answers
@@ -251,10 +250,7 @@ def register_instrument(store: db.Store, instrument: Instrument | str) -> int:
             instrument_id=instrument.id, version=str(instrument.version), yaml=text, sha256=sha,
             created_at=db.utcnow()).returning(table.c.id)).scalar_one()
 
-    try:
-        return store.run(tx)
-    except IntegrityError:  # another process registered it at the same moment
-        return store.run(find, write=False)
+    return store.run(tx)  # a simultaneous registration elsewhere makes the retry find it
 
 
 def create_campaign(

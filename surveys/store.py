@@ -231,8 +231,8 @@ class Store:
     def run(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
         """``fn(connection)`` in one transaction, retried on transient conflicts.
 
-        Busy SQLite databases, PostgreSQL serialization failures and deadlocks are
-        retried up to :data:`MAX_ATTEMPTS` times with jittered exponential back-off;
+        Busy SQLite databases, PostgreSQL serialization failures, deadlocks and unique
+        violations between simultaneous check-then-insert transactions are retried up to :data:`MAX_ATTEMPTS` times with jittered exponential back-off;
         :class:`~surveys.errors.TandemError` raised by ``fn`` rolls back and propagates.
         """
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -274,7 +274,9 @@ def _transient(exc: DBAPIError) -> bool:
     """Is this a conflict worth retrying (busy, locked, serialization failure, deadlock)?"""
     orig = exc.orig
     sqlstate = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
-    if sqlstate in ("40001", "40P01", "55P03"):
+    if sqlstate in ("40001", "40P01", "55P03", "23505"):
+        # serialization failure, deadlock, lock not available, and a unique violation from
+        # two transactions inserting the same key at once (the retry sees the other's row)
         return True
     message = str(orig).lower()
     return isinstance(exc, OperationalError) and ("locked" in message or "busy" in message)

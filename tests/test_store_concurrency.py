@@ -93,3 +93,17 @@ def test_transient_errors_are_retried_then_reported_as_store_error(sqlite_store,
     with pytest.raises(db.StoreError, match="no such table"):
         sqlite_store.run(broken)
     assert len(calls) == 1
+
+
+def test_simultaneous_check_then_insert_is_settled_by_retry(any_store):
+    """Registering one instrument and saving one respondent's progress from many threads at once."""
+    survey = load_instrument(SURVEY)
+    ids = []
+    outcomes = _run_together(16, lambda i: ids.append(cp.register_instrument(any_store, survey)))
+    assert [e for e in outcomes if e is not None] == [] and len(set(ids)) == 1
+    cp.create_campaign(any_store, survey, campaign_id="cx", mode="open")
+    outcomes = _run_together(16, lambda i: cp.save_progress(any_store, "cx", "same-session", {"n": i}))
+    assert [repr(e) for e in outcomes if e is not None] == []
+    assert cp.load_progress(any_store, "cx", "same-session")["n"] in range(16)
+    outcomes = _run_together(8, lambda i: cp.create_campaign(any_store, survey, campaign_id="race"))
+    assert sorted(type(e).__name__ for e in outcomes) == ["CampaignError"] * 7 + ["NoneType"]
