@@ -140,3 +140,59 @@ def test_campaigns_from_the_store(tmp_path, monkeypatch):
     assert {m.label: m.value for m in at.metric}["eNPS"] == f"{enps.value:.1f}"
     rates = [c for c in at.get("plotly_chart") if "Response rate (%)" in c.proto.spec]
     assert rates, "the employee campaign has invitations, so its chart shows response rates"
+
+
+SMALL = ROOT / "tests" / "insight_fixtures" / "small_survey.yaml"
+
+
+def _upload(at: AppTest, name: str, content: bytes, mime: str) -> AppTest:
+    at.sidebar.radio(key="insight:source").set_value("Upload a file").run()
+    at.sidebar.file_uploader(key="insight:upload").set_value((name, content, mime))
+    return at
+
+
+@pytest.fixture(scope="module")
+def small_responses():
+    from analysis.simulate import simulate_responses
+    from surveys.instrument import load_instrument
+
+    instrument = load_instrument(SMALL)
+    return instrument, simulate_responses(instrument, n_units=6, respondents_per_unit=(20, 30), seed=21)
+
+
+def test_bring_your_own_spss_file_and_instrument_yaml(small_responses, tmp_path):
+    """An SPSS file plus an uploaded instrument YAML give the same health and driver pages."""
+    import pyreadstat
+
+    from analysis.measurement import instrument_health
+
+    instrument, frame = small_responses
+    path = tmp_path / "responses.sav"
+    numeric = frame.drop(columns=["submitted_at"]).astype({"wave": str})
+    pyreadstat.write_sav(numeric, str(path))
+    at = _upload(page("insight_instrument_health").run(), "responses.sav", path.read_bytes(),
+                 "application/octet-stream")
+    at.sidebar.file_uploader(key="insight:yaml").set_value(("small.yaml", SMALL.read_bytes(), "application/yaml"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    expected = instrument_health(frame, instrument).fit_measures
+    assert {m.label: m.value for m in at.metric}["CFI"] == f"{expected['cfi']:.3f}"
+
+    drivers = _upload(page("insight_drivers").run(), "responses.sav", path.read_bytes(), "application/octet-stream")
+    drivers.sidebar.file_uploader(key="insight:yaml").set_value(("small.yaml", SMALL.read_bytes(),
+                                                                 "application/yaml"))
+    drivers.run()
+    assert not drivers.exception, [e.value for e in drivers.exception]
+    assert set(drivers.dataframe[0].value["predictor"]) == {"manager_support", "training", "tools"}
+
+
+def test_bring_your_own_csv_with_a_shipped_instrument():
+    from analysis.simulate import simulate_responses
+    from surveys.instrument import load_instrument
+
+    instrument = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
+    frame = simulate_responses(instrument, n_units=10, respondents_per_unit=(10, 20), seed=4)
+    at = _upload(page("insight_overview").run(), "responses.csv", frame.to_csv(index=False).encode(), "text/csv")
+    at.sidebar.selectbox(key="insight:shipped").set_value("employee_experience").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.metric}["Responses"] == f"{len(frame):,}"
