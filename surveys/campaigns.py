@@ -38,7 +38,8 @@ Results
     response_rate, suppressed``; units with fewer responses than the campaign's
     ``min_group_size`` show ``"fewer than k"`` and no rate);
     ``response_count(store, campaign_id) -> int``;
-    ``responses_frame(store, campaign_id) -> DataFrame``: the wide frame of the contract;
+    ``responses_frame(store, campaign_id) -> DataFrame``: the wide frame of the contract
+    (its answer columns: ``frame_columns(instrument)``);
     ``import_frame(store, campaign_id, frame) -> int``: store a wide frame (demo data,
     migrations from other tools) as responses, each validated.
 """
