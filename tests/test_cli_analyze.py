@@ -138,3 +138,26 @@ def test_report_command_writes_a_self_contained_file(data_file, tmp_path):
 def test_report_command_needs_data():
     result = run("report", "--out", "x.html")
     assert result.exit_code == 1 and "nothing to report on" in result.output
+
+
+def test_report_and_reliability_from_stored_campaigns(tmp_path, monkeypatch):
+    """``--campaign`` and ``--campaign-employee/--campaign-customer`` read the store."""
+    from surveys.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
+    from surveys.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    store = open_store(url)
+    seed_demo(store)
+    store.dispose()
+    document = as_json("analyze", "reliability", "--campaign", EMPLOYEE_CAMPAIGN)
+    validate(document)
+    assert document["source"] == f"campaign {EMPLOYEE_CAMPAIGN}"
+    assert document["instrument"].startswith("employee_experience@")
+    out = tmp_path / "report.html"
+    result = run("report", "--study", str(ROOT / "instruments" / "studies" / "service_profit_chain.yaml"),
+                 "--campaign-employee", EMPLOYEE_CAMPAIGN, "--campaign-customer", CUSTOMER_CAMPAIGN,
+                 "--out", str(out), "--bootstrap", "20")
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "The service-profit chain" in html and "Is aggregating to units justified?" in html
