@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -91,9 +92,7 @@ def _dump(tree: Any) -> str:
     return buffer.getvalue()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), rounds=st.integers(min_value=1, max_value=4))
-def test_mutated_instruments_raise_only_instrument_error(data: st.DataObject, rounds: int) -> None:
+def _check_mutant(data: st.DataObject, rounds: int) -> None:
     tree = copy.deepcopy(BASE)
     for _ in range(rounds):
         tree = _mutate(tree, data)
@@ -109,6 +108,19 @@ def test_mutated_instruments_raise_only_instrument_error(data: st.DataObject, ro
     else:
         assert isinstance(instrument, Instrument)
         assert instrument.items is not None and instrument.unit_question
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), rounds=st.integers(min_value=1, max_value=4))
+def test_mutated_instruments_raise_only_instrument_error(data: st.DataObject, rounds: int) -> None:
+    _check_mutant(data, rounds)
+
+
+@pytest.mark.slow
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), rounds=st.integers(min_value=1, max_value=6))
+def test_many_mutated_instruments_raise_only_instrument_error(data: st.DataObject, rounds: int) -> None:
+    _check_mutant(data, rounds)
 
 
 @settings(max_examples=150, deadline=None)
