@@ -272,8 +272,12 @@ def aggregation_verdicts(study: Study, scored: Mapping[str, pd.DataFrame], units
     tables = []
     for side, instrument, minimum in (("employee", study.employee, study.min_employees),
                                       ("customer", study.customer, study.min_customers)):
-        frame = scored[side][scored[side][study.unit_key].isin(kept)]
         mapping = {c.id: list(c.items) for c in instrument.constructs}
+        columns = list(dict.fromkeys([study.unit_key, *mapping, *(i for items in mapping.values() for i in items)]))
+        frame = scored[side][columns]
+        inside = frame[study.unit_key].isin(kept)
+        if not inside.all():
+            frame = frame[inside]
         points = {c.id: _scale_points(instrument, c) for c in instrument.constructs}
         table = aggregation_table(frame, mapping, study.unit_key, scale_points=points, min_group_size=minimum)
         tables.append(table.assign(side=side))
