@@ -626,7 +626,7 @@ class _Engine:
             sinv = linalg.inv(sigma)
             lchol = np.linalg.cholesky(sinv)
             ds, dm = jac[g]
-            v = np.einsum("ij,kjl,lm->kim", lchol.T, ds, lchol).reshape(self.npar, -1)
+            v = (lchol.T @ ds @ lchol).reshape(self.npar, -1)
             part = 0.5 * v @ v.T
             if self.meanstructure:
                 part += dm @ sinv @ dm.T
