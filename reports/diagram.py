@@ -98,6 +98,14 @@ def path_diagram(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | N
     return "\n".join(lines)
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """Split a label into at most two lines at a space near ``width`` characters."""
+    if len(text) <= width or " " not in text:
+        return [text]
+    cut = max((i for i, ch in enumerate(text) if ch == " " and i <= width), default=text.index(" "))
+    return [text[:cut], text[cut + 1:]]
+
+
 def _layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
     """Longest-path depth of each node from the sources (the path model is acyclic)."""
     depth = dict.fromkeys(nodes, 0)
@@ -130,7 +138,7 @@ def path_svg(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | None 
     for node in nodes:
         columns.setdefault(depth[node], []).append(node)
     r2 = dict(r2) if r2 is not None else {}
-    box_w, box_h, gap_x, gap_y = 150, 46, 90, 26
+    box_w, box_h, gap_x, gap_y = 132, 50, 58, 24
     height = max(len(c) for c in columns.values()) * (box_h + gap_y) + gap_y
     width = len(columns) * (box_w + gap_x) + gap_x // 2
     pos = {}
@@ -140,8 +148,9 @@ def path_svg(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | None 
             pos[node] = (gap_x // 4 + d * (box_w + gap_x), top + k * (box_h + gap_y))
     out = [f'<svg viewBox="0 0 {width} {height}" width="100%" '
            f'role="img" aria-label="Path diagram of the service-profit chain" font-family="Helvetica, Arial, '
-           'sans-serif" font-size="11">',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+           'sans-serif" font-size="12">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" '
+           'markerUnits="userSpaceOnUse" '
            'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>']
     for _, row in edges.iterrows():
         (x1, y1), (x2, y2) = pos[row["rhs"]], pos[row["lhs"]]
@@ -153,8 +162,9 @@ def path_svg(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | None 
         dash = "" if strong else ' stroke-dasharray="5,4"'
         out.append(f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" stroke="{stroke}" '
                    f'stroke-width="{width_px:.1f}"{dash} marker-end="url(#arrow)"/>')
-        mx, my = x1 + 0.55 * (x2 - x1), y1 + 0.55 * (y2 - y1) - 4
-        out.append(f'<text x="{mx:.0f}" y="{my:.0f}" fill="{stroke}" text-anchor="middle" '
+        mx, my = x1 + 0.5 * (x2 - x1), y1 + 0.5 * (y2 - y1) - 3
+        out.append(f'<text x="{mx:.0f}" y="{my:.0f}" fill="{stroke}" text-anchor="middle" stroke="white" '
+                   'stroke-width="3" paint-order="stroke" '
                    f'font-weight="{"bold" if strong else "normal"}">{est:.2f}{"*" if strong else ""}</text>')
     for node, (x, y) in pos.items():
         fill = SIDE_COLOURS.get(side(node), "#eeeeee") if side else "#eeeeee"
@@ -162,11 +172,13 @@ def path_svg(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | None 
         value = r2.get(node)
         out.append(f'<rect x="{x:.0f}" y="{y:.0f}" width="{box_w}" height="{box_h}" rx="8" fill="{fill}" '
                    'stroke="#777"/>')
+        lines = _wrap(name, 19)
         if value is not None and np.isfinite(value):
-            out.append(f'<text x="{x + box_w / 2:.0f}" y="{y + 19:.0f}" text-anchor="middle">{name}</text>')
-            out.append(f'<text x="{x + box_w / 2:.0f}" y="{y + 35:.0f}" text-anchor="middle" fill="#555">'
-                       f'R² = {value:.2f}</text>')
-        else:
-            out.append(f'<text x="{x + box_w / 2:.0f}" y="{y + 27:.0f}" text-anchor="middle">{name}</text>')
+            lines.append(f"R² = {value:.2f}")
+        top = y + box_h / 2 - 7 * (len(lines) - 1) + 4
+        for k, line in enumerate(lines):
+            colour = ' fill="#555"' if line.startswith("R² = ") else ""
+            out.append(f'<text x="{x + box_w / 2:.0f}" y="{top + 14 * k:.0f}" text-anchor="middle"{colour}>'
+                       f"{line}</text>")
     out.append("</svg>")
     return "\n".join(out)
