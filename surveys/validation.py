@@ -405,20 +405,28 @@ def rule_unknown_name(ctx: Context) -> Iterator[Problem]:
 
 
 def rule_show_if_order(ctx: Context) -> Iterator[Problem]:
-    """``show_if`` reads only answers to questions shown before (earlier pages, or earlier on the same page)."""
-    position: dict[str, int] = {}
-    for index, (_, question) in enumerate(ctx.questions()):
+    """``show_if`` reads only answers to questions shown before: on earlier pages, or earlier on
+    the same page when that page is not randomized (a shuffled page has no fixed order)."""
+    position: dict[str, tuple[int, int]] = {}  # id -> (question index, page index)
+    for index, (path, question) in enumerate(ctx.questions()):
         for name in (question.id, *(row.id for row in getattr(question, "rows", ()))):
-            position.setdefault(name, index)
+            position.setdefault(name, (index, int(path[1])))
     for index, (path, question) in enumerate(ctx.questions()):
         if question.show_if is None:
             continue
-        for name in sorted(question.show_if.names):
-            if name in position and position[name] >= index:
-                where = "itself" if position[name] == index else "a question that comes later"
+        page = ctx.instrument.pages[int(path[1])]
+        for name in sorted(question.show_if.names & position.keys()):
+            earlier, on_page = position[name]
+            if earlier >= index:
+                where = "itself" if earlier == index else "a question that comes later"
                 yield ctx.problem((*path, "show_if"), question.id, "show-if-order",
                                   f"show_if reads '{name}', {where}",
                                   "Move the question after the one it depends on, or refer to an earlier one.")
+            elif page.randomize and on_page == int(path[1]):
+                yield ctx.problem((*path, "show_if"), question.id, "show-if-order",
+                                  f"show_if reads '{name}' on the same page, but page '{page.id}' is randomized, "
+                                  "so it may be shown later",
+                                  f"Move '{name}' to an earlier page, or set 'randomize: false' on '{page.id}'.")
 
 
 def rule_unit_question(ctx: Context) -> Iterator[Problem]:
