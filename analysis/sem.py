@@ -745,7 +745,10 @@ def _defined_values(syntax: ModelSyntax, rows: list[_Row], x: np.ndarray) -> np.
     vals = _label_values(rows, x)
     out = []
     for d in syntax.definitions:
-        v = _safe_eval(d.expression, vals)
+        try:
+            v = _safe_eval(d.expression, vals)
+        except (ZeroDivisionError, ValueError, OverflowError):  # e.g. a/b at b = 0, log of a negative
+            v = float("nan")
         vals[d.name] = v
         out.append(v)
     return np.array(out)
