@@ -2,7 +2,9 @@
 
 For each backend (SQLite file in WAL mode, PostgreSQL) and each number of concurrent
 writers (1, 8, 64 threads), a fresh database gets an open invited campaign of the
-shipped employee survey and ``--submissions`` invitations; the writers then submit
+shipped employee survey and ``--submissions`` invitations spread over 40 units (each
+submit rewrites its unit's invitation rows, see ``surveys.campaigns._use_invitation``),
+submitted in random order; the writers then submit
 complete, valid responses as fast as they can through :func:`surveys.campaigns.submit`
 (link check, server-side validation, then one transaction: invitation used, response
 inserted, partial deleted). Latency is per ``submit`` call, wall clock.
@@ -38,6 +40,8 @@ from surveys.instrument import load_instrument
 
 INSTRUMENT = Path(__file__).resolve().parents[1] / "instruments" / "employee_experience.yaml"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+#: Units the invitations are spread over (like the demo's 40 stores).
+UNITS = 40
 
 
 def _answers(instrument, rng: np.random.Generator) -> dict:
@@ -72,9 +76,12 @@ def run(url: str, writers: int, submissions: int) -> dict:
     instrument = load_instrument(INSTRUMENT)
     cp.create_campaign(store, instrument, campaign_id="bench")
     cp.open_campaign(store, "bench")
-    unit = instrument.units[0].id
+    units = [u.id for u in instrument.units][:UNITS]
+    issued = [t for k, unit in enumerate(units)
+              for t in cp.invite(store, "bench", unit=unit, count=len(range(k, submissions, len(units))))]
+    np.random.default_rng(2).shuffle(issued)
     tokens: queue.Queue[str] = queue.Queue()
-    for token in cp.invite(store, "bench", unit=unit, count=submissions):
+    for token in issued:
         tokens.put(token)
     rng = np.random.default_rng(1)
     payloads = [_answers(instrument, rng) for _ in range(submissions)]

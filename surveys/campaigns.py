@@ -560,8 +560,8 @@ def submit(
 
     In one transaction: the campaign and the invitation are checked, the answers
     validated, the invitation of ``token`` goes from ``issued`` to ``used``
-    (guarded by its status, so of two simultaneous submits with one token exactly one
-    wins), the response is inserted without any reference to the invitation, and the
+    (under row locks, so of two simultaneous submits with one token exactly one wins;
+    see :func:`_use_invitation` for why the whole unit's rows are rewritten), the response is inserted without any reference to the invitation, and the
     partial progress under the token (or the open link's ``session`` key) is deleted.
     Times are stored truncated to the hour (:func:`surveys.store.coarse_time`).
 
@@ -595,14 +595,7 @@ def submit(
         lang = language if language in instrument.languages else instrument.default_language
         cleaned = validate_answers(instrument, answers, language=lang, unit=unit)
         if token:
-            # Guarded by the status: of two simultaneous submits with one token, the second
-            # waits for the first (row lock) and then finds no 'issued' row.
-            i = db.invitations
-            used = conn.execute(i.update().where(i.c.campaign_id == campaign.id, i.c.token_hash == key_hash,
-                                                 i.c.status == "issued").values(status="used"))
-            if used.rowcount != 1:
-                raise TokenUsed("this link has already been used to answer", where=f"campaign '{campaign.id}'",
-                                fix="Each invitation answers once; ask the survey team for a new link if needed.")
+            _use_invitation(conn, campaign.id, unit, key_hash)
         conn.execute(db.responses.insert().values(
             id=response_id, campaign_id=campaign.id, unit=unit or cleaned.get(instrument.unit_question),
             language=lang, started_at=started, submitted_at=submitted, answers=cleaned))
@@ -612,6 +605,30 @@ def submit(
 
     store.run(tx)
     return response_id
+
+
+def _use_invitation(conn: Connection, campaign_id: str, unit: str, key_hash: str) -> None:
+    """Mark one invitation used so that neither row order nor row versions show which one.
+
+    Every invitation of the unit is locked (in id order, so simultaneous submits cannot
+    deadlock) and rewritten by one UPDATE. On PostgreSQL an UPDATE writes new row
+    versions: were only the used row rewritten, the physical order of the table (and
+    the transaction id ``xmin`` it carries) would list used invitations in the order of
+    use, matching the order of the responses. Rewriting the whole unit keeps the rows in
+    their issue order and gives them all the same ``xmin``, which says no more than the
+    response's unit. The status is read again under the locks, so of two simultaneous
+    submits with one token the second finds it used.
+    """
+    i = db.invitations
+    in_unit = (i.c.campaign_id == campaign_id) & (i.c.unit == unit)
+    conn.execute(sa.select(i.c.id).where(in_unit).order_by(i.c.id).with_for_update()).all()
+    status = conn.execute(sa.select(i.c.status).where(i.c.campaign_id == campaign_id,
+                                                      i.c.token_hash == key_hash)).scalar_one()
+    if status != "issued":
+        raise TokenUsed("this link has already been used to answer", where=f"campaign '{campaign_id}'",
+                        fix="Each invitation answers once; ask the survey team for a new link if needed.")
+    conn.execute(i.update().where(in_unit).values(
+        status=sa.case((i.c.token_hash == key_hash, "used"), else_=i.c.status)))
 
 
 # --------------------------------------------------------------------------- results

@@ -341,3 +341,24 @@ def test_deleted_partial_progress_leaves_no_trace_in_the_sqlite_file(sqlite_stor
     content = b"".join(p.read_bytes() for p in tmp_path.glob("tandem.db*"))
     assert b"MARKER-7f3a9c" not in content
     assert cp.hash_token(token).encode() in content  # the invitation (used) is still there
+
+
+@pytest.mark.postgres
+def test_postgres_row_order_and_xmin_do_not_reveal_which_invitation_answered(postgres_store, survey):
+    """Physical order (ctid) stays the issue order and xmin is shared by the whole unit."""
+    import random
+
+    invited_campaign(postgres_store, survey)
+    tokens = cp.invite(postgres_store, "ee1", unit="north", count=12)
+    with postgres_store.read() as conn:
+        issued = conn.exec_driver_sql("SELECT token_hash FROM invitations ORDER BY ctid").scalars().all()
+    used = random.Random(3).sample(tokens, 7)
+    for token in used:
+        cp.submit(postgres_store, "ee1", GOOD, token=token)
+    with postgres_store.read() as conn:
+        rows = conn.exec_driver_sql("SELECT token_hash, status, xmin::text FROM invitations ORDER BY ctid").all()
+        last_response_xmin = conn.exec_driver_sql(
+            "SELECT xmin::text FROM responses ORDER BY ctid DESC LIMIT 1").scalar_one()
+    assert [r[0] for r in rows] == issued
+    assert {r[0] for r in rows if r[1] == "used"} == {cp.hash_token(t) for t in used}
+    assert {r[2] for r in rows} == {last_response_xmin}
