@@ -33,13 +33,14 @@ the order of rows nor a timestamp ties it to an invitation, to a line of a web s
 access log or to the moment an invitation was marked used. ``invitations`` keep only the
 SHA-256 of a token and a status (``issued``/``used``), no time of use. Partial progress
 is kept under the token hash and deleted in the transaction that stores the response.
-What this does not protect against: someone with administrator access to the database
-*server* who reads its internals while submissions happen (PostgreSQL's transaction ids
-``xmin`` of the updated invitation row and the inserted response row are equal; SQLite
-and PostgreSQL write-ahead logs keep recent changes in commit order; PostgreSQL keeps
-deleted partial progress in dead row versions until VACUUM). SQLite runs with
-``secure_delete`` so deleted partial progress is overwritten in the file. See the README,
-"Collecting responses".
+Marking an invitation used rewrites all invitation rows of its unit
+(``surveys.campaigns._use_invitation``), so neither PostgreSQL's physical row order nor
+the transaction id ``xmin`` of the rows lists used invitations in the order responses
+arrived. What this does not protect against: someone with administrator access to the
+database *server* who reads its internals (the SQLite and PostgreSQL write-ahead logs
+keep recent changes in commit order; PostgreSQL keeps deleted partial progress in dead
+row versions until VACUUM). SQLite runs with ``secure_delete`` so deleted partial
+progress is overwritten in the file. See the README, "Collecting responses".
 """
 
 from __future__ import annotations
