@@ -140,6 +140,15 @@ def test_invariance_matches_lavaan_groups_tutorial(hs):
         assert table.loc[model, "chisq"] == pytest.approx(chisq, abs=1e-3), model
         assert table.loc[model, "df"] == df, model
     assert inv.fits["configural"].fit_measures["npar"] == 60
+    # semTools::measurementInvariance() printout for the same data (cfi, rmsea to 3 decimals),
+    # recalled rather than re-fetched; the means step below (204.61 / 63 / .840 / .122) is
+    # part of the same printout and agrees as well
+    for model, cfi_, rmsea_ in (("configural", 0.923, 0.097), ("metric", 0.921, 0.093), ("scalar", 0.882, 0.107)):
+        assert table.loc[model, "cfi"] == pytest.approx(cfi_, abs=5e-4), model
+        assert table.loc[model, "rmsea"] == pytest.approx(rmsea_, abs=5e-4), model
+    means = sem.fit(HS_MODEL, hs, group="school", group_equal=("loadings", "intercepts", "means")).fit_measures
+    assert (round(means["chisq"], 2), means["df"], round(means["cfi"], 3), round(means["rmsea"], 3)) == \
+        (204.61, 63, 0.840, 0.122)
     assert table.loc["metric", "delta_chisq"] == pytest.approx(124.044 - 115.851, abs=2e-3)
     assert table.loc["scalar", "delta_df"] == 6
     assert table.loc["scalar", "pvalue"] < 1e-5 < table.loc["metric", "pvalue"]
