@@ -131,15 +131,6 @@ def instruments(source: Source) -> dict[str, Any]:
     return _load(source.key).instruments
 
 
-def invited(source: Source, side: str) -> dict[str, int] | None:
-    """Invitations per unit of a side (campaigns with invitations), else None; also None
-    under a wave or demographic filter, where responses over invitations is no rate."""
-    waves, _, where = source.filters
-    if waves or where:
-        return None
-    return _load(source.key).invited.get(side) or None
-
-
 def study(source: Source) -> Any:
     """The linkage study, or None."""
     return _load(source.key).study
@@ -179,7 +170,8 @@ def _parallel(key: tuple, filters: tuple, side: str) -> Any:
 
 @st.cache_resource(show_spinner="Key drivers with bootstrap intervals ...", max_entries=32)
 def _drivers(key: tuple, filters: tuple, side: str) -> dict[str, Any]:
-    return respondent_drivers(_filtered(key, filters)[side], _load(key).instruments[side], bootstrap=BOOTSTRAP, seed=SEED)
+    return respondent_drivers(_filtered(key, filters)[side], _load(key).instruments[side], bootstrap=BOOTSTRAP,
+                              seed=SEED)
 
 
 @st.cache_resource(show_spinner="Linking employees and customers through units ...", max_entries=16)
@@ -205,13 +197,52 @@ def _report(key: tuple, filters: tuple) -> str:
     return render_report(insight)
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
-def figure(builder: str, /, *args: Any, **options: Any) -> Any:
-    """``reports.charts.<builder>(*args, **options)``, cached on its arguments: building a
-    plotly figure costs tens of milliseconds, a cached page should not pay it again."""
+@st.cache_resource(show_spinner=False)
+def _figures() -> dict[tuple, Any]:
+    return {}
+
+
+def figure(source: Source, name: str, builder: str, /, *args: Any, **options: Any) -> Any:
+    """``reports.charts.<builder>(*args, **options)``, kept per data version, filters and
+    ``name`` (which must name everything else the figure depends on, e.g. the chosen
+    outcome): a plotly figure costs tens of milliseconds to build, a cached page should
+    not pay that again, nor hash the data to find it."""
     from reports import charts
 
-    return getattr(charts, builder)(*args, **options)
+    built = _figures()
+    key = (source.key, source.filters, name)
+    if key not in built:
+        if len(built) > 512:
+            built.clear()
+        built[key] = getattr(charts, builder)(*args, **options)
+    return built[key]
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _trend(key: tuple, filters: tuple, side: str, name: str) -> pd.DataFrame:
+    from reports.insight import metric_trend
+
+    return metric_trend(_filtered(key, filters)[side], _load(key).instruments[side], name)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _responses(key: tuple, filters: tuple, side: str) -> pd.DataFrame:
+    from reports.insight import responses_by_unit
+
+    waves, _, where = filters
+    invited = None if waves or where else _load(key).invited.get(side) or None
+    return responses_by_unit(_filtered(key, filters)[side], _load(key).instruments[side], invited=invited)
+
+
+def trend(source: Source, side: str, name: str) -> pd.DataFrame:
+    """:func:`reports.insight.metric_trend` of a side's metric (cached)."""
+    return _trend(source.key, source.filters, side, name)
+
+
+def responses(source: Source, side: str) -> pd.DataFrame:
+    """:func:`reports.insight.responses_by_unit` of a side, with invitations when they give a
+    response rate (no wave or demographic filter), cached."""
+    return _responses(source.key, source.filters, side)
 
 
 def health(source: Source, side: str) -> Any:

@@ -27,8 +27,9 @@ if source.linked and all(len(f) >= insight.instruments(source)[s].min_group_size
     outcome = st.selectbox("Customer outcome", outcomes, index=outcomes.index("csat") if "csat" in outcomes else 0,
                            format_func=lambda o: labels.get(o, o), key="drivers:unit")
     table = result.drivers[result.drivers["outcome"] == outcome]
-    st.plotly_chart(insight.figure("driver_importance", table, outcome=labels.get(outcome, outcome), labels=labels),
-                    key="unit_drivers")
+    chart = insight.figure(source, f"unit_drivers:{outcome}", "driver_importance", table,
+                           outcome=labels.get(outcome, outcome), labels=labels)
+    st.plotly_chart(chart, key="unit_drivers")
 
 side = insight.side_choice(source, "Within which survey")
 if insight.enough(source, side):
@@ -39,10 +40,12 @@ if insight.enough(source, side):
         outcome = st.selectbox("Outcome", list(found), format_func=lambda o: labels.get(o, o), key="drivers:outcome")
         entry = found[outcome]
         result = entry["result"]
-        st.plotly_chart(insight.figure("driver_importance", result.table, outcome=labels.get(outcome, outcome),
-                                       r2=result.r2, labels=labels), key="drivers")
-        st.plotly_chart(insight.figure("importance_performance", entry["quadrant"], labels=labels,
-                                       performance_label="Performance (mean score)"), key="quadrant")
+        chart = insight.figure(source, f"drivers:{side}:{outcome}", "driver_importance", result.table,
+                               outcome=labels.get(outcome, outcome), r2=result.r2, labels=labels)
+        st.plotly_chart(chart, key="drivers")
+        chart = insight.figure(source, f"quadrant:{side}:{outcome}", "importance_performance", entry["quadrant"],
+                               labels=labels, performance_label="Performance (mean score)")
+        st.plotly_chart(chart, key="quadrant")
         first = entry["quadrant"][entry["quadrant"]["quadrant"] == "concentrate here"]
         if len(first):
             st.success("Fix first (important, performing below the median): " +

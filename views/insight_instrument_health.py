@@ -50,19 +50,21 @@ if insight.enough(source, side):
     st.dataframe(report.items.reset_index(), hide_index=True, width="stretch")
     st.subheader("How many factors? Scree with parallel analysis")
     pa = insight.parallel(source, side)
-    st.plotly_chart(insight.figure("scree", pa.scree, n_factors=pa.n_factors, quantile=pa.quantile), key="scree")
+    chart = insight.figure(source, f"scree:{side}", "scree", pa.scree, n_factors=pa.n_factors, quantile=pa.quantile)
+    st.plotly_chart(chart, key="scree")
     st.caption(f"The instrument defines {len(instrument.constructs)} constructs; parallel analysis suggests "
                f"{pa.n_factors} factors beat random data (Horn 1965).")
     if report.cfa is not None:
         est = report.cfa.estimates
         loads = est[est["op"] == "=~"].pivot_table(index="rhs", columns="lhs", values="std_all", sort=False)
-        st.plotly_chart(insight.figure("loadings_heatmap", loads,
+        st.plotly_chart(insight.figure(source, f"cfa:{side}", "loadings_heatmap", loads,
                                        title="CFA standardized loadings (items on their constructs)",
                                        labels=labels), key="cfa_loadings")
     if report.efa is not None:
-        st.plotly_chart(insight.figure("loadings_heatmap", report.efa.loadings,
+        st.plotly_chart(insight.figure(source, f"efa:{side}", "loadings_heatmap", report.efa.loadings,
                                        title="EFA pattern loadings (oblimin): cross-loadings show up off the "
                                              "diagonal blocks"), key="efa_loadings")
     if len(report.htmt):
-        st.plotly_chart(insight.figure("htmt_heatmap", report.htmt, threshold=report.thresholds.htmt, labels=labels),
-                        key="htmt")
+        chart = insight.figure(source, f"htmt:{side}", "htmt_heatmap", report.htmt,
+                               threshold=report.thresholds.htmt, labels=labels)
+        st.plotly_chart(chart, key="htmt")

@@ -50,8 +50,8 @@ customer_nodes = [n for n in spec.nodes if spec.side(n) == "customer"]
 left, right = st.columns(2)
 x = left.selectbox("Employee construct", employee_nodes, format_func=lambda n: labels.get(n, n), key="linkage:x")
 y = right.selectbox("Customer outcome", customer_nodes, format_func=lambda n: labels.get(n, n), key="linkage:y")
-st.plotly_chart(insight.figure("unit_scatter", result.units, x=x, y=y, size="n_employees",
-                               min_size=result.min_employees, x_label=labels.get(x, x),
-                               y_label=labels.get(y, y)), key="scatter")
+chart = insight.figure(source, f"scatter:{x}:{y}", "unit_scatter", result.units, x=x, y=y, size="n_employees",
+                       min_size=result.min_employees, x_label=labels.get(x, x), y_label=labels.get(y, y))
+st.plotly_chart(chart, key="scatter")
 for warning in result.warnings:
     st.warning(warning)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import streamlit as st
 
 from reports import charts
-from reports.insight import metric_trend, responses_by_unit
 from views import insight
 
 st.title("Overview")
@@ -37,23 +36,25 @@ for side, instrument in insight.instruments(source).items():
                           help=f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}"
                                f"{unit}, n = {overall.n}")
             column.caption(f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
-    table = responses_by_unit(frame, instrument, invited=insight.invited(source, side))
-    st.plotly_chart(insight.figure("response_rates", table, min_group_size=k,
+    table = insight.responses(source, side)
+    st.plotly_chart(insight.figure(source, f"rates:{side}", "response_rates", table, min_group_size=k,
                                    title=f"{side.capitalize()} responses by unit"),
                     key=f"rates:{side}")
     with st.expander("Responses by unit (table)"):
         columns = ["unit", "label", "shown"] + (["invited"] if table["invited"].notna().any() else [])
         st.dataframe(table[columns].rename(columns={"shown": "responses"}), hide_index=True)
     if metrics:
-        st.plotly_chart(insight.figure("metric_intervals", [m.overall for m in metrics.values()],
-                                       title=f"{side.capitalize()} headline metrics with 95% intervals"),
-                        key=f"headline:{side}")
+        chart = insight.figure(source, f"headline:{side}", "metric_intervals", [m.overall for m in metrics.values()],
+                               title=f"{side.capitalize()} headline metrics with 95% intervals")
+        st.plotly_chart(chart, key=f"headline:{side}")
     for name, unit_metric in metrics.items():
-        st.plotly_chart(insight.figure("metric_by_unit", unit_metric.to_frame(), metric=unit_metric.metric),
-                        key=f"by_unit:{side}:{name}")
-        waves = metric_trend(frame, instrument, name)
+        chart = insight.figure(source, f"by_unit:{side}:{name}", "metric_by_unit", unit_metric.to_frame(),
+                               metric=unit_metric.metric)
+        st.plotly_chart(chart, key=f"by_unit:{side}:{name}")
+        waves = insight.trend(source, side, name)
         if len(waves) > 1:
-            st.plotly_chart(insight.figure("trend", waves, metric=unit_metric.metric), key=f"trend:{side}:{name}")
+            chart = insight.figure(source, f"trend:{side}:{name}", "trend", waves, metric=unit_metric.metric)
+            st.plotly_chart(chart, key=f"trend:{side}:{name}")
         else:
             st.caption(f"{charts.METRIC_NAMES.get(unit_metric.metric, name)}: one wave so far; trends appear "
                        "from the second wave on.")
