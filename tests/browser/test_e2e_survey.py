@@ -8,6 +8,7 @@ Skips when ``/usr/bin/chromium`` is missing, unless ``TANDEM_REQUIRE_BROWSER=1``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 EMPLOYEE = ROOT / "instruments" / "employee_experience.yaml"
+PASSWORD = "e2e-secret"
 LAUNCH_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
@@ -53,15 +55,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """``streamlit run app.py`` on a free port against a fresh SQLite database; yields (url, db_url)."""
-    _need_browser()
-    db_url = f"sqlite:///{tmp_path / 'e2e.db'}"
+@contextlib.contextmanager
+def running_app(db_url: str, log_path: Path):
+    """``streamlit run app.py`` on a free port against ``db_url``; yields its base URL, then stops it."""
     port = _free_port()
-    env = {**os.environ, "TANDEM_DATABASE_URL": db_url, "TANDEM_ADMIN_PASSWORD": "e2e-secret",
+    env = {**os.environ, "TANDEM_DATABASE_URL": db_url, "TANDEM_ADMIN_PASSWORD": PASSWORD,
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    log = open(tmp_path / "streamlit.log", "w")
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "streamlit"), "run", "app.py", "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
@@ -78,9 +78,9 @@ def server(tmp_path):
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text()[-3000:])
+                pytest.fail("streamlit did not start:\n" + log_path.read_text()[-3000:])
             time.sleep(0.5)
-        yield url, db_url
+        yield url
     finally:
         proc.terminate()
         try:
@@ -88,6 +88,32 @@ def server(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """One app against a fresh SQLite database; yields (url, db_url)."""
+    _need_browser()
+    db_url = f"sqlite:///{tmp_path / 'e2e.db'}"
+    with running_app(db_url, tmp_path / "streamlit.log") as url:
+        yield url, db_url
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Debian Chromium page; page errors (uncaught exceptions) are collected in ``page.errors``."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1000}, accept_downloads=True)
+            page.errors = []
+            page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+            yield page
+        finally:
+            browser.close()
 
 
 def _css_key(key: str) -> str:
@@ -168,10 +194,15 @@ _MOVED = """(before) => {
 }"""
 
 
-def _complete(page, url: str, instrument, campaign: str, token: str, language: str, shots: str) -> None:
+def _complete(page, url: str, instrument, campaign: str, token: str, language: str, shots: str, *,
+              resumed: tuple[str, str] | None = None) -> None:
+    """Answer the survey behind one link to the thank-you page (``resumed``: the progress and heading expected first)."""
     page.goto(f"{url}/?c={campaign}&t={token}&lang={language}")
     page.get_by_role("progressbar").wait_for(timeout=30_000)
     _idle(page)
+    if resumed is not None:
+        assert page.get_by_role("progressbar").get_attribute("aria-valuenow") == resumed[0]
+        assert page.locator("h3").first.inner_text() == resumed[1]
     next_label = {"en": ("Next", "Submit"), "de": ("Weiter", "Absenden")}[language]
     done: set[str] = set()
     thanks = page.get_by_text({"en": "Thank you", "de": "Vielen Dank"}[language])
@@ -196,32 +227,80 @@ def _complete(page, url: str, instrument, campaign: str, token: str, language: s
 
 
 def test_employee_survey_in_two_languages(server):
-    from playwright.sync_api import sync_playwright
-
     from surveys.instrument import load_instrument
 
     url, db_url = server
     instrument = load_instrument(EMPLOYEE)
     assert {"en", "de"} <= set(instrument.languages)
     campaign, tokens = seed_invited_campaign(db_url, EMPLOYEE, count=2)
-    ARTIFACTS.mkdir(exist_ok=True)
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            _complete(page, url, instrument, campaign, tokens[0], "en", "e2e-employee-en")
-            _complete(page, url, instrument, campaign, tokens[1], "de", "e2e-employee-de")
-            # the used link now says so, in plain words
-            page.goto(f"{url}/?c={campaign}&t={tokens[0]}")
-            page.get_by_text("already been used").wait_for(timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "e2e-used-token.png"))
-        finally:
-            browser.close()
-    assert not errors, errors
+    with chromium() as page:
+        _complete(page, url, instrument, campaign, tokens[0], "en", "e2e-employee-en")
+        _complete(page, url, instrument, campaign, tokens[1], "de", "e2e-employee-de")
+        # the used link now says so, in plain words
+        page.goto(f"{url}/?c={campaign}&t={tokens[0]}")
+        page.get_by_text("already been used").wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "e2e-used-token.png"))
+        assert not page.errors, page.errors
     frame = responses_of(db_url, campaign)
     assert len(frame) == 2
     assert sorted(frame["language"]) == ["de", "en"]
     items = [item.id for item in instrument.items]
     assert frame[items].notna().all().all()  # every item answered in both languages, no page skipped
+
+    # staff: sign in, see the rates, download the responses as SPSS .sav and read them back
+    import pyreadstat
+
+    with chromium() as page:
+        page.goto(url)
+        page.get_by_label("Staff password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Campaigns").wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "e2e-staff-campaigns.png"), full_page=True)
+        page.get_by_role("link", name="Responses").click()
+        page.get_by_text("Response rates by unit").wait_for(timeout=30_000)
+        _idle(page)
+        page.screenshot(path=str(ARTIFACTS / "e2e-staff-responses.png"), full_page=True)
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="SPSS .sav").click()
+        path = ARTIFACTS / "e2e-responses.sav"
+        download.value.save_as(path)
+        assert not page.errors, page.errors
+    data, meta = pyreadstat.read_sav(str(path))
+    assert len(data) == 2 and sorted(data["language"]) == ["de", "en"]
+    assert meta.column_names_to_labels[items[0]]  # variable labels are the question texts
+    assert meta.variable_value_labels[items[0]]  # value labels are the scale labels
+
+
+@pytest.mark.postgres
+def test_a_respondent_starts_on_one_app_process_and_finishes_on_another(tmp_path, postgres_url):
+    """Two app processes, one PostgreSQL database: the second continues where the first stopped."""
+    from surveys.instrument import load_instrument
+
+    _need_browser()
+    instrument = load_instrument(EMPLOYEE)
+    campaign, tokens = seed_invited_campaign(postgres_url, EMPLOYEE, count=1)
+    with running_app(postgres_url, tmp_path / "a.log") as first, running_app(postgres_url, tmp_path / "b.log") as second:
+        assert first != second
+        with chromium() as page:
+            page.goto(f"{first}/?c={campaign}&t={tokens[0]}")
+            forward = page.get_by_role("button", name="Next")
+            forward.wait_for(timeout=30_000)
+            _idle(page)
+            _click(page, page.locator(f".{_css_key(f'consent:{campaign}')} label"))
+            _idle(page)
+            done: set[str] = set()
+            for _ in range(2):  # consent, then the first page of questions, on process A
+                while _fill_visible(page, instrument, campaign, done):
+                    pass
+                before = page.get_by_role("progressbar").get_attribute("aria-valuenow")
+                _click(page, forward)
+                page.wait_for_function(_MOVED, arg=before, timeout=30_000)
+                _idle(page)
+            reached = page.get_by_role("progressbar").get_attribute("aria-valuenow")
+            heading = page.locator("h3").first.inner_text()
+        with chromium() as page:  # a new browser on process B, as after a closed tab and a load balancer
+            _complete(page, second, instrument, campaign, tokens[0], "en", "e2e-two-servers", resumed=(reached, heading))
+            assert not page.errors, page.errors
+    frame = responses_of(postgres_url, campaign)
+    assert len(frame) == 1
+    assert frame[[item.id for item in instrument.items]].notna().all().all()
