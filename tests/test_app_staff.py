@@ -76,6 +76,7 @@ def test_create_open_invite_and_see_rates_and_downloads(db_url):
     assert list(table["campaign"]) == ["ee-test"] and table["state"].iloc[0] == "draft"
     at.button(key="staff:open").click().run()
     assert at.dataframe[0].value["state"].iloc[0] == "open"
+    assert at.dataframe[0].value["responses"].iloc[0] == "fewer than 5"  # no total below k either
     next(b for b in at.button if b.label == "Generate links").click().run()
     assert "10 invitation links" in texts(at)
     assert at.get("download_button")[0].proto.label == "Download links (CSV for mail merge)"

@@ -58,7 +58,7 @@ def _campaign_table() -> None:
     if listing.empty:
         st.info("No campaigns yet. Create one below from a shipped instrument or your own YAML file.")
         return
-    st.dataframe(listing, hide_index=True, use_container_width=True)
+    st.dataframe(_suppressed(listing), hide_index=True)
     ids = list(listing["campaign"])
     chosen = st.selectbox("Campaign", ids, key="staff:campaign_state")
     open_col, close_col, _ = st.columns([1, 1, 4])
@@ -74,6 +74,18 @@ def _campaign_table() -> None:
     if row.get("mode") == "open":
         st.caption("Open link (anyone with it can answer):")
         st.code(f"{_base_url()}?c={chosen}", language=None)
+
+
+def _suppressed(listing: pd.DataFrame) -> pd.DataFrame:
+    """The campaign list with response counts below the campaign's minimum group size as "fewer than k".
+
+    With one unit, a campaign's total would otherwise tell what the rates page hides.
+    """
+    shown = listing.copy()
+    small = shown["responses"] < shown["min_group_size"]
+    shown["responses"] = shown["responses"].astype(object)
+    shown.loc[small, "responses"] = "fewer than " + shown.loc[small, "min_group_size"].astype(str)
+    return shown
 
 
 def _new_campaign() -> None:
@@ -95,7 +107,7 @@ def _new_campaign() -> None:
             instrument = parse_instrument(upload.getvalue().decode("utf-8", errors="replace"), source=upload.name)
     except InstrumentError as exc:
         st.error(f"The instrument has {len(exc.problems)} problem(s); nothing was created.")
-        st.dataframe(problems_frame(exc), hide_index=True, use_container_width=True)
+        st.dataframe(problems_frame(exc), hide_index=True)
         return
     st.caption(f"{instrument.text(instrument.title)} · version {instrument.version} · {instrument.audience} · "
                f"{len(instrument.questions)} questions · languages {', '.join(instrument.languages)}")

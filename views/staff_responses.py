@@ -37,8 +37,15 @@ def _render() -> None:
         return
     campaign_id = st.selectbox("Campaign", listing["campaign"].tolist(), key="staff:responses_campaign")
     rates = campaigns.response_rates(current_store(), campaign_id)
+    k = int(listing.loc[listing["campaign"] == campaign_id, "min_group_size"].iloc[0])
     st.subheader("Response rates by unit")
-    st.dataframe(rates, hide_index=True, use_container_width=True)
+    st.dataframe(
+        rates, hide_index=True,
+        column_config={
+            "response_rate": st.column_config.ProgressColumn("response rate", format="percent", min_value=0, max_value=1),
+            "suppressed": st.column_config.CheckboxColumn(f"fewer than {k}"),
+        },
+    )
     st.subheader("Downloads")
     st.caption("One row per response; no token or invitation is stored with a response.")
     cols = st.columns(4)

@@ -255,6 +255,7 @@ def test_employee_survey_in_two_languages(server):
         page.get_by_label("Staff password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Campaigns").wait_for(timeout=30_000)
+        _idle(page)
         page.screenshot(path=str(ARTIFACTS / "e2e-staff-campaigns.png"), full_page=True)
         page.get_by_role("link", name="Responses").click()
         page.get_by_text("Response rates by unit").wait_for(timeout=30_000)
