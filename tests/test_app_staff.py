@@ -106,3 +106,19 @@ def test_sign_out_closes_the_area(db_url):
     goto(at, "sign-out")
     assert [t.value for t in at.title] == ["Tandem staff area"]
     assert at.text_input(key="staff:password")
+
+
+def test_oidc_in_secrets_offers_single_sign_on_instead_of_the_password(db_url):
+    from streamlit.testing.v1 import AppTest
+
+    from app_support import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "tandem", "client_secret": "s", "server_metadata_url": "https://id.example.org/.well-known/openid-configuration",
+    }
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [b.label for b in at.button] == ["Sign in with your organisation's account"]
+    assert not at.text_input  # no password field although TANDEM_ADMIN_PASSWORD is set: OIDC wins

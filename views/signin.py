@@ -33,7 +33,7 @@ def signed_in() -> bool:
     """Whether this browser session may see the staff area."""
     current = method()
     if current is auth.SignInMethod.OIDC:
-        return bool(st.user.is_logged_in) and auth.is_staff_email(st.user.get("email"), os.environ)
+        return bool(st.user.get("is_logged_in", False)) and auth.is_staff_email(st.user.get("email"), os.environ)
     if current is auth.SignInMethod.PASSWORD:
         return bool(st.session_state.get(_SESSION_KEY))
     return False
@@ -44,7 +44,7 @@ def render_sign_in() -> None:
     st.title("Tandem staff area")
     current = method()
     if current is auth.SignInMethod.OIDC:
-        if st.user.is_logged_in:
+        if st.user.get("is_logged_in", False):
             st.warning(f"The account {st.user.get('email', '')} is not on the staff list (TANDEM_STAFF_EMAILS).")
             st.button("Sign out", on_click=st.logout)
             return
@@ -76,6 +76,6 @@ def render_sign_in() -> None:
 def render_sign_out() -> None:
     """Sign out and go back to the sign-in page."""
     st.session_state.pop(_SESSION_KEY, None)
-    if method() is auth.SignInMethod.OIDC and st.user.is_logged_in:
+    if method() is auth.SignInMethod.OIDC and st.user.get("is_logged_in", False):
         st.logout()
     st.rerun()
