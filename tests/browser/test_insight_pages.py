@@ -134,3 +134,21 @@ def test_insight_page_in_a_real_browser(browser_page, title):
     page.screenshot(path=str(ARTIFACTS / f"insight_{title.lower().replace(' ', '_')}.png"))
     assert page.locator("[data-testid='stException']").count() == 0
     assert not errors, errors
+
+
+def test_report_download_button_gives_the_self_contained_report(browser_page, tmp_path):
+    from reports.html import SECTIONS
+
+    page, errors = browser_page
+    errors.clear()
+    page.get_by_role("link", name="Overview").click()
+    page.get_by_text(PAGES["Overview"]).first.wait_for(timeout=180_000)
+    with page.expect_download(timeout=300_000) as download:
+        page.get_by_role("button", name="Download the report (HTML)").click()
+    path = tmp_path / "report.html"
+    download.value.save_as(path)
+    html = path.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    for key in SECTIONS:
+        assert f'<section id="{key}">' in html
+    assert not errors, errors
