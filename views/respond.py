@@ -17,7 +17,6 @@ from typing import Any
 import streamlit as st
 
 from surveys import campaigns
-from surveys.errors import TandemError
 from surveys.form import CONSENT, THANKS, Form, FormError, FormState, Move, ui_text
 from views import gateway
 from views.widgets import held_answers, render_question
@@ -37,11 +36,8 @@ def render() -> None:
         _render()
     except gateway.RespondentStop as stop:
         _message(stop.kind, stop.language or language)
-    except TandemError:
-        log.exception("respondent page refused a request")
-        _message("trouble", language)
-    except Exception:
-        log.exception("respondent page failed")
+    except Exception:  # the boundary: log everything on the server, show the respondent one calm sentence
+        log.exception("respondent page failed (campaign %r)", str(st.query_params.get("c", ""))[:100])
         _message("trouble", language)
 
 

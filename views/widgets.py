@@ -80,9 +80,8 @@ def render_question(
     problems: Mapping[str, str],
 ) -> dict[str, Any]:
     """Draw one question and return its current answers keyed by answer key."""
-    text = lambda value: instrument.text(value, language)  # noqa: E731
-    label = text(question.text) + (" *" if question.required else "")
-    help_text = text(question.help) if question.help is not None else None
+    label = instrument.text(question.text, language) + (" *" if question.required else "")
+    help_text = instrument.text(question.help, language) if question.help is not None else None
     if question.type == "matrix":
         return _matrix(instrument, question, campaign, language, answers, problems, label, help_text)
     key = widget_key(campaign, question.id)
@@ -147,8 +146,7 @@ def _multi(instrument, question, key, label, help_text, language):
 def _ranking(instrument, question, key, label, help_text, language):
     options, fmt = _options(instrument, question, language)
     chosen = st.multiselect(
-        label, options, format_func=fmt, key=key, help=help_text or ui_text("rank_help", language),
-        placeholder=ui_text("choose", language),
+        label, options, format_func=fmt, key=key, help=help_text, placeholder=ui_text("choose", language),
     )
     st.caption(ui_text("rank_help", language))
     if chosen:
