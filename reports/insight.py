@@ -372,6 +372,14 @@ def summary_points(insight: Insight) -> list[str]:
                 points.append(_driver_sentence(entry["result"].table, outcome, labels,
                                                f"among {side}s (n = {entry['result'].n})"))
                 break
+    for side, found in insight.drivers.items():
+        for outcome, entry in found.items():
+            first = entry["quadrant"][entry["quadrant"]["quadrant"] == "concentrate here"]
+            if len(first):
+                points.append(f"Fix first in the {side} survey: " + ", ".join(labels.get(d, d) for d in first["driver"])
+                              + f" (important for {labels.get(outcome, outcome)} and scoring below the median of "
+                                "the drivers).")
+            break
     if result is not None:
         verdicts = result.aggregation["verdict"].value_counts()
         n = len(result.aggregation)

@@ -220,6 +220,11 @@ def test_summary_names_drivers_certainty_and_scales(insight):
     assert points[0].startswith("The strongest drivers of Engagement")
     assert "95% interval" in points[0] and "resamples" in points[0]
     assert any("scales" in p for p in points)
+    quadrant = insight.drivers["employee"]["engagement"]["quadrant"]
+    first = quadrant.loc[quadrant["quadrant"] == "concentrate here", "driver"]
+    fix = [p for p in points if p.startswith("Fix first in the employee survey")]
+    assert len(first) and len(fix) == 1
+    assert all(insight.labels[d] in fix[0] for d in first)
 
 
 # --------------------------------------------------------------------------- report
