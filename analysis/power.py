@@ -167,8 +167,7 @@ def format_power(result: PowerResult) -> str:
              f"{'path':44} {'effect':>6} " + " ".join(f"{f'{n} units':>10}" for n in sizes)]
     for (path, effect), row in wide.iterrows():
         lines.append(f"{path:44} {effect:6.2f} " + " ".join(f"{v:10.2f}" for v in row.to_numpy()))
-    needed = result.units_needed()
-    lines.append("")
-    lines.append("Units needed for 80% power: " + ", ".join(
-        f"{k}: {int(v) if np.isfinite(v) else f'more than {max(sizes)}'}" for k, v in needed.items()))
+    lines += ["", "Units needed for 80% power (smallest number tried):"]
+    lines += [f"  {path:42} {int(n) if np.isfinite(n) else f'more than {max(sizes)}'}"
+              for path, n in result.units_needed().items()]
     return "\n".join(lines)
