@@ -474,8 +474,8 @@ def format_study(result: StudyResult) -> str:
                      f"{_stars(row.pvalue)}")
     lines.append("   R²: " + ", ".join(f"{k} {v:.2f}" for k, v in result.r2.items()))
     fm = result.fit_measures
-    lines.append("   Fit: " + ", ".join(f"{k} {_fmt(fm.get(k), 3)}" for k in ("chisq", "df", "pvalue", "cfi", "rmsea", "srmr")
-                                       if k in fm))
+    lines.append("   Fit: " + ", ".join(f"{k} {_fmt(fm[k], 0 if k == 'df' else 3)}"
+                                       for k in ("chisq", "df", "pvalue", "cfi", "rmsea", "srmr") if k in fm))
     lines += ["", "3. How much each employee construct moves each customer outcome",
               "   (standardized indirect effect through the chain; * = its 95% interval excludes 0)"]
     outcomes = list(dict.fromkeys(result.indirect["rhs"]))
