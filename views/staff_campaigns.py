@@ -30,11 +30,10 @@ def render() -> None:
     st.title("Campaigns")
     try:
         _campaign_table()
-        left, right = st.columns(2)
-        with left:
-            _new_campaign()
-        with right:
-            _invitations()
+        st.divider()
+        _new_campaign()
+        st.divider()
+        _invitations()
     except TandemError as exc:
         st.error(exc.message)
     except Exception:
@@ -106,7 +105,8 @@ def _new_campaign() -> None:
                 return
             instrument = parse_instrument(upload.getvalue().decode("utf-8", errors="replace"), source=upload.name)
     except InstrumentError as exc:
-        st.error(f"The instrument has {len(exc.problems)} problem(s); nothing was created.")
+        errors = sum(p.severity == "error" for p in exc.problems)
+        st.error(f"The instrument has {errors} error(s); fix them and upload it again. Nothing was created.")
         st.dataframe(problems_frame(exc), hide_index=True)
         return
     st.caption(f"{instrument.text(instrument.title)} · version {instrument.version} · {instrument.audience} · "
@@ -138,9 +138,9 @@ def _invitations() -> None:
     if not invited:
         st.info("Create an invited campaign first.")
         return
+    campaign_id = st.selectbox("Campaign", invited, key="staff:invite_campaign")
+    campaign = campaigns.get_campaign(current_store(), campaign_id)
     with st.form("staff:invite"):
-        campaign_id = st.selectbox("Campaign", invited)
-        campaign = campaigns.get_campaign(current_store(), campaign_id)
         units = {u.id: campaign.instrument.text(u.label) for u in campaign.instrument.units}
         unit = st.selectbox("Unit", list(units), format_func=lambda u: f"{units[u]} ({u})") if units else st.text_input("Unit id")
         count = st.number_input("Number of invitations", min_value=1, max_value=10_000, value=10, step=1)
