@@ -151,7 +151,8 @@ def _invitations() -> None:
         frame = pd.DataFrame({"campaign": campaign_id, "unit": unit, "link": [f"{base}?c={campaign_id}&t={t}" for t in tokens]})
         st.success(f"{len(tokens)} invitation links for unit {unit}. Download them now: the tokens are not stored and cannot be shown again.")
         st.download_button("Download links (CSV for mail merge)", frame.to_csv(index=False).encode("utf-8"),
-                           file_name=f"invitations-{campaign_id}-{unit}.csv", mime="text/csv", key="staff:invite_csv")
+                           file_name=f"invitations-{campaign_id}-{unit}.csv", mime="text/csv", key="staff:invite_csv",
+                           on_click="ignore")
 
 
 def _base_url() -> str:
