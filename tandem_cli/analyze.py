@@ -401,7 +401,8 @@ def report_command(
     out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
     study: Annotated[Path | None, typer.Option("--study", help="Study file linking an employee and a customer "
                                                                "survey.")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Use the demo data (simulated service-profit chain).")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the demo data (simulated service-profit chain; the "
+                                                      "default for --study without campaigns).")] = False,
     campaign_employee: Annotated[str | None, typer.Option(help="Employee campaign id in the store.")] = None,
     campaign_customer: Annotated[str | None, typer.Option(help="Customer campaign id in the store.")] = None,
     data: DataOption = None, instrument: InstrumentOption = None,
@@ -421,6 +422,9 @@ def report_command(
 
             spec = load_study(study)
             instruments = {"employee": spec.employee, "customer": spec.customer}
+            if demo and (campaign_employee or campaign_customer):
+                raise TandemError("--demo and campaigns exclude each other", where="tandem report",
+                                  fix="drop --demo to report on the campaigns, or the campaigns for the demo data.")
             if campaign_employee or campaign_customer:
                 if not (campaign_employee and campaign_customer):
                     raise TandemError("give both --campaign-employee and --campaign-customer", where="tandem report")
