@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from reports import charts
 from views import insight
 
 st.title("Instrument health")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from reports import charts
 from reports.diagram import path_diagram
 from views import insight
 
