@@ -11,8 +11,9 @@ Everything here is a pure function of the instrument, the seed key and the state
 the state can be stored as JSON (partial progress) and resumed by any app process.
 
 - **Visible questions** of a page: those whose ``show_if`` holds for the answers so far
-  (questions without ``show_if`` always show); unit questions whose unit comes from the
-  invitation never show (their answer is set from the invitation).
+  (questions without ``show_if`` always show). An invited respondent's unit comes from the
+  invitation: unit questions do not show and are answered with it (an open link shows
+  them, also those with ``source: invitation``).
 - **Order**: pages with ``randomize: true`` show their questions in an order that is
   random per respondent but stable: the generator is seeded with
   ``sha256(seed_key + ":" + page_id)``, so the respondent sees the same order after a
@@ -146,7 +147,8 @@ class Form:
         A stable per-respondent key (token hash, or a random session key for open links);
         seeds the order of randomized pages.
     invitation_unit
-        The unit of the invitation, answer of a unit question with ``source: invitation``.
+        The invited respondent's unit: the answer of the unit question, which then does
+        not show. ``None`` for an open link.
     """
 
     def __init__(self, instrument: Instrument, *, seed_key: str, invitation_unit: str | None = None) -> None:
@@ -158,9 +160,8 @@ class Form:
     def start(self, *, language: str | None = None) -> FormState:
         """The first state: consent when asked for, else the first page with visible questions."""
         answers: dict[str, Any] = {}
-        unit_q = self._invitation_unit_question()
-        if unit_q is not None and self.invitation_unit is not None:
-            answers[unit_q.id] = self.invitation_unit
+        if self.invitation_unit is not None:
+            answers.update({q.id: self.invitation_unit for q in self.instrument.questions if q.type == "unit"})
         state = FormState(step="", answers=answers, language=resolve_language(self.instrument, language))
         if self.instrument.consent is not None:
             return replace(state, step=CONSENT)
@@ -191,8 +192,8 @@ class Form:
 
     def is_shown(self, question: Question, answers: Mapping[str, Any]) -> bool:
         """Whether a question is shown for these answers (its ``show_if`` holds)."""
-        if question.type == "unit" and getattr(question, "source", "list") == "invitation":
-            return False
+        if question.type == "unit" and self.invitation_unit is not None:
+            return False  # the invitation says where the respondent belongs (and the server keeps it)
         return question.show_if is None or bool(question.show_if.evaluate(answers))
 
     def visible_questions(self, page: Page | str, answers: Mapping[str, Any]) -> tuple[Question, ...]:
@@ -296,13 +297,6 @@ class Form:
     def finish(self, state: FormState) -> FormState:
         """The thank-you state after a successful submission."""
         return replace(state, step=THANKS)
-
-    # -- helpers ----------------------------------------------------------------------
-    def _invitation_unit_question(self) -> Question | None:
-        for q in self.instrument.questions:
-            if q.type == "unit" and getattr(q, "source", "list") == "invitation":
-                return q
-        return None
 
 
 def answer_keys(question: Question) -> tuple[str, ...]:

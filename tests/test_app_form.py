@@ -115,15 +115,18 @@ def test_language_resolution(inst):
     assert ui_text("next", "de") == "Weiter" and ui_text("next", "fr") == "Next"
 
 
-def test_unit_from_invitation_is_answered_and_hidden():
-    text = ALL_TYPES.read_text().replace("        required: true\n      - id: role", "        source: invitation\n        required: true\n      - id: role", 1)
+@pytest.mark.parametrize("source", ["list", "invitation"])
+def test_an_invited_respondents_unit_comes_from_the_invitation(source):
     from surveys.instrument import parse_instrument
 
+    text = ALL_TYPES.read_text().replace("        required: true\n      - id: role",
+                                         f"        source: {source}\n        required: true\n      - id: role", 1)
     inst = parse_instrument(text, source="invitation-unit")
-    form = Form(inst, seed_key="k", invitation_unit="south")
-    state = form.start()
+    invited = Form(inst, seed_key="k", invitation_unit="south")
+    state = invited.start()
     assert state.answers == {"unit": "south"}
-    assert "unit" not in _ids(form.visible_questions("p_basics", state.answers))
+    assert "unit" not in _ids(invited.visible_questions("p_basics", state.answers))
+    assert "unit" in _ids(Form(inst, seed_key="k").visible_questions("p_basics", {}))  # an open link asks
 
 
 def test_shipped_employee_instrument_walks_to_submit():
