@@ -283,7 +283,8 @@ def response_rates(table: pd.DataFrame, *, min_group_size: int, title: str = "Re
                    showlegend=False)
 
 
-def metric_by_unit(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> go.Figure:
+def metric_by_unit(frame: pd.DataFrame, *, metric: str, title: str | None = None,
+                   group_label: str = "Unit") -> go.Figure:
     """A metric per unit with its interval, overall as a line; suppressed units labelled.
 
     Parameters
@@ -293,6 +294,8 @@ def metric_by_unit(frame: pd.DataFrame, *, metric: str, title: str | None = None
         ci_lower, ci_upper, suppressed, label``).
     metric
         ``nps``, ``enps``, ``csat_top2box`` or ``ces`` (axis and scale).
+    group_label
+        What the rows are (units, or a demographic question for a breakdown).
     """
     axis, rng = METRIC_AXES.get(metric, (metric, None))
     k = _percent_scale(metric)
@@ -314,7 +317,8 @@ def metric_by_unit(frame: pd.DataFrame, *, metric: str, title: str | None = None
                                  mode="text", text=list(hidden["label"].astype(str)), name="suppressed",
                                  textposition="top center", hoverinfo="skip"))
     name = METRIC_NAMES.get(metric, metric)
-    fig = _layout(fig, title or f"{name} by unit, with 95% intervals", height=400, xaxis_title="Unit",
+    fig = _layout(fig, title or f"{name} by {group_label.lower()}, with 95% intervals", height=400,
+                  xaxis_title=group_label,
                   yaxis_title=axis, showlegend=False)
     if rng:
         fig.update_yaxes(range=[rng[0] - 0.05 * (rng[1] - rng[0]), rng[1] + 0.05 * (rng[1] - rng[0])])

@@ -196,3 +196,19 @@ def test_bring_your_own_csv_with_a_shipped_instrument():
     at.sidebar.selectbox(key="insight:shipped").set_value("employee_experience").run()
     assert not at.exception, [e.value for e in at.exception]
     assert {m.label: m.value for m in at.metric}["Responses"] == f"{len(frame):,}"
+
+
+def test_overview_breaks_metrics_down_by_a_demographic_question(demo):
+    from analysis.metrics import by_unit
+
+    study, employees, _ = demo
+    at = page("insight_overview").run()
+    at.selectbox(key="overview:breakdown:employee").set_value("tenure_band").run()
+    assert not at.exception, [e.value for e in at.exception]
+    expected = by_unit(employees, "enps", "tenure_band", metric="enps", min_group_size=5).units
+    shown = expected.loc[~expected["suppressed"], "unit"].tolist()
+    label = study.employee.text(study.employee.question("tenure_band").text)
+    (spec,) = [c.proto.spec for c in at.get("plotly_chart") if f"eNPS by {label.lower()}" in c.proto.spec]
+    assert len(shown) >= 2
+    for group in shown:
+        assert f'"{group}"' in spec

@@ -183,8 +183,8 @@ def _linkage(key: tuple, filters: tuple) -> Any:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _metrics(key: tuple, filters: tuple, side: str) -> dict[str, Any]:
-    return headline_metrics(_filtered(key, filters)[side], _load(key).instruments[side])
+def _metrics(key: tuple, filters: tuple, side: str, group: str) -> dict[str, Any]:
+    return headline_metrics(_filtered(key, filters)[side], _load(key).instruments[side], group=group)
 
 
 @st.cache_data(show_spinner="Writing the report ...", max_entries=4)
@@ -265,9 +265,31 @@ def linkage(source: Source) -> Any:
     return _linkage(source.key, source.filters)
 
 
-def metrics(source: Source, side: str) -> dict[str, Any]:
-    """:func:`reports.insight.headline_metrics` of a side (cached)."""
-    return _metrics(source.key, source.filters, side)
+def metrics(source: Source, side: str, group: str = "unit") -> dict[str, Any]:
+    """:func:`reports.insight.headline_metrics` of a side, by ``group`` (cached)."""
+    return _metrics(source.key, source.filters, side, group)
+
+
+def breakdowns(source: Source, side: str) -> dict[str, str]:
+    """Columns a side's metrics can be broken down by: ``unit`` and every single-choice
+    or dropdown question in the data (column -> label)."""
+    instrument, frame = instruments(source)[side], frames(source)[side]
+    options = {"unit": "Unit"}
+    options.update({q.id: instrument.text(q.text) for q in instrument.questions
+                    if q.type in ("single_choice", "dropdown") and q.id in frame})
+    return options
+
+
+def campaign_table(source: Source) -> pd.DataFrame | None:
+    """The chosen campaigns (name, instrument, wave, state, invitations, responses), or None."""
+    if source.key[0] != "campaign":
+        return None
+    from surveys import campaigns
+    from views.gateway import current_store
+
+    listing = campaigns.list_campaigns(current_store())
+    chosen = listing[listing["campaign"].isin(source.key[1])]
+    return chosen[["campaign", "name", "instrument", "version", "audience", "wave", "state", "invited", "responses"]]
 
 
 def report_html(source: Source) -> str:

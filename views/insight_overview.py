@@ -15,6 +15,9 @@ st.title("Overview")
 source = insight.source()
 insight.report_button(source)
 st.caption(f"Data: {source.description}.")
+listing = insight.campaign_table(source)
+if listing is not None:
+    st.dataframe(listing, hide_index=True, width="stretch")
 
 for side, instrument in insight.instruments(source).items():
     frame = insight.frames(source)[side]
@@ -47,10 +50,15 @@ for side, instrument in insight.instruments(source).items():
         chart = insight.figure(source, f"headline:{side}", "metric_intervals", [m.overall for m in metrics.values()],
                                title=f"{side.capitalize()} headline metrics with 95% intervals")
         st.plotly_chart(chart, key=f"headline:{side}")
-    for name, unit_metric in metrics.items():
-        chart = insight.figure(source, f"by_unit:{side}:{name}", "metric_by_unit", unit_metric.to_frame(),
-                               metric=unit_metric.metric)
+    options = insight.breakdowns(source, side)
+    group = st.selectbox("Break the metrics down by", list(options), format_func=options.get,
+                         key=f"overview:breakdown:{side}") if metrics else "unit"
+    grouped = metrics if group == "unit" else insight.metrics(source, side, group)
+    for name, unit_metric in grouped.items():
+        chart = insight.figure(source, f"by_group:{side}:{group}:{name}", "metric_by_unit", unit_metric.to_frame(),
+                               metric=unit_metric.metric, group_label=options[group])
         st.plotly_chart(chart, key=f"by_unit:{side}:{name}")
+    for name, unit_metric in metrics.items():
         waves = insight.trend(source, side, name)
         if len(waves) > 1:
             chart = insight.figure(source, f"trend:{side}:{name}", "trend", waves, metric=unit_metric.metric)
