@@ -25,7 +25,7 @@ from plotly.offline import get_plotlyjs
 
 from reports import charts
 from reports.diagram import path_svg
-from reports.insight import Insight, summary_points
+from reports.insight import Insight, metric_trend, summary_points
 
 __all__ = ["METHODS", "SECTIONS", "render_report"]
 
@@ -159,6 +159,9 @@ def _responses(insight: Insight) -> str:
                                                                         "with 95% intervals")))
         for name, unit_metric in metrics.items():
             parts.append(_figure(charts.metric_by_unit(unit_metric.to_frame(), metric=unit_metric.metric)))
+            waves = metric_trend(insight.frames[side], instrument, name)
+            if len(waves) > 1:
+                parts.append(_figure(charts.trend(waves, metric=unit_metric.metric)))
     return "\n".join(parts) or _p("No responses.", "note")
 
 

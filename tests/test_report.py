@@ -248,6 +248,15 @@ def test_report_is_self_contained_html_with_every_section(insight):
     assert "SECRET-SMALL-UNIT-COMMENT" not in html
 
 
+def test_report_shows_trends_across_waves(instrument, frame):
+    two_waves = pd.concat([frame, frame.assign(wave="2", response_id=frame["response_id"] + "-w2")],
+                          ignore_index=True)
+    html = render_report(collect_insight({"employee": instrument}, {"employee": two_waves}, bootstrap=0))
+    assert "eNPS across waves, with 95% intervals" in html
+    assert "eNPS across waves" not in render_report(collect_insight({"employee": instrument}, {"employee": frame},
+                                                                    bootstrap=0))
+
+
 def test_report_outside_plotly_js_mentions_no_url(insight):
     """plotly.js itself carries attribution strings (never loaded); nothing else may."""
     from plotly.offline import get_plotlyjs
