@@ -181,3 +181,17 @@ def test_same_seed_same_chain(employee, customer):
     b = simulate_service_profit_chain(employee, customer, n_units=6, seed=3)
     pd.testing.assert_frame_equal(a.customers, b.customers)
     np.testing.assert_array_equal(a.units.to_numpy(), b.units.to_numpy())
+
+
+def test_questions_hidden_by_show_if_are_unanswered(customer):
+    frame = simulate_responses(customer, n_units=10, respondents_per_unit=40, seed=13)
+    conditional = [q for q in customer.questions if q.show_if is not None]
+    assert conditional, "the shipped customer instrument has show_if questions"
+    for q in conditional:
+        columns = [c for c in frame.columns if c == q.id or c.startswith(f"{q.id}__")]
+        names = sorted(q.show_if.names)
+        shown = frame[names].astype(object).where(frame[names].notna(), None).apply(
+            lambda row, q=q, names=names: q.show_if.evaluate(dict(zip(names, row, strict=True))), axis=1)
+        assert 0 < shown.sum() < len(frame), q.id
+        assert frame.loc[~shown, columns].isna().all().all(), q.id
+        assert frame.loc[shown, columns].notna().any(axis=1).mean() > 0.5, q.id
