@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import linalg, optimize, stats
+from scipy import optimize, stats
 
 
 def data_moments(p: int, p_x: int = 0, meanstructure: bool = False) -> int:
@@ -24,30 +24,6 @@ def data_moments(p: int, p_x: int = 0, meanstructure: bool = False) -> int:
     if meanstructure:
         count += p - p_x
     return count
-
-
-def block_loglik(blocks, mu: np.ndarray, sigma: np.ndarray) -> float:
-    """Normal log-likelihood of data summarised by (missing-data pattern) blocks.
-
-    Notes
-    -----
-    For a block of ``n`` cases observed on the variables ``o`` with mean ``m`` and
-    biased covariance ``S``:
-    ``-n/2 [p_o log(2 pi) + log|Sigma_oo| + tr(Sigma_oo^-1 (S + (m - mu_o)(m - mu_o)'))]``;
-    the sum over blocks is the casewise (FIML) log-likelihood (Arbuckle 1996).
-    """
-    total = 0.0
-    for b in blocks:
-        if b.idx is None:
-            s, m = sigma, mu
-        else:
-            s, m = sigma[np.ix_(b.idx, b.idx)], mu[b.idx]
-        chol = linalg.cho_factor(s, lower=True)
-        d = b.mean - m
-        logdet = 2 * np.sum(np.log(np.diag(chol[0])))
-        tr = np.trace(linalg.cho_solve(chol, b.cov + np.outer(d, d)))
-        total += -0.5 * b.n * (len(m) * math.log(2 * math.pi) + logdet + tr)
-    return float(total)
 
 
 def rmsea(chisq: float, df: float, n: int, n_groups: int = 1) -> float:
@@ -149,7 +125,8 @@ def fit_measures(engine: Any, x: np.ndarray, structure: Any, npar: int, *, missi
 
     Notes
     -----
-    ``logl`` is the full log-likelihood of the model (all groups), ``chisq = 2 (logl_h1 -
+    ``logl`` is the full log-likelihood of the model (all groups; casewise with missing
+    values, :meth:`analysis.fiml.IncompleteData.loglik`, Arbuckle 1996), ``chisq = 2 (logl_h1 -
     logl)`` with ``h1`` the unrestricted model (sample moments; FIML: EM estimates);
     ``aic = -2 logl + 2 npar``, ``bic = -2 logl + npar log N``. The baseline is the
     independence model with free means and variances (exogenous covariates kept at their
@@ -165,24 +142,17 @@ def fit_measures(engine: Any, x: np.ndarray, structure: Any, npar: int, *, missi
     for g, d in enumerate(engine.data):
         sigma, mu, _ = engine.implied(x, g)
         mu_h0 = mu if meanstructure else d.mean
-        logl += block_loglik(d.blocks, mu_h0, sigma)
-        logl_h1 += block_loglik(d.blocks, d.mean, d.cov)
-        complete = len(d.blocks) == 1 and d.blocks[0].idx is None
-        if complete:
+        logl += d.cases.loglik(mu_h0, sigma)
+        logl_h1 += d.cases.loglik(d.mean, d.cov)
+        if d.cases.complete:
             base = np.diag(np.diag(d.cov))
             if x_idx:
                 base[np.ix_(x_idx, x_idx)] = d.cov[np.ix_(x_idx, x_idx)]
             base_mean = d.mean
         else:  # independence model under FIML: available-case ML means and variances
-            s1, s2, cnt = np.zeros(p), np.zeros(p), np.zeros(p)
-            for b in d.blocks:
-                idx = np.arange(p) if b.idx is None else b.idx
-                s1[idx] += b.n * b.mean
-                s2[idx] += b.n * (np.diag(b.cov) + b.mean ** 2)
-                cnt[idx] += b.n
-            base_mean = s1 / cnt
-            base = np.diag(s2 / cnt - base_mean ** 2)
-        logl_b += block_loglik(d.blocks, base_mean, base)
+            base_mean, base_var = d.cases.available_case_moments()
+            base = np.diag(base_var)
+        logl_b += d.cases.loglik(base_mean, base)
         srmr_sum += d.n * srmr(d.cov, sigma, d.mean if meanstructure else None, mu if meanstructure else None)
     ndat = data_moments(p, p_x, meanstructure) * n_groups
     df = ndat - npar

@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
-from scipy.linalg import lapack as _lapack
 
 from analysis import fit_measures as _fm
 from analysis.errors import ConvergenceWarning, DataError, ModelSpecificationError
+from analysis.fiml import IncompleteData, em_saturated
 from analysis.syntax import ModelSyntax, parse_model
 from analysis.threads import limit_blas_threads
 from surveys.errors import did_you_mean
@@ -289,17 +289,9 @@ def _is_number(text: str) -> bool:
 
 # --------------------------------------------------------------------------- data
 @dataclass
-class _Block:
-    n: int
-    idx: np.ndarray | None      # observed columns of this missing-data pattern (None: all)
-    mean: np.ndarray
-    cov: np.ndarray              # biased (divided by n)
-
-
-@dataclass
 class _GroupData:
     n: int
-    blocks: list[_Block]
+    cases: IncompleteData        # sufficient statistics of the casewise likelihood
     mean: np.ndarray             # complete data: sample mean; FIML: EM estimate
     cov: np.ndarray              # complete data: sample covariance (/N); FIML: EM estimate
     raw: np.ndarray              # the rows used (for the bootstrap)
@@ -313,89 +305,13 @@ def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _complete_group(x: np.ndarray) -> _GroupData:
     m, s = _moments(x)
-    return _GroupData(x.shape[0], [_Block(x.shape[0], None, m, s)], m, s, x)
+    return _GroupData(x.shape[0], IncompleteData(x), m, s, x)
 
 
-def _pattern_blocks(x: np.ndarray) -> list[_Block]:
-    mask = ~np.isnan(x)
-    keys, inverse = np.unique(mask, axis=0, return_inverse=True)
-    blocks = []
-    for k, key in enumerate(keys):
-        rows = x[inverse.ravel() == k][:, key]
-        idx = np.flatnonzero(key)
-        m, s = _moments(rows)
-        blocks.append(_Block(rows.shape[0], None if key.all() else idx, m, s))
-    return blocks
-
-
-def em_saturated(blocks: list[_Block], p: int, *, tol: float = 1e-10, max_iter: int = 10_000
-                 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """EM estimates of the unrestricted mean vector and covariance matrix from incomplete data.
-
-    Parameters
-    ----------
-    blocks
-        Missing-data patterns with their size, observed columns and moments.
-    p
-        Number of variables.
-
-    Returns
-    -------
-    mean, cov, iterations
-
-    Notes
-    -----
-    E-step per pattern with observed part o and missing part m:
-    ``x_m | x_o ~ N(mu_m + B (x_o - mu_o), Sigma_mm - B Sigma_om)`` with
-    ``B = Sigma_mo Sigma_oo^-1``; the M-step sets ``mu`` and ``Sigma`` to the completed
-    first and second moments (Dempster, Laird & Rubin 1977; Little & Rubin 2002, ch. 11).
-    This is lavaan's ``h1`` model for ``missing = "ml"`` (``lav_mvnorm_missing_h1_estimate_moments``).
-    """
-    n_total = sum(b.n for b in blocks)
-    s1 = np.zeros(p)
-    cnt = np.zeros(p)
-    for b in blocks:
-        idx = np.arange(p) if b.idx is None else b.idx
-        s1[idx] += b.n * b.mean
-        cnt[idx] += b.n
-    mu = s1 / cnt
-    ss = np.zeros(p)
-    for b in blocks:
-        idx = np.arange(p) if b.idx is None else b.idx
-        ss[idx] += b.n * (np.diag(b.cov) + (b.mean - mu[idx]) ** 2)
-    sigma = np.diag(ss / cnt)
-    for it in range(1, max_iter + 1):
-        t1 = np.zeros(p)
-        t2 = np.zeros((p, p))
-        for b in blocks:
-            n = b.n
-            sxx = n * (b.cov + np.outer(b.mean, b.mean))
-            sx = n * b.mean
-            if b.idx is None:
-                t1 += sx
-                t2 += sxx
-                continue
-            o = b.idx
-            mis = np.setdiff1d(np.arange(p), o)
-            soo = sigma[np.ix_(o, o)]
-            bm = linalg.solve(soo, sigma[np.ix_(o, mis)], assume_a="pos").T
-            c = mu[mis] - bm @ mu[o]
-            cond = sigma[np.ix_(mis, mis)] - bm @ sigma[np.ix_(o, mis)]
-            t1[o] += sx
-            t1[mis] += n * c + bm @ sx
-            t2[np.ix_(o, o)] += sxx
-            xm_xo = np.outer(c, sx) + bm @ sxx
-            t2[np.ix_(mis, o)] += xm_xo
-            t2[np.ix_(o, mis)] += xm_xo.T
-            t2[np.ix_(mis, mis)] += (n * np.outer(c, c) + np.outer(c, sx @ bm.T) + np.outer(bm @ sx, c)
-                                     + bm @ sxx @ bm.T + n * cond)
-        new_mu = t1 / n_total
-        new_sigma = t2 / n_total - np.outer(new_mu, new_mu)
-        delta = max(np.max(np.abs(new_mu - mu)), np.max(np.abs(new_sigma - sigma)))
-        mu, sigma = new_mu, new_sigma
-        if delta < tol:
-            break
-    return mu, sigma, it
+def _incomplete_group(x: np.ndarray, *, tol: float = 1e-10) -> _GroupData:
+    cases = IncompleteData(x)
+    mu, sigma, _ = em_saturated(cases, tol=tol)
+    return _GroupData(x.shape[0], cases, mu, sigma, x)
 
 
 def _numeric_frame(data: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -431,22 +347,6 @@ def _check_covariance(cov: np.ndarray, names: list[str], where: str) -> None:
         raise DataError(f"the sample covariance matrix is singular (e.g. '{names[i]}' and '{names[j]}' "
                         f"correlate {corr[i, j]:.4f}; smallest eigenvalue {eig[0]:.2e})", where=where,
                         fix="drop duplicated or linearly dependent items, or collect more cases")
-
-
-def _batches(blocks: list[_Block]) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]]:
-    """Stack missing-data patterns with equal numbers of observed variables: (n, idx, means, covs)."""
-    out = []
-    complete = [b for b in blocks if b.idx is None]
-    for b in complete:
-        out.append((np.array([float(b.n)]), None, b.mean[None], b.cov[None]))
-    by_size: dict[int, list[_Block]] = {}
-    for b in blocks:
-        if b.idx is not None:
-            by_size.setdefault(len(b.idx), []).append(b)
-    for group in by_size.values():
-        out.append((np.array([float(b.n) for b in group]), np.array([b.idx for b in group]),
-                    np.array([b.mean for b in group]), np.array([b.cov for b in group])))
-    return out
 
 
 # --------------------------------------------------------------------------- engine
@@ -487,7 +387,6 @@ class _Engine:
         self.has_beta = any(np.any(t["beta"]) for t in self.templates) or any(
             len(f["beta"][0]) for f in self.free)
         self.data: list[_GroupData] = []
-        self.batches: list[list] = []
         self.N = 0
         self.const = 0.0
 
@@ -505,11 +404,10 @@ class _Engine:
                     val = d.mean[ov_i[r.lhs]]
                     self.templates[g]["alpha"][r.r, 0] = val
                 r.value = float(val)
-        self.batches = [_batches(d.blocks) for d in data]
         # constant so that the complete-data discrepancy is lavaan's F_ML (0 at the saturated model)
         self.const = 0.0
         for d in data:
-            if len(d.blocks) == 1 and d.blocks[0].idx is None:
+            if d.cases.complete:
                 self.const += d.n * (np.linalg.slogdet(d.cov)[1] + self.p) / self.N
 
     def matrices(self, x: np.ndarray, g: int) -> dict[str, np.ndarray]:
@@ -532,56 +430,33 @@ class _Engine:
         return sigma, mu, mats
 
     def objective(self, x: np.ndarray, gradient: bool = True):
+        """Discrepancy ``F = sum_g sum_i [log|Sigma_oo,i| + e_i' Sigma_oo,i^-1 e_i] / N - const``
+        and its gradient.
+
+        Notes
+        -----
+        The casewise kernel and the E-step come from :meth:`IncompleteData.estep`; by
+        Fisher's identity the gradient with respect to the implied moments is the
+        complete-data one at the expected sufficient statistics,
+        ``dF/dSigma = (n K - K S^ K) / N`` and ``dF/dmu = -2 K e^ / N`` with
+        ``K = Sigma^-1``, ``S^ = sum_i E[(x_i - mu)(x_i - mu)']`` and
+        ``e^ = sum_i E[x_i - mu]`` (Arbuckle 1996; Enders 2010), then chained to the
+        parameters through ``Sigma = L A Psi A' L' + Theta`` and ``mu = nu + L A alpha``.
+        Without a mean structure ``mu`` is the sample mean of complete data.
+        """
         f = 0.0
         grad = np.zeros(self.npar)
         for g, d in enumerate(self.data):
             sigma, mu, mats = self.implied(x, g)
-            gs = np.zeros((self.p, self.p))
-            gm = np.zeros(self.p)
-            for n, idx, means, covs in self.batches[g]:
-                # all missing-data patterns with the same number of observed variables at once
-                if idx is None:
-                    s, m = sigma[None], mu[None]
-                else:
-                    s, m = sigma[idx[:, :, None], idx[:, None, :]], mu[idx]
-                if idx is None:  # one complete-data block: LAPACK directly (less overhead)
-                    chol, info = _lapack.dpotrf(s[0], lower=1)
-                    if info != 0:
-                        return (1e10, grad) if gradient else 1e10
-                    diag = np.diag(chol)[None]
-                    inv, info = _lapack.dpotri(chol, lower=1)
-                    if info != 0 or not np.all(np.isfinite(diag)):
-                        return (1e10, grad) if gradient else 1e10
-                    si = (np.tril(inv) + np.tril(inv, -1).T)[None]
-                else:
-                    try:
-                        chol = np.linalg.cholesky(s)
-                    except np.linalg.LinAlgError:
-                        return (1e10, grad) if gradient else 1e10
-                    diag = np.diagonal(chol, axis1=1, axis2=2)
-                    if not np.all(diag > 0) or not np.all(np.isfinite(diag)):
-                        return (1e10, grad) if gradient else 1e10
-                    linv = np.linalg.inv(chol)
-                    si = np.swapaxes(linv, 1, 2) @ linv
-                dvec = (means - m) if self.meanstructure else np.zeros_like(m)
-                t = covs + dvec[:, :, None] * dvec[:, None, :]
-                sit = si @ t
-                f += float(n @ (2 * np.sum(np.log(diag), axis=1) + np.trace(sit, axis1=1, axis2=2)))
-                if gradient:
-                    gb = n[:, None, None] * (si - sit @ si)
-                    gmb = -2 * n[:, None] * np.einsum("pij,pj->pi", si, dvec)
-                    if idx is None:
-                        gs += gb[0]
-                        gm += gmb[0]
-                    else:
-                        flat = idx[:, :, None] * self.p + idx[:, None, :]
-                        gs += np.bincount(flat.ravel(), weights=gb.ravel(), minlength=self.p ** 2
-                                          ).reshape(self.p, self.p)
-                        gm += np.bincount(idx.ravel(), weights=gmb.ravel(), minlength=self.p)
+            step = d.cases.estep(mu if self.meanstructure else d.mean, sigma)
+            if step is None:
+                return (1e10, grad) if gradient else 1e10
+            f += step.deviance
             if not gradient:
                 continue
-            gs /= self.N
-            gm /= self.N
+            kinv = step.sigma_inv
+            gs = (d.n * kinv - kinv @ step.cross_sum @ kinv) / self.N
+            gm = -2 * kinv @ step.dev_sum / self.N
             lam, psi, a, la = mats["lambda"], mats["psi"], mats["A"], mats["LA"]
             mmat = a @ psi @ a.T
             aal = (a @ mats["alpha"]).ravel()
@@ -930,16 +805,8 @@ def _prepare_data(data: pd.DataFrame, st: _Structure, group: str | None, missing
         if x.shape[0] <= p:
             raise DataError(f"{x.shape[0]} complete cases for {p} observed variables", where=where,
                             fix="fit a smaller model, collect more cases, or use missing='fiml'")
-        if missing == "listwise" or not np.isnan(x).any():
-            gd = _complete_group(x)
-            _check_covariance(gd.cov, st.ov, where)
-            if missing == "fiml":
-                gd = _GroupData(gd.n, gd.blocks, gd.mean, gd.cov, x)
-        else:
-            blocks = _pattern_blocks(x)
-            mu, sigma, _ = em_saturated(blocks, p)
-            _check_covariance(sigma, st.ov, where)
-            gd = _GroupData(x.shape[0], blocks, mu, sigma, x)
+        gd = _complete_group(x) if missing == "listwise" or not np.isnan(x).any() else _incomplete_group(x)
+        _check_covariance(gd.cov, st.ov, where)
         out.append(gd)
     if total_dropped:
         n_used = sum(g.n for g in out)
@@ -1130,12 +997,7 @@ def _bootstrap(engine: _Engine, syntax: ModelSyntax, rows: list[_Row], x_hat: np
         for d in group_data:
             idx = rng.integers(0, d.n, d.n)
             x = d.raw[idx]
-            if fiml and np.isnan(x).any():
-                blocks = _pattern_blocks(x)
-                mu, sigma, _ = em_saturated(blocks, x.shape[1], tol=1e-6)
-                sample.append(_GroupData(d.n, blocks, mu, sigma, x))
-            else:
-                sample.append(_complete_group(x))
+            sample.append(_incomplete_group(x, tol=1e-6) if fiml and np.isnan(x).any() else _complete_group(x))
         engine.set_data(sample)
         xb, ok, _, _ = _minimize(engine, x_hat, precise=False)
         if not ok:

@@ -8,7 +8,7 @@ import pytest
 from conftest import reference_data
 
 from analysis import sem
-from analysis.fit_measures import block_loglik
+from analysis.fiml import IncompleteData, em_saturated
 
 HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 ITEMS = [f"x{i}" for i in range(1, 10)]
@@ -72,18 +72,18 @@ def test_fiml_standard_errors_are_the_inverse_hessian_of_the_loglik(hs_mcar):
     assert np.allclose(np.sqrt(np.diag(res._state.vcov)), se, rtol=1e-3)
 
 
-def test_block_loglik_equals_casewise_sum(hs_mcar):
+def test_incomplete_data_loglik_equals_casewise_sum(hs_mcar):
     x = hs_mcar[ITEMS].to_numpy()
-    blocks = sem._pattern_blocks(x)
-    assert sum(b.n for b in blocks) == len(x)
-    mu, sigma, _ = sem.em_saturated(blocks, 9)
+    cases = IncompleteData(x)
+    assert cases.n == len(x) and not cases.complete
+    mu, sigma, _ = em_saturated(cases)
     casewise = 0.0
     for row in x:
         o = ~np.isnan(row)
         d = row[o] - mu[o]
         s = sigma[np.ix_(o, o)]
         casewise += -0.5 * (o.sum() * np.log(2 * np.pi) + np.linalg.slogdet(s)[1] + d @ np.linalg.solve(s, d))
-    assert block_loglik(blocks, mu, sigma) == pytest.approx(casewise, rel=1e-10)
+    assert cases.loglik(mu, sigma) == pytest.approx(casewise, rel=1e-10)
 
 
 def test_em_saturated_is_the_unrestricted_mle(hs_mcar):
@@ -98,12 +98,12 @@ def test_em_saturated_is_the_unrestricted_mle(hs_mcar):
     assert res.fit_measures["chisq"] == pytest.approx(0, abs=2e-4)
     # and EM's estimates are a stationary point: perturbing them lowers the likelihood
     x = hs_mcar[items].to_numpy()
-    blocks = sem._pattern_blocks(x)
-    mu, sigma, _ = sem.em_saturated(blocks, 5)
-    top = block_loglik(blocks, mu, sigma)
+    cases = IncompleteData(x)
+    mu, sigma, _ = em_saturated(cases)
+    top = cases.loglik(mu, sigma)
     for delta in (1e-3, -1e-3):
-        assert block_loglik(blocks, mu + delta, sigma) < top
-        assert block_loglik(blocks, mu, sigma * (1 + delta)) < top
+        assert cases.loglik(mu + delta, sigma) < top
+        assert cases.loglik(mu, sigma * (1 + delta)) < top
 
 
 def test_fiml_under_mcar_stays_close_to_complete_data(hs, hs_mcar):
