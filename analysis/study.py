@@ -34,7 +34,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from surveys.errors import did_you_mean
 from surveys.instrument import Instrument, load_instrument
