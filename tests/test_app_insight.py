@@ -212,3 +212,11 @@ def test_overview_breaks_metrics_down_by_a_demographic_question(demo):
     assert len(shown) >= 2
     for group in shown:
         assert f'"{group}"' in spec
+
+
+@pytest.mark.parametrize("name", ["insight_instrument_health", "insight_drivers", "insight_comments"])
+def test_customer_side_of_each_page(name):
+    at = page(name).run()
+    at.radio(key="insight:side").set_value("customer").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
