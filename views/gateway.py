@@ -36,11 +36,11 @@ class RespondentStop(Exception):
 
 
 @st.cache_resource(show_spinner=False)
-def _store(url: str | None) -> Any:
+def _store(url: str | None) -> store.Store:
     return store.open_store(url)
 
 
-def current_store() -> Any:
+def current_store() -> store.Store:
     """This process's store for ``TANDEM_DATABASE_URL`` (created and migrated on first use)."""
     return _store(os.environ.get("TANDEM_DATABASE_URL") or None)
 
