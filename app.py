@@ -53,10 +53,10 @@ def _staff_pages() -> dict[str, list[st.Page]]:
 
 def main() -> None:
     if st.query_params.get("c"):
-        st.set_page_config(page_title="Survey", page_icon=":material/edit_note:", initial_sidebar_state="collapsed")
+        st.set_page_config(page_title="Survey", page_icon="📝", initial_sidebar_state="collapsed")
         page = st.navigation([st.Page(respond.render, title="Survey", url_path="survey", default=True)], position="hidden")
     else:
-        st.set_page_config(page_title="Tandem staff area", page_icon=":material/insights:", layout="wide")
+        st.set_page_config(page_title="Tandem staff area", page_icon="📊", layout="wide")
         if signin.signed_in():
             page = st.navigation(_staff_pages())
         else:
