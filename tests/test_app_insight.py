@@ -220,3 +220,19 @@ def test_customer_side_of_each_page(name):
     at.radio(key="insight:side").set_value("customer").run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def test_data_that_does_not_fit_the_instrument_shows_a_message_not_a_traceback():
+    """A file whose item column holds text: the page says what is wrong and how to fix it."""
+    from analysis.simulate import simulate_responses
+    from surveys.instrument import load_instrument
+
+    frame = simulate_responses(load_instrument(SMALL), n_units=4, respondents_per_unit=10, seed=2)
+    frame["training_1"] = frame["training_1"].astype(object)
+    frame.loc[0, "training_1"] = "often"
+    at = _upload(page("insight_instrument_health").run(), "bad.csv", frame.to_csv(index=False).encode(), "text/csv")
+    at.sidebar.file_uploader(key="insight:yaml").set_value(("small.yaml", SMALL.read_bytes(), "application/yaml"))
+    at.run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert "training_1" in error and "not a number" in error

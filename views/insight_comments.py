@@ -12,13 +12,14 @@ from reports.insight import comments
 from views import insight
 
 st.title("Comments")
-source = insight.source()
-insight.report_button(source)
-side = insight.side_choice(source)
-instrument = insight.instruments(source)[side]
-if insight.enough(source, side):
-    search = st.text_input("Search the comments", key="comments:search", placeholder="e.g. wait, staff, price")
-    table = comments(insight.frames(source)[side], instrument, search=search)
-    st.caption(f"{len(table)} comments{' matching' if search else ''}. Only units with at least "
-               f"{instrument.min_group_size} respondents are included, to protect anonymity.")
-    st.dataframe(table, hide_index=True, width="stretch")
+with insight.shown_errors():
+    source = insight.source()
+    insight.report_button(source)
+    side = insight.side_choice(source)
+    instrument = insight.instruments(source)[side]
+    if insight.enough(source, side):
+        search = st.text_input("Search the comments", key="comments:search", placeholder="e.g. wait, staff, price")
+        table = comments(insight.frames(source)[side], instrument, search=search)
+        st.caption(f"{len(table)} comments{' matching' if search else ''}. Only units with at least "
+                   f"{instrument.min_group_size} respondents are included, to protect anonymity.")
+        st.dataframe(table, hide_index=True, width="stretch")

@@ -14,43 +14,45 @@ from reports.diagram import path_diagram
 from views import insight
 
 st.title("Linkage")
-source = insight.source()
-insight.report_button(source)
-if not source.linked:
-    st.info("Linkage needs an employee and a customer survey that share units: choose the demo data or one "
-            "employee and one customer campaign.")
-    st.stop()
-if not all(insight.enough(source, side) for side in source.sides):
-    st.stop()
-result = insight.linkage(source)
-spec = insight.study(source)
-labels = insight.labels(source)
-st.caption(f"{result.n_units} units with at least {result.min_employees} employee and {result.min_customers} "
-           f"customer responses; {len(result.dropped)} units left out and not shown.")
+with insight.shown_errors():
+    source = insight.source()
+    insight.report_button(source)
+    if not source.linked:
+        st.info("Linkage needs an employee and a customer survey that share units: choose the demo data or one "
+                "employee and one customer campaign.")
+        st.stop()
+    if not all(insight.enough(source, side) for side in source.sides):
+        st.stop()
+    result = insight.linkage(source)
+    spec = insight.study(source)
+    labels = insight.labels(source)
+    st.caption(f"{result.n_units} units with at least {result.min_employees} employee and {result.min_customers} "
+               f"customer responses; {len(result.dropped)} units left out and not shown.")
 
-st.subheader("Is aggregating to units justified?")
-st.dataframe(result.aggregation[["side", "construct", "icc1", "icc2", "rwg_j_mean", "ad_m_mean", "verdict", "reason"]],
-             hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(format="%.3f")
-                            for c in ("icc1", "icc2", "rwg_j_mean", "ad_m_mean")})
+    st.subheader("Is aggregating to units justified?")
+    verdicts = result.aggregation[["side", "construct", "icc1", "icc2", "rwg_j_mean", "ad_m_mean", "verdict",
+                                   "reason"]]
+    st.dataframe(verdicts, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("icc1", "icc2", "rwg_j_mean", "ad_m_mean")})
 
-st.subheader("The chain: standardized unit-level paths")
-st.graphviz_chart(path_diagram(result.paths, r2=result.r2, side=spec.side, labels=labels))
-st.caption("Solid, thick arrows: supported (p < .05, marked *); dashed: not supported. R² in each box.")
-fm = result.fit_measures
-st.caption("Fit: " + ", ".join(f"{k} = {fm[k]:.3f}" for k in ("chisq", "df", "cfi", "rmsea", "srmr") if k in fm))
-with st.expander("Paths and indirect effects (tables)"):
-    st.dataframe(result.paths, hide_index=True, width="stretch")
-    st.dataframe(result.indirect, hide_index=True, width="stretch")
+    st.subheader("The chain: standardized unit-level paths")
+    st.graphviz_chart(path_diagram(result.paths, r2=result.r2, side=spec.side, labels=labels))
+    st.caption("Solid, thick arrows: supported (p < .05, marked *); dashed: not supported. R² in each box.")
+    fm = result.fit_measures
+    st.caption("Fit: " + ", ".join(f"{k} = {fm[k]:.3f}" for k in ("chisq", "df", "cfi", "rmsea", "srmr") if k in fm))
+    with st.expander("Paths and indirect effects (tables)"):
+        st.dataframe(result.paths, hide_index=True, width="stretch")
+        st.dataframe(result.indirect, hide_index=True, width="stretch")
 
-st.subheader("Units: employee construct against customer outcome")
-employee_nodes = [n for n in spec.nodes if spec.side(n) == "employee"]
-customer_nodes = [n for n in spec.nodes if spec.side(n) == "customer"]
-left, right = st.columns(2)
-x = left.selectbox("Employee construct", employee_nodes, format_func=lambda n: labels.get(n, n), key="linkage:x")
-y = right.selectbox("Customer outcome", customer_nodes, format_func=lambda n: labels.get(n, n), key="linkage:y")
-chart = insight.figure(source, f"scatter:{x}:{y}", "unit_scatter", result.units, x=x, y=y, size="n_employees",
-                       min_size=result.min_employees, x_label=labels.get(x, x), y_label=labels.get(y, y))
-st.plotly_chart(chart, key="scatter")
-for warning in result.warnings:
-    st.warning(warning)
+    st.subheader("Units: employee construct against customer outcome")
+    employee_nodes = [n for n in spec.nodes if spec.side(n) == "employee"]
+    customer_nodes = [n for n in spec.nodes if spec.side(n) == "customer"]
+    left, right = st.columns(2)
+    x = left.selectbox("Employee construct", employee_nodes, format_func=lambda n: labels.get(n, n), key="linkage:x")
+    y = right.selectbox("Customer outcome", customer_nodes, format_func=lambda n: labels.get(n, n), key="linkage:y")
+    chart = insight.figure(source, f"scatter:{x}:{y}", "unit_scatter", result.units, x=x, y=y, size="n_employees",
+                           min_size=result.min_employees, x_label=labels.get(x, x), y_label=labels.get(y, y))
+    st.plotly_chart(chart, key="scatter")
+    for warning in result.warnings:
+        st.warning(warning)

@@ -12,57 +12,59 @@ from reports import charts
 from views import insight
 
 st.title("Overview")
-source = insight.source()
-insight.report_button(source)
-st.caption(f"Data: {source.description}.")
-listing = insight.campaign_table(source)
-if listing is not None:
-    st.dataframe(listing, hide_index=True, width="stretch")
+with insight.shown_errors():
+    source = insight.source()
+    insight.report_button(source)
+    st.caption(f"Data: {source.description}.")
+    listing = insight.campaign_table(source)
+    if listing is not None:
+        st.dataframe(listing, hide_index=True, width="stretch")
 
-for side, instrument in insight.instruments(source).items():
-    frame = insight.frames(source)[side]
-    k = instrument.min_group_size
-    st.header(f"{side.capitalize()} survey: {instrument.text(instrument.title)}")
-    if not insight.enough(source, side):
-        continue
-    metrics = insight.metrics(source, side)
-    columns = st.columns(max(1, len(metrics) + 1))
-    columns[0].metric("Responses", f"{len(frame):,}")
-    for column, (name, unit_metric) in zip(columns[1:], metrics.items(), strict=False):
-        overall = unit_metric.overall
-        scale = 100 if unit_metric.metric == "csat_top2box" else 1
-        unit = "%" if scale == 100 else ""
-        if overall is None:
-            column.metric(charts.METRIC_NAMES.get(unit_metric.metric, name), f"fewer than {k}")
-        else:
-            column.metric(charts.METRIC_NAMES.get(unit_metric.metric, name), f"{scale * overall.value:.1f}{unit}",
-                          help=f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}"
-                               f"{unit}, n = {overall.n}")
-            column.caption(f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
-    table = insight.responses(source, side)
-    st.plotly_chart(insight.figure(source, f"rates:{side}", "response_rates", table, min_group_size=k,
-                                   title=f"{side.capitalize()} responses by unit"),
-                    key=f"rates:{side}")
-    with st.expander("Responses by unit (table)"):
-        columns = ["unit", "label", "shown"] + (["invited"] if table["invited"].notna().any() else [])
-        st.dataframe(table[columns].rename(columns={"shown": "responses"}), hide_index=True)
-    if metrics:
-        chart = insight.figure(source, f"headline:{side}", "metric_intervals", [m.overall for m in metrics.values()],
-                               title=f"{side.capitalize()} headline metrics with 95% intervals")
-        st.plotly_chart(chart, key=f"headline:{side}")
-    options = insight.breakdowns(source, side)
-    group = st.selectbox("Break the metrics down by", list(options), format_func=options.get,
-                         key=f"overview:breakdown:{side}") if metrics else "unit"
-    grouped = metrics if group == "unit" else insight.metrics(source, side, group)
-    for name, unit_metric in grouped.items():
-        chart = insight.figure(source, f"by_group:{side}:{group}:{name}", "metric_by_unit", unit_metric.to_frame(),
-                               metric=unit_metric.metric, group_label=options[group])
-        st.plotly_chart(chart, key=f"by_unit:{side}:{name}")
-    for name, unit_metric in metrics.items():
-        waves = insight.trend(source, side, name)
-        if len(waves) > 1:
-            chart = insight.figure(source, f"trend:{side}:{name}", "trend", waves, metric=unit_metric.metric)
-            st.plotly_chart(chart, key=f"trend:{side}:{name}")
-        else:
-            st.caption(f"{charts.METRIC_NAMES.get(unit_metric.metric, name)}: one wave so far; trends appear "
-                       "from the second wave on.")
+    for side, instrument in insight.instruments(source).items():
+        frame = insight.frames(source)[side]
+        k = instrument.min_group_size
+        st.header(f"{side.capitalize()} survey: {instrument.text(instrument.title)}")
+        if not insight.enough(source, side):
+            continue
+        metrics = insight.metrics(source, side)
+        columns = st.columns(max(1, len(metrics) + 1))
+        columns[0].metric("Responses", f"{len(frame):,}")
+        for column, (name, unit_metric) in zip(columns[1:], metrics.items(), strict=False):
+            overall = unit_metric.overall
+            scale = 100 if unit_metric.metric == "csat_top2box" else 1
+            unit = "%" if scale == 100 else ""
+            if overall is None:
+                column.metric(charts.METRIC_NAMES.get(unit_metric.metric, name), f"fewer than {k}")
+            else:
+                column.metric(charts.METRIC_NAMES.get(unit_metric.metric, name), f"{scale * overall.value:.1f}{unit}",
+                              help=f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}"
+                                   f"{unit}, n = {overall.n}")
+                column.caption(f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
+        table = insight.responses(source, side)
+        st.plotly_chart(insight.figure(source, f"rates:{side}", "response_rates", table, min_group_size=k,
+                                       title=f"{side.capitalize()} responses by unit"),
+                        key=f"rates:{side}")
+        with st.expander("Responses by unit (table)"):
+            columns = ["unit", "label", "shown"] + (["invited"] if table["invited"].notna().any() else [])
+            st.dataframe(table[columns].rename(columns={"shown": "responses"}), hide_index=True)
+        if metrics:
+            chart = insight.figure(source, f"headline:{side}", "metric_intervals",
+                                   [m.overall for m in metrics.values()],
+                                   title=f"{side.capitalize()} headline metrics with 95% intervals")
+            st.plotly_chart(chart, key=f"headline:{side}")
+        options = insight.breakdowns(source, side)
+        group = st.selectbox("Break the metrics down by", list(options), format_func=options.get,
+                             key=f"overview:breakdown:{side}") if metrics else "unit"
+        grouped = metrics if group == "unit" else insight.metrics(source, side, group)
+        for name, unit_metric in grouped.items():
+            chart = insight.figure(source, f"by_group:{side}:{group}:{name}", "metric_by_unit", unit_metric.to_frame(),
+                                   metric=unit_metric.metric, group_label=options[group])
+            st.plotly_chart(chart, key=f"by_unit:{side}:{name}")
+        for name, unit_metric in metrics.items():
+            waves = insight.trend(source, side, name)
+            if len(waves) > 1:
+                chart = insight.figure(source, f"trend:{side}:{name}", "trend", waves, metric=unit_metric.metric)
+                st.plotly_chart(chart, key=f"trend:{side}:{name}")
+            else:
+                st.caption(f"{charts.METRIC_NAMES.get(unit_metric.metric, name)}: one wave so far; trends appear "
+                           "from the second wave on.")
