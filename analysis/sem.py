@@ -897,10 +897,13 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
     ``information = "expected"``).
 
     FIML: the casewise log-likelihood ``-1/2 sum_i [p_i log 2 pi + log|Sigma_i| +
-    (x_i - mu_i)' Sigma_i^-1 (x_i - mu_i)]`` over the variables observed in case i,
-    computed once per missing-data pattern (Arbuckle 1996; Enders 2010). The chi-square
-    compares it with the unrestricted model fitted by EM (:func:`em_saturated`); standard
-    errors use the observed information (lavaan's default with ``missing = "ml"``).
+    (x_i - mu_i)' Sigma_i^-1 (x_i - mu_i)]`` over the variables observed in case i
+    (Arbuckle 1996; Enders 2010), from one factorisation of the full ``Sigma`` per
+    evaluation, with an analytic gradient by Fisher's identity
+    (:class:`analysis.fiml.IncompleteData`). The chi-square compares it with the
+    unrestricted model fitted by EM (:func:`analysis.fiml.em_saturated`); standard errors
+    use the observed information (lavaan's default with ``missing = "ml"``), central
+    differences of the analytic gradient.
 
     Defaults follow lavaan ``sem()``: first loading of each factor fixed to 1, residual
     and latent variances free, exogenous latent covariances free, residual covariances
