@@ -101,7 +101,8 @@ def server(tmp_path):
 
 @contextlib.contextmanager
 def chromium():
-    """A headless Debian Chromium page; page errors (uncaught exceptions) are collected in ``page.errors``."""
+    """A headless Debian Chromium page; uncaught exceptions, console errors and requests to any
+    other host than the app are collected in ``page.errors``."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -111,6 +112,10 @@ def chromium():
             page = browser.new_page(viewport={"width": 1200, "height": 1000}, accept_downloads=True)
             page.errors = []
             page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+            page.on("console", lambda msg: page.errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+            # a respondent's browser talks to the survey server only (no fonts, icons or trackers elsewhere)
+            page.on("request", lambda req: None if req.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+                    else page.errors.append(f"external request: {req.url}"))
             yield page
         finally:
             browser.close()
