@@ -79,8 +79,19 @@ class IncompleteData:
     def __init__(self, x: np.ndarray):
         x = np.asarray(x, dtype=float)
         observed = ~np.isnan(x)
-        self.n, self.p = x.shape
+        self.n, self.p = n, p = x.shape
         self.complete = bool(observed.all())
+        self.missing: list[_Missing] = []
+        if self.complete:
+            self.count = np.full(p, float(n))
+            self.center = x.mean(axis=0)
+            xc = x - self.center
+            self.s1 = xc.sum(axis=0)
+            self.a0 = xc.T @ xc
+            self.m0 = np.repeat(self.s1[:, None], p, axis=1)
+            self.pairs = np.full((p, p), float(n))
+            self.n_values = n * p
+            return
         o = observed.astype(float)
         self.count = o.sum(axis=0)
         self.center = np.where(observed, x, 0.0).sum(axis=0) / self.count
@@ -90,9 +101,7 @@ class IncompleteData:
         self.m0 = xc.T @ o
         self.pairs = o.T @ o
         self.n_values = int(observed.sum())
-        q_row = self.p - observed.sum(axis=1)
-        self.missing: list[_Missing] = []
-        p = self.p
+        q_row = p - observed.sum(axis=1)
         for q in np.unique(q_row[q_row > 0]):
             rows = np.flatnonzero(q_row == q)
             obs = np.nonzero(observed[rows])[1].reshape(len(rows), p - q)
@@ -199,6 +208,8 @@ def em_saturated(data: IncompleteData, *, tol: float = 1e-10, max_iter: int = 10
     it = 0
     for it in range(1, max_iter + 1):
         step = data.estep(mu, sigma)
+        if step is None:  # singular data: the caller's covariance check reports it
+            break
         shift = step.dev_sum / data.n
         new_mu = mu + shift
         new_sigma = step.cross_sum / data.n - np.outer(shift, shift)

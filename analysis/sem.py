@@ -297,15 +297,10 @@ class _GroupData:
     raw: np.ndarray              # the rows used (for the bootstrap)
 
 
-def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    m = x.mean(axis=0)
-    d = x - m
-    return m, d.T @ d / x.shape[0]
-
-
 def _complete_group(x: np.ndarray) -> _GroupData:
-    m, s = _moments(x)
-    return _GroupData(x.shape[0], IncompleteData(x), m, s, x)
+    """Complete data: sample mean and biased covariance (the available-case moments)."""
+    cases = IncompleteData(x)
+    return _GroupData(x.shape[0], cases, cases.center, cases.a0 / x.shape[0], x)
 
 
 def _incomplete_group(x: np.ndarray, *, tol: float = 1e-10) -> _GroupData:
