@@ -89,7 +89,7 @@ def driver_importance(table: pd.DataFrame, *, outcome: str, r2: float | None = N
         Display labels of the predictors (e.g. construct labels of the instrument).
     """
     data = table.sort_values("pct", ascending=True, kind="stable")
-    names = [_label(p, labels) for p in data["predictor"]]
+    names = [f"{_label(p, labels)} ({v:.0f}%)" for p, v in zip(data["predictor"], data["pct"], strict=True)]
     error = None
     if {"pct_ci_lower", "pct_ci_upper"} <= set(data.columns) and np.isfinite(data["pct_ci_upper"]).any():
         error = {"type": "data", "symmetric": False,
@@ -97,8 +97,6 @@ def driver_importance(table: pd.DataFrame, *, outcome: str, r2: float | None = N
                  "arrayminus": (data["pct"] - data["pct_ci_lower"]).clip(lower=0).fillna(0),
                  "color": "#333"}
     fig = go.Figure(go.Bar(x=data["pct"], y=names, orientation="h", marker_color=ACCENT, error_x=error,
-                           text=[f"{v:.0f}%" for v in data["pct"]], textposition="inside",
-                           insidetextanchor="start",
                            hovertemplate="%{y}: %{x:.1f}% of explained variance<extra></extra>"))
     title = f"What drives {outcome}: share of explained variance"
     if r2 is not None and np.isfinite(r2):

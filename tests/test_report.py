@@ -106,7 +106,7 @@ def test_driver_importance_draws_intervals_and_titles(frame, instrument):
     fig = charts.driver_importance(result.table, outcome="Engagement", r2=result.r2)
     bar = fig.data[0]
     table = result.table.sort_values("pct")
-    assert list(bar.y) == list(table["predictor"])
+    assert list(bar.y) == [f"{p} ({v:.0f}%)" for p, v in zip(table["predictor"], table["pct"], strict=True)]
     np.testing.assert_allclose(bar.error_x.array, table["pct_ci_upper"] - table["pct"])
     np.testing.assert_allclose(bar.error_x.arrayminus, table["pct"] - table["pct_ci_lower"])
     assert "Engagement" in fig.layout.title.text and "R²" in fig.layout.title.text
