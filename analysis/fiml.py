@@ -146,10 +146,11 @@ class IncompleteData:
         dev_sum = self.s1 - self.count * d
         deviance = 2 * np.sum(np.log(diag)) * self.n + float(np.sum(k * cross))
         mo_sum = np.zeros(p * p)
+        k_flat = k.ravel()
         for g in self.missing:
             e = g.x_obs - d[g.obs]
-            kmo = k[g.mis[:, :, None], g.obs[:, None, :]]
-            kmm = k[g.mis[:, :, None], g.mis[:, None, :]]
+            kmo = k_flat[g.flat_mo]
+            kmm = k_flat[g.flat_mm]
             u = np.einsum("rqk,rk->rq", kmo, e)
             try:
                 lmm = np.linalg.cholesky(kmm)
