@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -96,3 +98,47 @@ def is_staff_email(email: str | None, environ: Mapping[str, str] | None = None) 
     if not allowed:
         return True
     return bool(email) and email.strip().lower() in allowed
+
+
+class SignInThrottle:
+    """Slows down password guessing: after failures, a caller waits before the next try.
+
+    After ``free`` failures from one source (an IP address), each further failure doubles
+    the wait, from ``base`` seconds up to ``cap``; a success or ``window`` seconds without
+    failures forgets the source. Kept per app process (``st.cache_resource``), which
+    bounds a single guesser; a shared password should still be long.
+
+    Parameters
+    ----------
+    clock
+        A function returning seconds (``time.monotonic``); tests pass a fake one.
+    """
+
+    def __init__(self, *, free: int = 3, base: float = 2.0, cap: float = 300.0, window: float = 3600.0,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.free, self.base, self.cap, self.window = free, base, cap, window
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._failures: dict[str, tuple[int, float]] = {}
+
+    def wait_seconds(self, source: str) -> float:
+        """Seconds ``source`` must still wait before its next attempt (0 when it may try now)."""
+        with self._lock:
+            count, last = self._failures.get(source, (0, 0.0))
+            now = self._clock()
+            if count <= self.free or now - last > self.window:
+                return 0.0
+            delay = min(self.base * 2 ** (count - self.free - 1), self.cap)
+            return max(0.0, last + delay - now)
+
+    def failed(self, source: str) -> None:
+        """Record a failed attempt of ``source``."""
+        with self._lock:
+            count, last = self._failures.get(source, (0, 0.0))
+            now = self._clock()
+            self._failures[source] = (1 if now - last > self.window else count + 1, now)
+
+    def succeeded(self, source: str) -> None:
+        """Forget ``source``'s failures."""
+        with self._lock:
+            self._failures.pop(source, None)

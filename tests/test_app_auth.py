@@ -55,3 +55,26 @@ def test_staff_email_allow_list():
     assert auth.is_staff_email("hr@X.org", env)
     assert not auth.is_staff_email("someone@x.org", env)
     assert not auth.is_staff_email(None, env)
+
+
+def test_throttle_doubles_the_wait_after_the_free_failures_and_forgets_on_success():
+    now = [1000.0]
+    throttle = auth.SignInThrottle(free=2, base=2, cap=10, window=600, clock=lambda: now[0])
+    for _ in range(2):
+        throttle.failed("1.2.3.4")
+        assert throttle.wait_seconds("1.2.3.4") == 0
+    waits = []
+    for _ in range(4):
+        throttle.failed("1.2.3.4")
+        waits.append(throttle.wait_seconds("1.2.3.4"))
+    assert waits == [2, 4, 8, 10]  # doubling, capped
+    assert throttle.wait_seconds("5.6.7.8") == 0  # other sources are not slowed
+    now[0] += 10
+    assert throttle.wait_seconds("1.2.3.4") == 0
+    throttle.succeeded("1.2.3.4")
+    throttle.failed("1.2.3.4")
+    assert throttle.wait_seconds("1.2.3.4") == 0
+    now[0] += 601  # a quiet hour starts the count again
+    throttle.failed("1.2.3.4")
+    throttle.failed("1.2.3.4")
+    assert throttle.wait_seconds("1.2.3.4") == 0

@@ -122,3 +122,19 @@ def test_oidc_in_secrets_offers_single_sign_on_instead_of_the_password(db_url):
     assert not at.exception, [e.message for e in at.exception]
     assert [b.label for b in at.button] == ["Sign in with your organisation's account"]
     assert not at.text_input  # no password field although TANDEM_ADMIN_PASSWORD is set: OIDC wins
+
+
+def test_repeated_wrong_passwords_are_slowed_down(db_url):
+    from views.signin import _throttle
+
+    at = app()
+    try:
+        for _ in range(4):
+            at.text_input(key="staff:password").input("guess")
+            at.button[0].click().run()
+        at.text_input(key="staff:password").input(PASSWORD)  # even the right one waits now
+        at.button[0].click().run()
+        assert "Too many wrong passwords" in texts(at)
+        assert [t.value for t in at.title] == ["Tandem staff area"]
+    finally:
+        _throttle().succeeded("unknown")  # AppTest sessions have no IP address

@@ -16,6 +16,12 @@ log = logging.getLogger("tandem.app")
 _SESSION_KEY = "staff:signed_in"
 
 
+@st.cache_resource(show_spinner=False)
+def _throttle() -> auth.SignInThrottle:
+    """This process's password-guessing brake (shared by all sessions)."""
+    return auth.SignInThrottle()
+
+
 def _auth_secrets() -> Mapping[str, Any] | None:
     """The ``[auth]`` table of Streamlit's secrets, or ``None`` when there is none."""
     try:
@@ -66,9 +72,17 @@ def render_sign_in() -> None:
         password = st.text_input("Staff password", type="password", key="staff:password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
+        address = st.context.ip_address
+        source = address if isinstance(address, str) and address else "unknown"
+        wait = _throttle().wait_seconds(source)
+        if wait > 0:
+            st.warning(f"Too many wrong passwords. Please wait {wait:.0f} seconds and try again.")
+            return
         if auth.check_password(password, os.environ):
+            _throttle().succeeded(source)
             st.session_state[_SESSION_KEY] = True
             st.rerun()
+        _throttle().failed(source)
         log.warning("staff sign-in refused (wrong password)")
         st.error("That password is not right.")
 
