@@ -13,7 +13,7 @@ is closed unless one of two sign-in methods is configured:
    compared in constant time (:func:`hmac.compare_digest`).
 
 With neither, the staff area explains how to configure one and stays closed: it is
-never open by default. This module holds the logic without Streamlit so that it is
+never open by default. :class:`SignInThrottle` slows down password guessing. This module holds the logic without Streamlit so that it is
 tested directly; ``app.py`` reads the secrets and the session and calls it.
 """
 
