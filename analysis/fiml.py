@@ -65,6 +65,15 @@ class IncompleteData:
     x
         The data; every row has at least one observed value.
 
+    Attributes
+    ----------
+    n, p
+        Number of cases and of variables.
+    complete
+        True when no value is missing.
+    count, center
+        Cases observing each variable, and its available-case mean.
+
     Notes
     -----
     With ``o_i`` the 0/1 indicator of the observed values of case i and ``x~_i`` the case

@@ -304,6 +304,7 @@ def _complete_group(x: np.ndarray) -> _GroupData:
 
 
 def _incomplete_group(x: np.ndarray, *, tol: float = 1e-10) -> _GroupData:
+    """Data with missing values: the casewise statistics and the EM (saturated) moments."""
     cases = IncompleteData(x)
     mu, sigma, _ = em_saturated(cases, tol=tol)
     return _GroupData(x.shape[0], cases, mu, sigma, x)
