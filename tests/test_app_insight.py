@@ -142,6 +142,30 @@ def test_campaigns_from_the_store(tmp_path, monkeypatch):
     assert rates, "the employee campaign has invitations, so its chart shows response rates"
 
 
+def test_campaigns_of_two_waves_give_a_trend(tmp_path, monkeypatch):
+    """Two employee campaigns (waves) of one instrument are combined: eNPS across waves."""
+    from analysis.simulate import simulate_responses
+    from surveys import campaigns
+    from surveys.instrument import load_instrument
+    from surveys.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'waves.db'}"
+    monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    instrument = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
+    store = open_store(url)
+    for wave, seed in (("2025-2", 1), ("2026-1", 2)):
+        campaigns.create_campaign(store, instrument, campaign_id=f"ee-{wave}", wave=wave, mode="open")
+        frame = simulate_responses(instrument, n_units=6, respondents_per_unit=(10, 15), seed=seed, wave=wave)
+        campaigns.import_frame(store, f"ee-{wave}", frame)
+    store.dispose()
+    at = page("insight_overview").run()
+    at.sidebar.radio(key="insight:source").set_value("Campaigns").run()
+    at.sidebar.multiselect(key="insight:campaigns").set_value(["ee-2025-2", "ee-2026-1"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (trend,) = [c.proto.spec for c in at.get("plotly_chart") if "eNPS across waves" in c.proto.spec]
+    assert "2025-2" in trend and "2026-1" in trend
+
+
 SMALL = ROOT / "tests" / "insight_fixtures" / "small_survey.yaml"
 
 

@@ -92,14 +92,22 @@ def _load(key: tuple) -> Loaded:
         from views.gateway import current_store
 
         store = current_store()
-        instruments, frames, invited = {}, {}, {}
-        for campaign_id in key[1]:
+        instruments, parts, invited = {}, {}, {}
+        for campaign_id in key[1]:  # campaigns of one audience are waves of one survey
             instrument = campaigns.get_campaign(store, campaign_id).instrument
-            instruments[instrument.audience] = instrument
-            frames[instrument.audience] = campaigns.responses_frame(store, campaign_id)
+            side = instrument.audience
+            if side in instruments and instruments[side].id != instrument.id:
+                raise TandemError(f"campaigns of two different {side} instruments ({instruments[side].id}, "
+                                  f"{instrument.id}) cannot be analysed together", where="Campaigns",
+                                  fix="choose campaigns (waves) of one employee and one customer instrument.")
+            instruments[side] = instrument
+            parts.setdefault(side, []).append(campaigns.responses_frame(store, campaign_id))
             rates = campaigns.response_rates(store, campaign_id)
             counts = pd.to_numeric(rates.set_index("unit")["invited"], errors="coerce").dropna()
-            invited[instrument.audience] = {str(u): int(n) for u, n in counts.items() if u != "(all units)"}
+            for unit, n in counts.items():
+                if unit != "(all units)":
+                    invited.setdefault(side, {})[str(unit)] = invited.get(side, {}).get(str(unit), 0) + int(n)
+        frames = {side: pd.concat(chunks, ignore_index=True) for side, chunks in parts.items()}
         study = _study(str(STUDY)) if set(frames) == {"employee", "customer"} else None
         return Loaded(instruments, frames, study, invited)
     if kind == "upload":
@@ -336,9 +344,9 @@ def _choose_key() -> tuple | None:
         if listing.empty:
             st.sidebar.info("No campaigns yet.")
             return None
-        chosen = st.sidebar.multiselect("Campaigns (one employee and one customer campaign link them)",
-                                        listing["campaign"].tolist(), key="insight:campaigns",
-                                        max_selections=2)
+        chosen = st.sidebar.multiselect("Campaigns (waves of a survey are combined; an employee and a customer "
+                                        "survey are linked through their units)",
+                                        listing["campaign"].tolist(), key="insight:campaigns")
         return _campaign_key(chosen) if chosen else None
     data = st.sidebar.file_uploader("Responses (CSV, Excel or SPSS .sav)", type=["csv", "xlsx", "sav"],
                                     key="insight:upload")
