@@ -212,13 +212,15 @@ def instrument_health(frame: pd.DataFrame, instrument: Any, *,
 
     Notes
     -----
-    Steps, each on listwise-complete cases of the items it needs:
+    Steps, each on listwise-complete cases of the items it needs, except the CFA,
+    which uses full-information ML when answers are missing (so a survey where most
+    respondents skipped one item or another keeps every response):
 
     1. :func:`analysis.scoring.score` (reverse-keying, construct scores);
     2. per construct: :func:`analysis.reliability.alpha` and
        :func:`analysis.reliability.item_analysis`;
     3. a CFA of all constructs (:func:`measurement_model`, :func:`analysis.sem.fit`,
-       ML), its fit measures, standardized loadings,
+       ML, or FIML with missing answers), its fit measures, standardized loadings,
        :func:`analysis.reliability.composite_reliability` and
        :func:`analysis.reliability.ave`;
     4. :func:`analysis.reliability.htmt` between constructs;
@@ -300,8 +302,10 @@ def _cfa_step(scored: pd.DataFrame, model: str, constructs: list[Any], limits: H
     if not constructs:
         return None
     columns = list(dict.fromkeys(i for c in constructs for i in c.items))
+    data = scored[columns]
+    missing = "fiml" if data.isna().to_numpy().any() else "listwise"
     try:
-        cfa = fit(model, scored[columns])
+        cfa = fit(model, data, missing=missing)
     except TandemError as exc:
         _flag(flags, "model", "measurement model", "cfa", np.nan, np.nan, f"CFA not fitted: {exc}")
         return None

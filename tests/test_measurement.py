@@ -143,3 +143,17 @@ def test_health_names_a_missing_column(employee, responses):
 
     with pytest.raises(DataError, match="Did you mean 'MS_1'"):
         instrument_health(responses.rename(columns={"ms_1": "MS_1"}), employee)
+
+
+def test_health_cfa_keeps_respondents_who_skipped_items(employee, responses):
+    """With scattered missing answers the CFA uses FIML: every response counts."""
+    items = [i for c in employee.constructs if len(c.items) >= 3 for i in c.items]
+    holes = responses.copy()
+    rng = np.random.default_rng(3)
+    mask = rng.random((len(holes), len(items))) < 0.05
+    holes[items] = holes[items].mask(mask)
+    complete = int((~mask).all(axis=1).sum())
+    report = instrument_health(holes, employee)
+    assert complete < 0.3 * len(holes)  # listwise deletion would lose most responses
+    assert report.fit_measures["nobs"] == len(holes)
+    assert report.fit_measures["cfi"] > 0.9
