@@ -14,9 +14,14 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 ## run: install, seed demo data into an empty database, serve the app on http://localhost:8501
+## (staff password: TANDEM_ADMIN_PASSWORD, or a fresh random one printed here)
 run: $(STAMP)
 	$(BIN)/tandem demo --if-empty
-	$(BIN)/streamlit run app.py --server.port 8501 --server.headless true
+	@if [ -z "$$TANDEM_ADMIN_PASSWORD" ]; then \
+	  TANDEM_ADMIN_PASSWORD=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))'); \
+	  echo "Staff area: http://localhost:8501  password for this run: $$TANDEM_ADMIN_PASSWORD"; \
+	fi; \
+	TANDEM_ADMIN_PASSWORD=$$TANDEM_ADMIN_PASSWORD exec $(BIN)/streamlit run app.py --server.port 8501 --server.headless true
 
 ## test: install with test extras and run the whole default suite (PostgreSQL and browser tests included)
 test: $(STAMP) browser-deps
