@@ -9,93 +9,28 @@ Skips when ``/usr/bin/chromium`` is missing, unless ``TANDEM_REQUIRE_BROWSER=1``
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app_support import ROOT, responses_of, seed_invited_campaign
+from browser_support import launched_chromium, need_browser, running_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 EMPLOYEE = ROOT / "instruments" / "employee_experience.yaml"
 PASSWORD = "e2e-secret"
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-
-
-def _need_browser() -> None:
-    if CHROMIUM.exists() and shutil.which("streamlit", path=str(Path(sys.executable).parent)):
-        return
-    reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if os.environ.get("TANDEM_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason + " and TANDEM_REQUIRE_BROWSER=1")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    for port in range(8611, 8620):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_app(db_url: str, log_path: Path):
-    """``streamlit run app.py`` on a free port against ``db_url``; yields its base URL, then stops it."""
-    port = _free_port()
-    env = {**os.environ, "TANDEM_DATABASE_URL": db_url, "TANDEM_ADMIN_PASSWORD": PASSWORD,
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "streamlit"), "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("streamlit did not start:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+PORTS = range(8611, 8620)
 
 
 @pytest.fixture
 def server(tmp_path):
     """One app against a fresh SQLite database; yields (url, db_url)."""
-    _need_browser()
+    need_browser()
     db_url = f"sqlite:///{tmp_path / 'e2e.db'}"
-    with running_app(db_url, tmp_path / "streamlit.log") as url:
+    with running_app(db_url, tmp_path / "streamlit.log", password=PASSWORD, ports=PORTS) as url:
         yield url, db_url
 
 
@@ -103,22 +38,16 @@ def server(tmp_path):
 def chromium():
     """A headless Debian Chromium page; uncaught exceptions, console errors and requests to any
     other host than the app are collected in ``page.errors``."""
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000}, accept_downloads=True)
-            page.errors = []
-            page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-            page.on("console", lambda msg: page.errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-            # a respondent's browser talks to the survey server only (no fonts, icons or trackers elsewhere)
-            page.on("request", lambda req: None if req.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-                    else page.errors.append(f"external request: {req.url}"))
-            yield page
-        finally:
-            browser.close()
+    with launched_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 1000}, accept_downloads=True)
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.on("console", lambda msg: page.errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+        # a respondent's browser talks to the survey server only (no fonts, icons or trackers elsewhere)
+        page.on("request", lambda req: None if req.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+                else page.errors.append(f"external request: {req.url}"))
+        yield page
 
 
 def _css_key(key: str) -> str:
@@ -199,6 +128,17 @@ _MOVED = """(before) => {
 }"""
 
 
+def _answer_and_go_on(page, instrument, campaign: str, done: set[str], forward) -> None:
+    """Answer every question on screen, click ``forward`` and wait until the step is done: the
+    progress moved, a message appeared or the thank-you page shows."""
+    while _fill_visible(page, instrument, campaign, done):
+        pass
+    before = page.get_by_role("progressbar").get_attribute("aria-valuenow")
+    _click(page, forward)
+    page.wait_for_function(_MOVED, arg=before, timeout=30_000)
+    _idle(page)
+
+
 def _complete(page, url: str, instrument, campaign: str, token: str, language: str, shots: str, *,
               resumed: tuple[str, str] | None = None) -> None:
     """Answer the survey behind one link to the thank-you page (``resumed``: the progress and heading expected first)."""
@@ -221,13 +161,7 @@ def _complete(page, url: str, instrument, campaign: str, token: str, language: s
         if consent.count() and consent.is_visible():
             _click(page, consent.locator("label"))
             _idle(page)
-        while _fill_visible(page, instrument, campaign, done):
-            pass
-        before = page.get_by_role("progressbar").get_attribute("aria-valuenow")
-        _click(page, forward)
-        # the step is done when the progress moved, a message appeared or the thank-you page shows
-        page.wait_for_function(_MOVED, arg=before, timeout=30_000)
-        _idle(page)
+        _answer_and_go_on(page, instrument, campaign, done, forward)
     pytest.fail(f"the {language} survey did not reach the thank-you page")
 
 
@@ -282,10 +216,11 @@ def test_a_respondent_starts_on_one_app_process_and_finishes_on_another(tmp_path
     """Two app processes, one PostgreSQL database: the second continues where the first stopped."""
     from surveys.instrument import load_instrument
 
-    _need_browser()
+    need_browser()
     instrument = load_instrument(EMPLOYEE)
     campaign, tokens = seed_invited_campaign(postgres_url, EMPLOYEE, count=1)
-    with running_app(postgres_url, tmp_path / "a.log") as first, running_app(postgres_url, tmp_path / "b.log") as second:
+    with running_app(postgres_url, tmp_path / "a.log", password=PASSWORD, ports=PORTS) as first, \
+            running_app(postgres_url, tmp_path / "b.log", password=PASSWORD, ports=PORTS) as second:
         assert first != second
         with chromium() as page:
             page.goto(f"{first}/?c={campaign}&t={tokens[0]}")
@@ -296,12 +231,7 @@ def test_a_respondent_starts_on_one_app_process_and_finishes_on_another(tmp_path
             _idle(page)
             done: set[str] = set()
             for _ in range(2):  # consent, then the first page of questions, on process A
-                while _fill_visible(page, instrument, campaign, done):
-                    pass
-                before = page.get_by_role("progressbar").get_attribute("aria-valuenow")
-                _click(page, forward)
-                page.wait_for_function(_MOVED, arg=before, timeout=30_000)
-                _idle(page)
+                _answer_and_go_on(page, instrument, campaign, done, forward)
             reached = page.get_by_role("progressbar").get_attribute("aria-valuenow")
             heading = page.locator("h3").first.inner_text()
         with chromium() as page:  # a new browser on process B, as after a closed tab and a load balancer

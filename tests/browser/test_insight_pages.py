@@ -8,24 +8,13 @@ Skips when ``/usr/bin/chromium`` is missing, unless ``TANDEM_REQUIRE_BROWSER=1``
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
+
+from browser_support import ROOT, launched_chromium, need_browser, running_app
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 PASSWORD = "insight-browser-secret"
 # navigation title -> text that shows the page finished its analysis
 PAGES = {
@@ -37,67 +26,19 @@ PAGES = {
 }
 
 
-def _need_browser() -> None:
-    if CHROMIUM.exists() and shutil.which("streamlit", path=str(Path(sys.executable).parent)):
-        return
-    reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if os.environ.get("TANDEM_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason + " and TANDEM_REQUIRE_BROWSER=1")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    for port in range(8621, 8630):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``streamlit run app.py`` with a staff password and an empty SQLite store; yields its URL."""
-    _need_browser()
+    need_browser()
     folder = tmp_path_factory.mktemp("insight-browser")
-    port = _free_port()
-    env = {**os.environ, "TANDEM_DATABASE_URL": f"sqlite:///{folder / 'insight.db'}",
-           "TANDEM_ADMIN_PASSWORD": PASSWORD, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    log_path = folder / "streamlit.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "streamlit"), "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("streamlit did not start:\n" + log_path.read_text()[-3000:])
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_app(f"sqlite:///{folder / 'insight.db'}", folder / "streamlit.log", password=PASSWORD,
+                     ports=range(8621, 8630)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser_page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+    with launched_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
 
@@ -114,7 +55,6 @@ def browser_page(server):
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("link", name="Overview").wait_for(timeout=60_000)
         yield page, errors
-        browser.close()
 
 
 @pytest.mark.parametrize("title", list(PAGES))

@@ -1,0 +1,97 @@
+"""Helpers of the browser tests: start ``streamlit run app.py``, launch Debian's Chromium.
+
+A plain module, not ``tests/browser/conftest.py``: a second ``conftest`` module there would
+replace ``tests/conftest.py`` in ``sys.modules`` and break ``from conftest import ...`` in the
+tests collected after this folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+STREAMLIT = Path(sys.executable).parent / "streamlit"
+LAUNCH_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+def need_browser() -> None:
+    """Skip (fail when ``TANDEM_REQUIRE_BROWSER=1``) unless Chromium and ``streamlit`` are installed."""
+    if CHROMIUM.exists() and shutil.which("streamlit", path=str(STREAMLIT.parent)):
+        return
+    reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if os.environ.get("TANDEM_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + " and TANDEM_REQUIRE_BROWSER=1")
+    pytest.skip(reason)
+
+
+def free_port(ports: range) -> int:
+    """The first of ``ports`` nobody listens on, else one the system picks."""
+    for port in ports:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(db_url: str, log_path: Path, *, password: str, ports: range):
+    """``streamlit run app.py`` on a free port of ``ports`` against ``db_url``, with the
+    staff ``password``; yields its base URL, then stops it."""
+    port = free_port(ports)
+    env = {**os.environ, "TANDEM_DATABASE_URL": db_url, "TANDEM_ADMIN_PASSWORD": password,
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [str(STREAMLIT), "run", "app.py", "--server.port", str(port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("streamlit did not start:\n" + log_path.read_text()[-3000:])
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextlib.contextmanager
+def launched_chromium():
+    """A headless Debian Chromium under Playwright; yields the browser, then closes it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
