@@ -20,7 +20,6 @@ from surveys.instrument import (
     QUESTION_TYPES,
     Instrument,
     InstrumentError,
-    LangText,
     load_instrument,
     parse_instrument,
 )

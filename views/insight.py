@@ -15,10 +15,7 @@ suppress small units themselves.
 from __future__ import annotations
 
 import hashlib
-import logging
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,6 @@ import streamlit as st
 from reports.insight import collect_insight, filter_responses, headline_metrics, respondent_drivers
 from surveys.errors import TandemError
 
-log = logging.getLogger("tandem.app")
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "instruments" / "studies" / "service_profit_chain.yaml"
@@ -308,21 +304,6 @@ def campaign_table(source: Source) -> pd.DataFrame | None:
 def report_html(source: Source) -> str:
     """The self-contained HTML report of the current selection (cached)."""
     return _report(source.key, source.filters)
-
-
-# --------------------------------------------------------------------------- errors
-@contextmanager
-def shown_errors() -> Iterator[None]:
-    """The page's error boundary: a :class:`TandemError` (data that does not fit the
-    instrument, a model that cannot be fitted ...) is shown as its message; anything else
-    is logged with its traceback and shown as one sentence."""
-    try:
-        yield
-    except TandemError as exc:
-        st.error(str(exc))
-    except Exception:
-        log.exception("insight page failed")
-        st.error("Something went wrong on this page; the details are in the server log.")
 
 
 # --------------------------------------------------------------------------- sidebar

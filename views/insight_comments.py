@@ -10,9 +10,10 @@ import streamlit as st
 
 from reports.insight import comments
 from views import insight
+from views.errors import shown_errors
 
 st.title("Comments")
-with insight.shown_errors():
+with shown_errors("comments"):
     source = insight.source()
     insight.report_button(source)
     side = insight.side_choice(source)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import streamlit as st
 
 from views import insight
+from views.errors import shown_errors
 
 st.title("Drivers")
-with insight.shown_errors():
+with shown_errors("drivers"):
     source = insight.source()
     insight.report_button(source)
     labels = insight.labels(source)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import streamlit as st
 
 from views import insight
+from views.errors import shown_errors
 
 st.title("Instrument health")
-with insight.shown_errors():
+with shown_errors("instrument health"):
     source = insight.source()
     insight.report_button(source)
     side = insight.side_choice(source)

@@ -12,9 +12,10 @@ import streamlit as st
 
 from reports.diagram import path_diagram
 from views import insight
+from views.errors import shown_errors
 
 st.title("Linkage")
-with insight.shown_errors():
+with shown_errors("linkage"):
     source = insight.source()
     insight.report_button(source)
     if not source.linked:

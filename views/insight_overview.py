@@ -10,9 +10,10 @@ import streamlit as st
 
 from reports import charts
 from views import insight
+from views.errors import shown_errors
 
 st.title("Overview")
-with insight.shown_errors():
+with shown_errors("overview"):
     source = insight.source()
     insight.report_button(source)
     st.caption(f"Data: {source.description}.")

@@ -8,7 +8,6 @@ of a signed-in staff session (``app.py``).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,11 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from surveys import campaigns
-from surveys.errors import TandemError
 from surveys.instrument import InstrumentError, load_instrument, parse_instrument
+from views.errors import shown_errors
 from views.gateway import current_store
 
-log = logging.getLogger("tandem.app")
 
 INSTRUMENTS_DIR = Path(__file__).resolve().parent.parent / "instruments"
 
@@ -28,17 +26,12 @@ INSTRUMENTS_DIR = Path(__file__).resolve().parent.parent / "instruments"
 def render() -> None:
     """The campaigns page, inside an error boundary."""
     st.title("Campaigns")
-    try:
+    with shown_errors("campaigns"):
         _campaign_table()
         st.divider()
         _new_campaign()
         st.divider()
         _invitations()
-    except TandemError as exc:
-        st.error(exc.message)
-    except Exception:
-        log.exception("campaigns page failed")
-        st.error("Something went wrong on this page; the details are in the server log.")
 
 
 def problems_frame(error: InstrumentError) -> pd.DataFrame:

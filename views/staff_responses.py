@@ -7,27 +7,18 @@ the count. Only registered in the navigation of a signed-in staff session.
 
 from __future__ import annotations
 
-import logging
-
 import streamlit as st
 
 from surveys import campaigns, exports
-from surveys.errors import TandemError
+from views.errors import shown_errors
 from views.gateway import current_store
-
-log = logging.getLogger("tandem.app")
 
 
 def render() -> None:
     """The responses page, inside an error boundary."""
     st.title("Responses")
-    try:
+    with shown_errors("responses"):
         _render()
-    except TandemError as exc:
-        st.error(exc.message)
-    except Exception:
-        log.exception("responses page failed")
-        st.error("Something went wrong on this page; the details are in the server log.")
 
 
 def _render() -> None:
