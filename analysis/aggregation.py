@@ -695,21 +695,26 @@ def _verdict(
     return "justified", "all criteria met"
 
 
+def construct_scale_points(instrument: Any, construct: Any) -> int | None:
+    """The number of answer options a construct's items share (the A of the r_wg(J)
+    null variance and of the AD(M) cut-off), or None when its items differ or are not
+    on a scale of whole steps."""
+    counts = set()
+    for item_id in construct.items:
+        item = instrument.item(item_id)
+        if item.scale is not None:
+            counts.add(len(item.scale.values))
+        elif item.min is not None and item.max is not None and float(item.max - item.min).is_integer():
+            counts.add(int(item.max - item.min) + 1)
+        else:
+            counts.add(None)
+    return counts.pop() if len(counts) == 1 else None
+
+
 def _instrument_constructs(frame: pd.DataFrame, instrument: Any) -> tuple[pd.DataFrame, dict, dict]:
     scored = score(frame, instrument)
-    constructs, points = {}, {}
-    for construct in instrument.constructs:
-        constructs[construct.id] = list(construct.items)
-        counts = set()
-        for item_id in construct.items:
-            item = instrument.item(item_id)
-            if item.scale is not None:
-                counts.add(len(item.scale.values))
-            elif item.min is not None and item.max is not None and float(item.max - item.min).is_integer():
-                counts.add(int(item.max - item.min) + 1)
-            else:
-                counts.add(None)
-        points[construct.id] = counts.pop() if len(counts) == 1 else None
+    constructs = {c.id: list(c.items) for c in instrument.constructs}
+    points = {c.id: construct_scale_points(instrument, c) for c in instrument.constructs}
     for column in frame.columns:
         if column not in scored.columns:
             scored[column] = frame[column]
