@@ -68,14 +68,16 @@ class StudyResult:
         :func:`analysis.aggregation.aggregation_table` (ICC(1), ICC(2), r_wg(J), verdict).
     paths
         Standardized unit-level paths: ``lhs, op, rhs, est, se, z, pvalue, ci_lower,
-        ci_upper`` (``est`` is the standardized coefficient; intervals are bootstrap
-        percentile intervals over units when ``bootstrap > 0``).
+        ci_upper`` (``est`` is the standardized coefficient; with ``bootstrap > 0`` it is
+        lavaan's ``std_all`` and the interval is the bootstrap percentile interval of
+        ``std_all`` over units, each draw standardized anew; ``se, z, pvalue`` test the
+        coefficient against 0 with the bootstrap SD).
     r2
         R² of every endogenous node.
     indirect
         Standardized total indirect effects ``employee -> customer``: ``lhs`` (the
         employee construct), ``rhs`` (the customer outcome), ``est, se, z, pvalue,
-        ci_lower, ci_upper``.
+        ci_lower, ci_upper`` (intervals as for ``paths``).
     fit_measures
         The SEM fit measures (lavaan names: chisq, df, pvalue, cfi, tli, rmsea, srmr ...).
     drivers
@@ -338,7 +340,12 @@ def fit_chain(study: Study, units: pd.DataFrame, dropped: pd.DataFrame, *, boots
 
 
 def _paths_table(estimates: pd.DataFrame, op: str) -> pd.DataFrame:
+    """Rows of ``op`` in :data:`PATH_COLUMNS`; with bootstrap columns in ``estimates``,
+    ``est`` and the interval are the standardized solution's (``std_all`` and its
+    bootstrap percentile interval), ``se, z, pvalue`` the bootstrap test against 0."""
     table = estimates[estimates["op"] == op]
+    if "std_ci_lower" in table.columns:
+        table = table.assign(est=table["std_all"], ci_lower=table["std_ci_lower"], ci_upper=table["std_ci_upper"])
     return table[PATH_COLUMNS].reset_index(drop=True)
 
 
@@ -399,11 +406,17 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
     for a model fitted to a correlation matrix). An indirect effect ``x -> y`` is the
     sum over all directed routes of the products of the standardized coefficients
     (Alwin & Hauser, 1975); its interval is the bootstrap percentile interval over
-    units (Preacher & Hayes, 2008). Unit-level driver importance is Johnson's (2000)
-    relative weights of the employee predictors.
+    units (Preacher & Hayes, 2008). The z-scoring is done once, on all units, so in a
+    bootstrap draw the resampled values no longer have unit variance: every draw's
+    refit is standardized again (``std_all``, see :func:`analysis.sem.fit`) and the
+    intervals of paths and indirect effects are percentiles of those standardized
+    values, not of the draws' raw coefficients (which are too wide for strong paths).
+    Unit-level driver importance is Johnson's (2000) relative weights of the employee
+    predictors.
 
-    R: ``lavaan::sem(model, data = scale(units), se = "bootstrap")`` with
-    ``parameterEstimates(fit, boot.ci.type = "perc")``.
+    R: ``fit <- lavaan::sem(model, data = scale(units))`` and
+    ``bootstrapLavaan(fit, R = 1000, FUN = function(x) standardizedSolution(x)$est.std)``
+    with its 2.5% and 97.5% quantiles.
     """
     _check_frame(employee_frame, study, "employee")
     _check_frame(customer_frame, study, "customer")

@@ -44,6 +44,7 @@ GROUP_EQUAL = ("loadings", "intercepts", "residuals", "residual.covariances", "l
                "lv.covariances", "regressions", "means")
 ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue",
                     "ci_lower", "ci_upper", "std_all"]
+BOOTSTRAP_STD_COLUMNS = ["std_se", "std_ci_lower", "std_ci_upper"]
 _MATRICES = ("lambda", "beta", "psi", "theta", "nu", "alpha")
 _SYMMETRIC = {"psi", "theta"}
 
@@ -538,7 +539,9 @@ class SEMResult:
     estimates
         lavaan's ``parameterEstimates`` + ``standardizedSolution`` columns: lhs, op, rhs,
         group, label, est, se, z, pvalue, ci_lower, ci_upper, std_all (95% intervals:
-        Wald, or bootstrap percentile with ``bootstrap > 0``).
+        Wald, or bootstrap percentile with ``bootstrap > 0``); with ``bootstrap > 0`` also
+        std_se, std_ci_lower, std_ci_upper (bootstrap SD and 95% percentile interval of
+        ``std_all``).
     fit_measures
         lavaan's ``fitMeasures`` names (see :func:`analysis.fit_measures.fit_measures`).
     r2
@@ -668,7 +671,7 @@ def _standardized_defined(syntax: ModelSyntax, rows: list[_Row], std: np.ndarray
     for d in syntax.definitions:
         try:
             v = _safe_eval(d.expression, vals)
-        except (ZeroDivisionError, ValueError):
+        except (ZeroDivisionError, ValueError, OverflowError):
             v = float("nan")
         vals[d.name] = v
         out.append(v)
@@ -875,7 +878,9 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
         Number of nonparametric bootstrap draws (rows resampled within groups); with
         ``B > 0`` the ``se`` column is the bootstrap SD and ``ci_lower``/``ci_upper`` are
         percentile intervals, defined parameters included (lavaan ``se = "bootstrap"``,
-        ``parameterEstimates(boot.ci.type = "perc")``).
+        ``parameterEstimates(boot.ci.type = "perc")``). Each draw also standardizes its
+        refit, so ``std_se`` is the bootstrap SD of ``std_all`` and ``std_ci_lower``/
+        ``std_ci_upper`` its percentile interval (columns present only with ``B > 0``).
     seed
         Seed of the bootstrap.
 
@@ -900,6 +905,16 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
     unrestricted model fitted by EM (:func:`analysis.fiml.em_saturated`); standard errors
     use the observed information (lavaan's default with ``missing = "ml"``), central
     differences of the analytic gradient.
+
+    Bootstrap (Efron & Tibshirani 1993; Bollen & Stine 1990): rows are resampled within
+    groups and the model is refitted from the estimates. The standardized solution of a
+    draw is ``std_all`` of its refit, from the refit's own implied variances (a data set
+    z-scored once on the full sample does not have unit variances in a resample, so the
+    unstandardized intervals of such data are not intervals of the standardized
+    coefficients); a defined parameter's ``std_all`` is its expression evaluated at the
+    standardized parameters, as in lavaan's ``standardizedSolution``. R:
+    ``bootstrapLavaan(fit, R = B, FUN = function(x) standardizedSolution(x)$est.std)``
+    and the 2.5% and 97.5% quantiles of the result.
 
     Defaults follow lavaan ``sem()``: first loading of each factor fixed to 1, residual
     and latent variances free, exogenous latent covariances free, residual covariances
@@ -965,9 +980,10 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
             _warnings.warn(ConvergenceWarning(message), stacklevel=2)
         warnings_out.extend(_heywood(engine, x))
         vcov = _vcov(engine, x, missing, rows)
-        boot = _bootstrap(engine, syntax, rows, x, group_data, bootstrap, seed, missing) if bootstrap else None
+        boot, boot_std = (_bootstrap(engine, syntax, rows, x, group_data, bootstrap, seed, missing)
+                          if bootstrap else (None, None))
     state = _State(syntax, st, rows, engine, x, vcov, labels, group_equal)
-    estimates = _estimate_table(state, boot)
+    estimates = _estimate_table(state, boot, boot_std)
     measures = _fm.fit_measures(engine, x, st, npar, missing=missing, meanstructure=meanstructure)
     nobs_per_group = {lab: d.n for lab, d in zip(labels, group_data)}
     draws = None
@@ -985,11 +1001,14 @@ def _row_name(r: _Row) -> str:
 
 
 def _bootstrap(engine: _Engine, syntax: ModelSyntax, rows: list[_Row], x_hat: np.ndarray,
-               group_data: list[_GroupData], draws: int, seed: int | None, missing: str) -> np.ndarray:
-    """Refit on ``draws`` resamples of rows within groups; values of every row and defined parameter."""
+               group_data: list[_GroupData], draws: int, seed: int | None, missing: str
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Refit on ``draws`` resamples of rows within groups; ``(est, std_all)`` of every row and
+    defined parameter per draw (NaN rows: the refit did not converge)."""
     rng = np.random.default_rng(seed)
     n_def = len(syntax.definitions)
     out = np.full((draws, len(rows) + n_def), np.nan)
+    out_std = np.full_like(out, np.nan)
     fiml = missing == "fiml"
     for b in range(draws):
         sample = []
@@ -1002,13 +1021,16 @@ def _bootstrap(engine: _Engine, syntax: ModelSyntax, rows: list[_Row], x_hat: np
         if not ok:
             continue
         out[b, :len(rows)] = _row_values(rows, xb)
+        std = _standardized(engine, rows, xb)  # the draw's data are attached: its own implied SDs
+        out_std[b, :len(rows)] = std
         if n_def:
             out[b, len(rows):] = _defined_values(syntax, rows, xb)
+            out_std[b, len(rows):] = _standardized_defined(syntax, rows, std)
     engine.set_data(group_data)
-    return out
+    return out, out_std
 
 
-def _estimate_table(state: _State, boot: np.ndarray | None) -> pd.DataFrame:
+def _estimate_table(state: _State, boot: np.ndarray | None, boot_std: np.ndarray | None) -> pd.DataFrame:
     rows, x, vcov, engine, syntax = state.rows, state.x, state.vcov, state.engine, state.syntax
     est = _row_values(rows, x)
     se = np.array([math.sqrt(max(vcov[r.pid, r.pid], 0)) if r.pid >= 0 else 0.0 for r in rows])
@@ -1049,7 +1071,15 @@ def _estimate_table(state: _State, boot: np.ndarray | None) -> pd.DataFrame:
     frame["ci_lower"] = lower
     frame["ci_upper"] = upper
     frame["std_all"] = std
-    return frame[ESTIMATE_COLUMNS]
+    if boot is None:
+        return frame[ESTIMATE_COLUMNS]
+    # a fixed parameter's std_all still varies over draws (e.g. a marker loading), so every row gets its interval
+    ok_std = boot_std[~np.isnan(boot).any(axis=1)]
+    with np.errstate(invalid="ignore"):
+        frame["std_se"] = ok_std.std(axis=0, ddof=1)
+    frame["std_ci_lower"] = np.percentile(ok_std, 2.5, axis=0)
+    frame["std_ci_upper"] = np.percentile(ok_std, 97.5, axis=0)
+    return frame[ESTIMATE_COLUMNS + BOOTSTRAP_STD_COLUMNS]
 
 
 # --------------------------------------------------------------------------- modification indices

@@ -90,3 +90,39 @@ def test_bootstrap_multigroup_resamples_within_groups():
     assert res.nobs_per_group == {"a": 150, "b": 120}
     slopes = res.estimates[(res.estimates.op == "~") & (res.estimates.rhs == "x") & (res.estimates.lhs == "m")]
     assert len(slopes) == 2 and (slopes.ci_lower < slopes.est).all() and (slopes.est < slopes.ci_upper).all()
+
+
+def test_bootstrap_intervals_of_the_standardized_solution():
+    """Data z-scored once: each draw is standardized anew (lavaan standardizedSolution per draw)."""
+    rng = np.random.default_rng(8)
+    n = 200
+    x = rng.normal(size=n)
+    m = 0.8 * x + 0.6 * rng.normal(size=n)
+    y = 0.7 * m + 0.7 * rng.normal(size=n)
+    data = pd.DataFrame({"x": x, "m": m, "y": y})
+    data = (data - data.mean()) / data.std(ddof=0)
+    model = "m ~ a*x\ny ~ b*m + c*x\nind := a*b"
+    assert list(sem.fit(model, data).estimates.columns) == sem.ESTIMATE_COLUMNS   # no bootstrap, no std intervals
+    res = sem.fit(model, data, bootstrap=300, seed=4)
+    est = res.estimates.set_index("label")
+    assert list(res.estimates.columns) == sem.ESTIMATE_COLUMNS + sem.BOOTSTRAP_STD_COLUMNS
+    a, b, ind = est.loc["a"], est.loc["b"], est.loc["ind"]
+    assert ind.std_all == pytest.approx(a.std_all * b.std_all, rel=1e-10)
+    rows = res.estimates[res.estimates.op.isin(["~", ":="])]
+    assert ((rows.std_ci_lower <= rows.std_all) & (rows.std_all <= rows.std_ci_upper)).all()
+    assert (rows.std_ci_upper - rows.std_ci_lower <= rows.ci_upper - rows.ci_lower).all()
+    # strong path (r about .8): the correlation varies less over draws than the raw slope, by about sqrt(1 - r^2)
+    assert (a.std_ci_upper - a.std_ci_lower) < 0.75 * (a.ci_upper - a.ci_lower)
+    # the same draws by hand: m ~ x standardized is the resample's r(x, m); the indirect effect's
+    # std_all is r(x, m) times the standardized partial slope of y on m
+    draw = np.random.default_rng(4)
+    r_xm, r_ind = [], []
+    for _ in range(300):
+        r = np.corrcoef(data.to_numpy()[draw.integers(0, n, n)], rowvar=False)
+        r_xm.append(r[0, 1])
+        r_ind.append(r[0, 1] * (r[1, 2] - r[0, 1] * r[0, 2]) / (1 - r[0, 1] ** 2))
+    assert a.std_ci_lower == pytest.approx(np.percentile(r_xm, 2.5), abs=1e-3)
+    assert a.std_ci_upper == pytest.approx(np.percentile(r_xm, 97.5), abs=1e-3)
+    assert a.std_se == pytest.approx(np.std(r_xm, ddof=1), rel=1e-2)
+    assert ind.std_ci_lower == pytest.approx(np.percentile(r_ind, 2.5), abs=1e-3)
+    assert ind.std_ci_upper == pytest.approx(np.percentile(r_ind, 97.5), abs=1e-3)
