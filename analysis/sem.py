@@ -24,7 +24,10 @@ Observed variables that take part in regressions become "phantom" latent variabl
 
 from __future__ import annotations
 
+import ast
+import functools
 import math
+import operator
 import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -589,10 +592,42 @@ class SEMResult:
         return _modification_indices(self, minimum)
 
 
+_FUNCTIONS = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log, "abs": abs}
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.Pow: math.pow}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
 def _safe_eval(expression: str, values: dict[str, float]) -> float:
-    env = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log, "abs": abs, "__builtins__": {}}
-    env.update(values)
-    return float(eval(compile(expression, "<defined>", "eval"), env))  # noqa: S307 - syntax checked by the parser
+    """Value of a ``:=`` expression at the given label values.
+
+    The expression was checked by :func:`analysis.syntax.parse_model` (labels, numbers,
+    ``+ - * / **``, ``sqrt exp log abs``); it is interpreted node by node in floating
+    point, never ``eval``-ed, so ``9^9^9`` overflows at once instead of building a huge
+    integer.
+    """
+
+    def value(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return value(node.body)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return float(values[node.id])
+        if isinstance(node, ast.BinOp):
+            return float(_BINARY[type(node.op)](value(node.left), value(node.right)))
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](value(node.operand))
+        if isinstance(node, ast.Call):
+            return float(_FUNCTIONS[node.func.id](*[value(a) for a in node.args]))
+        raise ValueError(f"unsupported element in '{expression}'")
+
+    return value(_parsed(expression))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(expression: str) -> ast.Expression:
+    return ast.parse(expression, mode="eval")
 
 
 @dataclass

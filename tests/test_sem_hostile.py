@@ -128,3 +128,18 @@ def test_heywood_case_is_reported():
     theta_a = res.estimates[(res.estimates.lhs == "a") & (res.estimates.op == "~~")].est.iloc[0]
     assert theta_a == pytest.approx(-0.12, abs=1e-4)
     assert any("negative variance" in w and "a" in w for w in res.warnings)
+
+
+def test_defined_parameters_are_interpreted_in_floating_point(hs):
+    """A hostile ':=' expression overflows to NaN at once (never a huge integer power) and
+    a domain error gives NaN, while ordinary arithmetic matches the labelled estimates."""
+    res = sem.fit("visual =~ x1 + a*x2 + b*x3\n"
+                  "ab := a*b/2 + sqrt(abs(a)) - 1\n"
+                  "huge := 9^9^9*a\n"
+                  "bad := log(-a)", hs)
+    loadings = res.estimates[res.estimates["op"] == "=~"].set_index("rhs")["est"]
+    a, b = loadings["x2"], loadings["x3"]
+    defined = res.estimates[res.estimates["op"] == ":="].set_index("lhs")["est"]
+    assert defined["ab"] == pytest.approx(a * b / 2 + np.sqrt(abs(a)) - 1, rel=1e-12)
+    assert np.isnan(defined["huge"])
+    assert np.isnan(defined["bad"])
