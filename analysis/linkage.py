@@ -31,7 +31,7 @@ import pandas as pd
 
 from analysis import drivers as drivers_module
 from analysis import metrics as metrics_module
-from analysis.aggregation import aggregation_table
+from analysis.aggregation import aggregation_table, construct_scale_points
 from analysis.scoring import score
 from analysis.sem import fit
 from analysis.study import METRIC_NODES, Study
@@ -253,20 +253,6 @@ def _aggregate(study: Study, employees: pd.DataFrame, customers: pd.DataFrame) -
     return kept, dropped
 
 
-def _scale_points(instrument: Any, construct: Any) -> int | None:
-    """Answer options shared by a construct's items (for r_wg(J)'s null), None if they differ."""
-    counts = set()
-    for item_id in construct.items:
-        item = instrument.item(item_id)
-        if item.scale is not None:
-            counts.add(len(item.scale.values))
-        elif item.min is not None and item.max is not None and float(item.max - item.min).is_integer():
-            counts.add(int(item.max - item.min) + 1)
-        else:
-            counts.add(None)
-    return counts.pop() if len(counts) == 1 else None
-
-
 def aggregation_verdicts(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.DataFrame) -> pd.DataFrame:
     """:func:`analysis.aggregation.aggregation_table` of every construct on both sides,
     over the respondents of the analysed ``units`` only, with a ``side`` column first."""
@@ -280,7 +266,7 @@ def aggregation_verdicts(study: Study, scored: Mapping[str, pd.DataFrame], units
         inside = frame[study.unit_key].isin(kept)
         if not inside.all():
             frame = frame[inside]
-        points = {c.id: _scale_points(instrument, c) for c in instrument.constructs}
+        points = {c.id: construct_scale_points(instrument, c) for c in instrument.constructs}
         table = aggregation_table(frame, mapping, study.unit_key, scale_points=points, min_group_size=minimum)
         tables.append(table.assign(side=side))
     out = pd.concat(tables, ignore_index=True)
