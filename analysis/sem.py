@@ -1024,9 +1024,12 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
     draws = None
     if boot is not None:
         draws = pd.DataFrame(boot, columns=[_row_name(r) for r in rows] + [d.name for d in syntax.definitions])
-        n_failed = int(np.isnan(boot).any(axis=1).sum())
+        n_failed = int(_failed_draws(boot, len(rows)).sum())
         if n_failed:
             warnings_out.append(f"{n_failed} of {bootstrap} bootstrap draws did not converge and were left out")
+        if bootstrap - n_failed < 2:
+            warnings_out.append("ConvergenceWarning: fewer than two bootstrap draws converged, so the "
+                                "bootstrap standard errors and intervals are NaN")
     return SEMResult(estimates, measures, _r2(engine, x, labels), converged, tuple(warnings_out),
                      sum(d.n for d in group_data), nobs_per_group, labels, model, missing, draws, state)
 
@@ -1091,10 +1094,12 @@ def _estimate_table(state: _State, boot: np.ndarray | None, boot_std: np.ndarray
     frame["est"] = est
     free = np.array([r.pid >= 0 for r in rows] + [True] * len(syntax.definitions))
     if boot is not None:
-        ok = boot[~np.isnan(boot).any(axis=1)]
-        se = np.where(free, ok.std(axis=0, ddof=1), 0.0)
-        lower = np.where(free, np.percentile(ok, 2.5, axis=0), est)
-        upper = np.where(free, np.percentile(ok, 97.5, axis=0), est)
+        converged = ~_failed_draws(boot, len(rows))
+        ok, ok_std = boot[converged], boot_std[converged]
+        se_b, lower_b, upper_b = _percentile_interval(ok)
+        se = np.where(free, se_b, 0.0)
+        lower = np.where(free, lower_b, est)
+        upper = np.where(free, upper_b, est)
     else:
         q = stats.norm.ppf(0.975)
         lower, upper = est - q * se, est + q * se
@@ -1109,12 +1114,30 @@ def _estimate_table(state: _State, boot: np.ndarray | None, boot_std: np.ndarray
     if boot is None:
         return frame[ESTIMATE_COLUMNS]
     # a fixed parameter's std_all still varies over draws (e.g. a marker loading), so every row gets its interval
-    ok_std = boot_std[~np.isnan(boot).any(axis=1)]
-    with np.errstate(invalid="ignore"):
-        frame["std_se"] = ok_std.std(axis=0, ddof=1)
-    frame["std_ci_lower"] = np.percentile(ok_std, 2.5, axis=0)
-    frame["std_ci_upper"] = np.percentile(ok_std, 97.5, axis=0)
+    frame["std_se"], frame["std_ci_lower"], frame["std_ci_upper"] = _percentile_interval(ok_std)
     return frame[ESTIMATE_COLUMNS + BOOTSTRAP_STD_COLUMNS]
+
+
+def _failed_draws(boot: np.ndarray, n_params: int) -> np.ndarray:
+    """Draws whose refit did not converge (NaN in a model parameter). A defined
+    parameter that is undefined in one draw (``log`` of a negative value) is left out of
+    its own column only."""
+    return np.isnan(boot[:, :n_params]).any(axis=1)
+
+
+def _percentile_interval(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bootstrap SD and 95% percentile interval per column, NaN where fewer than two
+    draws have a value."""
+    enough = (~np.isnan(draws)).sum(axis=0) >= 2
+    out = np.full((3, draws.shape[1]), np.nan)
+    if enough.any():
+        kept = draws[:, enough]
+        with np.errstate(invalid="ignore"), _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", RuntimeWarning)
+            out[0, enough] = np.nanstd(kept, axis=0, ddof=1)
+            out[1, enough] = np.nanpercentile(kept, 2.5, axis=0)
+            out[2, enough] = np.nanpercentile(kept, 97.5, axis=0)
+    return out[0], out[1], out[2]
 
 
 # --------------------------------------------------------------------------- modification indices

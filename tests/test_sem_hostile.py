@@ -143,3 +143,32 @@ def test_defined_parameters_are_interpreted_in_floating_point(hs):
     assert defined["ab"] == pytest.approx(a * b / 2 + np.sqrt(abs(a)) - 1, rel=1e-12)
     assert np.isnan(defined["huge"])
     assert np.isnan(defined["bad"])
+
+
+def test_bootstrap_keeps_draws_where_only_a_defined_parameter_is_undefined(hs):
+    """'log(-a)' is NaN in every draw: its interval is NaN, the other parameters keep
+    all their draws and intervals."""
+    res = sem.fit("visual =~ x1 + a*x2 + x3\nbad := log(-a)", hs, bootstrap=20, seed=1)
+    est = res.estimates.set_index(["lhs", "op", "rhs"])
+    assert np.isnan(est.loc[("bad", ":=", "log(-a)"), "ci_lower"])
+    loading = est.loc[("visual", "=~", "x2")]
+    assert loading["ci_lower"] < loading["est"] < loading["ci_upper"]
+    assert not any("did not converge" in w for w in res.warnings)
+
+
+def test_bootstrap_with_no_converged_draw_says_so(hs, monkeypatch):
+    """Every refit fails: the point estimates stand, bootstrap SEs and intervals are NaN
+    and a warning says why (no IndexError from an empty percentile)."""
+    real = sem._minimize
+
+    def bootstrap_refits_fail(engine, x0, *, precise=True):
+        if precise:
+            return real(engine, x0, precise=True)
+        return x0, False, "forced failure", 0
+
+    monkeypatch.setattr(sem, "_minimize", bootstrap_refits_fail)
+    res = sem.fit("visual =~ x1 + x2 + x3", hs, bootstrap=5, seed=1)
+    loadings = res.estimates[res.estimates["op"] == "=~"]
+    assert loadings["est"].notna().all()
+    assert loadings["se"].iloc[1:].isna().all() and loadings["ci_lower"].iloc[1:].isna().all()
+    assert any("fewer than two bootstrap draws" in w for w in res.warnings)
