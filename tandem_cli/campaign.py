@@ -175,11 +175,16 @@ def demo(
     seed: Annotated[int | None, typer.Option(help="Seed of the simulation (default: the analysis demo's).")] = None,
 ) -> None:
     """Create an employee and a customer campaign filled with simulated responses (about 40 units)."""
+    from surveys import campaigns
     from surveys import demo as demo_data
 
     with _store() as store:
         if if_empty and not demo_data.is_empty(store):
             typer.echo("The database has campaigns already; no demo data added.")
+            if demo_data.CUSTOMER_CAMPAIGN in set(campaigns.list_campaigns(store)["campaign"]):
+                typer.echo(f"Open survey link of the demo: {base_url()}/?c={demo_data.CUSTOMER_CAMPAIGN}; a new "
+                           f"invitation: tandem invite --campaign {demo_data.EMPLOYEE_CAMPAIGN} --unit store_01 "
+                           "--count 1")
             return
         result = demo_data.seed_demo(store, seed=demo_data.DEMO_SEED if seed is None else seed)
         links = result.links(base_url())
