@@ -9,10 +9,16 @@ complete, valid responses as fast as they can through :func:`surveys.campaigns.s
 (link check, server-side validation, then one transaction: invitation used, response
 inserted, partial deleted). Latency is per ``submit`` call, wall clock.
 
+``--load N`` measures reading instead: ``N`` complete employee responses (over the 40
+units, 500 submit hours) are inserted in one transaction, then
+:func:`surveys.campaigns.responses_frame` builds their wide frame; reported as
+responses per second of wall clock and of process CPU time (best of ``--repeat`` runs).
+
 Run::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.bench_store [--submissions 600]
         [--writers 1,8,64] [--backends sqlite,postgres]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.bench_store --load 50000 [--repeat 3]
 
 PostgreSQL: ``TANDEM_TEST_DATABASE_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each run uses its own schema,
@@ -22,6 +28,7 @@ dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import queue
 import sys
@@ -124,28 +131,67 @@ def run(url: str, writers: int, submissions: int) -> dict:
             "p99_ms": float(np.percentile(lat, 99)), "first_error": errors[0] if errors else ""}
 
 
+def load(url: str, responses: int, repeat: int) -> dict:
+    """Insert ``responses`` complete responses into a fresh campaign; time ``responses_frame``."""
+    store = db.open_store(url)
+    instrument = load_instrument(INSTRUMENT)
+    cp.create_campaign(store, instrument, campaign_id="bench")
+    units = [u.id for u in instrument.units][:UNITS]
+    rng = np.random.default_rng(1)
+    payloads = [_answers(instrument, rng) for _ in range(500)]
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    records = [{"id": str(uuid.uuid4()), "campaign_id": "bench", "unit": units[k % UNITS], "language": "en",
+                "started_at": None, "submitted_at": start + dt.timedelta(hours=k % 500),
+                "answers": payloads[k % 500] | {instrument.unit_question: units[k % UNITS]}}
+               for k in range(responses)]
+    store.run(lambda conn: conn.execute(db.responses.insert(), records))
+    del records
+    wall, cpu = [], []
+    for _ in range(repeat):
+        began, began_cpu = time.perf_counter(), time.process_time()
+        frame = cp.responses_frame(store, "bench")
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+    store.dispose()
+    return {"rows": len(frame), "columns": frame.shape[1], "wall_s": min(wall), "cpu_s": min(cpu)}
+
+
+def _on_backend(backend: str, measure) -> dict:
+    """``measure(url)`` on a fresh SQLite file or a fresh PostgreSQL schema (dropped afterwards)."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="tandem-bench-") as folder:
+            return measure(f"sqlite:///{folder}/bench.db")
+    url, schema, engine = _postgres_url()
+    try:
+        return measure(url)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=600)
     parser.add_argument("--writers", default="1,8,64")
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="time responses_frame on N stored responses instead of submitting")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    if args.load:
+        print(f"{'backend':<10} {'responses':>9} {'columns':>7} {'wall s':>7} {'per s (wall)':>12} {'per s (CPU)':>11}")
+        for backend in args.backends.split(","):
+            r = _on_backend(backend, lambda url: load(url, args.load, args.repeat))
+            print(f"{backend:<10} {r['rows']:>9} {r['columns']:>7} {r['wall_s']:>7.2f} "
+                  f"{r['rows'] / r['wall_s']:>12,.0f} {r['rows'] / r['cpu_s']:>11,.0f}", flush=True)
+        return 0
     writers = [int(w) for w in args.writers.split(",")]
     print(f"{'backend':<10} {'writers':>7} {'stored':>7} {'errors':>6} {'submits/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     failed = False
     for backend in args.backends.split(","):
         for n in writers:
-            if backend == "sqlite":
-                with tempfile.TemporaryDirectory(prefix="tandem-bench-") as folder:
-                    result = run(f"sqlite:///{folder}/bench.db", n, args.submissions)
-            else:
-                url, schema, engine = _postgres_url()
-                try:
-                    result = run(url, n, args.submissions)
-                finally:
-                    with engine.begin() as conn:
-                        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-                    engine.dispose()
+            result = _on_backend(backend, lambda url, n=n: run(url, n, args.submissions))
             failed = failed or result["errors"] > 0 or result["stored"] != args.submissions
             print(f"{backend:<10} {n:>7} {result['stored']:>7} {result['errors']:>6} {result['per_s']:>10.1f} "
                   f"{result['p50_ms']:>8.1f} {result['p99_ms']:>8.1f}", flush=True)

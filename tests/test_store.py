@@ -362,3 +362,76 @@ def test_postgres_row_order_and_xmin_do_not_reveal_which_invitation_answered(pos
     assert [r[0] for r in rows] == issued
     assert {r[0] for r in rows if r[1] == "used"} == {cp.hash_token(t) for t in used}
     assert {r[2] for r in rows} == {last_response_xmin}
+
+
+def _reference_frame(campaign, records) -> pd.DataFrame:
+    """The wide frame built the straightforward way: one response, one cell at a time."""
+    rows = []
+    for rec in sorted(records, key=lambda r: (r["submitted_at"], r["id"])):
+        answers = rec["answers"]
+        row = {"response_id": rec["id"], "campaign": campaign.id, "wave": campaign.wave, "unit": rec["unit"],
+               "language": rec["language"], "submitted_at": rec["submitted_at"]}
+        for name, q, option in cp.frame_columns(campaign.instrument):
+            value = answers.get(option if q.type == "matrix" else q.id)
+            if q.type == "multi_choice":
+                row[name] = np.nan if value is None else float(option in value)
+            elif q.type == "ranking":
+                row[name] = float(value.index(option) + 1) if value and option in value else np.nan
+            elif q.type in ("likert", "matrix", "rating", "number"):
+                row[name] = np.nan if value is None else float(value)
+            else:
+                row[name] = value
+        rows.append(row)
+    names = list(cp.META_COLUMNS) + [name for name, _, _ in cp.frame_columns(campaign.instrument)]
+    frame = pd.DataFrame(rows, columns=names)
+    frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
+    for name, q, _ in cp.frame_columns(campaign.instrument):
+        numeric = q.type not in ("single_choice", "dropdown", "text", "date")
+        frame[name] = frame[name].astype(float) if numeric else frame[name].astype(object)
+    return frame
+
+
+def _random_answers(survey, rng) -> dict:
+    """Answers with every question type, each question skipped now and then (lists may be empty)."""
+    answers = {}
+    for q in survey.questions:
+        if rng.random() < 0.25:
+            continue
+        if q.type in ("likert", "rating", "number"):
+            answers[q.id] = int(rng.integers(1, 6)) if rng.random() < 0.8 else 2.5
+        elif q.type == "matrix":
+            answers.update({row.id: int(rng.integers(1, 6)) for row in q.rows if rng.random() < 0.8})
+        elif q.type in ("multi_choice", "ranking"):
+            values = [o.value for o in q.options]
+            answers[q.id] = [str(v) for v in rng.permutation(values)[: rng.integers(0, len(values) + 1)]]
+        elif q.type in ("single_choice", "dropdown"):
+            answers[q.id] = q.options[int(rng.integers(len(q.options)))].value
+        elif q.type == "text":
+            answers[q.id] = rng.choice(["fine", "", "Grüße, \"quoted\"\n✓"])
+        elif q.type == "date":
+            answers[q.id] = f"2020-0{int(rng.integers(1, 10))}-01"
+        elif q.type == "unit":
+            answers[q.id] = survey.units[int(rng.integers(len(survey.units)))].id
+    return answers
+
+
+@pytest.mark.parametrize("chunk", [cp.LOAD_CHUNK, 7])
+def test_responses_frame_equals_a_row_by_row_reference(any_store, survey, monkeypatch, chunk):
+    """The column-wise, chunked loader gives exactly the frame built one cell at a time."""
+    monkeypatch.setattr(cp, "LOAD_CHUNK", chunk)
+    campaign = invited_campaign(any_store, survey)
+    pd.testing.assert_frame_equal(cp.responses_frame(any_store, "ee1"), _reference_frame(campaign, []))
+    rng = np.random.default_rng(5)
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    records = []
+    for k in range(30):
+        answers = _random_answers(survey, rng)
+        records.append({"id": f"r{k:03d}", "campaign_id": "ee1", "unit": answers.get(survey.unit_question),
+                        "language": str(rng.choice(survey.languages)), "started_at": None,
+                        "submitted_at": start + dt.timedelta(hours=int(rng.integers(0, 5))), "answers": answers})
+    any_store.run(lambda conn: conn.execute(db.responses.insert(), records))
+    frame = cp.responses_frame(any_store, "ee1")
+    expected = _reference_frame(campaign, records)
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert frame["perks__gym"].isna().any() and (frame["perks__gym"] == 0).any()  # skipped and empty lists
+    assert frame["comment"].map(lambda v: v is None).any() and frame["priorities__pay"].isna().any()
