@@ -373,9 +373,18 @@ class Metrics(_Model):
 
 
 class Anonymity(_Model):
-    """Privacy settings: results for groups smaller than ``min_group_size`` are never shown."""
+    """Privacy settings: results for groups smaller than ``min_group_size`` are never shown,
+    and open answers (comments) only from groups of at least ``min_comment_group_size``."""
 
     min_group_size: int = Field(default=5, ge=3, le=1000)
+    min_comment_group_size: int | None = Field(default=None, ge=3, le=1000)
+
+    @model_validator(mode="after")
+    def _comments_not_below_results(self) -> Anonymity:
+        if self.min_comment_group_size is not None and self.min_comment_group_size < self.min_group_size:
+            raise ValueError(f"min_comment_group_size ({self.min_comment_group_size}) is below min_group_size "
+                             f"({self.min_group_size}); comments need at least as large a group as numbers")
+        return self
 
 
 @dataclass(frozen=True)
@@ -461,6 +470,13 @@ class Instrument(_Model):
     def min_group_size(self) -> int:
         """Smallest group whose results may be shown (``anonymity.min_group_size``)."""
         return self.anonymity.min_group_size
+
+    @property
+    def min_comment_group_size(self) -> int:
+        """Smallest group whose open answers may be shown: ``anonymity.min_comment_group_size``,
+        by default the larger of 10 and ``min_group_size``."""
+        given = self.anonymity.min_comment_group_size
+        return given if given is not None else max(10, self.min_group_size)
 
     @property
     def questions(self) -> tuple[Any, ...]:
