@@ -195,8 +195,14 @@ def load_study(path: str | Path) -> Study:
     return parse_study(text, source=str(path), base=Path(path).parent)
 
 
-def parse_study(text: str, *, source: str = "<study>", base: str | Path = ".") -> Study:
-    """Validate study YAML ``text``; instrument paths resolve relative to ``base``."""
+def parse_study(text: str, *, source: str = "<study>", base: str | Path = ".",
+                instruments: Mapping[str, Instrument] | None = None) -> Study:
+    """Validate study YAML ``text``; instrument paths resolve relative to ``base``.
+
+    ``instruments`` (``{"employee": ..., "customer": ...}``) binds the study to instruments
+    already loaded, e.g. the versions a campaign pinned, instead of the files that
+    ``employee_instrument`` and ``customer_instrument`` name (which are then optional).
+    """
     try:
         document = parse_yaml(text, source=source)
     except InstrumentError as exc:
@@ -217,14 +223,18 @@ def parse_study(text: str, *, source: str = "<study>", base: str | Path = ".") -
         if key not in _KEYS:
             problem((key,), "unknown-key", f"unknown key '{key}'",
                     fix=(did_you_mean(str(key), _KEYS) + " Otherwise remove it.").strip())
+    given = dict(instruments or {})
     for key in _REQUIRED:
-        if key not in doc:
+        if key not in doc and key.removesuffix("_instrument") not in given:
             problem((), "required", f"the study lacks '{key}'", fix=f"Add a '{key}:' entry.")
 
     instruments: dict[str, Instrument] = {}
     paths_of: dict[str, Path] = {}
     for side in ("employee", "customer"):
         key = f"{side}_instrument"
+        if side in given:
+            instruments[side], paths_of[side] = given[side], Path(f"<{given[side].id} {given[side].version}>")
+            continue
         if key not in doc:
             continue
         value = doc[key]
