@@ -26,7 +26,11 @@ Invitations and links
 Respondents
     ``save_progress(store, campaign_id, key, progress, *, page=0)`` and
     ``load_progress(store, campaign_id, key) -> dict | None`` (``key`` = the token, or the
-    session key of an open link; stored under its sha256);
+    session key of an open link; stored under :func:`progress_key_id`, an HMAC of the
+    key, never its sha256, and sealed with AES-256-GCM under a second key derived from
+    it); ``purge_progress(store, now=None) -> int`` deletes progress of closed campaigns
+    and progress older than ``TANDEM_PROGRESS_RETENTION_DAYS`` (default 30; also run by
+    every save and by ``close_campaign``);
     ``submit(store, campaign_id, answers, *, token=None, language=None, started_at=None,
     session=None) -> str`` (the new response id): validates with
     :func:`surveys.answers.validate_answers`, then inserts the response, marks the
@@ -48,8 +52,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import math
+import os
 import re
 import secrets
 import uuid
@@ -93,6 +99,10 @@ __all__ = [
     "new_session_key",
     "new_token",
     "open_campaign",
+    "open_employee_links_allowed",
+    "progress_key_id",
+    "progress_retention",
+    "purge_progress",
     "register_instrument",
     "resolve_link",
     "response_count",
@@ -216,7 +226,11 @@ def new_session_key() -> str:
 
 
 def hash_token(token: str) -> str:
-    """SHA-256 (hex) of a token or session key: the only form in which it is stored."""
+    """SHA-256 (hex) of an invitation token: the only form in which the invitation keeps it.
+
+    Never used for anything else that is stored (progress uses :func:`progress_key_id`),
+    so nothing else in the database equals or derives from an invitation's hash.
+    """
     return hashlib.sha256(str(token).encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -249,9 +263,17 @@ def register_instrument(store: db.Store, instrument: Instrument | str) -> int:
             return found
         return conn.execute(table.insert().values(
             instrument_id=instrument.id, version=str(instrument.version), yaml=text, sha256=sha,
-            created_at=db.utcnow()).returning(table.c.id)).scalar_one()
+            created_at=db.coarse_time(db.utcnow())).returning(table.c.id)).scalar_one()
 
     return store.run(tx)  # a simultaneous registration elsewhere makes the retry find it
+
+
+OPEN_EMPLOYEE_LINKS_VARIABLE = "TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS"
+
+
+def open_employee_links_allowed(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS=1`` lets employee surveys use an open link."""
+    return (os.environ if environ is None else environ).get(OPEN_EMPLOYEE_LINKS_VARIABLE, "").strip() == "1"
 
 
 def create_campaign(
@@ -273,7 +295,10 @@ def create_campaign(
     campaign_id
         Short id used in links (``?c=...``): lower-case letters, digits, ``-`` and ``_``.
     mode
-        ``invited`` (one token per respondent) or ``open`` (anyone with the link).
+        ``invited`` (one token per respondent) or ``open`` (anyone with the link). An
+        employee instrument is refused ``open`` (:class:`CampaignError`) unless
+        ``TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS=1``: with one public link anyone could fill a
+        small unit with made-up answers up to the anonymity threshold.
     opens_at, closes_at
         Optional window (timezone-aware; naive means UTC) in which an opened campaign
         takes responses.
@@ -291,6 +316,14 @@ def create_campaign(
     if mode not in ("open", "invited"):
         raise CampaignError(f"unknown mode '{str(mode)[:30]}'", where=f"campaign '{campaign_id}'",
                             fix="Use mode 'invited' (tokens) or 'open' (one public link).")
+    if mode == "open" and instrument.audience == "employee" and not open_employee_links_allowed():
+        raise CampaignError(
+            "an employee survey cannot use an open link: anyone who has the link could answer many times "
+            "and pad a small unit with made-up answers until it reaches the minimum group size, after "
+            "which its results (and the few real people in it) are shown",
+            where=f"campaign '{campaign_id}'",
+            fix=f"Use mode 'invited' (one personal link per employee). If you accept the risk, set "
+                f"{OPEN_EMPLOYEE_LINKS_VARIABLE}=1 in the environment of the app and the CLI.")
     k = instrument.min_group_size if min_group_size is None else int(min_group_size)
     if k < instrument.min_group_size:
         raise CampaignError(f"min_group_size {k} is below the instrument's {instrument.min_group_size}",
@@ -312,7 +345,7 @@ def create_campaign(
             id=campaign_id, name=(name or instrument.text(instrument.title) or campaign_id)[:200],
             instrument_version_id=version_id, audience=instrument.audience, wave=str(wave)[:100],
             opens_at=opens, closes_at=closes, status="draft", mode=mode, min_group_size=k,
-            created_at=db.utcnow()))
+            created_at=db.coarse_time(db.utcnow())))
 
     store.run(tx)
     return get_campaign(store, campaign_id)
@@ -370,7 +403,7 @@ def open_campaign(store: db.Store, campaign_id: str) -> Campaign:
         campaign = _load_campaign(conn, campaign_id)
         values: dict[str, Any] = {"status": "open"}
         if campaign.opens_at and campaign.opens_at > now:
-            values["opens_at"] = now
+            values["opens_at"] = db.coarse_time(now)
         if campaign.closes_at and campaign.closes_at <= now:
             values["closes_at"] = None
         conn.execute(db.campaigns.update().where(db.campaigns.c.id == campaign.id).values(**values))
@@ -380,10 +413,14 @@ def open_campaign(store: db.Store, campaign_id: str) -> Campaign:
 
 
 def close_campaign(store: db.Store, campaign_id: str) -> Campaign:
-    """Close: no further responses (partial progress is kept; reopening continues it)."""
+    """Close: no further responses, and every unfinished respondent's progress is deleted.
+
+    Reopening a closed campaign lets unused links answer again, from the start.
+    """
     def tx(conn: Connection) -> None:
         campaign = _load_campaign(conn, campaign_id)
         conn.execute(db.campaigns.update().where(db.campaigns.c.id == campaign.id).values(status="closed"))
+        _purge(conn, db.utcnow())
 
     store.run(tx)
     return get_campaign(store, campaign_id)
@@ -450,7 +487,7 @@ def invite(store: db.Store, campaign_id: str, *, unit: str, count: int) -> list[
                             fix="Give the id of the store, branch or team: letters, digits, '.', '-', '_' "
                                 "(up to 200 characters).")
     tokens = [new_token() for _ in range(count)]
-    now = db.utcnow().replace(minute=0, second=0, microsecond=0)
+    now = db.coarse_time(db.utcnow())
     rows = [{"id": str(uuid.uuid4()), "campaign_id": campaign.id, "unit": unit, "token_hash": hash_token(t),
              "status": "issued", "created_at": now} for t in tokens]
     store.run(lambda conn: conn.execute(db.invitations.insert(), rows))
@@ -502,44 +539,159 @@ def resolve_link(store: db.Store, campaign_id: str, token: str | None = None, *,
 
 # --------------------------------------------------------------------------- progress
 
+#: Purpose labels of the two keys derived from a token (or an open link's session key):
+#: the id a progress row is found under, and the AES-256-GCM key it is sealed with.
+PROGRESS_KEY_LABEL = b"tandem/progress-key/v1"
+PROGRESS_SEAL_LABEL = b"tandem/progress-seal/v1"
+#: Version byte in front of every sealed progress value.
+_SEAL_VERSION = b"\x01"
+#: Sealed plaintexts are padded to a power of two of at least this many bytes, so the
+#: length of a row says little about how much a respondent wrote.
+_SEAL_MIN_SIZE = 1024
+RETENTION_VARIABLE = "TANDEM_PROGRESS_RETENTION_DAYS"
+#: Days unfinished progress is kept after its last save (``TANDEM_PROGRESS_RETENTION_DAYS``).
+DEFAULT_RETENTION_DAYS = 30
+
+
+def _derive(key: str, label: bytes, campaign_id: str) -> bytes:
+    """HMAC-SHA256 of ``label`` and the campaign id under the token: one 32-byte key per purpose.
+
+    The token (192 random bits) is the HMAC key, so without it nothing derived here can
+    be computed, and neither derived key says anything about the invitation's
+    ``token_hash`` (plain SHA-256 of the token).
+    """
+    secret = str(key).encode("utf-8", "surrogatepass")
+    return hmac.new(secret, label + b"\x00" + campaign_id.encode("utf-8"), hashlib.sha256).digest()
+
+
+def progress_key_id(campaign_id: str, key: str) -> str:
+    """The id (hex) a respondent's progress row is stored under; derivable only from the token."""
+    return _derive(key, PROGRESS_KEY_LABEL, campaign_id).hex()
+
+
+def _seal(campaign_id: str, key: str, key_id: str, payload: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    size = max(_SEAL_MIN_SIZE, 1 << (len(payload) + 4 - 1).bit_length())
+    padded = len(payload).to_bytes(4, "big") + payload + b"\x00" * (size - 4 - len(payload))
+    nonce = secrets.token_bytes(12)
+    aad = _SEAL_VERSION + campaign_id.encode("utf-8") + b"\x00" + key_id.encode("ascii")
+    return _SEAL_VERSION + nonce + AESGCM(_derive(key, PROGRESS_SEAL_LABEL, campaign_id)).encrypt(nonce, padded, aad)
+
+
+def _open_seal(campaign_id: str, key: str, key_id: str, sealed: bytes) -> bytes | None:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    sealed = bytes(sealed)
+    if sealed[:1] != _SEAL_VERSION or len(sealed) < 1 + 12 + 16 + 4:
+        return None
+    aad = _SEAL_VERSION + campaign_id.encode("utf-8") + b"\x00" + key_id.encode("ascii")
+    try:
+        padded = AESGCM(_derive(key, PROGRESS_SEAL_LABEL, campaign_id)).decrypt(sealed[1:13], sealed[13:], aad)
+    except InvalidTag:
+        return None
+    length = int.from_bytes(padded[:4], "big")
+    return padded[4:4 + length]
+
+
+def progress_retention(environ: Mapping[str, str] | None = None) -> dt.timedelta:
+    """How long unfinished progress is kept after its last save (``TANDEM_PROGRESS_RETENTION_DAYS``)."""
+    raw = (os.environ if environ is None else environ).get(RETENTION_VARIABLE, "").strip()
+    if not raw:
+        return dt.timedelta(days=DEFAULT_RETENTION_DAYS)
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 3650:
+        raise CampaignError(f"{RETENTION_VARIABLE}={raw[:30]!r} is not a number of days from 1 to 3650",
+                            where=RETENTION_VARIABLE,
+                            fix=f"Set it to whole days (default {DEFAULT_RETENTION_DAYS}) or unset it.")
+    return dt.timedelta(days=days)
+
+
+def _purge(conn: Connection, now: dt.datetime) -> int:
+    """Delete progress older than the retention period and progress of closed campaigns."""
+    p, c = db.progress, db.campaigns
+    cutoff = db.coarse_time(now) - progress_retention()
+    closed = sa.select(c.c.id).where((c.c.status == "closed") | (c.c.closes_at.is_not(None) & (c.c.closes_at <= now)))
+    done = conn.execute(p.delete().where((p.c.updated_at < cutoff) | p.c.campaign_id.in_(closed)))
+    return int(done.rowcount or 0)
+
+
+def purge_progress(store: db.Store, now: dt.datetime | None = None) -> int:
+    """Delete abandoned progress: older than ``TANDEM_PROGRESS_RETENTION_DAYS`` or of a closed campaign.
+
+    Also runs with every :func:`save_progress` and :func:`close_campaign`; call it from
+    a scheduled job when respondents stay away for long. Returns the rows deleted.
+    """
+    moment = db.as_utc(now) if now else db.utcnow()
+    return store.run(lambda conn: _purge(conn, moment))
+
 
 def save_progress(store: db.Store, campaign_id: str, key: str, progress: Mapping[str, Any], *,
-                  page: int = 0) -> None:
-    """Keep a respondent's partial progress (any JSON mapping) under the hash of ``key``.
+                  page: int = 0, now: dt.datetime | None = None) -> None:
+    """Keep a respondent's partial progress (any JSON mapping), sealed, under a key derived from ``key``.
 
     ``key`` is the invitation token (invited campaigns: it must be issued and unused) or a
-    :func:`new_session_key` (open campaigns). Stored in the database, so it survives a
-    restart and is visible to every app process.
+    :func:`new_session_key` (open campaigns). The row's id is
+    :func:`progress_key_id` (HMAC-SHA256 of the token under :data:`PROGRESS_KEY_LABEL`),
+    its content the JSON of ``{"page", "progress"}`` sealed with AES-256-GCM under a key
+    derived with :data:`PROGRESS_SEAL_LABEL`, and its time is the hour
+    (:func:`surveys.store.coarse_time`). Stored in the database, so it survives a
+    restart and is visible to every app process holding the token. Abandoned progress
+    is purged in the same transaction (:func:`purge_progress`).
     """
-    text = json.dumps(dict(progress), default=str, allow_nan=False)
+    text = json.dumps({"page": int(page), "progress": dict(progress)}, default=str, allow_nan=False)
     if len(text) > MAX_PROGRESS:
         raise CampaignError("the saved progress is too large", where=f"campaign '{campaign_id}'",
                             fix="Shorten the long text answers.")
-    key_hash = hash_token(key)
+    moment = db.as_utc(now) if now else db.utcnow()
+    progress_retention()  # a bad setting fails here, before anything is written
 
     def tx(conn: Connection) -> None:
         campaign = _load_campaign(conn, campaign_id)
+        if campaign_status(campaign, now=moment) == "closed":
+            raise CampaignClosed("the campaign is closed", where=f"campaign '{campaign.id}'",
+                                 fix="Answer while the campaign is open.")
         if campaign.mode == "invited":
             _invitation(conn, campaign.id, key)
-        p = db.partials
-        values = {"page": int(page), "progress": json.loads(text), "updated_at": db.utcnow()}
-        done = conn.execute(p.update().where(p.c.campaign_id == campaign.id, p.c.key_hash == key_hash).values(**values))
+        key_id = progress_key_id(campaign.id, key)
+        p = db.progress
+        values = {"sealed": _seal(campaign.id, key, key_id, text.encode("ascii")),
+                  "updated_at": db.coarse_time(moment)}
+        _purge(conn, moment)
+        done = conn.execute(p.update().where(p.c.campaign_id == campaign.id, p.c.key_id == key_id).values(**values))
         if done.rowcount == 0:
-            conn.execute(p.insert().values(campaign_id=campaign.id, key_hash=key_hash, **values))
+            conn.execute(p.insert().values(campaign_id=campaign.id, key_id=key_id, **values))
 
     store.run(tx)
 
 
-def load_progress(store: db.Store, campaign_id: str, key: str) -> dict[str, Any] | None:
-    """The progress saved under ``key`` (token or session key), or ``None``; :class:`CampaignNotFound`."""
-    p = db.partials
+def load_progress(store: db.Store, campaign_id: str, key: str, *,
+                  now: dt.datetime | None = None) -> dict[str, Any] | None:
+    """The progress saved under ``key`` (token or session key), or ``None``; :class:`CampaignNotFound`.
 
-    def tx(conn: Connection) -> dict[str, Any] | None:
+    Progress older than the retention period counts as gone even before it is purged.
+    """
+    p = db.progress
+    moment = db.as_utc(now) if now else db.utcnow()
+
+    def tx(conn: Connection) -> tuple[str, bytes | None]:
         campaign = _load_campaign(conn, campaign_id)
-        query = sa.select(p.c.progress).where(p.c.campaign_id == campaign.id, p.c.key_hash == hash_token(key))
-        return conn.execute(query).scalar_one_or_none()
+        key_id = progress_key_id(campaign.id, key)
+        query = sa.select(p.c.sealed).where(p.c.campaign_id == campaign.id, p.c.key_id == key_id,
+                                            p.c.updated_at >= db.coarse_time(moment) - progress_retention())
+        return campaign.id, conn.execute(query).scalar_one_or_none()
 
-    return store.run(tx, write=False)
+    cid, sealed = store.run(tx, write=False)
+    if sealed is None:
+        return None
+    payload = _open_seal(cid, key, progress_key_id(cid, key), sealed)
+    if payload is None:
+        return None
+    return json.loads(payload.decode("ascii"))["progress"]
 
 
 # --------------------------------------------------------------------------- submit
@@ -562,7 +714,7 @@ def submit(
     validated, the invitation of ``token`` goes from ``issued`` to ``used``
     (under row locks, so of two simultaneous submits with one token exactly one wins;
     see :func:`_use_invitation` for why the whole unit's rows are rewritten), the response is inserted without any reference to the invitation, and the
-    partial progress under the token (or the open link's ``session`` key) is deleted.
+    sealed progress of the token (or of the open link's ``session`` key) is deleted.
     Times are stored truncated to the hour (:func:`surveys.store.coarse_time`).
 
     Raises
@@ -575,7 +727,7 @@ def submit(
     submitted = db.coarse_time(now or db.utcnow())
     started = min(db.coarse_time(started_at), submitted) if started_at else None
     response_id = str(uuid.uuid4())
-    key_hash = hash_token(token or session) if (token or session) else None
+    progress_key = token or session or None
 
     def tx(conn: Connection) -> None:
         campaign = _load_campaign(conn, campaign_id)
@@ -595,13 +747,14 @@ def submit(
         lang = language if language in instrument.languages else instrument.default_language
         cleaned = validate_answers(instrument, answers, language=lang, unit=unit)
         if token:
-            _use_invitation(conn, campaign.id, unit, key_hash)
+            _use_invitation(conn, campaign.id, unit, hash_token(token))
         conn.execute(db.responses.insert().values(
             id=response_id, campaign_id=campaign.id, unit=unit or cleaned.get(instrument.unit_question),
             language=lang, started_at=started, submitted_at=submitted, answers=cleaned))
-        if key_hash:
-            p = db.partials
-            conn.execute(p.delete().where(p.c.campaign_id == campaign.id, p.c.key_hash == key_hash))
+        if progress_key:
+            p = db.progress
+            conn.execute(p.delete().where(p.c.campaign_id == campaign.id,
+                                          p.c.key_id == progress_key_id(campaign.id, progress_key)))
 
     store.run(tx)
     return response_id

@@ -23,7 +23,9 @@ API overview
 ``Store.dispose()``
     Close the connection pool.
 Tables: :data:`instrument_versions`, :data:`campaigns`, :data:`invitations`,
-:data:`partials`, :data:`responses` (see :data:`metadata`).
+:data:`progress`, :data:`responses` (respondents' data); :data:`export_audit` (who
+downloaded raw data, :mod:`surveys.audit`) and :data:`signin_failures` (the password
+brake of :mod:`surveys.auth`) (see :data:`metadata`).
 
 Anonymity by design
 -------------------
@@ -32,7 +34,12 @@ random UUID and its times are truncated to the hour (:func:`coarse_time`), so ne
 the order of rows nor a timestamp ties it to an invitation, to a line of a web server's
 access log or to the moment an invitation was marked used. ``invitations`` keep only the
 SHA-256 of a token and a status (``issued``/``used``), no time of use. Partial progress
-is kept under the token hash and deleted in the transaction that stores the response.
+(:data:`progress`) is kept under a key derived from the token with HMAC-SHA256 under its
+own purpose label (never the invitation's hash, and not computable from anything in the
+database) and sealed with AES-256-GCM under a second key derived from the token, so a
+copy of the database shows neither whose progress a row is nor what it says; it is
+deleted in the transaction that stores the response, when the campaign closes and
+after ``TANDEM_PROGRESS_RETENTION_DAYS`` (:func:`surveys.campaigns.purge_progress`).
 Marking an invitation used rewrites all invitation rows of its unit
 (``surveys.campaigns._use_invitation``), so neither PostgreSQL's physical row order nor
 the transaction id ``xmin`` of the rows lists used invitations in the order responses
@@ -71,9 +78,11 @@ __all__ = [
     "instrument_versions",
     "invitations",
     "metadata",
+    "export_audit",
     "open_store",
-    "partials",
+    "progress",
     "responses",
+    "signin_failures",
     "safe_url",
     "utcnow",
 ]
@@ -142,14 +151,14 @@ invitations = sa.Table(
     sa.Index("ix_invitations_campaign_unit", "campaign_id", "unit"),
 )
 
-partials = sa.Table(
-    "partials",
+progress = sa.Table(
+    "progress",
     metadata,
     sa.Column("campaign_id", sa.String(100), sa.ForeignKey("campaigns.id"), primary_key=True),
-    sa.Column("key_hash", sa.String(64), primary_key=True),
-    sa.Column("page", sa.Integer, nullable=False),
-    sa.Column("progress", sa.JSON, nullable=False),
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_progress_updated_at", "updated_at"),
 )
 
 responses = sa.Table(
@@ -163,6 +172,29 @@ responses = sa.Table(
     sa.Column("submitted_at", Timestamp, nullable=False),
     sa.Column("answers", sa.JSON, nullable=False),
     sa.Index("ix_responses_campaign_unit", "campaign_id", "unit"),
+)
+
+
+export_audit = sa.Table(
+    "export_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("campaign_id", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Index("ix_export_audit_campaign_at", "campaign_id", "at"),
+)
+
+signin_failures = sa.Table(
+    "signin_failures",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("first_at", Timestamp, nullable=False),
+    sa.Column("last_at", Timestamp, nullable=False),
+    sa.Index("ix_signin_failures_last_at", "last_at"),
 )
 
 

@@ -250,7 +250,8 @@ def test_unexpected_errors_show_a_calm_message_not_a_trace(db_url, tokens, monke
     assert "Something went wrong on our side" in shown and "secret" not in shown
 
 
-def test_open_link_answers_without_a_token(db_url):
+def test_open_link_answers_without_a_token(db_url, monkeypatch):
+    monkeypatch.setenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS", "1")  # all_types.yaml is an employee survey
     seed_campaign(db_url, ALL_TYPES, campaign_id=CID, mode="open")
     at = fill_page1(past_consent(app(c=CID)), open_link=True)
     click_next(at)

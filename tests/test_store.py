@@ -45,7 +45,7 @@ def test_migration_of_an_empty_database_gives_the_models_schema(any_store_url):
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
             version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
         assert diff == []
-        assert version == "0001"
+        assert version == "0002"
         db.open_store(any_store_url).dispose()  # opening again is a no-op upgrade
     finally:
         store.dispose()
@@ -104,7 +104,7 @@ def test_a_submitted_response_cannot_be_traced_to_its_token(any_store, survey):
         response = conn.execute(sa.select(db.responses)).one()._mapping
         dumped = " ".join(str(v) for v in response.values())
         stored = conn.execute(sa.select(db.invitations.c.token_hash, db.invitations.c.status)).all()
-        assert conn.execute(sa.select(sa.func.count()).select_from(db.partials)).scalar_one() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.progress)).scalar_one() == 0
     assert response["id"] == response_id
     for token in tokens:
         assert token not in dumped and cp.hash_token(token) not in dumped
@@ -148,7 +148,8 @@ def test_link_states_from_unknown_to_ok(any_store, survey):
     assert cp.resolve_link(any_store, "ee1", token).state == "closed"
 
 
-def test_scheduled_window(any_store, survey):
+def test_scheduled_window(any_store, survey, monkeypatch):
+    monkeypatch.setenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS", "1")
     now = db.utcnow()
     cp.create_campaign(any_store, survey, campaign_id="later", mode="open",
                        opens_at=now + dt.timedelta(days=1), closes_at=now + dt.timedelta(days=2))
@@ -227,7 +228,8 @@ def test_resume_across_two_store_objects(any_store_url, survey):
         second.dispose()
 
 
-def test_open_link_progress_uses_a_session_key(any_store, survey):
+def test_open_link_progress_uses_a_session_key(any_store, survey, monkeypatch):
+    monkeypatch.setenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS", "1")
     cp.create_campaign(any_store, survey, campaign_id="cx", mode="open")
     cp.open_campaign(any_store, "cx")
     session = cp.new_session_key()
@@ -435,3 +437,121 @@ def test_responses_frame_equals_a_row_by_row_reference(any_store, survey, monkey
     pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     assert frame["perks__gym"].isna().any() and (frame["perks__gym"] == 0).any()  # skipped and empty lists
     assert frame["comment"].map(lambda v: v is None).any() and frame["priorities__pay"].isna().any()
+
+
+# --------------------------------------------------------------------------- sealed progress
+
+
+def test_progress_is_kept_under_a_derived_key_and_sealed(any_store, survey):
+    """The progress row's id is not the invitation's hash and its content is not readable."""
+    import hashlib
+
+    invited_campaign(any_store, survey)
+    token = cp.invite(any_store, "ee1", unit="north", count=1)[0]
+    cp.save_progress(any_store, "ee1", token, {"comment": "SECRET-MARKER-41 my manager"}, page=2,
+                     now=dt.datetime(2026, 1, 1, 10, 17, 33, 123, tzinfo=dt.UTC))
+    with any_store.read() as conn:
+        (row,) = conn.execute(sa.select(db.progress)).all()
+        token_hash = conn.execute(sa.select(db.invitations.c.token_hash)).scalar_one()
+    assert row.key_id == cp.progress_key_id("ee1", token) != token_hash
+    assert row.key_id not in {hashlib.sha256(token_hash.encode()).hexdigest(), hashlib.sha256(token.encode()).hexdigest()}
+    assert b"SECRET-MARKER-41" not in bytes(row.sealed) and b"manager" not in bytes(row.sealed)
+    assert len(row.sealed) >= 1024  # padded: the length says little about what was written
+    assert db.as_utc(row.updated_at) == dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
+    assert cp.load_progress(any_store, "ee1", token, now=dt.datetime(2026, 1, 1, 11, tzinfo=dt.UTC)) == {
+        "comment": "SECRET-MARKER-41 my manager"}
+    other = cp.invite(any_store, "ee1", unit="north", count=1)[0]
+    assert cp.load_progress(any_store, "ee1", other) is None
+
+
+def test_tampered_or_moved_progress_is_not_opened(any_store, survey):
+    """AES-GCM authenticates the row: a changed byte, or a sealed value copied to another row, reads as nothing."""
+    invited_campaign(any_store, survey)
+    first, second = cp.invite(any_store, "ee1", unit="north", count=2)
+    cp.save_progress(any_store, "ee1", first, {"a": 1})
+    cp.save_progress(any_store, "ee1", second, {"b": 2})
+    p = db.progress
+    with any_store.write() as conn:
+        sealed = conn.execute(sa.select(p.c.sealed).where(p.c.key_id == cp.progress_key_id("ee1", first))).scalar_one()
+        conn.execute(p.update().where(p.c.key_id == cp.progress_key_id("ee1", second)).values(sealed=sealed))
+        flipped = bytearray(sealed)
+        flipped[-1] ^= 1
+        conn.execute(p.update().where(p.c.key_id == cp.progress_key_id("ee1", first)).values(sealed=bytes(flipped)))
+    assert cp.load_progress(any_store, "ee1", first) is None
+    assert cp.load_progress(any_store, "ee1", second) is None
+
+
+def test_closing_a_campaign_deletes_unfinished_progress(any_store, survey):
+    invited_campaign(any_store, survey)
+    cp.create_campaign(any_store, survey, campaign_id="other")
+    cp.open_campaign(any_store, "other")
+    token = cp.invite(any_store, "ee1", unit="north", count=1)[0]
+    kept = cp.invite(any_store, "other", unit="north", count=1)[0]
+    cp.save_progress(any_store, "ee1", token, {"a": 1})
+    cp.save_progress(any_store, "other", kept, {"b": 1})
+    cp.close_campaign(any_store, "ee1")
+    assert cp.load_progress(any_store, "ee1", token) is None
+    assert cp.load_progress(any_store, "other", kept) == {"b": 1}
+    with pytest.raises(cp.CampaignClosed):
+        cp.save_progress(any_store, "ee1", token, {"a": 2})
+    cp.open_campaign(any_store, "ee1")  # reopened: the link answers again, from the start
+    assert cp.resolve_link(any_store, "ee1", token).ok and cp.load_progress(any_store, "ee1", token) is None
+
+
+def test_progress_past_the_closing_time_is_purged(any_store, survey):
+    now = db.utcnow()
+    cp.create_campaign(any_store, survey, campaign_id="ee1", closes_at=now + dt.timedelta(days=1))
+    cp.open_campaign(any_store, "ee1")
+    token = cp.invite(any_store, "ee1", unit="north", count=1)[0]
+    cp.save_progress(any_store, "ee1", token, {"a": 1})
+    assert cp.purge_progress(any_store, now=now) == 0
+    assert cp.purge_progress(any_store, now=now + dt.timedelta(days=2)) == 1
+    assert cp.load_progress(any_store, "ee1", token) is None
+
+
+def test_abandoned_progress_is_purged_after_the_retention_period(any_store, survey, monkeypatch):
+    monkeypatch.setenv("TANDEM_PROGRESS_RETENTION_DAYS", "3")
+    assert cp.progress_retention() == dt.timedelta(days=3)
+    invited_campaign(any_store, survey)
+    old, fresh = cp.invite(any_store, "ee1", unit="north", count=2)
+    start = db.utcnow()
+    cp.save_progress(any_store, "ee1", old, {"a": 1}, now=start)
+    assert cp.load_progress(any_store, "ee1", old, now=start + dt.timedelta(days=2)) == {"a": 1}
+    assert cp.load_progress(any_store, "ee1", old, now=start + dt.timedelta(days=4)) is None  # expired, not yet purged
+    cp.save_progress(any_store, "ee1", fresh, {"b": 1}, now=start + dt.timedelta(days=4))  # a save purges
+    with any_store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.progress)).scalar_one() == 1
+    assert cp.purge_progress(any_store, now=start + dt.timedelta(days=8)) == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "thirty", "1.5", "99999"])
+def test_a_bad_retention_setting_says_how_to_fix_it(monkeypatch, value):
+    monkeypatch.setenv("TANDEM_PROGRESS_RETENTION_DAYS", value)
+    with pytest.raises(cp.CampaignError, match="TANDEM_PROGRESS_RETENTION_DAYS"):
+        cp.progress_retention()
+
+
+def test_open_links_are_refused_for_employee_surveys(any_store, survey, monkeypatch):
+    monkeypatch.delenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS", raising=False)
+    with pytest.raises(cp.CampaignError) as info:
+        cp.create_campaign(any_store, survey, campaign_id="ee-open", mode="open")
+    message = str(info.value)
+    assert "made-up answers" in message and "TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS=1" in message and "invited" in message
+    assert cp.list_campaigns(any_store).empty
+    customer = parse_instrument(survey.source_text.replace("audience: employee", "audience: customer"))
+    assert cp.create_campaign(any_store, customer, campaign_id="cx-open", mode="open").mode == "open"
+    monkeypatch.setenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS", "1")
+    assert cp.create_campaign(any_store, survey, campaign_id="ee-open", mode="open").mode == "open"
+
+
+def test_stored_times_of_respondent_data_are_whole_hours(any_store, survey):
+    invited_campaign(any_store, survey)
+    token, other = cp.invite(any_store, "ee1", unit="north", count=2)
+    cp.save_progress(any_store, "ee1", other, {"a": 1})
+    cp.submit(any_store, "ee1", GOOD, token=token, started_at=db.utcnow())
+    with any_store.read() as conn:
+        times = [conn.execute(sa.select(column)).scalars().all()
+                 for column in (db.instrument_versions.c.created_at, db.campaigns.c.created_at,
+                                db.invitations.c.created_at, db.progress.c.updated_at,
+                                db.responses.c.started_at, db.responses.c.submitted_at)]
+    assert all(t.minute == t.second == t.microsecond == 0 for column in times for t in column)

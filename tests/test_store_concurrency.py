@@ -51,7 +51,8 @@ def test_200_concurrent_submissions_all_arrive(campaign):
         [19] * 2 + [18] * 9)
 
 
-def test_200_concurrent_open_link_submissions(campaign):
+def test_200_concurrent_open_link_submissions(campaign, monkeypatch):
+    monkeypatch.setenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS", "1")  # the fixture survey is an employee survey
     cp.create_campaign(campaign, load_instrument(SURVEY), campaign_id="open", mode="open")
     cp.open_campaign(campaign, "open")
     outcomes = _run_together(200, lambda i: cp.submit(campaign, "open", ANSWERS | {"unit": "south"}))
@@ -95,8 +96,9 @@ def test_transient_errors_are_retried_then_reported_as_store_error(sqlite_store,
     assert len(calls) == 1
 
 
-def test_simultaneous_check_then_insert_is_settled_by_retry(any_store):
+def test_simultaneous_check_then_insert_is_settled_by_retry(any_store, monkeypatch):
     """Registering one instrument and saving one respondent's progress from many threads at once."""
+    monkeypatch.setenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS", "1")  # the fixture survey is an employee survey
     survey = load_instrument(SURVEY)
     ids = []
     outcomes = _run_together(16, lambda i: ids.append(cp.register_instrument(any_store, survey)))
