@@ -21,9 +21,14 @@ Rules (one per question type): likert and matrix rows take a value of their scal
 rating an integer in ``min..max``; number a finite number in ``min..max`` (whole when
 ``integer``); single_choice/dropdown one option value; multi_choice distinct option
 values, between ``min_selected`` and ``max_selected``; ranking every option exactly
-once (first = rank 1); text a string of at most ``max_length`` characters (NUL and
-control characters other than tab and newline removed, surrounding space stripped);
-date ``YYYY-MM-DD`` between ``min`` and ``max``; unit one of the instrument's units.
+once (first = rank 1); text a string of at most ``max_length`` characters, cleaned by
+:func:`surveys.text.clean_text` before it is checked and stored (C0 and C1 controls,
+bidirectional overrides and isolates, zero-width and other invisible format characters
+removed; newlines and tabs kept in ``long`` text and turned into spaces in one-line
+text; emoji ZWJ sequences and the joiners that Persian and Indic words need kept; NFC;
+surrounding space stripped); date ``YYYY-MM-DD`` between ``min`` and ``max``; unit one
+of the instrument's units. Every other string answer (option values, unit ids, dates)
+must match a value the instrument defines exactly, so no other free string is stored.
 An empty answer (``None``, ``""``, ``[]``) counts as not given; ``required`` questions
 need one. Messages are in the respondent's language (English and German; English
 otherwise) and never repeat more than a few characters of what was sent.
@@ -34,12 +39,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from surveys.errors import TandemError
+from surveys.text import clean_text
 
 __all__ = ["AnswerError", "AnswerProblem", "validate_answers", "validate_page"]
 
@@ -96,9 +101,6 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "list": "Bitte wählen Sie aus der Liste.",
     },
 }
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\ufeff]")
-
 
 @dataclass(frozen=True)
 class AnswerProblem:
@@ -237,7 +239,9 @@ def _check(instrument: Any, question: Any, given: Mapping[str, Any], msg: dict[s
         return values, problems
     value = given.get(qid)
     if qtype == "text" and isinstance(value, str):
-        value = _clean_text(value)
+        if len(value) > 4 * question.max_length:  # refused before the work of cleaning it
+            return {}, [AnswerProblem(qid, msg["too_long"].format(n=question.max_length, k=len(value)))]
+        value = clean_text(value, multiline=question.long)
     if _empty(value):
         return {}, ([AnswerProblem(qid, msg["required"])] if required else [])
     ok, result = _RULES[qtype](instrument, question, value, msg)
@@ -350,11 +354,6 @@ def _ranking(instrument: Any, question: Any, value: Any, msg: dict[str, str]) ->
     if order is None or sorted(order) != sorted(known):
         return False, msg["ranking"]
     return True, order
-
-
-def _clean_text(value: str) -> str:
-    """NFC-normalised text without NUL and control characters (tab and newline kept)."""
-    return _CONTROL.sub("", unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))).strip()
 
 
 def _text(instrument: Any, question: Any, value: Any, msg: dict[str, str]) -> tuple[bool, Any]:
