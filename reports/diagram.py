@@ -5,22 +5,77 @@ employee constructs on the left, customer outcomes on the right, each arrow labe
 with its standardized coefficient. Paths whose p-value is below ``alpha`` (or whose
 interval excludes 0) are drawn solid and thick, the others thin and dashed, so a reader
 sees at a glance which links the data support.
+
+Every text put into the output is escaped for it: node labels come from instrument
+files (construct labels), which staff may upload, so a label is data, never markup.
+
+* DOT (:func:`path_diagram`): every id and label is one double-quoted DOT string
+  (:func:`dot_string`): ``"`` and ``\\`` are backslash-escaped, so a label can neither
+  end the string (``Boss", URL="https://..."`` stays text) nor use Graphviz's escape
+  sequences (``\\N``, ``\\G``, ``\\l``); line breaks become the centred break ``\\n``.
+  Braces, brackets, ``;``, ``=``, ``<`` and ``>`` need no escaping inside a quoted
+  string. No ``URL``, ``href`` or ``tooltip`` attribute is ever written.
+* SVG (:func:`path_svg`): text nodes and attribute values are XML-escaped
+  (``& < > " '``), so the report's inline SVG stays well-formed XML.
+
+Before escaping, labels are cleaned by :func:`surveys.text.clean_text` (one line: no
+control, bidi or zero-width characters, which XML 1.0 forbids or which reorder what a
+reader sees) and cut to :data:`MAX_LABEL` characters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from html import escape as _xml_escape
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["path_diagram", "path_svg", "significant"]
+from surveys.text import clean_text
+
+__all__ = ["MAX_LABEL", "dot_string", "path_diagram", "path_svg", "significant", "xml_text"]
 
 SIDE_COLOURS = {"employee": "#dbe9f6", "customer": "#fdebd0"}
 
+#: Longest label drawn (longer ones end in "..."); construct labels are a few words.
+MAX_LABEL = 120
 
-def _quote(text: str) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+def _label_text(text: object) -> str:
+    """A label as one clean line of at most :data:`MAX_LABEL` characters."""
+    line = " ".join(clean_text(str(text), multiline=False).split())
+    return line if len(line) <= MAX_LABEL else line[:MAX_LABEL - 3].rstrip() + "..."
+
+
+def dot_string(text: object) -> str:
+    """``text`` as one double-quoted DOT string (the quotes included).
+
+    Backslashes and double quotes are escaped (so Graphviz's ``\\N``-style escapes and
+    the end of the string cannot be reached from the text); a newline becomes ``\\n``
+    (Graphviz's centred line break); carriage returns and other control characters are
+    dropped. Nothing else needs escaping inside a DOT quoted string.
+    """
+    out = []
+    for ch in str(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F:
+            continue
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def xml_text(text: object) -> str:
+    """``text`` escaped for an XML text node or a quoted attribute value (``& < > " '``)."""
+    return _xml_escape(str(text), quote=True)
+
+
 
 
 def significant(row: Mapping | pd.Series, *, alpha: float = 0.05) -> bool:
@@ -65,14 +120,14 @@ def path_diagram(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | N
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, fillcolor="#eeeeee"];',
              '  edge [fontname="Helvetica", fontsize=10];']
     if title:
-        lines.append(f"  label={_quote(title)}; labelloc=t;")
+        lines.append(f"  label={dot_string(_label_text(title))}; labelloc=t;")
 
     def node_line(node: str) -> str:
-        name = labels.get(node, node) if labels else node
+        name = _label_text(labels.get(node, node) if labels else node)
         value = r2.get(node)
-        text = f"{name}\\nR² = {value:.2f}" if value is not None and np.isfinite(value) else name
+        text = f"{name}\nR² = {value:.2f}" if value is not None and np.isfinite(value) else name
         colour = SIDE_COLOURS.get(side(node), "#eeeeee") if side else "#eeeeee"
-        return f'    {_quote(node)} [label="{text}", fillcolor="{colour}"];'
+        return f'    {dot_string(node)} [label={dot_string(text)}, fillcolor={dot_string(colour)}];'
 
     if side:
         for which in ("employee", "customer"):
@@ -92,18 +147,22 @@ def path_diagram(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | N
         style = "solid" if strong else "dashed"
         colour = "#1f5f99" if strong else "#9aa5b1"
         stars = "*" if strong else ""
-        lines.append(f'  {_quote(row["rhs"])} -> {_quote(row["lhs"])} [label="{est:.2f}{stars}", '
+        lines.append(f'  {dot_string(row["rhs"])} -> {dot_string(row["lhs"])} [label={dot_string(f"{est:.2f}{stars}")}, '
                      f'penwidth={width:.1f}, style={style}, color="{colour}", fontcolor="{colour}"];')
     lines.append("}")
     return "\n".join(lines)
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """Split a label into at most two lines at a space near ``width`` characters."""
+    """Split a label into at most two lines at a space near ``width`` characters
+    (each line cut with "..." beyond ``width + 6``; the box's tooltip has the whole label)."""
+    def cut_to(line: str) -> str:
+        return line if len(line) <= width + 6 else line[:width + 3].rstrip() + "..."
+
     if len(text) <= width or " " not in text:
-        return [text]
+        return [cut_to(text)]
     cut = max((i for i, ch in enumerate(text) if ch == " " and i <= width), default=text.index(" "))
-    return [text[:cut], text[cut + 1:]]
+    return [cut_to(text[:cut]), cut_to(text[cut + 1:])]
 
 
 def _layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
@@ -129,8 +188,6 @@ def path_svg(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | None 
     columns by their longest distance from an exogenous node, edges are straight
     arrows; significant paths solid and thick, the others thin and dashed.
     """
-    from html import escape
-
     edges = paths[paths["op"] == "~"] if "op" in paths else paths
     nodes = list(dict.fromkeys([*edges["rhs"], *edges["lhs"]]))
     depth = _layers(nodes, list(zip(edges["rhs"], edges["lhs"], strict=True)))
@@ -168,10 +225,10 @@ def path_svg(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | None 
                    f'font-weight="{"bold" if strong else "normal"}">{est:.2f}{"*" if strong else ""}</text>')
     for node, (x, y) in pos.items():
         fill = SIDE_COLOURS.get(side(node), "#eeeeee") if side else "#eeeeee"
-        name = escape(str(labels.get(node, node) if labels else node))
+        name = _label_text(labels.get(node, node) if labels else node)
         value = r2.get(node)
-        out.append(f'<rect x="{x:.0f}" y="{y:.0f}" width="{box_w}" height="{box_h}" rx="8" fill="{fill}" '
-                   'stroke="#777"/>')
+        out.append(f'<rect x="{x:.0f}" y="{y:.0f}" width="{box_w}" height="{box_h}" rx="8" fill="{xml_text(fill)}" '
+                   'stroke="#777"><title>' + xml_text(name) + '</title></rect>')
         lines = _wrap(name, 19)
         if value is not None and np.isfinite(value):
             lines.append(f"R² = {value:.2f}")
@@ -179,6 +236,6 @@ def path_svg(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | None 
         for k, line in enumerate(lines):
             colour = ' fill="#555"' if line.startswith("R² = ") else ""
             out.append(f'<text x="{x + box_w / 2:.0f}" y="{top + 14 * k:.0f}" text-anchor="middle"{colour}>'
-                       f"{line}</text>")
+                       f"{xml_text(line)}</text>")
     out.append("</svg>")
     return "\n".join(out)
