@@ -4,8 +4,11 @@
   page. There is no navigation, no sidebar, and no staff page is registered in that
   session, so no URL path leads from a respondent link to the staff area.
 - Without ``c``: the staff area, behind sign-in (``surveys.auth``): ``st.login`` (OIDC)
-  when ``[auth]`` is configured in Streamlit's secrets, else the password in
-  ``TANDEM_ADMIN_PASSWORD``; with neither, a page that explains how to set one up.
+  when ``[auth]`` is configured in Streamlit's secrets, else one password per role
+  (``TANDEM_ADMIN_PASSWORD``, ``TANDEM_ANALYST_PASSWORD``, ``TANDEM_VIEWER_PASSWORD``);
+  with neither, a page that explains how to set one up. The navigation holds only the
+  pages the signed-in role may use (admin: campaigns, responses and insight; analyst
+  and viewer: insight).
 
 Run with ``streamlit run app.py``.
 """
@@ -16,6 +19,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from surveys import auth
+from surveys.auth import Role
 from views import respond, signin
 
 HERE = Path(__file__).resolve().parent
@@ -32,20 +37,29 @@ def _insight_pages() -> list[st.Page]:
     return [st.Page(paths[n], title=n.replace("_", " ").capitalize(), url_path=n) for n in names]
 
 
-def _staff_pages() -> dict[str, list[st.Page]]:
-    """The staff area's pages, in sections: collection, analysis, account.
+def _staff_pages(role: Role) -> dict[str, list[st.Page]]:
+    """The staff area's pages for ``role``, in sections: collection, analysis, account.
 
-    Imported here, so a respondent's session never loads the staff modules.
+    A page is registered only for roles that may use it (``surveys.auth.allowed``), so a
+    viewer's or analyst's session has no URL that leads to the Campaigns page. The
+    Responses page holds the raw downloads: it is registered for roles that may take
+    raw exports, and for analysts (safe exports) only once the page checks roles itself
+    (``views.staff_responses.CHECKS_ROLES = True``). Imported here, so a respondent's
+    session never loads the staff modules.
     """
     from views import staff_campaigns, staff_responses
 
+    collect = []
+    if auth.allowed(role, "manage_campaigns") or auth.allowed(role, "invite"):
+        collect.append(st.Page(staff_campaigns.render, title="Campaigns", icon=":material/campaign:",
+                               url_path="campaigns"))
+    if auth.allowed(role, "raw_export") or (
+            getattr(staff_responses, "CHECKS_ROLES", False) is True and auth.allowed(role, "safe_export")):
+        collect.append(st.Page(staff_responses.render, title="Responses", icon=":material/table_chart:",
+                               url_path="responses"))
     pages = {
-        "Collect": [
-            st.Page(staff_campaigns.render, title="Campaigns", icon=":material/campaign:", url_path="campaigns",
-                    default=True),
-            st.Page(staff_responses.render, title="Responses", icon=":material/table_chart:", url_path="responses"),
-        ],
-        "Insight": _insight_pages(),
+        "Collect": collect,
+        "Insight": _insight_pages() if auth.allowed(role, "insight") else [],
         "Account": [st.Page(signin.render_sign_out, title="Sign out", icon=":material/logout:", url_path="sign-out")],
     }
     return {section: items for section, items in pages.items() if items}
@@ -57,8 +71,9 @@ def main() -> None:
         page = st.navigation([st.Page(respond.render, title="Survey", url_path="survey", default=True)], position="hidden")
     else:
         st.set_page_config(page_title="Tandem staff area", page_icon="📊", layout="wide")
-        if signin.signed_in():
-            page = st.navigation(_staff_pages())
+        role = signin.current_role()
+        if role is not None:
+            page = st.navigation(_staff_pages(role))
         else:
             page = st.navigation(
                 [st.Page(signin.render_sign_in, title="Sign in", url_path="sign-in", default=True)], position="hidden"

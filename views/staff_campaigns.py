@@ -2,29 +2,44 @@
 
 Thin: instruments are loaded and validated by ``surveys.instrument``; campaigns and
 invitations are created by ``surveys.campaigns``. Only registered in the navigation
-of a signed-in staff session (``app.py``).
+of a signed-in admin session (``app.py``), and the page checks the role itself too
+(``signin.require("manage_campaigns")``), so running it any other way stops at once.
+
+Invitation links: the tokens are made when the form is sent and live only in this
+session's memory, inside the download button's callable (``data=`` callable: nothing
+is written to Streamlit's media store until the button is clicked). The CSV made by a
+click sits in the media store under an unguessable URL (a hash of its content) for
+:data:`DOWNLOAD_LIFETIME_SECONDS`, long enough for the browser to fetch it; then
+Tandem deletes it, so the URL answers 404 although Streamlit alone would keep it until
+later script runs. Links start with ``TANDEM_BASE_URL`` when it is set.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
 
-from surveys import campaigns
+from surveys import auth, campaigns
 from surveys.instrument import InstrumentError, load_instrument, parse_instrument
+from views import signin
 from views.errors import shown_errors
 from views.gateway import current_store
 
+log = logging.getLogger("tandem.app")
 
 INSTRUMENTS_DIR = Path(__file__).resolve().parent.parent / "instruments"
 
 
 def render() -> None:
-    """The campaigns page, inside an error boundary."""
+    """The campaigns page, inside an error boundary; admins only."""
+    signin.require("manage_campaigns")
     st.title("Campaigns")
     with shown_errors("campaigns"):
         _campaign_table()
@@ -104,10 +119,16 @@ def _new_campaign() -> None:
         return
     st.caption(f"{instrument.text(instrument.title)} · version {instrument.version} · {instrument.audience} · "
                f"{len(instrument.questions)} questions · languages {', '.join(instrument.languages)}")
+    modes = ["invited", "open"]
+    if instrument.audience == "employee" and not campaigns.open_employee_links_allowed():
+        modes = ["invited"]
+        st.caption("Employee surveys are by invitation only: with one open link anyone could pad a small unit "
+                   "with made-up answers until its results are shown (TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS=1 "
+                   "allows it).")
     with st.form("staff:new_campaign"):
         name = st.text_input("Campaign id (used in links)", value=f"{instrument.id}-{dt.date.today():%Y%m}")
         wave = st.text_input("Wave label", value=f"{dt.date.today():%Y-%m}")
-        mode = st.radio("Who may answer", ["invited", "open"], horizontal=True,
+        mode = st.radio("Who may answer", modes, horizontal=True,
                         format_func=lambda m: {"invited": "Invited (one token per person)", "open": "Anyone with the link"}[m])
         opens = st.date_input("Opens on", value=dt.date.today())
         closes = st.date_input("Closes on", value=dt.date.today() + dt.timedelta(days=21))
@@ -124,8 +145,14 @@ def _new_campaign() -> None:
         st.rerun()
 
 
+#: Seconds a generated invitation CSV stays in Streamlit's media store after the click.
+DOWNLOAD_LIFETIME_SECONDS = 15.0
+
+
 def _invitations() -> None:
     st.subheader("Invitations")
+    if not auth.allowed(signin.current_role(), "invite"):
+        return
     listing = campaigns.list_campaigns(current_store())
     invited = listing.loc[listing["mode"] == "invited", "campaign"].tolist() if not listing.empty else []
     if not invited:
@@ -138,18 +165,57 @@ def _invitations() -> None:
         unit = st.selectbox("Unit", list(units), format_func=lambda u: f"{units[u]} ({u})") if units else st.text_input("Unit id")
         count = st.number_input("Number of invitations", min_value=1, max_value=10_000, value=10, step=1)
         submitted = st.form_submit_button("Generate links")
+    base = _base_url()
+    if not os.environ.get("TANDEM_BASE_URL", "").strip():
+        st.caption(f"Links start with {base} (this browser's address). Set TANDEM_BASE_URL to the address "
+                   "respondents use.")
     if submitted:
+        signin.require("invite")
         tokens = campaigns.invite(current_store(), campaign_id, unit=unit, count=int(count))
-        base = _base_url()
         frame = pd.DataFrame({"campaign": campaign_id, "unit": unit, "link": [f"{base}?c={campaign_id}&t={t}" for t in tokens]})
-        st.success(f"{len(tokens)} invitation links for unit {unit}. Download them now: the tokens are not stored and cannot be shown again.")
-        st.download_button("Download links (CSV for mail merge)", frame.to_csv(index=False).encode("utf-8"),
+        content = frame.to_csv(index=False).encode("utf-8")
+        del tokens, frame
+        st.success(f"{int(count)} invitation links for unit {unit}. Download them now: the tokens are not stored "
+                   "and cannot be shown again (the file is generated when you click, for this session only).")
+        st.download_button("Download links (CSV for mail merge)", data=_one_download(content),
                            file_name=f"invitations-{campaign_id}-{unit}.csv", mime="text/csv", key="staff:invite_csv",
                            on_click="ignore")
 
 
+def _one_download(content: bytes):
+    """The ``data=`` callable of the invitation download: the CSV, and its removal from the media store soon after."""
+    def generate() -> bytes:
+        timer = threading.Timer(DOWNLOAD_LIFETIME_SECONDS, _drop_generated_downloads)
+        timer.daemon = True
+        timer.start()
+        return content
+
+    return generate
+
+
+def _drop_generated_downloads() -> None:
+    """Delete downloadable files no session references any more (the CSV just fetched among them).
+
+    Streamlit's media manager deletes such a file on the second clean-up after it is no
+    longer shown (clean-ups run when some session's script finishes); a file made by a
+    ``data=`` callable is never referenced by a session, so two clean-ups remove it.
+    """
+    try:
+        from streamlit import runtime
+
+        if runtime.exists():
+            manager = runtime.get_instance().media_file_mgr
+            manager.remove_orphaned_files()
+            manager.remove_orphaned_files()
+    except Exception:  # never let a clean-up thread crash the server; the file then waits for Streamlit's own
+        log.exception("could not remove generated invitation files from the media store")
+
+
 def _base_url() -> str:
-    """The address respondents open: this server's URL without path or query."""
+    """The address respondents open: ``TANDEM_BASE_URL`` when set, else this server's URL as the browser sees it."""
+    configured = os.environ.get("TANDEM_BASE_URL", "").strip()
+    if configured:
+        return configured.rstrip("/") + "/"
     parts = urlsplit(st.context.url or "http://localhost:8501/")
     base_path = str(st.get_option("server.baseUrlPath") or "").strip("/")
     return f"{parts.scheme}://{parts.netloc}/" + (f"{base_path}/" if base_path else "")
