@@ -270,3 +270,18 @@ def test_randomized_page_order_is_stable_for_a_respondent(db_url, tokens):
     assert len(first) == 4  # likert, two matrix rows, rating
     again = app(c=CID, t=tokens[0])  # a new session resumes on the randomized page
     assert [r.label for r in again.radio] == first
+
+
+def test_a_campaign_closed_between_pages_stops_politely_and_keeps_no_progress(db_url, tokens):
+    from surveys import campaigns
+    from surveys.store import open_store
+
+    at = fill_page1(past_consent(app(c=CID, t=tokens[0])))
+    close(db_url, CID)
+    no_exception(click_next(at))  # saving the page meets the closed campaign
+    assert "This survey is closed" in texts(at)
+    store = open_store(db_url)
+    try:
+        assert campaigns.load_progress(store, CID, tokens[0]) is None
+    finally:
+        store.dispose()

@@ -179,9 +179,15 @@ def _apply(form: Form, move: Move, box: dict[str, Any], link: gateway.Link) -> N
 
 
 def _save(state: FormState, box: dict[str, Any], link: gateway.Link) -> None:
+    """Keep the progress (sealed, in the database); a campaign closed or a link used meanwhile stops calmly."""
     box["state"] = state.to_dict()
     pages = [p.id for p in link.instrument.pages]
-    link.save_progress(
-        {"state": box["state"], "started_at": box["started_at"]},
-        page=pages.index(state.step) + 1 if state.step in pages else 0,
-    )
+    try:
+        link.save_progress(
+            {"state": box["state"], "started_at": box["started_at"]},
+            page=pages.index(state.step) + 1 if state.step in pages else 0,
+        )
+    except campaigns.CampaignClosed:
+        raise gateway.RespondentStop("closed", state.language) from None
+    except campaigns.TokenUsed:
+        raise gateway.RespondentStop("token_used", state.language) from None
