@@ -248,7 +248,7 @@ def response_rates(table: pd.DataFrame, *, min_group_size: int, title: str = "Re
         One row per unit: ``unit``, ``responses`` and optionally ``invited`` (then
         the rate is drawn), ``suppressed`` (bool) and ``shown`` (the text for a
         suppressed unit; default "fewer than k respondents"), as
-        :func:`reports.insight.responses_by_unit` gives. Rows with fewer than
+        :func:`services.insight.responses_by_unit` gives. Rows with fewer than
         ``min_group_size`` responses are treated as suppressed as well.
     """
     data = table.copy()

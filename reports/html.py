@@ -1,6 +1,6 @@
 """The self-contained HTML report: one file, readable offline and on paper.
 
-:func:`render_report` turns an :class:`reports.insight.Insight` into a single HTML
+:func:`render_report` turns an :class:`services.insight.Insight` into a single HTML
 document: an executive summary in plain words, then the evidence (responses and
 headline metrics, drivers, the service-profit chain, instrument health), then a
 methods appendix naming each statistic and its reference. Charts are plotly figures
@@ -25,7 +25,8 @@ from plotly.offline import get_plotlyjs
 
 from reports import charts
 from reports.diagram import path_svg
-from reports.insight import Insight, metric_trend, summary_points
+from reports.summary import summary_points
+from services.insight import Insight
 
 __all__ = ["METHODS", "SECTIONS", "render_report"]
 
@@ -144,12 +145,14 @@ def _p(text: str, cls: str = "") -> str:
 def _responses(insight: Insight) -> str:
     parts = []
     for side, table in insight.responses.items():
-        instrument = insight.instruments[side]
-        k = instrument.min_group_size
+        view = insight.views[side]
+        instrument, k = view.instrument, view.k
         parts.append(f"<h3>{escape(side.capitalize())} survey: {escape(instrument.text(instrument.title))}</h3>")
-        total = len(insight.frames[side])
-        parts.append(_p(f"{total} responses. Units with fewer than {k} responses are shown as "
-                        f"\"fewer than {k}\", never as a number."))
+        parts.append(_p(f"{view.n} responses. Units with fewer than {k} responses are shown as "
+                        f"\"fewer than {k}\", never as a number; units that could reveal a smaller group by "
+                        "comparison are hidden too."))
+        if view.note:
+            parts.append(_p(view.note, "note"))
         parts.append(_figure(charts.response_rates(table, min_group_size=k,
                                                    title=f"{side.capitalize()} responses by unit")))
         metrics = insight.metrics.get(side, {})
@@ -159,7 +162,7 @@ def _responses(insight: Insight) -> str:
                                                                         "with 95% intervals")))
         for name, unit_metric in metrics.items():
             parts.append(_figure(charts.metric_by_unit(unit_metric.to_frame(), metric=unit_metric.metric)))
-            waves = metric_trend(insight.frames[side], instrument, name)
+            waves = insight.trends.get(side, {}).get(name, pd.DataFrame())
             if len(waves) > 1:
                 parts.append(_figure(charts.trend(waves, metric=unit_metric.metric)))
     return "\n".join(parts) or _p("No responses.", "note")
@@ -291,8 +294,9 @@ def _methods(insight: Insight) -> str:
     rows = pd.DataFrame(METHODS, columns=["statistic", "used for", "reference"])
     body = [_table(rows, text_columns=("statistic", "used for", "reference"))]
     body.append(_p(f"Bootstrap: {insight.bootstrap} resamples (seed {insight.seed}). Anonymity: groups with fewer "
-                   f"than {insight.min_group_size} respondents are never shown as numbers, and further groups are "
-                   "hidden when an overall figure could otherwise reveal a small one."))
+                   f"than {insight.min_group_size} respondents are never shown as numbers, and no two groups shown "
+                   "(filters, waves, totals, breakdowns) differ by fewer than that many respondents: every figure "
+                   "describes whole blocks of at least that size (see docs/privacy.md)."))
     return "\n".join(body)
 
 
@@ -302,7 +306,7 @@ def render_report(insight: Insight, *, generated: dt.datetime | None = None) -> 
     Parameters
     ----------
     insight
-        :func:`reports.insight.collect_insight` output.
+        :func:`services.insight.collect_insight` output.
     generated
         Timestamp printed in the header (default: now, UTC).
 
@@ -323,7 +327,8 @@ def render_report(insight: Insight, *, generated: dt.datetime | None = None) -> 
         _section("methods", _methods(insight)),
     ]
     nav = "".join(f'<li><a href="#{k}">{escape(v)}</a></li>' for k, v in SECTIONS.items())
-    sources = ", ".join(f"{side}: {len(frame)} responses" for side, frame in insight.frames.items())
+    sources = f"{insight.dataset.name}; " + ", ".join(f"{side}: {view.n} responses ({view.selection.describe()})"
+                                                     for side, view in insight.views.items())
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"

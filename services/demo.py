@@ -10,8 +10,8 @@
 
 and fills them with :func:`analysis.simulate.simulate_service_profit_chain` (40 units,
 8-25 employees and 20-60 customers per unit) with the same seed and size as
-``tandem analyze study --demo`` (``tandem_cli.study.DEMO_SEED``/``DEMO_UNITS``), so the
-stored demo and the analysis demo are the same data. ``tandem demo`` calls it;
+:func:`demo_frames` (the demo data source of the pages, ``tandem analyze study --demo`` and
+``tandem report --demo``), so the stored demo and the analysis demo are the same data. ``tandem demo`` calls it;
 ``tandem demo --if-empty`` (``make run``) only when the database has no campaign yet.
 """
 
@@ -21,13 +21,15 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 
 from surveys import campaigns as cp
 from surveys import store as db
-from surveys.instrument import load_instrument
+from surveys.instrument import Instrument, load_instrument
 
-__all__ = ["CUSTOMER_CAMPAIGN", "DEMO_SEED", "DEMO_UNITS", "EMPLOYEE_CAMPAIGN", "DemoResult", "is_empty", "seed_demo"]
+__all__ = ["CUSTOMER_CAMPAIGN", "DEMO_SEED", "DEMO_UNITS", "DEMO_WAVE", "EMPLOYEE_CAMPAIGN", "DemoResult", "demo_frames",
+           "is_empty", "seed_demo"]
 
 INSTRUMENTS = Path(__file__).resolve().parents[1] / "instruments"
 #: Same seed and number of units as the analysis demo (``tandem_cli.study``).
@@ -35,6 +37,7 @@ DEMO_SEED = 20260105
 DEMO_UNITS = 40
 EMPLOYEE_CAMPAIGN = "demo-employees"
 CUSTOMER_CAMPAIGN = "demo-customers"
+DEMO_WAVE = "2026-1"
 #: Share of invited employees who answered in the demo (invitations = answered / rate).
 DEMO_RESPONSE_RATE = 0.72
 
@@ -56,13 +59,22 @@ class DemoResult:
                 "customer": f"{base}/?c={self.customer_campaign}"}
 
 
+def demo_frames(employee: Instrument, customer: Instrument, *, n_units: int = DEMO_UNITS,
+                seed: int = DEMO_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demo data: employee and customer frames of the simulated service-profit chain."""
+    from analysis.simulate import simulate_service_profit_chain
+
+    chain = simulate_service_profit_chain(employee, customer, n_units=n_units, seed=seed, wave=DEMO_WAVE)
+    return chain.employees, chain.customers
+
+
 def is_empty(store: db.Store) -> bool:
     """True when the database has no campaign."""
     query = sa.select(sa.func.count()).select_from(db.campaigns)
     return store.run(lambda conn: conn.execute(query).scalar_one(), write=False) == 0
 
 
-def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNITS, wave: str = "2026-1") -> DemoResult:
+def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNITS, wave: str = DEMO_WAVE) -> DemoResult:
     """Create and fill the two demo campaigns (see the module docstring).
 
     Raises

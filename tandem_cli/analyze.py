@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.settings import DEFAULTS
 from surveys.errors import TandemError
 
 __all__ = ["analyze_app", "records", "report_command"]
@@ -65,41 +66,61 @@ def load_instrument_arg(value: str) -> Any:
     return load_instrument(path)
 
 
-def campaign_data(campaign: str) -> tuple[pd.DataFrame, Any]:
-    """The wide response frame and pinned instrument of a campaign in the store."""
-    try:
-        from surveys import campaigns
-    except ImportError:
-        raise TandemError("this installation has no campaign store yet", where="--campaign",
-                          fix="export the responses and pass --data FILE instead.") from None
-    from surveys.store import open_store
+def open_dataset(*, data: Path | None = None, campaigns: list[str] | None = None,
+                 instrument: str | None = None) -> Any:
+    """The :class:`services.sources.Dataset` of the options: campaigns from the store (with
+    their pinned instruments) or a response file with ``--instrument``."""
+    from services.sources import campaign_dataset, file_dataset
 
-    store = open_store()
-    try:
-        return campaigns.responses_frame(store, campaign), campaigns.get_campaign(store, campaign).instrument
-    finally:
-        store.dispose()
+    if campaigns:
+        if instrument:
+            raise TandemError("--instrument does not go with a campaign", where="--instrument",
+                              fix="drop it: a campaign is always read with the instrument version it pinned.")
+        from surveys.store import open_store
+
+        store = open_store()
+        try:
+            return campaign_dataset(store, campaigns)
+        finally:
+            store.dispose()
+    from analysis.scoring import read_responses
+
+    if instrument is None:
+        raise TandemError("--instrument is needed with --data", where="tandem analyze",
+                          fix="pass --instrument PATH.yaml or a shipped id such as employee_experience.")
+    return file_dataset({"data": (load_instrument_arg(instrument), read_responses(data))}, name=f"the file {data}")
+
+
+def shown_view(dataset: Any) -> Any:
+    """The one side of a single-survey dataset as the disclosure policy lets it out
+    (:func:`services.selection.select`); a TandemError when nothing may be shown."""
+    from services.selection import select
+
+    views = select(dataset)
+    if len(views) != 1:
+        raise TandemError("these campaigns hold two surveys", where="--campaign",
+                          fix="give campaigns of one survey (its waves); link two with `tandem analyze study`.")
+    view = next(iter(views.values()))
+    if view.empty:
+        raise TandemError(view.note or "nothing may be shown", where=dataset.name, fix="use more responses.")
+    return view
 
 
 def load_data(data: Path | None, campaign: str | None, instrument: str | None, *,
               need_instrument: bool = True) -> tuple[pd.DataFrame, Any, str]:
-    """Responses, instrument and a description of the source, from the options."""
-    from analysis.scoring import read_responses
-
+    """Responses, instrument and a description of the source, from the options: the
+    responses the disclosure policy lets out (thin item answers withheld), through
+    :mod:`services`."""
     if (data is None) == (campaign is None):
         raise TandemError("give exactly one of --data FILE or --campaign C", where="tandem analyze",
                           fix="e.g. --data responses.csv --instrument employee_experience")
-    if campaign is not None:
-        frame, pinned = campaign_data(campaign)
-        inst = load_instrument_arg(instrument) if instrument else pinned
-        return frame, inst, f"campaign {campaign}"
-    frame = read_responses(data)
-    if instrument is None:
-        if need_instrument:
-            raise TandemError("--instrument is needed with --data", where="tandem analyze",
-                              fix="pass --instrument PATH.yaml or a shipped id such as employee_experience.")
-        return frame, None, str(data)
-    return frame, load_instrument_arg(instrument), str(data)
+    if data is not None and instrument is None and not need_instrument:
+        from analysis.scoring import read_responses
+
+        return read_responses(data), None, str(data)
+    dataset = open_dataset(data=data, campaigns=[campaign] if campaign else None, instrument=instrument)
+    view = shown_view(dataset)
+    return view.frame, view.instrument, f"campaign {campaign}" if campaign else str(data)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -318,7 +339,7 @@ def sem_command(model: Annotated[Path, typer.Option(help="lavaan model syntax fi
                 data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
                 missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
                 bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for the intervals (0: Wald).")] = 0,
-                seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 1,
+                seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = DEFAULTS.seed,
                 as_json: JsonOption = False) -> None:
     """Fit a structural equation model given in lavaan syntax (item or construct names as variables)."""
     from analysis.sem import fit
@@ -339,8 +360,8 @@ def drivers_command(data: DataOption = None, campaign: CampaignOption = None, in
                     predictors: Annotated[str | None, typer.Option(help="Comma-separated predictors (default: "
                                                                         "constructs with role driver).")] = None,
                     method: Annotated[str, typer.Option(help="relative_weights or shapley.")] = "relative_weights",
-                    bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for intervals.")] = 1000,
-                    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 1,
+                    bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for intervals.")] = DEFAULTS.bootstrap,
+                    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = DEFAULTS.seed,
                     as_json: JsonOption = False) -> None:
     """Key drivers: each driver's share of the explained variance, with bootstrap intervals."""
     from analysis import drivers as drivers_module
@@ -406,43 +427,39 @@ def report_command(
     campaign_employee: Annotated[str | None, typer.Option(help="Employee campaign id in the store.")] = None,
     campaign_customer: Annotated[str | None, typer.Option(help="Customer campaign id in the store.")] = None,
     data: DataOption = None, instrument: InstrumentOption = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for intervals.")] = 500,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 1,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for intervals.")] = DEFAULTS.bootstrap,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = DEFAULTS.seed,
 ) -> None:
     """Write the self-contained HTML report (summary, evidence, methods) of a study or one survey."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from reports.html import render_report
-    from reports.insight import collect_insight
+    from services.insight import collect_insight
 
     try:
-        spec, instruments, frames = None, {}, {}
-        if study is not None:
-            from analysis.study import load_study
-
-            spec = load_study(study)
-            instruments = {"employee": spec.employee, "customer": spec.customer}
-            if demo and (campaign_employee or campaign_customer):
-                raise TandemError("--demo and campaigns exclude each other", where="tandem report",
-                                  fix="drop --demo to report on the campaigns, or the campaigns for the demo data.")
-            if campaign_employee or campaign_customer:
-                if not (campaign_employee and campaign_customer):
-                    raise TandemError("give both --campaign-employee and --campaign-customer", where="tandem report")
-                frames = {"employee": campaign_data(campaign_employee)[0],
-                          "customer": campaign_data(campaign_customer)[0]}
-            else:
-                from tandem_cli.study import demo_frames
-
-                frames = dict(zip(("employee", "customer"), demo_frames(spec), strict=True))
+        if demo and (campaign_employee or campaign_customer):
+            raise TandemError("--demo and campaigns exclude each other", where="tandem report",
+                              fix="drop --demo to report on the campaigns, or the campaigns for the demo data.")
+        if campaign_employee or campaign_customer:
+            if not (campaign_employee and campaign_customer):
+                raise TandemError("give both --campaign-employee and --campaign-customer", where="tandem report")
+            dataset = open_dataset(campaigns=[campaign_employee, campaign_customer])
         elif data is not None:
-            frame, inst, _ = load_data(data, None, instrument)
-            instruments, frames = {inst.audience: inst}, {inst.audience: frame}
+            dataset = open_dataset(data=data, instrument=instrument)
+        elif study is not None or demo:
+            from services.sources import demo_dataset
+
+            dataset = demo_dataset()
         else:
             raise TandemError("nothing to report on", where="tandem report",
-                              fix="pass --study FILE (with --demo or two campaigns) or --data FILE --instrument I.")
+                              fix="pass --demo, two campaigns, or --data FILE --instrument I.")
+        if study is not None:
+            from tandem_cli.study import bind_study
+
+            dataset = bind_study(dataset, study)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
             task = bar.add_task("analysing ...")
-            insight = collect_insight(instruments, frames, study=spec, bootstrap=bootstrap, seed=seed,
+            insight = collect_insight(dataset, bootstrap=bootstrap, seed=seed,
                                       progress=lambda step: bar.update(task, description=f"{step} ..."))
         out_path.write_text(render_report(insight), encoding="utf-8")
     except TandemError as error:

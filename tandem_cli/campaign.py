@@ -176,7 +176,7 @@ def demo(
 ) -> None:
     """Create an employee and a customer campaign filled with simulated responses (about 40 units)."""
     from surveys import campaigns
-    from surveys import demo as demo_data
+    from services import demo as demo_data
 
     with _store() as store:
         if if_empty and not demo_data.is_empty(store):

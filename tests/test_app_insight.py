@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.study import load_study
-from reports.insight import comments, headline_metrics
-from tandem_cli.study import demo_frames
+from services.insight import comments, headline_metrics
+from services.selection import select
+from services.sources import demo_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWS = ROOT / "views"
@@ -26,9 +26,8 @@ TIMEOUT = 240
 
 @pytest.fixture(scope="module")
 def demo():
-    study = load_study(STUDY)
-    employees, customers = demo_frames(study)
-    return study, employees, customers
+    dataset = demo_dataset()
+    return dataset, select(dataset)
 
 
 def page(name: str) -> AppTest:
@@ -50,11 +49,11 @@ def test_page_renders_on_demo_data_without_exception(name):
 
 
 def test_overview_shows_headline_metrics_of_the_analysis(demo):
-    study, employees, customers = demo
+    _, views = demo
     at = page("insight_overview").run()
     shown = {m.label: m.value for m in at.metric}
-    enps = headline_metrics(employees, study.employee)["enps"].overall
-    nps = headline_metrics(customers, study.customer)["nps"].overall
+    enps = headline_metrics(views["employee"])["enps"].overall
+    nps = headline_metrics(views["customer"])["nps"].overall
     assert shown["eNPS"] == f"{enps.value:.1f}"
     assert shown["NPS"] == f"{nps.value:.1f}"
     assert f"95% interval {enps.ci_lower:.1f} to {enps.ci_upper:.1f}" in texts(at)
@@ -64,9 +63,9 @@ def test_overview_shows_headline_metrics_of_the_analysis(demo):
 def test_instrument_health_shows_the_cfa_fit(demo):
     from analysis.measurement import instrument_health
 
-    study, employees, _ = demo
+    _, views = demo
     at = page("insight_instrument_health").run()
-    expected = instrument_health(employees, study.employee).fit_measures
+    expected = instrument_health(views["employee"].frame, views["employee"].instrument).fit_measures
     shown = {m.label: m.value for m in at.metric}
     assert shown["CFI"] == f"{expected['cfi']:.3f}" and shown["RMSEA"] == f"{expected['rmsea']:.3f}"
     assert "Scree with parallel analysis" in texts(at)
@@ -90,29 +89,33 @@ def test_drivers_page_ranks_drivers():
     assert "Relative weights" in texts(at)
 
 
-def test_comments_only_from_units_at_or_above_the_minimum(demo):
-    study, employees, _ = demo
+def test_comments_only_from_units_at_or_above_the_comment_threshold(demo):
+    _, views = demo
+    view = views["employee"]
     at = page("insight_comments").run()
     table = at.dataframe[0].value
-    expected = comments(employees, study.employee)
+    expected = comments(view)
     assert len(table) == len(expected) > 0
-    sizes = employees["unit"].value_counts()
-    assert (sizes[table["unit"]] >= study.employee.min_group_size).all()
+    assert table["comment"].tolist() == expected["comment"].tolist()
+    sizes = view.data.frame["unit"].value_counts()
+    named = table[table["unit"] != "other units"]
+    assert (sizes[named["unit"]] >= view.data.min_comment_group_size).all()
     at.text_input(key="comments:search").input("zzz-no-such-comment").run()
     assert len(at.dataframe[0].value) == 0
 
 
 def test_filtered_group_below_the_minimum_shows_nothing(demo):
     """One unit and one tenure band with fewer than 5 employees: the page shows no number."""
-    study, employees, _ = demo
+    dataset, _ = demo
+    employees = dataset.sides["employee"].frame
     counts = employees.groupby(["unit", "tenure_band"]).size()
-    unit, band = counts[(counts > 0) & (counts < study.employee.min_group_size)].index[0]
+    unit, band = counts[(counts > 0) & (counts < 5)].index[0]
     at = page("insight_overview").run()
     at.multiselect(key="insight:units").set_value([unit])
     at.multiselect(key="insight:where:employee:tenure_band").set_value([band]).run()
     assert not at.exception
     warnings = [w.value for w in at.warning]
-    assert any(w.startswith("Fewer than 5 employee responses match these filters") for w in warnings)
+    assert any(w.startswith("Nothing is shown for these filters: the employee responses") for w in warnings)
     labels = [m.label for m in at.metric]
     assert "eNPS" not in labels  # no employee number at all
     assert str(int(counts[(unit, band)])) not in [m.value for m in at.metric]
@@ -122,21 +125,22 @@ def test_campaigns_from_the_store(tmp_path, monkeypatch):
     """The demo campaigns in a fresh SQLite store, chosen in the sidebar: response rates
     from the invitations, eNPS from the stored responses."""
     from surveys import campaigns
-    from surveys.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
+    from services.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
     from surveys.store import open_store
 
     url = f"sqlite:///{tmp_path / 'insight.db'}"
     monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    from services.sources import campaign_dataset
+
     store = open_store(url)
     seed_demo(store)
-    stored = campaigns.responses_frame(store, EMPLOYEE_CAMPAIGN)
-    instrument = campaigns.get_campaign(store, EMPLOYEE_CAMPAIGN).instrument
+    view = select(campaign_dataset(store, [EMPLOYEE_CAMPAIGN]))["employee"]
     store.dispose()
     at = page("insight_overview").run()
     at.sidebar.radio(key="insight:source").set_value("Campaigns").run()
     at.sidebar.multiselect(key="insight:campaigns").set_value([EMPLOYEE_CAMPAIGN, CUSTOMER_CAMPAIGN]).run()
     assert not at.exception, [e.value for e in at.exception]
-    enps = headline_metrics(stored, instrument)["enps"].overall
+    enps = headline_metrics(view)["enps"].overall
     assert {m.label: m.value for m in at.metric}["eNPS"] == f"{enps.value:.1f}"
     rates = [c for c in at.get("plotly_chart") if "Response rate (%)" in c.proto.spec]
     assert rates, "the employee campaign has invitations, so its chart shows response rates"
@@ -154,7 +158,7 @@ def test_campaigns_of_two_waves_give_a_trend(tmp_path, monkeypatch):
     instrument = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
     store = open_store(url)
     for wave, seed in (("2025-2", 1), ("2026-1", 2)):
-        campaigns.create_campaign(store, instrument, campaign_id=f"ee-{wave}", wave=wave, mode="open")
+        campaigns.create_campaign(store, instrument, campaign_id=f"ee-{wave}", wave=wave)
         frame = simulate_responses(instrument, n_units=6, respondents_per_unit=(10, 15), seed=seed, wave=wave)
         campaigns.import_frame(store, f"ee-{wave}", frame)
     store.dispose()
@@ -223,15 +227,14 @@ def test_bring_your_own_csv_with_a_shipped_instrument():
 
 
 def test_overview_breaks_metrics_down_by_a_demographic_question(demo):
-    from analysis.metrics import by_unit
-
-    study, employees, _ = demo
+    dataset, views = demo
     at = page("insight_overview").run()
     at.selectbox(key="overview:breakdown:employee").set_value("tenure_band").run()
     assert not at.exception, [e.value for e in at.exception]
-    expected = by_unit(employees, "enps", "tenure_band", metric="enps", min_group_size=5).units
+    expected = headline_metrics(views["employee"], group="tenure_band")["enps"].units
     shown = expected.loc[~expected["suppressed"], "unit"].tolist()
-    label = study.employee.text(study.employee.question("tenure_band").text)
+    employee = dataset.instruments["employee"]
+    label = employee.text(employee.question("tenure_band").text)
     (spec,) = [c.proto.spec for c in at.get("plotly_chart") if f"eNPS by {label.lower()}" in c.proto.spec]
     assert len(shown) >= 2
     for group in shown:

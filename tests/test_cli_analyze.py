@@ -142,7 +142,7 @@ def test_report_command_needs_data():
 
 def test_report_and_reliability_from_stored_campaigns(tmp_path, monkeypatch):
     """``--campaign`` and ``--campaign-employee/--campaign-customer`` read the store."""
-    from surveys.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
+    from services.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
     from surveys.store import open_store
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"

@@ -21,7 +21,8 @@ HOSTILE = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "safe - text"
 
 
 @pytest.fixture
-def filled(sqlite_store):
+def filled(sqlite_store, monkeypatch):
+    monkeypatch.setenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS", "1")  # raw rows are under test, not the link mode
     cp.create_campaign(sqlite_store, load_instrument(SURVEY), campaign_id="ex", mode="open")
     cp.open_campaign(sqlite_store, "ex")
     for i, comment in enumerate(HOSTILE):

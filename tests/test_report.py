@@ -19,8 +19,10 @@ from analysis.simulate import simulate_responses
 from reports import charts
 from reports.diagram import path_diagram, path_svg
 from reports.html import METHODS, SECTIONS, render_report
-from reports.insight import (SECONDARY_LABEL, collect_insight, comments, filter_responses, responses_by_unit,
-                             summary_points)
+from reports.summary import summary_points
+from services.insight import collect_insight, comments, responses_by_unit
+from services.selection import HIDDEN_LABEL, Selection, select
+from services.sources import file_dataset
 from surveys.instrument import load_instrument
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,9 +48,19 @@ def frame(instrument):
     return data
 
 
+def dataset(instrument, frame):
+    """A file dataset of one survey."""
+    return file_dataset({"data": (instrument, frame)}, name="test data")
+
+
+def view(instrument, frame, selection=None):
+    """The employee side of ``frame`` as the disclosure policy lets ``selection`` out."""
+    return select(dataset(instrument, frame), selection)["employee"]
+
+
 @pytest.fixture(scope="module")
 def insight(instrument, frame):
-    return collect_insight({"employee": instrument}, {"employee": frame}, bootstrap=50, seed=3)
+    return collect_insight(dataset(instrument, frame), bootstrap=50, seed=3)
 
 
 class _Collector(HTMLParser):
@@ -114,7 +126,7 @@ def test_driver_importance_draws_intervals_and_titles(frame, instrument):
 
 
 def test_response_rates_never_show_a_small_units_number(instrument, frame):
-    table = responses_by_unit(frame, instrument)
+    table = responses_by_unit(view(instrument, frame))
     row = table.set_index("unit").loc["u02"]
     assert bool(row["suppressed"]) and pd.isna(row["responses"]) and row["shown"] == "fewer than 5 respondents"
     fig = charts.response_rates(table, min_group_size=5)
@@ -124,14 +136,14 @@ def test_response_rates_never_show_a_small_units_number(instrument, frame):
     assert labels["u02"] == "fewer than 5 respondents" and set(hidden.y) == {0}
     # u02's 3 respondents alone are fewer than 5, so the smallest other unit is hidden as well
     secondary = table[table["suppressed"] & (table["unit"] != "u02")]
-    assert len(secondary) == 1 and labels[secondary["unit"].iloc[0]] == SECONDARY_LABEL
+    assert len(secondary) == 1 and labels[secondary["unit"].iloc[0]] == HIDDEN_LABEL
     assert not any(str(t).isdigit() for t in hidden.text)
 
 
 def test_responses_by_unit_secondary_suppression(instrument):
     """One small unit of 3 and a total shown: the next smallest unit is hidden too."""
     data = pd.DataFrame({"unit": ["u01"] * 3 + ["u03"] * 6 + ["u04"] * 20})
-    table = responses_by_unit(data, instrument).set_index("unit")
+    table = responses_by_unit(view(instrument, data)).set_index("unit")
     assert table.loc["u01", "suppressed"] and table.loc["u03", "suppressed"]
     assert not table.loc["u04", "suppressed"] and table.loc["u04", "responses"] == 20
 
@@ -202,17 +214,21 @@ def test_path_svg_is_inline_and_marks_significance():
 
 # --------------------------------------------------------------------------- insight
 def test_comments_only_from_groups_at_or_above_the_minimum(instrument, frame):
-    table = comments(frame, instrument)
+    table = comments(view(instrument, frame))
     assert "u02" not in set(table["unit"])
-    assert "SECRET-SMALL-UNIT-COMMENT" not in set(table["comment"])
-    found = comments(frame, instrument, search="visible COMMENT")
+    # u02 (3 people) is pooled with the smallest large unit: its comment may appear, but only
+    # as one of "other units" (a group of at least 10), never under its unit
+    secret = table[table["comment"] == "SECRET-SMALL-UNIT-COMMENT"]
+    assert set(secret["unit"]) <= {"other units"}
+    assert comments(view(instrument, frame, Selection.of(units=["u02"]))).empty
+    found = comments(view(instrument, frame), search="visible COMMENT")
     assert list(found["comment"]) == ["Visible comment from a big unit"]
 
 
-def test_filter_responses(frame):
-    chosen = filter_responses(frame, units=["u01", "u03"], where={"role": ["staff"]})
-    assert set(chosen["unit"]) == {"u01", "u03"} and set(chosen["role"]) == {"staff"}
-    assert len(filter_responses(frame)) == len(frame)
+def test_selection_mask(frame):
+    chosen = Selection.of(units=["u01", "u03"], where={"role": ["staff"]}).mask(frame)
+    assert set(frame.loc[chosen, "unit"]) == {"u01", "u03"} and set(frame.loc[chosen, "role"]) == {"staff"}
+    assert Selection().mask(frame).all()
 
 
 def test_summary_names_drivers_certainty_and_scales(insight):
@@ -251,10 +267,9 @@ def test_report_is_self_contained_html_with_every_section(insight):
 def test_report_shows_trends_across_waves(instrument, frame):
     two_waves = pd.concat([frame, frame.assign(wave="2", response_id=frame["response_id"] + "-w2")],
                           ignore_index=True)
-    html = render_report(collect_insight({"employee": instrument}, {"employee": two_waves}, bootstrap=0))
+    html = render_report(collect_insight(dataset(instrument, two_waves), bootstrap=0))
     assert "eNPS across waves, with 95% intervals" in html
-    assert "eNPS across waves" not in render_report(collect_insight({"employee": instrument}, {"employee": frame},
-                                                                    bootstrap=0))
+    assert "eNPS across waves" not in render_report(collect_insight(dataset(instrument, frame), bootstrap=0))
 
 
 def test_report_outside_plotly_js_mentions_no_url(insight):
@@ -266,13 +281,9 @@ def test_report_outside_plotly_js_mentions_no_url(insight):
 
 
 def test_report_of_the_linked_demo_study():
-    from analysis.study import load_study
-    from tandem_cli.study import demo_frames
+    from services.sources import demo_dataset
 
-    study = load_study(STUDY)
-    employees, customers = demo_frames(study)
-    insight = collect_insight({"employee": study.employee, "customer": study.customer},
-                              {"employee": employees, "customer": customers}, study=study, bootstrap=20, seed=1)
+    insight = collect_insight(demo_dataset(), bootstrap=20, seed=1)
     assert insight.result is not None, insight.problems
     html = render_report(insight)
     parsed = _parse(html)

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from surveys import campaigns as cp
-from surveys import demo
+from services import demo
 from surveys.instrument import load_instrument
 from tandem_cli.main import app
 

@@ -59,7 +59,7 @@ def test_power_command():
 
 def test_analyze_study_from_the_stored_demo_campaigns(tmp_path, monkeypatch):
     """The stored demo (``tandem demo``) and the analysis demo are the same data."""
-    from surveys.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
+    from services.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
     from surveys.store import open_store
 
     url = f"sqlite:///{tmp_path}/demo.db"
@@ -77,4 +77,4 @@ def test_analyze_study_from_the_stored_demo_campaigns(tmp_path, monkeypatch):
     assert chain(stored.output) and chain(stored.output) == chain(demo.output)
     swapped = runner.invoke(app, ["analyze", "study", STUDY, "--campaign-employee", CUSTOMER_CAMPAIGN,
                                   "--campaign-customer", EMPLOYEE_CAMPAIGN])
-    assert swapped.exit_code == 1 and "uses instrument 'customer_experience'" in swapped.output
+    assert swapped.exit_code == 1 and "is a customer campaign (instrument 'customer_experience')" in swapped.output

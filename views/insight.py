@@ -1,337 +1,181 @@
-"""Shared parts of the Insight pages (``views/insight_*.py``): data source, filters, caches.
+"""Shared parts of the Insight pages (``views/insight_*.py``): the data choice, the filters, caches.
 
-The sidebar chooses the data (the demo service-profit chain, two campaigns from the
-store, or an uploaded file with its instrument: "bring your own data") and the filters
-(wave, units, demographic groups). Every analysis is cached with ``st.cache_resource``
-keyed by the data's version (the source key: demo study path, campaign ids with their
-response count and last submission time, or the sha256 of an upload) and the filters,
-so a page reopens instantly and recomputes only when new responses arrive.
+Thin: the data comes from :mod:`services.sources` (demo, campaigns with their pinned
+instrument versions, or an uploaded file), the selection and every number from
+:mod:`services.insight`, i.e. through the disclosure policy. This module only draws the
+sidebar, keeps the choice in the session, and caches results.
 
-Small groups: a filtered selection smaller than the instrument's minimum group size
-shows nothing (:func:`enough`); per-unit numbers come from :mod:`analysis` functions that
-suppress small units themselves.
+The choice stays put: the data source, the campaigns, the upload and every filter are
+kept in the session under keys of their own, so moving between pages never resets them
+and never falls back to the demo without saying so. Every page names the data in use at
+its top (:func:`context`).
+
+Caches: analyses of the demo and of campaigns are kept per process, keyed by the data's
+version (campaign ids with their response count and state) and the selection, so a page
+reopens from the cache and recomputes only when new responses arrive. An upload and
+everything computed from it live only in the session that uploaded it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from reports.insight import collect_insight, filter_responses, headline_metrics, respondent_drivers
+from services import insight as results
+from services.selection import Selection, SideView, select
+from services.settings import DEFAULTS
+from services.sources import Dataset, campaign_dataset, campaign_version, demo_dataset, file_dataset, read_upload
 from surveys.errors import TandemError
 
-
 ROOT = Path(__file__).resolve().parents[1]
-STUDY = ROOT / "instruments" / "studies" / "service_profit_chain.yaml"
 SHIPPED = sorted(p.stem for p in (ROOT / "instruments").glob("*.yaml"))
-BOOTSTRAP = 200  # resamples for the intervals on the pages (the CLI and report default to more)
-SEED = 1
+BOOTSTRAP = DEFAULTS.bootstrap
 
 DEMO, CAMPAIGNS, UPLOAD = "Demo data (simulated service-profit chain)", "Campaigns", "Upload a file"
+_UPLOAD = "insight:upload:data"  # session key of the uploaded (name, bytes, instrument text)
 
 
 @dataclass(frozen=True)
-class Source:
-    """The chosen data: a hashable ``key`` (its version), the filters, and what it holds."""
+class Context:
+    """What the pages show: the dataset, the selection and each side's view of it."""
 
-    key: tuple
-    filters: tuple
-    sides: tuple[str, ...]
-    linked: bool
-    description: str
+    dataset: Dataset
+    selection: Selection
+    views: dict[str, SideView]
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        """The sides of the data (``employee``, ``customer``)."""
+        return tuple(self.views)
+
+    @property
+    def linked(self) -> bool:
+        """Whether a study links the two sides."""
+        return self.dataset.study.study is not None and len(self.views) == 2
+
+    @property
+    def key(self) -> tuple:
+        """Cache key: the data's version and the selection."""
+        return (self.dataset.version, self.selection)
 
 
-# --------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------- state that stays put
+def _keep(key: str) -> str:
+    """Restore a widget's value kept from another page, and keep it on change."""
+    shadow = f"_kept:{key}"
+    if shadow in st.session_state and key not in st.session_state:
+        st.session_state[key] = st.session_state[shadow]
+
+    def remember() -> None:
+        st.session_state[shadow] = st.session_state[key]
+
+    return remember
+
+
+def _widget(factory: Callable[..., Any], label: str, *args: Any, key: str, **options: Any) -> Any:
+    remember = _keep(key)
+    value = factory(label, *args, key=key, on_change=remember, **options)
+    st.session_state[f"_kept:{key}"] = value
+    return value
+
+
+# --------------------------------------------------------------------------- caches
 @st.cache_resource(show_spinner=False)
-def _uploads() -> dict[str, tuple[str, bytes, str]]:
-    """sha256 -> (file name, bytes, instrument YAML text) of the uploads of this process."""
+def _process_cache() -> dict[tuple, Any]:
     return {}
 
 
-@st.cache_resource(show_spinner=False)
-def _study(path: str) -> Any:
-    from analysis.study import load_study
+def memo(ctx: Context, name: str, function: Callable[[], Any], *extra: Any) -> Any:
+    """``function()`` cached under the context's key, ``name`` and ``extra``: per process for
+    the demo and campaigns, per session for an upload (nothing of it outlives the session)."""
+    if ctx.dataset.kind == "file":
+        store = st.session_state.setdefault("insight:memo", {})
+    else:
+        store = _process_cache()
+    key = (ctx.key, name, *extra)
+    if key not in store:
+        if len(store) > 256:
+            store.clear()
+        store[key] = function()
+    return store[key]
 
-    return load_study(path)
 
-
-@dataclass(frozen=True)
-class Loaded:
-    """What a source holds, by side (``employee``/``customer``): instruments, response
-    frames, invitations per unit (campaigns with invitations only), and the linking study."""
-
-    instruments: dict[str, Any]
-    frames: dict[str, pd.DataFrame]
-    study: Any = None
-    invited: dict[str, dict[str, int]] = field(default_factory=dict)
+@st.cache_resource(show_spinner="Loading the demo data ...")
+def _demo() -> Dataset:
+    return demo_dataset()
 
 
 @st.cache_resource(show_spinner="Loading responses ...", max_entries=8)
-def _load(key: tuple) -> Loaded:
-    """The data of a source key (cached: the key is the data's version)."""
-    kind = key[0]
-    if kind == "demo":
-        from tandem_cli.study import demo_frames
-
-        study = _study(key[1])
-        employees, customers = demo_frames(study)
-        return Loaded({"employee": study.employee, "customer": study.customer},
-                      {"employee": employees, "customer": customers}, study)
-    if kind == "campaign":
-        from surveys import campaigns
-        from views.gateway import current_store
-
-        store = current_store()
-        instruments, parts, invited = {}, {}, {}
-        for campaign_id in key[1]:  # campaigns of one audience are waves of one survey
-            instrument = campaigns.get_campaign(store, campaign_id).instrument
-            side = instrument.audience
-            if side in instruments and instruments[side].id != instrument.id:
-                raise TandemError(f"campaigns of two different {side} instruments ({instruments[side].id}, "
-                                  f"{instrument.id}) cannot be analysed together", where="Campaigns",
-                                  fix="choose campaigns (waves) of one employee and one customer instrument.")
-            instruments[side] = instrument
-            parts.setdefault(side, []).append(campaigns.responses_frame(store, campaign_id))
-            rates = campaigns.response_rates(store, campaign_id)
-            counts = pd.to_numeric(rates.set_index("unit")["invited"], errors="coerce").dropna()
-            for unit, n in counts.items():
-                if unit != "(all units)":
-                    invited.setdefault(side, {})[str(unit)] = invited.get(side, {}).get(str(unit), 0) + int(n)
-        frames = {side: pd.concat(chunks, ignore_index=True) for side, chunks in parts.items()}
-        study = _study(str(STUDY)) if set(frames) == {"employee", "customer"} else None
-        return Loaded(instruments, frames, study, invited)
-    if kind == "upload":
-        from analysis.scoring import read_responses
-        from surveys.instrument import load_instrument, parse_instrument
-
-        name, data, instrument_text = _uploads()[key[1]]
-        instrument = (load_instrument(ROOT / "instruments" / f"{instrument_text}.yaml") if instrument_text in SHIPPED
-                      else parse_instrument(instrument_text, source="uploaded instrument"))
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / Path(name).name
-            path.write_bytes(data)
-            frame = read_responses(path)
-        return Loaded({instrument.audience: instrument}, {instrument.audience: frame})
-    raise TandemError(f"unknown data source {kind!r}")
-
-
-def _campaign_key(chosen: list[str]) -> tuple:
-    """Campaign ids with their response count and state: the data version (a new response or a
-    closed campaign gives a new key, so every cached analysis is recomputed)."""
-    from surveys import campaigns
+def _campaigns(version: tuple) -> Dataset:
     from views.gateway import current_store
 
-    listing = campaigns.list_campaigns(current_store()).set_index("campaign")
-    version = []
-    for campaign_id in chosen:
-        row = listing.loc[campaign_id]
-        version.append((campaign_id, str(row.get("responses", "")), str(row.get("state", ""))))
-    return ("campaign", tuple(chosen), tuple(version))
+    dataset = campaign_dataset(current_store(), [entry[0] for entry in version[1:]])
+    return dataset
 
 
-def instruments(source: Source) -> dict[str, Any]:
-    """Side -> instrument."""
-    return _load(source.key).instruments
-
-
-def study(source: Source) -> Any:
-    """The linkage study, or None."""
-    return _load(source.key).study
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _filtered(key: tuple, filters: tuple) -> dict[str, pd.DataFrame]:
-    waves, units, where = filters
-    frames = _load(key).frames
-    return {side: filter_responses(frame, waves=waves, units=units,
-                                   where={c: v for c, v in where if c in frame})
-            for side, frame in frames.items()}
-
-
-def frames(source: Source) -> dict[str, pd.DataFrame]:
-    """Side -> the filtered response frame."""
-    return _filtered(source.key, source.filters)
-
-
-# --------------------------------------------------------------------------- cached analyses
-@st.cache_resource(show_spinner="Checking the instrument (reliability, CFA, HTMT) ...", max_entries=32)
-def _health(key: tuple, filters: tuple, side: str) -> Any:
-    from analysis.measurement import instrument_health
-
-    return instrument_health(_filtered(key, filters)[side], _load(key).instruments[side])
-
-
-@st.cache_resource(show_spinner="Parallel analysis ...", max_entries=32)
-def _parallel(key: tuple, filters: tuple, side: str) -> Any:
-    from analysis.efa import parallel_analysis
-    from analysis.scoring import score
-
-    instrument = _load(key).instruments[side]
-    items = list(dict.fromkeys(i for c in instrument.constructs if len(c.items) >= 2 for i in c.items))
-    return parallel_analysis(score(_filtered(key, filters)[side], instrument)[items], n_iter=100, seed=SEED)
-
-
-@st.cache_resource(show_spinner="Key drivers with bootstrap intervals ...", max_entries=32)
-def _drivers(key: tuple, filters: tuple, side: str) -> dict[str, Any]:
-    return respondent_drivers(_filtered(key, filters)[side], _load(key).instruments[side], bootstrap=BOOTSTRAP,
-                              seed=SEED)
-
-
-@st.cache_resource(show_spinner="Linking employees and customers through units ...", max_entries=16)
-def _linkage(key: tuple, filters: tuple) -> Any:
-    from analysis.linkage import run_study
-
-    chosen = _filtered(key, filters)
-    return run_study(_load(key).study, chosen["employee"], chosen["customer"], bootstrap=BOOTSTRAP, seed=SEED)
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _metrics(key: tuple, filters: tuple, side: str, group: str) -> dict[str, Any]:
-    return headline_metrics(_filtered(key, filters)[side], _load(key).instruments[side], group=group)
-
-
-@st.cache_data(show_spinner="Writing the report ...", max_entries=4)
-def _report(key: tuple, filters: tuple) -> str:
-    from reports.html import render_report
-
-    loaded = _load(key)
-    insight = collect_insight(loaded.instruments, _filtered(key, filters), study=loaded.study, bootstrap=BOOTSTRAP,
-                              seed=SEED)
-    return render_report(insight)
-
-
-@st.cache_resource(show_spinner=False)
-def _figures() -> dict[tuple, Any]:
-    return {}
-
-
-def figure(source: Source, name: str, builder: str, /, *args: Any, **options: Any) -> Any:
-    """``reports.charts.<builder>(*args, **options)``, kept per data version, filters and
-    ``name`` (which must name everything else the figure depends on, e.g. the chosen
-    outcome): a plotly figure costs tens of milliseconds to build, a cached page should
-    not pay that again, nor hash the data to find it."""
-    from reports import charts
-
-    built = _figures()
-    key = (source.key, source.filters, name)
-    if key not in built:
-        if len(built) > 512:
-            built.clear()
-        built[key] = getattr(charts, builder)(*args, **options)
-    return built[key]
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _trend(key: tuple, filters: tuple, side: str, name: str) -> pd.DataFrame:
-    from reports.insight import metric_trend
-
-    return metric_trend(_filtered(key, filters)[side], _load(key).instruments[side], name)
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _responses(key: tuple, filters: tuple, side: str) -> pd.DataFrame:
-    from reports.insight import responses_by_unit
-
-    waves, _, where = filters
-    invited = None if waves or where else _load(key).invited.get(side) or None
-    return responses_by_unit(_filtered(key, filters)[side], _load(key).instruments[side], invited=invited)
-
-
-def trend(source: Source, side: str, name: str) -> pd.DataFrame:
-    """:func:`reports.insight.metric_trend` of a side's metric (cached)."""
-    return _trend(source.key, source.filters, side, name)
-
-
-def responses(source: Source, side: str) -> pd.DataFrame:
-    """:func:`reports.insight.responses_by_unit` of a side, with invitations when they give a
-    response rate (no wave or demographic filter), cached."""
-    return _responses(source.key, source.filters, side)
-
-
-def health(source: Source, side: str) -> Any:
-    """:func:`analysis.measurement.instrument_health` of a side (cached)."""
-    return _health(source.key, source.filters, side)
-
-
-def parallel(source: Source, side: str) -> Any:
-    """:func:`analysis.efa.parallel_analysis` of a side's construct items (cached)."""
-    return _parallel(source.key, source.filters, side)
-
-
-def drivers(source: Source, side: str) -> dict[str, Any]:
-    """:func:`reports.insight.respondent_drivers` of a side (cached)."""
-    return _drivers(source.key, source.filters, side)
-
-
-def linkage(source: Source) -> Any:
-    """:func:`analysis.linkage.run_study` on the filtered frames (cached)."""
-    return _linkage(source.key, source.filters)
-
-
-def metrics(source: Source, side: str, group: str = "unit") -> dict[str, Any]:
-    """:func:`reports.insight.headline_metrics` of a side, by ``group`` (cached)."""
-    return _metrics(source.key, source.filters, side, group)
-
-
-def breakdowns(source: Source, side: str) -> dict[str, str]:
-    """Columns a side's metrics can be broken down by: ``unit`` and every single-choice
-    or dropdown question in the data (column -> label)."""
-    instrument, frame = instruments(source)[side], frames(source)[side]
-    options = {"unit": "Unit"}
-    options.update({q.id: instrument.text(q.text) for q in instrument.questions
-                    if q.type in ("single_choice", "dropdown") and q.id in frame})
-    return options
-
-
-def campaign_table(source: Source) -> pd.DataFrame | None:
-    """The chosen campaigns (name, instrument, wave, state, invitations, responses), or None."""
-    if source.key[0] != "campaign":
+def _upload_dataset() -> Dataset | None:
+    stored = st.session_state.get(_UPLOAD)
+    if stored is None:
         return None
-    from surveys import campaigns
-    from views.gateway import current_store
+    name, data, instrument_text, digest = stored
+    cached = st.session_state.get("insight:upload:dataset")
+    if cached is not None and cached.version == ("file", digest):
+        return cached
+    from surveys.instrument import load_instrument, parse_instrument
 
-    listing = campaigns.list_campaigns(current_store())
-    chosen = listing[listing["campaign"].isin(source.key[1])]
-    return chosen[["campaign", "name", "instrument", "version", "audience", "wave", "state", "invited", "responses"]]
-
-
-def report_html(source: Source) -> str:
-    """The self-contained HTML report of the current selection (cached)."""
-    return _report(source.key, source.filters)
+    instrument = (load_instrument(ROOT / "instruments" / f"{instrument_text}.yaml") if instrument_text in SHIPPED
+                  else parse_instrument(instrument_text, source="uploaded instrument"))
+    dataset = file_dataset({"upload": (instrument, read_upload(name, data))}, name=f"the uploaded file {name}",
+                           version=("file", digest))
+    st.session_state["insight:upload:dataset"] = dataset
+    return dataset
 
 
 # --------------------------------------------------------------------------- sidebar
-def _choose_key() -> tuple | None:
-    options = [DEMO, CAMPAIGNS, UPLOAD]
-    kind = st.sidebar.radio("Data", options, key="insight:source")
+def _choose() -> Dataset | None:
+    kind = _widget(st.sidebar.radio, "Data", [DEMO, CAMPAIGNS, UPLOAD], key="insight:source")
     if kind == DEMO:
         st.sidebar.caption("40 simulated units from a known service-profit chain (the data of `tandem demo`).")
-        return ("demo", str(STUDY))
+        return _demo()
     if kind == CAMPAIGNS:
-        try:
-            from surveys import campaigns
-            from views.gateway import current_store
+        from surveys import campaigns
+        from views.gateway import current_store
 
+        try:
             listing = campaigns.list_campaigns(current_store())
-        except (ImportError, AttributeError, TandemError) as exc:
+        except TandemError as exc:
             st.sidebar.warning(f"The campaign store is not available: {exc}")
             return None
         if listing.empty:
             st.sidebar.info("No campaigns yet.")
             return None
-        chosen = st.sidebar.multiselect("Campaigns (waves of a survey are combined; an employee and a customer "
-                                        "survey are linked through their units)",
-                                        listing["campaign"].tolist(), key="insight:campaigns")
-        return _campaign_key(chosen) if chosen else None
+        known = listing["campaign"].tolist()
+        kept = st.session_state.get("insight:campaigns")
+        if kept is not None:
+            st.session_state["insight:campaigns"] = [c for c in kept if c in known]
+        chosen = _widget(st.sidebar.multiselect, "Campaigns (waves of a survey are combined; an employee and a "
+                         "customer survey are linked through their units)", known, key="insight:campaigns")
+        return _campaigns(campaign_version(current_store(), chosen)) if chosen else None
+    return _choose_upload()
+
+
+def _choose_upload() -> Dataset | None:
+    stored = st.session_state.get(_UPLOAD)
+    if stored is not None:
+        st.sidebar.caption(f"Using the uploaded file **{stored[0]}** (kept for this session only).")
+        if st.sidebar.button("Remove the upload", key="insight:upload:remove"):
+            for key in (_UPLOAD, "insight:upload:dataset", "insight:memo"):
+                st.session_state.pop(key, None)
+            st.rerun()
+        return _upload_dataset()
     data = st.sidebar.file_uploader("Responses (CSV, Excel or SPSS .sav)", type=["csv", "xlsx", "sav"],
                                     key="insight:upload")
-    shipped = st.sidebar.selectbox("Instrument", ["(upload a YAML file)", *SHIPPED], key="insight:shipped")
+    shipped = _widget(st.sidebar.selectbox, "Instrument", ["(upload a YAML file)", *SHIPPED], key="insight:shipped")
     yaml_file = None
     if shipped == "(upload a YAML file)":
         yaml_file = st.sidebar.file_uploader("Instrument YAML", type=["yaml", "yml"], key="insight:yaml")
@@ -339,76 +183,162 @@ def _choose_key() -> tuple | None:
         st.sidebar.caption("One row per response, one column per item id, and a `unit` column for unit results.")
         return None
     content = data.getvalue()
-    instrument_text = shipped if yaml_file is None else yaml_file.getvalue().decode("utf-8")
+    instrument_text = shipped if yaml_file is None else yaml_file.getvalue().decode("utf-8", errors="strict")
     digest = hashlib.sha256(content + instrument_text.encode("utf-8")).hexdigest()
-    _uploads()[digest] = (data.name, content, instrument_text)
-    return ("upload", digest)
+    st.session_state[_UPLOAD] = (data.name, content, instrument_text, digest)
+    return _upload_dataset()
 
 
-def _filters(key: tuple) -> tuple:
-    loaded = _load(key)
-    insts, all_frames = loaded.instruments, loaded.frames
-    waves = sorted({str(w) for f in all_frames.values() if "wave" in f for w in f["wave"].dropna()})
-    units = sorted({str(u) for f in all_frames.values() if "unit" in f for u in f["unit"].dropna()})
+def _filters(dataset: Dataset) -> Selection:
+    frames = {side: d.frame for side, d in dataset.sides.items()}
+    waves = sorted({str(w) for f in frames.values() if "wave" in f for w in f["wave"].dropna()})
+    units = sorted({str(u) for f in frames.values() if "unit" in f for u in f["unit"].dropna()})
+    where: dict[str, list[str]] = {}
     with st.sidebar.expander("Filters", expanded=False):
-        chosen_waves = st.multiselect("Wave", waves, key="insight:waves") if len(waves) > 1 else []
-        chosen_units = st.multiselect("Units", units, key="insight:units")
-        where = []
-        for side, instrument in insts.items():
-            for q in instrument.questions:
-                if q.type in ("single_choice", "dropdown") and q.id in all_frames[side]:
-                    labels = {o.value: instrument.text(o.label) for o in q.options}
-                    values = st.multiselect(f"{instrument.text(q.text)} ({side}s)", list(labels),
-                                            format_func=labels.get, key=f"insight:where:{side}:{q.id}")
-                    if values:
-                        where.append((q.id, tuple(values)))
-    return tuple(chosen_waves), tuple(chosen_units), tuple(where)
+        chosen_waves = _pick("Wave", waves, "insight:waves") if len(waves) > 1 else []
+        chosen_units = _pick("Units", units, "insight:units")
+        for side, data in dataset.sides.items():
+            instrument = data.instrument
+            for column in data.dimensions:
+                question = next(q for q in instrument.questions if q.id == column)
+                labels = {o.value: instrument.text(o.label) for o in question.options}
+                values = _pick(f"{instrument.text(question.text)} ({side}s)", list(labels),
+                               f"insight:where:{side}:{column}", format_func=labels.get)
+                if values:
+                    where[column] = values
+    return Selection.of(waves=chosen_waves, units=chosen_units, where=where)
 
 
-def source() -> Source:
-    """The sidebar's data source and filters; stops the page when there is no data yet."""
-    key = _choose_key()
-    if key is None:
-        st.info("Choose the data in the sidebar.")
-        st.stop()
+def _pick(label: str, options: list[str], key: str, **extra: Any) -> list[str]:
+    kept = st.session_state.get(key, st.session_state.get(f"_kept:{key}"))
+    if kept is not None:
+        st.session_state[key] = [v for v in kept if v in options]
+    return _widget(st.multiselect, label, options, key=key, **extra)
+
+
+def context() -> Context:
+    """The sidebar's data and filters, named at the top of the page; stops the page when
+    there is no data yet."""
     try:
-        loaded = _load(key)
+        dataset = _choose()
     except TandemError as exc:
         st.error(str(exc))
         st.stop()
-    filters = _filters(key)
-    sizes = ", ".join(f"{len(f)} {side} responses" for side, f in loaded.frames.items())
-    return Source(key=key, filters=filters, sides=tuple(loaded.instruments), linked=loaded.study is not None,
-                  description=sizes)
+    if dataset is None:
+        st.info("Choose the data in the sidebar.")
+        st.stop()
+    selection = _filters(dataset)
+    views = select(dataset, selection)
+    sizes = ", ".join(f"{view.n:,} {side} responses" for side, view in views.items())
+    st.info(f"**Data:** {dataset.name}. **Selection:** {selection.describe()} ({sizes}).", icon=":material/database:")
+    _report_button(Context(dataset, selection, views))
+    return Context(dataset, selection, views)
 
 
-def enough(source: Source, side: str) -> bool:
-    """Whether the filtered selection of a side may be shown (at least ``min_group_size``
-    respondents); otherwise says so, without the number, and returns False."""
-    k = instruments(source)[side].min_group_size
-    if len(frames(source)[side]) < k:
-        st.warning(f"Fewer than {k} {side} responses match these filters: nothing is shown, to protect "
-                   "respondents' anonymity. Widen the filters.")
+def shown(view: SideView) -> bool:
+    """Whether a side's selection may be shown; otherwise says why, in words, and returns False.
+    A selection that leaves some responses out says so too."""
+    if view.empty:
+        st.warning(view.note)
         return False
+    if view.note:
+        st.caption(view.note)
     return True
 
 
-def side_choice(source: Source, label: str = "Survey") -> str:
-    """A radio between the sides of the source (employee/customer)."""
-    if len(source.sides) == 1:
-        return source.sides[0]
-    return st.radio(label, source.sides, horizontal=True, format_func=str.capitalize, key="insight:side")
+def side_choice(ctx: Context, label: str = "Survey") -> str:
+    """A radio between the sides of the data (employee/customer), kept across pages."""
+    if len(ctx.sides) == 1:
+        return ctx.sides[0]
+    return _widget(st.radio, label, list(ctx.sides), key="insight:side", horizontal=True,
+                   format_func=str.capitalize)
 
 
-def report_button(source: Source) -> None:
-    """Download button of the self-contained HTML report."""
-    st.sidebar.download_button("Download the report (HTML)", data=lambda: report_html(source),
-                               file_name="tandem-report.html", mime="text/html", key="insight:report",
-                               on_click="ignore")
+def _report_button(ctx: Context) -> None:
+    def build() -> str:
+        from reports.html import render_report
+
+        return memo(ctx, "report", lambda: render_report(results.collect_insight(ctx.dataset, ctx.selection)))
+
+    st.sidebar.download_button("Download the report (HTML)", data=build, file_name="tandem-report.html",
+                               mime="text/html", key="insight:report", on_click="ignore")
 
 
-def labels(source: Source) -> dict[str, str]:
-    """Construct labels of the source's instruments."""
-    from reports.insight import construct_labels
+def labels(ctx: Context) -> dict[str, str]:
+    """Construct labels of the data's instruments."""
+    return results.construct_labels(*ctx.dataset.instruments.values())
 
-    return construct_labels(*instruments(source).values())
+
+def breakdowns(ctx: Context, side: str) -> dict[str, str]:
+    """Columns a side's metrics can be broken down by: ``unit`` and the demographic
+    questions (column -> label)."""
+    data = ctx.dataset.sides[side]
+    options = {"unit": "Unit"}
+    options.update({q.id: data.instrument.text(q.text) for q in data.instrument.questions if q.id in data.dimensions})
+    return options
+
+
+def figure(ctx: Context, name: str, builder: str, /, *args: Any, **options: Any) -> Any:
+    """``reports.charts.<builder>(*args, **options)``, cached with the context and ``name``
+    (which must name everything else the figure depends on, e.g. the chosen outcome)."""
+    from reports import charts
+
+    return memo(ctx, "figure", lambda: getattr(charts, builder)(*args, **options), name)
+
+
+# --------------------------------------------------------------------------- cached results
+def metrics(ctx: Context, side: str, group: str = "unit") -> dict[str, Any]:
+    """:func:`services.insight.headline_metrics` of a side, by ``group``."""
+    return memo(ctx, "metrics", lambda: results.headline_metrics(ctx.views[side], group=group), side, group)
+
+
+def trend(ctx: Context, side: str, name: str) -> Any:
+    """:func:`services.insight.metric_trend` of a side's metric."""
+    return memo(ctx, "trend", lambda: results.metric_trend(ctx.views[side], name), side, name)
+
+
+def responses(ctx: Context, side: str) -> Any:
+    """:func:`services.insight.responses_by_unit` of a side."""
+    return memo(ctx, "responses", lambda: results.responses_by_unit(ctx.views[side]), side)
+
+
+def health(ctx: Context, side: str) -> Any:
+    """:func:`services.insight.instrument_health` of a side."""
+    with st.spinner("Checking the instrument (reliability, CFA, HTMT) ..."):
+        return memo(ctx, "health", lambda: results.instrument_health(ctx.views[side]), side)
+
+
+def parallel(ctx: Context, side: str) -> Any:
+    """:func:`services.insight.parallel_analysis` of a side."""
+    with st.spinner("Parallel analysis ..."):
+        return memo(ctx, "parallel", lambda: results.parallel_analysis(ctx.views[side]), side)
+
+
+def drivers(ctx: Context, side: str) -> dict[str, Any]:
+    """:func:`services.insight.respondent_drivers` of a side."""
+    with st.spinner("Key drivers with bootstrap intervals ..."):
+        return memo(ctx, "drivers", lambda: results.respondent_drivers(ctx.views[side]), side)
+
+
+def linkage(ctx: Context) -> Any:
+    """:func:`services.insight.linkage` of the two sides with the dataset's study."""
+    with st.spinner("Linking employees and customers through units ..."):
+        return memo(ctx, "linkage", lambda: results.linkage(ctx.views, ctx.dataset.study.study))
+
+
+def comments(ctx: Context, side: str, search: str) -> Any:
+    """:func:`services.insight.comments` of a side."""
+    return memo(ctx, "comments", lambda: results.comments(ctx.views[side], search=search), side, search)
+
+
+def campaign_table(ctx: Context) -> Any:
+    """The chosen campaigns (name, instrument, wave, state, invitations, responses), or None."""
+    if ctx.dataset.kind != "campaigns":
+        return None
+    from surveys import campaigns
+    from views.gateway import current_store
+
+    chosen = [c for data in ctx.dataset.sides.values() for c in data.campaigns]
+    listing = campaigns.list_campaigns(current_store())
+    listing = listing[listing["campaign"].isin(chosen)]
+    return listing[["campaign", "name", "instrument", "version", "audience", "wave", "state", "invited", "responses"]]

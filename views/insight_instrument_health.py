@@ -1,8 +1,9 @@
 """Insight page: instrument health: reliability and item analysis, scree with parallel
 analysis, CFA fit and loadings, HTMT, and the flags with what to consider.
 
-Thin: :func:`analysis.measurement.instrument_health` and
-:func:`analysis.efa.parallel_analysis` (cached in :mod:`views.insight`), charts from
+Thin: :func:`services.insight.instrument_health` and
+:func:`services.insight.parallel_analysis` (cached in :mod:`views.insight`), on the
+responses the disclosure policy lets the selection describe; charts from
 :mod:`reports.charts`.
 """
 
@@ -15,15 +16,14 @@ from views.errors import shown_errors
 
 st.title("Instrument health")
 with shown_errors("instrument health"):
-    source = insight.source()
-    insight.report_button(source)
-    side = insight.side_choice(source)
-    instrument = insight.instruments(source)[side]
-    st.caption(f"{instrument.text(instrument.title)} ({instrument.id} {instrument.version}); "
-               f"{len(insight.frames(source)[side])} responses.")
-    if insight.enough(source, side):
-        report = insight.health(source, side)
-        labels = insight.labels(source)
+    ctx = insight.context()
+    side = insight.side_choice(ctx)
+    view = ctx.views[side]
+    instrument = view.instrument
+    st.caption(f"{instrument.text(instrument.title)} ({instrument.id} {instrument.version}); {view.n} responses.")
+    if insight.shown(view):
+        report = insight.health(ctx, side)
+        labels = insight.labels(ctx)
         fm = report.fit_measures
         st.subheader("Flags and what to consider")
         if len(report.flags):
@@ -50,22 +50,22 @@ with shown_errors("instrument health"):
         st.subheader("Item analysis")
         st.dataframe(report.items.reset_index(), hide_index=True, width="stretch")
         st.subheader("How many factors? Scree with parallel analysis")
-        pa = insight.parallel(source, side)
-        chart = insight.figure(source, f"scree:{side}", "scree", pa.scree, n_factors=pa.n_factors, quantile=pa.quantile)
+        pa = insight.parallel(ctx, side)
+        chart = insight.figure(ctx, f"scree:{side}", "scree", pa.scree, n_factors=pa.n_factors, quantile=pa.quantile)
         st.plotly_chart(chart, key="scree")
         st.caption(f"The instrument defines {len(instrument.constructs)} constructs; parallel analysis suggests "
                    f"{pa.n_factors} factors beat random data (Horn 1965).")
         if report.cfa is not None:
             est = report.cfa.estimates
             loads = est[est["op"] == "=~"].pivot_table(index="rhs", columns="lhs", values="std_all", sort=False)
-            st.plotly_chart(insight.figure(source, f"cfa:{side}", "loadings_heatmap", loads,
+            st.plotly_chart(insight.figure(ctx, f"cfa:{side}", "loadings_heatmap", loads,
                                            title="CFA standardized loadings (items on their constructs)",
                                            labels=labels), key="cfa_loadings")
         if report.efa is not None:
-            st.plotly_chart(insight.figure(source, f"efa:{side}", "loadings_heatmap", report.efa.loadings,
+            st.plotly_chart(insight.figure(ctx, f"efa:{side}", "loadings_heatmap", report.efa.loadings,
                                            title="EFA pattern loadings (oblimin): cross-loadings show up off the "
                                                  "diagonal blocks"), key="efa_loadings")
         if len(report.htmt):
-            chart = insight.figure(source, f"htmt:{side}", "htmt_heatmap", report.htmt,
+            chart = insight.figure(ctx, f"htmt:{side}", "htmt_heatmap", report.htmt,
                                    threshold=report.thresholds.htmt, labels=labels)
             st.plotly_chart(chart, key="htmt")

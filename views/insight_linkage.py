@@ -1,9 +1,11 @@
 """Insight page: the service-profit chain across units: aggregation verdicts, unit scatter
 plots and the path diagram with standardized coefficients.
 
-Thin: :func:`analysis.linkage.run_study` (cached in :mod:`views.insight`), charts from
+Thin: :func:`services.insight.linkage` (cached in :mod:`views.insight`) with the study
+that fits the chosen instruments (:func:`services.studies.study_for`), charts from
 :mod:`reports.charts`, the diagram from :mod:`reports.diagram`. Only units with at least
-the study's minimum respondents on both sides appear.
+the study's minimum respondents on both sides, and that the disclosure policy lets be
+shown on their own, appear.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ from views.errors import shown_errors
 
 st.title("Linkage")
 with shown_errors("linkage"):
-    source = insight.source()
-    insight.report_button(source)
-    if not source.linked:
-        st.info("Linkage needs an employee and a customer survey that share units: choose the demo data or one "
-                "employee and one customer campaign.")
+    ctx = insight.context()
+    choice = ctx.dataset.study
+    if not ctx.linked:
+        st.info(choice.reason + " Choose the demo data, or one employee and one customer campaign.")
         st.stop()
-    if not all(insight.enough(source, side) for side in source.sides):
+    if not all(insight.shown(view) for view in ctx.views.values()):
         st.stop()
-    result = insight.linkage(source)
-    spec = insight.study(source)
-    labels = insight.labels(source)
+    result = insight.linkage(ctx)
+    spec = choice.study
+    labels = insight.labels(ctx)
+    st.caption(f"Study: {choice.reason}.")
     st.caption(f"{result.n_units} units with at least {result.min_employees} employee and {result.min_customers} "
                f"customer responses; {len(result.dropped)} units left out and not shown.")
 
@@ -52,7 +54,7 @@ with shown_errors("linkage"):
     left, right = st.columns(2)
     x = left.selectbox("Employee construct", employee_nodes, format_func=lambda n: labels.get(n, n), key="linkage:x")
     y = right.selectbox("Customer outcome", customer_nodes, format_func=lambda n: labels.get(n, n), key="linkage:y")
-    chart = insight.figure(source, f"scatter:{x}:{y}", "unit_scatter", result.units, x=x, y=y, size="n_employees",
+    chart = insight.figure(ctx, f"scatter:{x}:{y}", "unit_scatter", result.units, x=x, y=y, size="n_employees",
                            min_size=result.min_employees, x_label=labels.get(x, x), y_label=labels.get(y, y))
     st.plotly_chart(chart, key="scatter")
     for warning in result.warnings:

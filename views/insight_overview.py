@@ -1,7 +1,8 @@
 """Insight page: responses by unit, headline NPS / eNPS / CSAT with intervals, trends across waves.
 
-Thin: numbers come from :mod:`reports.insight` (which calls :mod:`analysis.metrics`),
-charts from :mod:`reports.charts`. Units below the minimum group size show "fewer than k".
+Thin: every number comes from :mod:`services.insight` (through the disclosure policy),
+charts from :mod:`reports.charts`. Units that may not be shown say "fewer than k" or
+"hidden", never a number.
 """
 
 from __future__ import annotations
@@ -14,22 +15,19 @@ from views.errors import shown_errors
 
 st.title("Overview")
 with shown_errors("overview"):
-    source = insight.source()
-    insight.report_button(source)
-    st.caption(f"Data: {source.description}.")
-    listing = insight.campaign_table(source)
+    ctx = insight.context()
+    listing = insight.campaign_table(ctx)
     if listing is not None:
         st.dataframe(listing, hide_index=True, width="stretch")
 
-    for side, instrument in insight.instruments(source).items():
-        frame = insight.frames(source)[side]
-        k = instrument.min_group_size
+    for side, view in ctx.views.items():
+        instrument, k = view.instrument, view.k
         st.header(f"{side.capitalize()} survey: {instrument.text(instrument.title)}")
-        if not insight.enough(source, side):
+        if not insight.shown(view):
             continue
-        metrics = insight.metrics(source, side)
+        metrics = insight.metrics(ctx, side)
         columns = st.columns(max(1, len(metrics) + 1))
-        columns[0].metric("Responses", f"{len(frame):,}")
+        columns[0].metric("Responses", f"{view.n:,}")
         for column, (name, unit_metric) in zip(columns[1:], metrics.items(), strict=False):
             overall = unit_metric.overall
             scale = 100 if unit_metric.metric == "csat_top2box" else 1
@@ -41,30 +39,30 @@ with shown_errors("overview"):
                               help=f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}"
                                    f"{unit}, n = {overall.n}")
                 column.caption(f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
-        table = insight.responses(source, side)
-        st.plotly_chart(insight.figure(source, f"rates:{side}", "response_rates", table, min_group_size=k,
+        table = insight.responses(ctx, side)
+        st.plotly_chart(insight.figure(ctx, f"rates:{side}", "response_rates", table, min_group_size=k,
                                        title=f"{side.capitalize()} responses by unit"),
                         key=f"rates:{side}")
         with st.expander("Responses by unit (table)"):
             columns = ["unit", "label", "shown"] + (["invited"] if table["invited"].notna().any() else [])
             st.dataframe(table[columns].rename(columns={"shown": "responses"}), hide_index=True)
         if metrics:
-            chart = insight.figure(source, f"headline:{side}", "metric_intervals",
+            chart = insight.figure(ctx, f"headline:{side}", "metric_intervals",
                                    [m.overall for m in metrics.values()],
                                    title=f"{side.capitalize()} headline metrics with 95% intervals")
             st.plotly_chart(chart, key=f"headline:{side}")
-        options = insight.breakdowns(source, side)
+        options = insight.breakdowns(ctx, side)
         group = st.selectbox("Break the metrics down by", list(options), format_func=options.get,
                              key=f"overview:breakdown:{side}") if metrics else "unit"
-        grouped = metrics if group == "unit" else insight.metrics(source, side, group)
+        grouped = metrics if group == "unit" else insight.metrics(ctx, side, group)
         for name, unit_metric in grouped.items():
-            chart = insight.figure(source, f"by_group:{side}:{group}:{name}", "metric_by_unit", unit_metric.to_frame(),
+            chart = insight.figure(ctx, f"by_group:{side}:{group}:{name}", "metric_by_unit", unit_metric.to_frame(),
                                    metric=unit_metric.metric, group_label=options[group])
             st.plotly_chart(chart, key=f"by_unit:{side}:{name}")
         for name, unit_metric in metrics.items():
-            waves = insight.trend(source, side, name)
+            waves = insight.trend(ctx, side, name)
             if len(waves) > 1:
-                chart = insight.figure(source, f"trend:{side}:{name}", "trend", waves, metric=unit_metric.metric)
+                chart = insight.figure(ctx, f"trend:{side}:{name}", "trend", waves, metric=unit_metric.metric)
                 st.plotly_chart(chart, key=f"trend:{side}:{name}")
             else:
                 st.caption(f"{charts.METRIC_NAMES.get(unit_metric.metric, name)}: one wave so far; trends appear "

@@ -1,0 +1,259 @@
+"""Data sources: campaigns from the store, an uploaded or local file, or the demo.
+
+Every page, CLI command, report and export gets its data here, as one
+:class:`Dataset`: by side (``employee``/``customer``) the instrument, the wide response
+frame, which responses count toward the anonymity threshold, the thresholds themselves
+and the invitations per unit; plus the linkage study that fits the two instruments
+(:func:`services.studies.study_for`) and a name that pages show at the top.
+
+Campaign data is always read with the instrument version the campaign pinned (its
+YAML is stored with it, by sha256), never with the file on disk, and the minimum group
+size is the one locked into the campaign when it was created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from services import disclosure
+from services.studies import StudyChoice, study_for
+from surveys.errors import TandemError
+from surveys.instrument import Instrument
+
+__all__ = [
+    "OPEN_EMPLOYEE_VARIABLE",
+    "Dataset",
+    "SideData",
+    "campaign_dataset",
+    "campaign_version",
+    "demo_dataset",
+    "file_dataset",
+    "read_upload",
+]
+
+#: Set to 1 to count open-link employee responses toward the anonymity threshold.
+OPEN_EMPLOYEE_VARIABLE = "TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class SideData:
+    """One audience's responses with what the disclosure policy needs.
+
+    Attributes
+    ----------
+    instrument
+        The instrument the responses answer (a campaign's pinned version).
+    frame
+        Wide response frame (one row per response, positional index).
+    counted
+        Per row: counts toward ``min_group_size`` (False only for open-link employee
+        responses, which anyone could have made up).
+    min_group_size, min_comment_group_size
+        The thresholds (campaigns: as locked when they were created).
+    invited
+        Invitations per unit (campaigns with invitations; else empty).
+    campaigns
+        Campaign ids the frame combines (as waves).
+    """
+
+    instrument: Instrument
+    frame: pd.DataFrame = field(repr=False)
+    counted: np.ndarray = field(repr=False)
+    min_group_size: int
+    min_comment_group_size: int
+    invited: Mapping[str, int] = field(default_factory=dict)
+    campaigns: tuple[str, ...] = ()
+
+    @cached_property
+    def dimensions(self) -> tuple[str, ...]:
+        """The demographic columns offered as filters and breakdowns (single-choice and
+        drop-down questions in the frame)."""
+        return tuple(q.id for q in self.instrument.questions
+                     if q.type in ("single_choice", "dropdown") and q.id in self.frame)
+
+    @cached_property
+    def blocks(self) -> disclosure.Partition:
+        """The blocks of at least ``min_group_size`` counted respondents."""
+        return disclosure.partition(self.frame, k=self.min_group_size, dimensions=self.dimensions,
+                                    counted=self.counted)
+
+    @cached_property
+    def comment_blocks(self) -> disclosure.Partition:
+        """The blocks of at least ``min_comment_group_size`` counted respondents."""
+        return disclosure.partition(self.frame, k=self.min_comment_group_size, dimensions=self.dimensions,
+                                    counted=self.counted)
+
+    @cached_property
+    def masked(self) -> pd.DataFrame:
+        """The frame with thin item answers withheld (:func:`services.disclosure.mask_items`)."""
+        items = [i.id for i in self.instrument.items]
+        return disclosure.mask_items(self.frame, self.blocks, items)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The data of one source.
+
+    Attributes
+    ----------
+    kind
+        ``"demo"``, ``"campaigns"`` or ``"file"``.
+    name
+        What the data is, in words (shown at the top of every page).
+    version
+        Hashable: changes whenever the data does (cache key).
+    sides
+        ``{"employee": SideData, "customer": SideData}`` (one or both).
+    study
+        The linkage study that fits the instruments, or why there is none.
+    """
+
+    kind: str
+    name: str
+    version: tuple
+    sides: Mapping[str, SideData]
+    study: StudyChoice
+
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        """Side -> instrument."""
+        return {side: data.instrument for side, data in self.sides.items()}
+
+
+def _dataset(kind: str, name: str, version: tuple, sides: Mapping[str, SideData]) -> Dataset:
+    return Dataset(kind, name, version, dict(sides), study_for({s: d.instrument for s, d in sides.items()}))
+
+
+def _side(instrument: Instrument, frame: pd.DataFrame, *, counted: Any = None, k: int | None = None,
+          invited: Mapping[str, int] | None = None, campaigns: Sequence[str] = ()) -> SideData:
+    frame = frame.reset_index(drop=True)
+    k = max(instrument.min_group_size, k or 0)
+    return SideData(instrument=instrument, frame=frame,
+                    counted=np.ones(len(frame), dtype=bool) if counted is None else np.asarray(counted, dtype=bool),
+                    min_group_size=k, min_comment_group_size=max(k, instrument.min_comment_group_size),
+                    invited=dict(invited or {}), campaigns=tuple(campaigns))
+
+
+# --------------------------------------------------------------------------- demo
+def demo_dataset(*, n_units: int | None = None, seed: int | None = None) -> Dataset:
+    """The demo: the simulated service-profit chain of the shipped instruments (the data
+    ``tandem demo`` stores), 40 units, with its known truth."""
+    from services import demo
+    from surveys.instrument import load_instrument
+
+    employee = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
+    customer = load_instrument(ROOT / "instruments" / "customer_experience.yaml")
+    n_units, seed = n_units or demo.DEMO_UNITS, seed or demo.DEMO_SEED
+    employees, customers = demo.demo_frames(employee, customer, n_units=n_units, seed=seed)
+    return _dataset("demo", f"the demo data (simulated service-profit chain, {n_units} units, seed {seed})",
+                    ("demo", n_units, seed), {"employee": _side(employee, employees),
+                                              "customer": _side(customer, customers)})
+
+
+# --------------------------------------------------------------------------- campaigns
+def campaign_version(store: Any, campaign_ids: Sequence[str]) -> tuple:
+    """The data version of chosen campaigns: their ids with response count and state
+    (a new response or a closed campaign gives a new version)."""
+    from surveys import campaigns
+
+    listing = campaigns.list_campaigns(store).set_index("campaign")
+    unknown = [c for c in campaign_ids if c not in listing.index]
+    if unknown:
+        raise TandemError(f"no campaign '{unknown[0]}'", where="campaigns",
+                          fix="choose one of: " + ", ".join(listing.index[:12]) + ".")
+    return ("campaigns", *((c, int(listing.loc[c, "responses"]), str(listing.loc[c, "state"]))
+                           for c in campaign_ids))
+
+
+def _counted(campaign: Any, n: int) -> np.ndarray:
+    """Open-link employee responses do not count toward k (anyone could pad a unit),
+    unless the operator set :data:`OPEN_EMPLOYEE_VARIABLE` and accepted that risk."""
+    padded = campaign.audience == "employee" and campaign.mode == "open"
+    allowed = os.environ.get(OPEN_EMPLOYEE_VARIABLE, "") == "1"
+    return np.full(n, not padded or allowed, dtype=bool)
+
+
+def campaign_dataset(store: Any, campaign_ids: Sequence[str]) -> Dataset:
+    """Campaigns from the store: those of one audience are waves of one survey; an
+    employee and a customer survey are linked through their units.
+
+    Raises
+    ------
+    TandemError
+        No campaign chosen, an unknown campaign, or campaigns of two different
+        instruments for one audience.
+    """
+    from surveys import campaigns
+
+    if not campaign_ids:
+        raise TandemError("no campaign chosen", where="campaigns", fix="choose at least one campaign.")
+    version = campaign_version(store, campaign_ids)
+    parts: dict[str, list[tuple[Any, pd.DataFrame]]] = {}
+    for campaign_id in campaign_ids:
+        campaign = campaigns.get_campaign(store, campaign_id)
+        parts.setdefault(campaign.audience, []).append((campaign, campaigns.responses_frame(store, campaign_id)))
+    sides = {}
+    for audience, chosen in parts.items():
+        ids = {c.instrument.id for c, _ in chosen}
+        if len(ids) > 1:
+            raise TandemError(f"campaigns of two different {audience} instruments ({', '.join(sorted(ids))}) cannot "
+                              "be analysed together", where="campaigns",
+                              fix="choose campaigns (waves) of one employee and one customer instrument.")
+        latest = max(chosen, key=lambda pair: (str(pair[0].wave), pair[0].id))[0]
+        invited: dict[str, int] = {}
+        for campaign, _ in chosen:
+            if campaign.mode == "invited":
+                rates = campaigns.response_rates(store, campaign.id)
+                counts = pd.to_numeric(rates.set_index("unit")["invited"], errors="coerce").dropna()
+                for unit, n in counts.drop("(all units)", errors="ignore").items():
+                    invited[str(unit)] = invited.get(str(unit), 0) + int(n)
+        frame = pd.concat([f for _, f in chosen], ignore_index=True)
+        counted = np.concatenate([_counted(c, len(f)) for c, f in chosen])
+        sides[audience] = _side(latest.instrument, frame, counted=counted,
+                                k=max(c.min_group_size for c, _ in chosen), invited=invited,
+                                campaigns=[c.id for c, _ in chosen])
+    described = "; ".join(f"{', '.join(d.campaigns)} ({side}s, {d.instrument.id} {d.instrument.version})"
+                          for side, d in sides.items())
+    return _dataset("campaigns", f"campaigns {described}", version, sides)
+
+
+# --------------------------------------------------------------------------- files
+def read_upload(name: str, data: bytes) -> pd.DataFrame:
+    """A response file's bytes (CSV, Excel or SPSS) as a frame, nothing kept on disk after."""
+    import tempfile
+
+    from analysis.scoring import read_responses
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(name).name
+        path.write_bytes(data)
+        return read_responses(path)
+
+
+def file_dataset(frames: Mapping[str, tuple[Instrument, pd.DataFrame]], *, name: str,
+                 version: tuple | None = None) -> Dataset:
+    """Response frames brought by the user (an upload, ``--data FILE``), each with its
+    instrument; every row counts toward the instrument's thresholds."""
+    sides = {}
+    for instrument, frame in frames.values():
+        if instrument.audience in sides:
+            raise TandemError(f"two {instrument.audience} files", where=name,
+                              fix="give one employee and one customer file at most.")
+        sides[instrument.audience] = _side(instrument, frame)
+    if version is None:
+        digest = hashlib.sha256()
+        for instrument, frame in frames.values():
+            digest.update(instrument.id.encode())
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        version = ("file", digest.hexdigest())
+    return _dataset("file", name, version, sides)
