@@ -12,15 +12,18 @@ in a sentence a page can show.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from analysis.study import Study, StudyError, parse_study
+from surveys.errors import TandemError
 from surveys.instrument import Instrument
 from surveys.yamlsource import read_text
 
-__all__ = ["STUDIES", "StudyChoice", "built_study", "study_for"]
+__all__ = ["STUDIES", "StudyChoice", "bind_study", "built_study", "study_for"]
 
 #: The shipped study files.
 STUDIES = Path(__file__).resolve().parents[1] / "instruments" / "studies"
@@ -115,3 +118,15 @@ def built_study(employee: Instrument, customer: Instrument) -> StudyChoice:
 
 def _quote(text: str) -> str:
     return text.replace("'", "''")
+
+
+def bind_study(dataset: Any, path: str | Path) -> Any:
+    """``dataset`` (a :class:`services.sources.Dataset`) with the study file at ``path``
+    bound to its own instruments (a campaign's pinned versions, not the files the study
+    names). Raises :class:`~analysis.study.StudyError` when the study does not fit them."""
+    path = Path(path)
+    if set(dataset.sides) != {"employee", "customer"}:
+        raise TandemError("a study links an employee and a customer survey", where=str(path),
+                          fix="give one employee and one customer campaign (or file).")
+    study = parse_study(read_text(path), source=str(path), base=path.parent, instruments=dataset.instruments)
+    return dataclasses.replace(dataset, study=StudyChoice(study, "shipped", f"the study file {path}"))

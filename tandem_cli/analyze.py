@@ -30,11 +30,10 @@ from rich.table import Table
 
 from services.settings import DEFAULTS
 from surveys.errors import TandemError
+from tandem_cli.data import load_data, open_dataset
 
 __all__ = ["analyze_app", "records", "report_command"]
 
-ROOT = Path(__file__).resolve().parents[1]
-INSTRUMENTS = ROOT / "instruments"
 SCHEMA_VERSION = "1"
 
 analyze_app = typer.Typer(help="Psychometrics, drivers and aggregation from a response file or campaign.",
@@ -47,80 +46,6 @@ CampaignOption = Annotated[str | None, typer.Option("--campaign", help="Campaign
 InstrumentOption = Annotated[str | None, typer.Option(
     "--instrument", help="Instrument YAML path or shipped id (e.g. employee_experience).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema: reports/schemas/).")]
-
-
-# --------------------------------------------------------------------------- inputs
-def load_instrument_arg(value: str) -> Any:
-    """An instrument from a path or a shipped id (``instruments/<id>.yaml``)."""
-    from surveys.instrument import load_instrument
-
-    path = Path(value)
-    if not path.is_file() and (INSTRUMENTS / f"{value}.yaml").is_file():
-        path = INSTRUMENTS / f"{value}.yaml"
-    if not path.is_file():
-        from surveys.errors import did_you_mean
-
-        shipped = [p.stem for p in INSTRUMENTS.glob("*.yaml")]
-        raise TandemError(f"no instrument '{value}'.{did_you_mean(value, shipped)}", where="--instrument",
-                          fix=f"give a YAML path or one of: {', '.join(sorted(shipped))}.")
-    return load_instrument(path)
-
-
-def open_dataset(*, data: Path | None = None, campaigns: list[str] | None = None,
-                 instrument: str | None = None) -> Any:
-    """The :class:`services.sources.Dataset` of the options: campaigns from the store (with
-    their pinned instruments) or a response file with ``--instrument``."""
-    from services.sources import campaign_dataset, file_dataset
-
-    if campaigns:
-        if instrument:
-            raise TandemError("--instrument does not go with a campaign", where="--instrument",
-                              fix="drop it: a campaign is always read with the instrument version it pinned.")
-        from surveys.store import open_store
-
-        store = open_store()
-        try:
-            return campaign_dataset(store, campaigns)
-        finally:
-            store.dispose()
-    from analysis.scoring import read_responses
-
-    if instrument is None:
-        raise TandemError("--instrument is needed with --data", where="tandem analyze",
-                          fix="pass --instrument PATH.yaml or a shipped id such as employee_experience.")
-    return file_dataset({"data": (load_instrument_arg(instrument), read_responses(data))}, name=f"the file {data}")
-
-
-def shown_view(dataset: Any) -> Any:
-    """The one side of a single-survey dataset as the disclosure policy lets it out
-    (:func:`services.selection.select`); a TandemError when nothing may be shown."""
-    from services.selection import select
-
-    views = select(dataset)
-    if len(views) != 1:
-        raise TandemError("these campaigns hold two surveys", where="--campaign",
-                          fix="give campaigns of one survey (its waves); link two with `tandem analyze study`.")
-    view = next(iter(views.values()))
-    if view.empty:
-        raise TandemError(view.note or "nothing may be shown", where=dataset.name, fix="use more responses.")
-    return view
-
-
-def load_data(data: Path | None, campaign: str | None, instrument: str | None, *,
-              need_instrument: bool = True) -> tuple[pd.DataFrame, Any, str]:
-    """Responses, instrument and a description of the source, from the options: the
-    responses the disclosure policy lets out (thin item answers withheld), through
-    :mod:`services`."""
-    if (data is None) == (campaign is None):
-        raise TandemError("give exactly one of --data FILE or --campaign C", where="tandem analyze",
-                          fix="e.g. --data responses.csv --instrument employee_experience")
-    if data is not None and instrument is None and not need_instrument:
-        from analysis.scoring import read_responses
-
-        return read_responses(data), None, str(data)
-    dataset = open_dataset(data=data, campaigns=[campaign] if campaign else None, instrument=instrument)
-    view = shown_view(dataset)
-    return view.frame, view.instrument, f"campaign {campaign}" if campaign else str(data)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -454,7 +379,7 @@ def report_command(
             raise TandemError("nothing to report on", where="tandem report",
                               fix="pass --demo, two campaigns, or --data FILE --instrument I.")
         if study is not None:
-            from tandem_cli.study import bind_study
+            from services.studies import bind_study
 
             dataset = bind_study(dataset, study)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:

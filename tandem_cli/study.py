@@ -10,25 +10,23 @@ and the report's:
 * otherwise (or with ``--demo``): **the demo data**, the simulated service-profit chain
   that ``tandem demo`` puts in the store (:func:`services.sources.demo_dataset`).
 
-The study file is bound to the data's instruments (:func:`bind_study`), and the chain
+The study file is bound to the data's instruments (:func:`services.studies.bind_study`), and the chain
 is fitted through the disclosure policy (:func:`services.insight.linkage`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from analysis.linkage import format_study
 from analysis.power import format_power, power
-from analysis.study import load_study, parse_study
+from analysis.study import load_study
 from services.settings import DEFAULTS
-from services.studies import StudyChoice
+from services.studies import bind_study
 from surveys.errors import TandemError
-from surveys.yamlsource import read_text
 
 StudyPath = Annotated[Path, typer.Argument(help="Study file, e.g. instruments/studies/service_profit_chain.yaml.")]
 
@@ -36,16 +34,6 @@ StudyPath = Annotated[Path, typer.Argument(help="Study file, e.g. instruments/st
 def _fail(error: TandemError) -> None:
     typer.echo(f"Error: {error.message}", err=True)
     raise typer.Exit(1)
-
-
-def bind_study(dataset: Any, path: Path) -> Any:
-    """``dataset`` with the study file at ``path`` bound to its own instruments (a
-    campaign's pinned versions, not the files the study names)."""
-    if set(dataset.sides) != {"employee", "customer"}:
-        raise TandemError("a study links an employee and a customer survey", where=str(path),
-                          fix="give one employee and one customer campaign (or file).")
-    study = parse_study(read_text(path), source=str(path), base=path.parent, instruments=dataset.instruments)
-    return dataclasses.replace(dataset, study=StudyChoice(study, "shipped", f"the study file {path}"))
 
 
 def analyze_study(
@@ -70,7 +58,7 @@ def analyze_study(
         if demo or (campaign_employee is None and employees is None):
             dataset = demo_dataset()
         elif campaign_employee is not None:
-            from tandem_cli.analyze import open_dataset
+            from tandem_cli.data import open_dataset
 
             dataset = open_dataset(campaigns=[campaign_employee, campaign_customer])
             for side, campaign in (("employee", campaign_employee), ("customer", campaign_customer)):

@@ -1,0 +1,95 @@
+"""Where ``tandem`` commands get their data: the options turned into a service-layer dataset.
+
+``--campaign`` reads campaigns from the store with their pinned instruments, ``--data``
+reads a response file with ``--instrument`` (a YAML path or a shipped id); both become a
+:class:`services.sources.Dataset`, and analyses see only what the disclosure policy lets
+out (:func:`services.selection.select`), exactly like the pages and the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from surveys.errors import TandemError
+
+__all__ = ["INSTRUMENTS", "load_data", "load_instrument_arg", "open_dataset", "shown_view"]
+
+INSTRUMENTS = Path(__file__).resolve().parents[1] / "instruments"
+
+
+def load_instrument_arg(value: str) -> Any:
+    """An instrument from a path or a shipped id (``instruments/<id>.yaml``)."""
+    from surveys.instrument import load_instrument
+
+    path = Path(value)
+    if not path.is_file() and (INSTRUMENTS / f"{value}.yaml").is_file():
+        path = INSTRUMENTS / f"{value}.yaml"
+    if not path.is_file():
+        from surveys.errors import did_you_mean
+
+        shipped = [p.stem for p in INSTRUMENTS.glob("*.yaml")]
+        raise TandemError(f"no instrument '{value}'.{did_you_mean(value, shipped)}", where="--instrument",
+                          fix=f"give a YAML path or one of: {', '.join(sorted(shipped))}.")
+    return load_instrument(path)
+
+
+def open_dataset(*, data: Path | None = None, campaigns: list[str] | None = None,
+                 instrument: str | None = None) -> Any:
+    """The :class:`services.sources.Dataset` of the options: campaigns from the store (with
+    their pinned instruments) or a response file with ``--instrument``."""
+    from services.sources import campaign_dataset, file_dataset
+
+    if campaigns:
+        if instrument:
+            raise TandemError("--instrument does not go with a campaign", where="--instrument",
+                              fix="drop it: a campaign is always read with the instrument version it pinned.")
+        from surveys.store import open_store
+
+        store = open_store()
+        try:
+            return campaign_dataset(store, campaigns)
+        finally:
+            store.dispose()
+    from analysis.scoring import read_responses
+
+    if instrument is None:
+        raise TandemError("--instrument is needed with --data", where="tandem analyze",
+                          fix="pass --instrument PATH.yaml or a shipped id such as employee_experience.")
+    return file_dataset({"data": (load_instrument_arg(instrument), read_responses(data))}, name=f"the file {data}")
+
+
+def shown_view(dataset: Any) -> Any:
+    """The one side of a single-survey dataset as the disclosure policy lets it out
+    (:func:`services.selection.select`); a TandemError when nothing may be shown."""
+    from services.selection import select
+
+    views = select(dataset)
+    if len(views) != 1:
+        raise TandemError("these campaigns hold two surveys", where="--campaign",
+                          fix="give campaigns of one survey (its waves); link two with `tandem analyze study`.")
+    view = next(iter(views.values()))
+    if view.empty:
+        raise TandemError(view.note or "nothing may be shown", where=dataset.name, fix="use more responses.")
+    return view
+
+
+def load_data(data: Path | None, campaign: str | None, instrument: str | None, *,
+              need_instrument: bool = True) -> tuple[pd.DataFrame, Any, str]:
+    """Responses, instrument and a description of the source, from the options: the
+    responses the disclosure policy lets out (thin item answers withheld), through
+    :mod:`services`."""
+    if (data is None) == (campaign is None):
+        raise TandemError("give exactly one of --data FILE or --campaign C", where="tandem analyze",
+                          fix="e.g. --data responses.csv --instrument employee_experience")
+    if data is not None and instrument is None and not need_instrument:
+        from analysis.scoring import read_responses
+
+        return read_responses(data), None, str(data)
+    dataset = open_dataset(data=data, campaigns=[campaign] if campaign else None, instrument=instrument)
+    view = shown_view(dataset)
+    return view.frame, view.instrument, f"campaign {campaign}" if campaign else str(data)
+
+
