@@ -6,10 +6,17 @@ file, line, column, item id, rule name and fix:
 * :func:`schema_problems` turns pydantic's ``ValidationError`` into problems at the
   YAML position of the offending key or value, with "did you mean" for misspelt
   keys, question types and choices.
-* :func:`check_instrument` runs every rule in :data:`RULES` on a schema-valid
-  instrument and returns all problems together. One rule, one function; each
-  function's name is ``rule_`` + the rule it reports (``duplicate-id`` ->
-  :func:`rule_duplicate_id`), and the README lists them.
+* :func:`check_instrument` runs every rule in :data:`RULES` and then
+  :data:`CONTENT_RULES` on a schema-valid instrument and returns all problems
+  together. One rule, one function; each function's name is ``rule_`` + the rule it
+  reports (``duplicate-id`` -> :func:`rule_duplicate_id`), and the README lists them.
+
+Both are bounded: the size limits of :mod:`surveys.limits` (rule ``size-limit``) are
+checked first, on the parsed data, and a file over a limit gets only those problems,
+without the cross-reference rules; every "did you mean" runs inside one
+:func:`surveys.errors.suggestion_budget` per file, so a file with thousands of
+misspelt names is answered in about a second (the later problems without a
+suggestion).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from surveys.errors import did_you_mean
+from surveys.errors import did_you_mean, suggestion_budget
 from surveys.instrument import (
     ID_PATTERN,
     LANGUAGE_PATTERN,
@@ -33,10 +40,11 @@ from surveys.instrument import (
     LangText,
     Scale,
 )
+from surveys.limits import size_problems
 from surveys.problems import Problem
 from surveys.yamlsource import Document
 
-__all__ = ["RESERVED_IDS", "RULES", "check_instrument", "schema_problems"]
+__all__ = ["CONTENT_RULES", "RESERVED_IDS", "RULES", "check_instrument", "schema_problems"]
 
 #: Column names of the wide response frame that no question or construct may take.
 RESERVED_IDS = frozenset({"response_id", "campaign", "wave", "language", "submitted_at"})
@@ -63,7 +71,16 @@ def schema_problems(error: ValidationError, document: Document) -> list[Problem]
     Returns
     -------
     list of Problem
+        The size-limit problems of :func:`surveys.limits.size_problems` first (a huge
+        file with a schema error still learns that it is too large), then one per
+        pydantic error.
     """
+    with suggestion_budget():
+        return (size_problems(document.data, document.locations, source=document.source)
+                + _schema_problems_of(error, document))
+
+
+def _schema_problems_of(error: ValidationError, document: Document) -> list[Problem]:
     details = [(detail, tuple(detail["loc"])) for detail in error.errors(include_url=False)]
     located = [(detail, loc, _data_path(document.data, loc)) for detail, loc in details]
     misspelt = {(path[:-1], _closest(str(path[-1]), _allowed_keys(loc)))
@@ -570,6 +587,79 @@ def rule_bad_range(ctx: Context) -> Iterator[Problem]:
                                   "Use 0 <= min_selected <= max_selected <= the number of options.")
 
 
+# --------------------------------------------------------------------------- content
+
+#: Markup in an instrument text that makes a respondent's browser load something from
+#: another server (a tracking pixel, a framed page, a script), with what to call it.
+REMOTE_CONTENT: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"!\[[^\]\n]*\]\s*[(\[]"), "a markdown image"),
+    (re.compile(r"<\s*/?\s*(img|image|iframe|frame|frameset|object|embed|applet|script|link|style|meta|base|"
+                r"video|audio|source|track|picture|svg|math|portal|form|input|body|html)(?![\w-])", re.I),
+     "an HTML <{0}> tag"),
+    (re.compile(r"\burl\s*\(", re.I), "a CSS url(...)"),
+    (re.compile(r"@import\b", re.I), "a CSS @import"),
+    (re.compile(r"\b(src|srcset|background|poster|lowsrc|dynsrc|formaction|xlink:href)\s*=", re.I),
+     "an HTML {0}= attribute"),
+    (re.compile(r"(?:\]\(\s*<?|\bhref\s*=\s*[\"']?\s*)(javascript|vbscript|data|file)\s*:", re.I), "a {0}: link"),
+)
+
+REMOTE_FIX = ("Remove it and write plain text: Tandem shows no images or embedded content in a survey, and a "
+              "remote image is a tracking pixel that tells another server who opened the survey, when and from "
+              "where. Links written as [text](https://...) are fine.")
+
+
+def remote_markup(text: str) -> tuple[int, str] | None:
+    """``(offset, what)`` of the first remote-loading markup in ``text``, or ``None``."""
+    found = None
+    for pattern, what in REMOTE_CONTENT:
+        match = pattern.search(text)
+        if match and (found is None or match.start() < found[0]):
+            found = (match.start(), what.format(*(g.lower() for g in match.groups() if g)))
+    return found
+
+
+def _strings(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    """Every string value of the YAML data with its path (iterative, in file order)."""
+    stack: list[tuple[Path, Any]] = [(path, node)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            yield where, value
+        elif isinstance(value, dict):
+            stack.extend(((*where, k), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend(((*where, i), v) for i, v in reversed(list(enumerate(value))))
+
+
+def rule_remote_content(ctx: Context) -> Iterator[Problem]:
+    """No text of the instrument (titles, question texts, help, labels, consent, descriptions,
+    in every language, and every other string of the file) holds markup that loads content from
+    elsewhere: markdown images, HTML tags such as ``<img``, ``<iframe``, ``<script``, ``<link``,
+    ``<style``, ``src=``-like attributes, CSS ``url(`` and ``@import``, or ``javascript:`` links.
+
+    Instrument texts are shown to every respondent; a remote image there is fetched by each
+    respondent's browser as the page opens, telling its server who answered when and from where.
+    """
+    for path, text in _strings(ctx.document.data, ()):
+        found = remote_markup(text)
+        if found is None:
+            continue
+        offset, what = found
+        at = ctx.document.locations.value(path)
+        line, column = _inside(ctx.document, at, text, offset)
+        field = next((str(p) for p in reversed(path) if isinstance(p, str) and p not in ctx.instrument.languages),
+                     "text")
+        language = f" ({path[-1]})" if isinstance(path[-1], str) and path[-1] in ctx.instrument.languages else ""
+        snippet = _short(text[offset:offset + 40].split("\n")[0])
+        yield Problem(ctx.document.source, line, column, _item_at(ctx.document.data, path), "remote-content",
+                      f"'{field}'{language} contains {what} ('{snippet}'), which would load content from another "
+                      "server in every respondent's browser", REMOTE_FIX)
+
+
+#: Rules on the content of texts, run after :data:`RULES`.
+CONTENT_RULES: tuple[Rule, ...] = (rule_remote_content,)
+
+
 #: Every cross-reference rule, in the order they run.
 RULES: tuple[Rule, ...] = (
     rule_duplicate_id,
@@ -595,7 +685,10 @@ RULES: tuple[Rule, ...] = (
 
 
 def check_instrument(instrument: Instrument, document: Document) -> list[Problem]:
-    """Run every rule of :data:`RULES`; return all problems (errors and warnings).
+    """Run every rule of :data:`RULES` and :data:`CONTENT_RULES`; return all problems.
+
+    The size limits come first: a file over one gets only its ``size-limit`` problems
+    (the rules would cost time in proportion to its size, for problems nobody reads).
 
     Parameters
     ----------
@@ -604,5 +697,9 @@ def check_instrument(instrument: Instrument, document: Document) -> list[Problem
     document
         The YAML it came from (positions).
     """
+    too_large = size_problems(document.data, document.locations, source=document.source)
+    if too_large:
+        return too_large
     context = Context(instrument, document)
-    return [problem for rule in RULES for problem in rule(context)]
+    with suggestion_budget():
+        return [problem for rule in (*RULES, *CONTENT_RULES) for problem in rule(context)]

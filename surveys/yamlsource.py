@@ -8,16 +8,21 @@ line and column, so later stages can point at the exact spot of a problem.
 Hostile input is refused with an :class:`~surveys.problems.InstrumentError`, never a
 traceback: a missing file or a directory, files over :data:`MAX_BYTES`, binary or
 non-UTF-8 bytes, YAML syntax errors (tabs included), duplicate keys, nesting deeper
-than :data:`MAX_DEPTH`, and alias expansion beyond :data:`MAX_ALIASES` aliases or
+than :data:`MAX_DEPTH`, alias expansion beyond :data:`MAX_ALIASES` aliases or
 :data:`MAX_NODES` nodes (the "billion laughs" attack is refused while the tree is
-composed, before anything is expanded).
+composed, before anything is expanded), and, before any parsing, instruments clearly
+over the size limits of :mod:`surveys.limits` (a few regular expressions over the
+text: parsing YAML in pure Python costs about 7 ms per KiB, so a 1 MiB file of 9,000
+questions would otherwise take ten seconds just to be read). A document of more than
+:data:`MAX_NODES` nodes without any alias is named as such (rule ``size-limit``), not
+as an alias bomb.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,7 @@ from ruamel.yaml.composer import Composer, MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.events import AliasEvent
 
+from surveys import limits
 from surveys.problems import InstrumentError, Problem
 
 __all__ = [
@@ -156,7 +162,10 @@ class Document:
     locations: Locations
 
 
-def parse_yaml(text: str, *, source: str = "<text>") -> Document:
+Prescan = Callable[..., list[Problem]]
+
+
+def parse_yaml(text: str, *, source: str = "<text>", prescan: Prescan | None = limits.prescan) -> Document:
     """Parse YAML text safely into plain data with node positions.
 
     Parameters
@@ -165,6 +174,12 @@ def parse_yaml(text: str, *, source: str = "<text>") -> Document:
         The YAML text.
     source
         The file name to report in problems.
+    prescan
+        A cheap check of the raw text run before parsing (``prescan(text, source=...)``
+        returns problems; any problem refuses the text). The default,
+        :func:`surveys.limits.prescan`, refuses instruments clearly over a size limit
+        (rule ``size-limit``) in milliseconds, where parsing them would take seconds.
+        ``None`` skips it (files that are not instruments).
 
     Returns
     -------
@@ -173,7 +188,8 @@ def parse_yaml(text: str, *, source: str = "<text>") -> Document:
     Raises
     ------
     InstrumentError
-        Rules ``file`` (too large), ``yaml-syntax``, ``alias-limit``,
+        Rules ``file`` (too large), ``size-limit`` (the prescan, or more than
+        :data:`MAX_NODES` nodes without aliases), ``yaml-syntax``, ``alias-limit``,
         ``nesting-limit`` and ``duplicate-key``.
     """
     if len(text) > MAX_BYTES:
@@ -182,6 +198,10 @@ def parse_yaml(text: str, *, source: str = "<text>") -> Document:
     if "\x00" in text:
         raise _refuse(source, "file", "binary data (a NUL character), not YAML text",
                       "Give the instrument's .yaml file, saved as UTF-8 text.")
+    if prescan is not None:
+        found = prescan(text, source=source)
+        if found:
+            raise InstrumentError(found)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     yaml.max_depth = MAX_DEPTH
@@ -191,8 +211,7 @@ def parse_yaml(text: str, *, source: str = "<text>") -> Document:
             warnings.simplefilter("ignore", ReusedAnchorWarning)
             tree = yaml.load(text)
     except _LimitExceeded as exc:
-        raise _refuse(source, "alias-limit", str(exc), "Write the repeated parts out, without nested aliases.",
-                      exc.line, exc.column) from None
+        raise _refuse(source, exc.rule, str(exc), exc.fix, exc.line, exc.column) from None
     except MaxDepthExceededError as exc:
         mark = exc.problem_mark
         raise _refuse(source, "nesting-limit", f"mappings and lists are nested more than {MAX_DEPTH} deep",
@@ -230,9 +249,11 @@ def _first_content(text: str) -> tuple[int, int]:
 class _LimitExceeded(Exception):
     """Raised from inside the composer; turned into a problem by :func:`parse_yaml`."""
 
-    def __init__(self, message: str, mark: Any) -> None:
+    def __init__(self, message: str, mark: Any, *, rule: str = "alias-limit",
+                 fix: str = "Write the repeated parts out, without nested aliases.") -> None:
         super().__init__(message)
         self.line, self.column = mark.line + 1, mark.column + 1
+        self.rule, self.fix = rule, fix
 
 
 class _GuardedComposer(Composer):
@@ -263,8 +284,12 @@ class _GuardedComposer(Composer):
                            for child in (entry if isinstance(entry, tuple) else (entry,)))
             self._sizes[id(node)] = size
         if size > MAX_NODES:
-            raise _LimitExceeded(f"the document expands to more than {MAX_NODES:,} nodes "
-                                 "(aliases repeating aliases)", event.start_mark)
+            if self._aliases:
+                raise _LimitExceeded(f"the document expands to more than {MAX_NODES:,} nodes "
+                                     "(aliases repeating aliases)", event.start_mark)
+            raise _LimitExceeded(f"the document has more than {MAX_NODES:,} nodes (keys, values and list entries); "
+                                 "an instrument has a few thousand", event.start_mark, rule="size-limit",
+                                 fix="Instruments are small text files; check that this is the right file.")
         return node
 
 
