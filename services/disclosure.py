@@ -35,9 +35,10 @@ How blocks are formed (deterministic, from the data alone)
    wave total minus the shown units would reveal the pool). A wave with fewer than ``k``
    counted respondents in all is withheld from every output.
 2. Each candidate is split by the cross-classification of the demographic columns the
-   pages offer as filters (single-choice and drop-down questions). A cell below ``k`` is
-   merged with the cell it shares most answers with (ties: the smaller, then the first
-   by value) until every cell holds ``k`` or more.
+   pages offer as filters (single-choice and drop-down questions, in the instrument's
+   order). A cell below ``k`` is merged with the cell it shares most answers with (ties:
+   the one sharing the earlier questions, then the smaller, then the first by value)
+   until every cell holds ``k`` or more.
 
 Units therefore stay whole first, and demographic detail is kept inside them where the
 cells allow. "Counted" respondents are every response, except in employee campaigns
@@ -240,7 +241,7 @@ def _split(positions: np.ndarray, cells: np.ndarray, counted: np.ndarray, k: int
             break
         cell = min(small, key=lambda key: (size[key], key))
         others = sorted(key for key in members if key != cell)
-        partner = max(others, key=lambda key: (_agreement(cell, key), -size[key]))  # first of equals
+        partner = max(others, key=lambda key: (*_agreement(cell, key), -size[key]))  # first of equals
         merged = tuple(a if a == b else _ANY for a, b in zip(cell, partner, strict=True))
         rows = members.pop(cell) + members.pop(partner)
         total = size.pop(cell) + size.pop(partner)
@@ -251,22 +252,27 @@ def _split(positions: np.ndarray, cells: np.ndarray, counted: np.ndarray, k: int
     return [np.asarray(sorted(rows), dtype=np.int64) for _, rows in sorted(members.items())]
 
 
-def _agreement(a: tuple, b: tuple) -> int:
-    return sum(1 for x, y in zip(a, b, strict=True) if x == y and x != _ANY)
+def _agreement(a: tuple, b: tuple) -> tuple[int, tuple[bool, ...]]:
+    """How alike two cells are: the number of shared answers, then which ones (an earlier
+    dimension first), so merging gives up the later demographic questions first."""
+    same = tuple(x == y and x != _ANY for x, y in zip(a, b, strict=True))
+    return sum(same), same
 
 
 def mask_items(frame: pd.DataFrame, blocks: Partition, items: Sequence[str]) -> pd.DataFrame:
-    """The frame with each item's answers withheld in blocks where 1 to k - 1 counted
-    respondents answered it (so every item statistic pools 0 or at least k answers
-    per block). Returns a copy when anything is withheld, else ``frame`` itself."""
+    """The frame with each item's answers withheld in blocks where someone answered it
+    but fewer than k counted respondents did (so every item statistic pools no answer or
+    answers of at least k counted respondents per block). Returns a copy when anything
+    is withheld, else ``frame`` itself."""
     out = frame
     valid = ~blocks.withheld
     for item in items:
         if item not in frame:
             continue
-        answered = frame[item].notna().to_numpy() & blocks.counted & valid
-        counts = np.bincount(blocks.block[answered], minlength=blocks.n_blocks)
-        thin = (counts > 0) & (counts < blocks.k)
+        given = frame[item].notna().to_numpy() & valid
+        anyone = np.bincount(blocks.block[given], minlength=blocks.n_blocks)
+        counted = np.bincount(blocks.block[given & blocks.counted], minlength=blocks.n_blocks)
+        thin = (anyone > 0) & (counted < blocks.k)
         if not thin.any():
             continue
         rows = np.zeros(len(frame), dtype=bool)

@@ -58,6 +58,7 @@ __all__ = [
     "data_dictionary",
     "dictionary_of",
     "export_bytes",
+    "export_format",
     "frame_to_csv",
     "frame_to_sav",
     "frame_to_xlsx",
@@ -245,7 +246,7 @@ def data_dictionary(store: Any, campaign_id: str, *, language: str | None = None
 
 def export_bytes(store: Any, campaign_id: str, fmt: str, *, language: str | None = None) -> bytes:
     """A campaign's responses as ``csv``, ``xlsx`` (with a dictionary sheet) or ``sav`` bytes."""
-    fmt = _format(fmt)
+    fmt = export_format(fmt)
     campaign = cp.get_campaign(store, campaign_id)
     frame = cp.responses_frame(store, campaign.id)
     if fmt == "csv":
@@ -271,7 +272,8 @@ def write_export(store: Any, campaign_id: str, fmt: str, path: str | Path, *,
     return target
 
 
-def _format(fmt: str) -> str:
+def export_format(fmt: str) -> str:
+    """The normalised export format (``csv``, ``xlsx`` or ``sav``); :class:`ExportError` otherwise."""
     fmt = str(fmt).lower().lstrip(".")
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format '{fmt[:20]}'", where="format",

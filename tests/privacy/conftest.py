@@ -1,0 +1,13 @@
+"""Fixtures of the privacy attacks: the small organisation's instrument."""
+
+from __future__ import annotations
+
+import pytest
+
+from attacks import ORG
+from surveys.instrument import load_instrument
+
+
+@pytest.fixture(scope="session")
+def org():
+    return load_instrument(ORG)
