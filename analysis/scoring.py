@@ -24,7 +24,7 @@ import pandas as pd
 from analysis.errors import DataError
 from surveys.errors import did_you_mean
 
-__all__ = ["META_COLUMNS", "complete_cases", "numeric_items", "read_responses", "score"]
+__all__ = ["META_COLUMNS", "complete_cases", "numeric_items", "read_responses", "read_responses_bytes", "score"]
 
 #: The identifying columns of the wide response frame; :func:`score` keeps those present.
 META_COLUMNS = ("response_id", "campaign", "wave", "unit", "language", "submitted_at")
@@ -143,40 +143,31 @@ def complete_cases(items: pd.DataFrame, *, min_cases: int, where: str = "") -> t
 
 
 def read_responses(path: str | Path) -> pd.DataFrame:
-    """Read a user's response file: CSV, Excel (``.xlsx``/``.xls``) or SPSS (``.sav``).
+    """Read a user's response file: CSV, Excel (``.xlsx``) or SPSS (``.sav``).
 
     One row per response, one column per item id (the wide frame of the brief).
-    SPSS value labels are *not* applied: items stay numeric codes.
+    SPSS value labels are *not* applied: items stay numeric codes. The size, encoding,
+    row, cell and zip limits of :mod:`analysis.uploads` apply (the file's size is
+    checked before it is read; ``TANDEM_MAX_UPLOAD_MB``, default 50).
 
     Raises
     ------
     DataError
-        If the file does not exist, its type is not supported or it cannot be read.
+        If the file does not exist, its type is not supported, it is over a limit or
+        it cannot be read.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", where=str(path), fix="check the path")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            return pd.read_csv(path)
-        if suffix == ".tsv":
-            return pd.read_csv(path, sep="\t")
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path)
-        if suffix in (".sav", ".zsav"):
-            import pyreadstat
+    from analysis.uploads import read_path
 
-            frame, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
-            return frame
-    except (ValueError, OSError, ImportError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the file ({exc})", where=str(path),
-                        fix="save it again as CSV (UTF-8), Excel or SPSS .sav") from None
-    except Exception as exc:  # parser errors of pandas/openpyxl/pyreadstat have no common base
-        raise DataError(f"cannot read the file ({type(exc).__name__}: {exc})", where=str(path),
-                        fix="save it again as CSV (UTF-8), Excel or SPSS .sav") from None
-    raise DataError(f"unsupported file type {suffix or '(none)'!r}", where=str(path),
-                    fix="use .csv, .tsv, .xlsx, .xls or .sav")
+    return read_path(path)
+
+
+def read_responses_bytes(data: bytes, name: str) -> pd.DataFrame:
+    """Read a response file held in memory (an upload), named ``name`` (its suffix decides
+    the format); see :func:`analysis.uploads.read_responses_bytes`. Nothing is written to
+    disk and nothing is kept once the frame is returned."""
+    from analysis.uploads import read_responses_bytes as read
+
+    return read(data, name)
 
 
 def _bounds(item: Any) -> tuple[float | None, float | None]:
