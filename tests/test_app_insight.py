@@ -263,3 +263,66 @@ def test_data_that_does_not_fit_the_instrument_shows_a_message_not_a_traceback()
     assert not at.exception
     (error,) = [e.value for e in at.error]
     assert "training_1" in error and "not a number" in error
+
+
+def test_the_data_choice_and_filters_stay_put_across_pages(tmp_path, monkeypatch):
+    """Signed in through app.py: campaigns and a unit filter chosen on the Overview stay chosen on
+    every other page (and on the way back), and every page names the data in use."""
+    from app_support import app, goto
+    from services.demo import EMPLOYEE_CAMPAIGN, seed_demo
+    from surveys.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    monkeypatch.setenv("TANDEM_ADMIN_PASSWORD", "state password")
+    store = open_store(url)
+    seed_demo(store)
+    store.dispose()
+    at = app()
+    at.text_input(key="staff:password").input("state password")
+    at.button[0].click().run()
+    goto(at, "overview")
+    at.sidebar.radio(key="insight:source").set_value("Campaigns").run()
+    at.sidebar.multiselect(key="insight:campaigns").set_value([EMPLOYEE_CAMPAIGN]).run()
+    at.multiselect(key="insight:units").set_value(["store_01", "store_02"]).run()
+    for name in ("instrument_health", "drivers", "comments", "linkage", "campaigns", "overview"):
+        goto(at, name)
+        assert not at.exception, (name, [e.value for e in at.exception])
+        if name == "campaigns":
+            continue
+        assert at.sidebar.radio(key="insight:source").value == "Campaigns", name
+        assert at.sidebar.multiselect(key="insight:campaigns").value == [EMPLOYEE_CAMPAIGN], name
+        assert at.multiselect(key="insight:units").value == ["store_01", "store_02"], name
+        banner = at.info[0].value
+        assert f"campaigns {EMPLOYEE_CAMPAIGN}" in banner and "units store_01, store_02" in banner, (name, banner)
+        assert "demo data" not in banner
+
+
+def test_a_pulse_campaign_with_a_customer_campaign_gets_a_linkage_page(tmp_path, monkeypatch):
+    """employee_pulse has no study of its own: the Linkage page fits one built from its
+    constructs (wellbeing, eNPS) to the customer outcomes, from the pinned instruments."""
+    from analysis.simulate import simulate_responses
+    from surveys import campaigns
+    from surveys.instrument import load_instrument
+    from surveys.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'pulse.db'}"
+    monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    store = open_store(url)
+    for campaign_id, name, size in (("pulse", "employee_pulse", (8, 14)), ("cx", "customer_experience", (20, 30))):
+        instrument = load_instrument(ROOT / "instruments" / f"{name}.yaml")
+        campaigns.create_campaign(store, instrument, campaign_id=campaign_id)
+        frame = simulate_responses(instrument, n_units=40, respondents_per_unit=size, seed=3)
+        campaigns.import_frame(store, campaign_id, frame)
+    store.dispose()
+    at = page("insight_linkage").run()
+    at.sidebar.radio(key="insight:source").set_value("Campaigns").run()
+    at.sidebar.multiselect(key="insight:campaigns").set_value(["pulse", "cx"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert any("built from the instruments' construct roles" in c.value for c in at.caption)
+    assert len(at.get("graphviz_chart")) == 1
+    only_pulse = page("insight_linkage").run()
+    only_pulse.sidebar.radio(key="insight:source").set_value("Campaigns").run()
+    only_pulse.sidebar.multiselect(key="insight:campaigns").set_value(["pulse"]).run()
+    assert any("a customer survey is not among the chosen data" in i.value for i in only_pulse.info)

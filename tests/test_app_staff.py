@@ -84,9 +84,11 @@ def test_create_open_invite_and_see_rates_and_downloads(db_url):
     goto(at, "responses")
     assert not at.exception, [e.message for e in at.exception]
     rates = at.dataframe[0].value
-    assert rates["responses"].iloc[-1] == "fewer than 5"  # no unit shows a count below k
+    assert set(rates["responses"]) == {"fewer than 5 respondents"}  # no unit shows a count below k
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["CSV", "Excel", "SPSS .sav", "Data dictionary (CSV)"]
+    assert labels[:4] == ["CSV", "Excel", "SPSS .sav", "Data dictionary (CSV)"]  # the safe export
+    assert labels[4:] == ["Raw CSV", "Raw Excel", "Raw SPSS .sav"]  # an admin also has the raw file
+    assert "Raw file (admins only, recorded)" in texts(at)
 
 
 def test_campaign_pages_reject_broken_instruments_with_line_numbers():

@@ -65,10 +65,16 @@ class Context:
 
 
 # --------------------------------------------------------------------------- state that stays put
-def _keep(key: str) -> str:
-    """Restore a widget's value kept from another page, and keep it on change."""
+def _keep(key: str) -> Callable[[], None]:
+    """Restore a widget's value kept from another page, and keep it on change.
+
+    Streamlit forgets a widget's state when another page runs, even if that page draws a
+    widget with the same key; the value is therefore also kept under a key of its own
+    and written back before the widget is drawn (the ``on_change`` callback updates it
+    before the script reruns).
+    """
     shadow = f"_kept:{key}"
-    if shadow in st.session_state and key not in st.session_state:
+    if shadow in st.session_state:
         st.session_state[key] = st.session_state[shadow]
 
     def remember() -> None:
@@ -155,9 +161,9 @@ def _choose() -> Dataset | None:
             st.sidebar.info("No campaigns yet.")
             return None
         known = listing["campaign"].tolist()
-        kept = st.session_state.get("insight:campaigns")
-        if kept is not None:
-            st.session_state["insight:campaigns"] = [c for c in kept if c in known]
+        if "_kept:insight:campaigns" in st.session_state:
+            st.session_state["_kept:insight:campaigns"] = [c for c in st.session_state["_kept:insight:campaigns"]
+                                                          if c in known]
         chosen = _widget(st.sidebar.multiselect, "Campaigns (waves of a survey are combined; an employee and a "
                          "customer survey are linked through their units)", known, key="insight:campaigns")
         return _campaigns(campaign_version(current_store(), chosen)) if chosen else None
@@ -210,9 +216,9 @@ def _filters(dataset: Dataset) -> Selection:
 
 
 def _pick(label: str, options: list[str], key: str, **extra: Any) -> list[str]:
-    kept = st.session_state.get(key, st.session_state.get(f"_kept:{key}"))
-    if kept is not None:
-        st.session_state[key] = [v for v in kept if v in options]
+    shadow = f"_kept:{key}"
+    if shadow in st.session_state:  # drop kept values the data no longer has
+        st.session_state[shadow] = [v for v in st.session_state[shadow] if v in options]
     return _widget(st.multiselect, label, options, key=key, **extra)
 
 
