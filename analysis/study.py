@@ -26,6 +26,14 @@ CSAT top-two-box share, NPS ...). YAML is read with the instrument machinery
 (:mod:`surveys.yamlsource`: size, binary and alias-bomb limits), and every problem is
 reported at once as a :class:`surveys.problems.Problem` with file, line and column,
 exactly like instrument errors.
+
+Size limits (rule ``size-limit``), far above any real study, keep a hostile file from
+keeping validation busy: the text at most :data:`MAX_STUDY_BYTES`, at most
+:data:`MAX_PATHS` paths of at most :data:`MAX_PATH_CHARS` characters and
+:data:`MAX_PREDICTORS` predictors each, :data:`MAX_STUDY_NODES` distinct nodes, and at
+most :data:`MAX_ROUTES` indirect routes (counted without listing them: a layered
+model of a few dozen nodes has millions of routes, and each becomes a term of a
+defined effect). The cycle check is linear in the size of the model.
 """
 
 from __future__ import annotations
@@ -35,19 +43,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from surveys.errors import did_you_mean
+from surveys.errors import did_you_mean, suggestion_budget
 from surveys.instrument import Instrument, load_instrument
 from surveys.problems import InstrumentError, Problem
 from surveys.yamlsource import parse_yaml, read_text
 
-__all__ = ["METRIC_NODES", "Study", "StudyError", "StudyPath", "load_study", "node_names", "node_side",
-           "parse_study"]
+__all__ = ["MAX_PATHS", "MAX_ROUTES", "MAX_STUDY_BYTES", "MAX_STUDY_NODES", "METRIC_NODES", "Study", "StudyError",
+           "StudyPath", "count_routes", "load_study", "node_names", "node_side", "parse_study"]
 
 METRIC_NODES = ("csat", "nps", "ces", "enps")
 _KEYS = ("id", "title", "description", "employee_instrument", "customer_instrument", "unit_key",
          "min_respondents", "paths", "drivers", "wave_lag")
 _REQUIRED = ("id", "employee_instrument", "customer_instrument", "paths")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: Largest study text (the shipped one is under 1 KiB).
+MAX_STUDY_BYTES = 256 * 1024
+#: Most entries under ``paths``.
+MAX_PATHS = 200
+#: Longest path line.
+MAX_PATH_CHARS = 2_000
+#: Most predictors of one path.
+MAX_PREDICTORS = 50
+#: Most distinct nodes over all paths (a unit-level model of 40-200 units fits a handful).
+MAX_STUDY_NODES = 100
+#: Most indirect routes (employee node to customer node over two or more paths).
+MAX_ROUTES = 1_000
 
 
 class StudyError(InstrumentError):
@@ -203,8 +224,19 @@ def parse_study(text: str, *, source: str = "<study>", base: str | Path = ".",
     already loaded, e.g. the versions a campaign pinned, instead of the files that
     ``employee_instrument`` and ``customer_instrument`` name (which are then optional).
     """
+    if len(text) > MAX_STUDY_BYTES:
+        raise StudyError([Problem(source, 0, 0, "", "size-limit",
+                                  f"the study is {len(text) / 1024:,.0f} KiB, more than the "
+                                  f"{MAX_STUDY_BYTES // 1024} KiB a study file may have",
+                                  "A study is a few lines; check that this is the right file.")])
+    with suggestion_budget():
+        return _parse_study(text, source=source, base=base, instruments=instruments)
+
+
+def _parse_study(text: str, *, source: str, base: str | Path,
+                 instruments: Mapping[str, Instrument] | None) -> Study:
     try:
-        document = parse_yaml(text, source=source)
+        document = parse_yaml(text, source=source, prescan=None)
     except InstrumentError as exc:
         raise StudyError(exc.problems) from None
     problems: list[Problem] = []
@@ -322,10 +354,19 @@ def _paths(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[S
     if not isinstance(spec, list) or not spec:
         problem(("paths",), "paths", "'paths' must be a non-empty list of lines like 'y ~ x1 + x2'")
         return ()
+    if len(spec) > MAX_PATHS:
+        problem(("paths", MAX_PATHS), "size-limit", f"'paths' has {len(spec):,} entries, more than the {MAX_PATHS:,} "
+                "a study may have", fix="A unit-level model has a handful of paths; check that this is the right file.")
+        return ()
     known = {n: side for side, inst in instruments.items() for n in node_names(inst)}
     both = set(node_names(instruments["employee"])) & set(node_names(instruments["customer"])) if len(instruments) == 2 else set()
     out: list[StudyPath] = []
     for i, line in enumerate(spec):
+        if isinstance(line, str) and (len(line) > MAX_PATH_CHARS or line.count("+") >= MAX_PREDICTORS):
+            problem(("paths", i), "size-limit", f"path {i + 1} is {len(line):,} characters with "
+                    f"{line.count('+') + 1:,} predictors; a path may have at most {MAX_PATH_CHARS:,} characters and "
+                    f"{MAX_PREDICTORS} predictors", fix="Split the model, or keep the predictors that matter.")
+            continue
         if not isinstance(line, str) or line.count("~") != 1:
             problem(("paths", i), "path-syntax", f"path {i + 1} is not a regression 'y ~ x1 + x2': {line!r}",
                     fix="Write one regression per list entry, for example 'service_climate ~ engagement'.")
@@ -358,24 +399,83 @@ def _paths(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[S
             ok = False
         if ok:
             out.append(StudyPath(lhs, tuple(names[1:])))
+    nodes = {n for p in out for n in (p.lhs, *p.rhs)}
+    if len(nodes) > MAX_STUDY_NODES:
+        problem(("paths",), "size-limit", f"the paths name {len(nodes):,} different nodes, more than the "
+                f"{MAX_STUDY_NODES} a unit-level model may have",
+                fix="A unit-level model of tens or hundreds of units fits a handful of constructs.")
+        return tuple(out)
     cycle = _cycle(out)
     if cycle:
         problem(("paths",), "path-cycle", "the paths form a cycle: " + " -> ".join(cycle),
                 fix="Unit-level paths must be recursive; remove one of the paths in the cycle.")
+    elif len(instruments) == 2:
+        routes = count_routes(out, lambda n: node_side(n, instruments["employee"], instruments["customer"]))
+        if routes > MAX_ROUTES:
+            problem(("paths",), "size-limit", f"the paths form {routes:,} indirect routes from employee to customer "
+                    f"nodes, more than the {MAX_ROUTES:,} a study may have (each is a term of an indirect effect)",
+                    fix="Remove paths between nodes of the same side, or split the model.")
     return tuple(out)
 
 
 def _cycle(paths: list[StudyPath]) -> list[str]:
-    edges = {p.lhs: p.rhs for p in paths}
+    """A cycle of the paths (from a regressed node to its predictors) as a list of nodes, or ``[]``.
 
-    def visit(node: str, trail: list[str]) -> list[str]:
-        if node in trail:
-            return [*trail[trail.index(node):], node]
-        for parent in edges.get(node, ()):
-            found = visit(parent, [*trail, node])
-            if found:
-                return found
-        return []
+    Iterative depth-first search with colours: each node and edge is visited once (a
+    search that revisits shared ancestors is exponential in a layered model).
+    """
+    edges = {p.lhs: p.rhs for p in paths}
+    state: dict[str, int] = {}  # 1: on the current trail, 2: finished
+    for start in edges:
+        if state.get(start):
+            continue
+        trail = [start]
+        state[start] = 1
+        stack = [iter(edges.get(start, ()))]
+        while stack:
+            parent = next(stack[-1], None)
+            if parent is None:
+                stack.pop()
+                state[trail.pop()] = 2
+                continue
+            mark = state.get(parent)
+            if mark == 1:
+                return list(reversed([*trail[trail.index(parent):], parent]))
+            if mark == 2:
+                continue
+            state[parent] = 1
+            trail.append(parent)
+            stack.append(iter(edges.get(parent, ())))
+    return []
+
+
+def count_routes(paths, side) -> int:
+    """How many directed routes of two or more paths lead from an employee node to a customer
+    node (what :meth:`Study.indirect_routes` lists), counted without listing them.
+
+    ``side`` maps a node to ``"employee"``, ``"customer"`` or ``None``; the paths must not
+    form a cycle. Dynamic programming over the nodes: linear in the size of the model.
+    """
+    children: dict[str, list[str]] = {}
+    for p in paths:
+        for r in p.rhs:
+            children.setdefault(r, []).append(p.lhs)
+    memo: dict[str, tuple[int, int, int]] = {}
+    nodes = list(dict.fromkeys(n for p in paths for n in (p.lhs, *p.rhs)))
+
+    def ending(node: str) -> tuple[int, int, int]:
+        """Routes from ``node`` to a customer node over 0, 1, and 2 or more paths."""
+        if node in memo:
+            return memo[node]
+        zero, one, more = (1 if side(node) == "customer" else 0), 0, 0
+        for child in children.get(node, ()):
+            below = ending(child)
+            one += below[0]
+            more += below[1] + below[2]
+        memo[node] = (zero, one, more)
+        return memo[node]
+
+    return sum(ending(n)[2] for n in nodes if side(n) == "employee")
 
     for p in paths:
         found = visit(p.lhs, [])
