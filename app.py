@@ -7,8 +7,8 @@
   when ``[auth]`` is configured in Streamlit's secrets, else one password per role
   (``TANDEM_ADMIN_PASSWORD``, ``TANDEM_ANALYST_PASSWORD``, ``TANDEM_VIEWER_PASSWORD``);
   with neither, a page that explains how to set one up. The navigation holds only the
-  pages the signed-in role may use (admin: campaigns, responses and insight; analyst
-  and viewer: insight).
+  pages the signed-in role may use (admin: campaigns, responses and insight; analyst:
+  responses with the safe exports, and insight; viewer: insight).
 
 Run with ``streamlit run app.py``.
 """
