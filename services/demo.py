@@ -28,7 +28,8 @@ from surveys import campaigns as cp
 from surveys import store as db
 from surveys.instrument import Instrument, load_instrument
 
-__all__ = ["CUSTOMER_CAMPAIGN", "DEMO_SEED", "DEMO_UNITS", "DEMO_WAVE", "EMPLOYEE_CAMPAIGN", "DemoResult", "demo_frames",
+__all__ = ["CUSTOMER_CAMPAIGN", "DEMO_SEED", "DEMO_UNITS", "DEMO_WAVE", "EMPLOYEE_CAMPAIGN", "DemoResult",
+           "demo_frames",
            "is_empty", "seed_demo"]
 
 INSTRUMENTS = Path(__file__).resolve().parents[1] / "instruments"
@@ -74,7 +75,8 @@ def is_empty(store: db.Store) -> bool:
     return store.run(lambda conn: conn.execute(query).scalar_one(), write=False) == 0
 
 
-def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNITS, wave: str = DEMO_WAVE) -> DemoResult:
+def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNITS,
+              wave: str = DEMO_WAVE) -> DemoResult:
     """Create and fill the two demo campaigns (see the module docstring).
 
     Raises

@@ -359,10 +359,10 @@ def collect_insight(dataset: Dataset, selection: Selection | None = None, *, tit
     problems: dict[str, str] = {}
     health, parallel, metrics, trends, responses, drivers = {}, {}, {}, {}, {}, {}
 
-    def attempt(name: str, function: Callable[[], Any]) -> Any:
+    def attempt(name: str, function: Callable[..., Any], *args: Any, **options: Any) -> Any:
         step(name)
         try:
-            return function()
+            return function(*args, **options)
         except TandemError as exc:
             problems[name] = str(getattr(exc, "message", exc))
         return None
@@ -371,18 +371,17 @@ def collect_insight(dataset: Dataset, selection: Selection | None = None, *, tit
         if view.empty:
             problems[f"{side} survey"] = view.note or "nothing to show"
             continue
-        responses[side] = attempt(f"{side} responses", lambda: responses_by_unit(view))
-        metrics[side] = attempt(f"{side} metrics", lambda: headline_metrics(view)) or {}
+        responses[side] = attempt(f"{side} responses", responses_by_unit, view)
+        metrics[side] = attempt(f"{side} metrics", headline_metrics, view) or {}
         trends[side] = {name: metric_trend(view, name) for name in metrics[side]}
-        health[side] = attempt(f"{side} instrument health", lambda: instrument_health(view))
+        health[side] = attempt(f"{side} instrument health", instrument_health, view)
         if len(construct_items(view.instrument)) >= 3:
-            parallel[side] = attempt(f"{side} parallel analysis", lambda: parallel_analysis(view, seed=seed))
-        drivers[side] = attempt(f"{side} drivers",
-                                lambda: respondent_drivers(view, bootstrap=bootstrap, seed=seed)) or {}
+            parallel[side] = attempt(f"{side} parallel analysis", parallel_analysis, view, seed=seed)
+        drivers[side] = attempt(f"{side} drivers", respondent_drivers, view, bootstrap=bootstrap, seed=seed) or {}
     study = dataset.study.study
     result = None
     if study is not None and all(not v.empty for v in views.values()):
-        result = attempt("linkage", lambda: linkage(views, study, bootstrap=bootstrap, seed=seed))
+        result = attempt("linkage", linkage, views, study, bootstrap=bootstrap, seed=seed)
     elif study is None and len(views) > 1:
         problems["linkage"] = dataset.study.reason
     if title is None:

@@ -110,7 +110,8 @@ def built_study(employee: Instrument, customer: Instrument) -> StudyChoice:
         study = parse_study("\n".join(lines) + "\n", source="<built from the instruments' construct roles>",
                             instruments={"employee": employee, "customer": customer})
     except StudyError as exc:
-        return StudyChoice(None, "none", f"No study fits '{employee.id}' and '{customer.id}': {exc.problems[0].message}.")
+        return StudyChoice(None, "none",
+                           f"No study fits '{employee.id}' and '{customer.id}': {exc.problems[0].message}.")
     return StudyChoice(study, "built", f"a chain built from the instruments' construct roles ({len(paths)} paths: "
                                        "employee outcomes on employee drivers, customer outcomes on employee "
                                        "outcomes), because no shipped study fits these instruments")

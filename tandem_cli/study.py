@@ -42,7 +42,8 @@ def analyze_study(
     campaign_customer: Annotated[str | None, typer.Option(help="Customer campaign id in the store.")] = None,
     employees: Annotated[Path | None, typer.Option(help="Employee responses file (CSV, xlsx, sav).")] = None,
     customers: Annotated[Path | None, typer.Option(help="Customer responses file (CSV, xlsx, sav).")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Use the demo data (the default without campaigns/files).")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the demo data (the default without campaigns or "
+                                                      "files).")] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap draws over units for the intervals.")] = DEFAULTS.bootstrap,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = DEFAULTS.seed,
 ) -> None:

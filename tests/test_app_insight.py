@@ -124,7 +124,6 @@ def test_filtered_group_below_the_minimum_shows_nothing(demo):
 def test_campaigns_from_the_store(tmp_path, monkeypatch):
     """The demo campaigns in a fresh SQLite store, chosen in the sidebar: response rates
     from the invitations, eNPS from the stored responses."""
-    from surveys import campaigns
     from services.demo import CUSTOMER_CAMPAIGN, EMPLOYEE_CAMPAIGN, seed_demo
     from surveys.store import open_store
 
@@ -269,6 +268,7 @@ def test_the_data_choice_and_filters_stay_put_across_pages(tmp_path, monkeypatch
     """Signed in through app.py: campaigns and a unit filter chosen on the Overview stay chosen on
     every other page (and on the way back), and every page names the data in use."""
     from app_support import app, goto
+
     from services.demo import EMPLOYEE_CAMPAIGN, seed_demo
     from surveys.store import open_store
 

@@ -1,5 +1,5 @@
-"""Shared parts of the privacy attacks (imported by the tests as ``attacks``): the small organisation, and the observer that
-collects what an output channel lets out.
+"""Shared parts of the privacy attacks (imported by the tests as ``attacks``): the small
+organisation, and the observer that collects what an output channel lets out.
 
 The observer turns every shown group into the set of responses it describes (a boolean
 vector over the rows). An attacker can add and subtract shown counts and sums, so what
@@ -21,7 +21,6 @@ import pandas as pd
 
 from services.selection import SideView
 from services.sources import file_dataset
-from surveys.instrument import load_instrument
 
 HERE = Path(__file__).resolve().parent
 ORG = HERE / "org.yaml"

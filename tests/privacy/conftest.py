@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from attacks import ORG
+
 from surveys.instrument import load_instrument
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from attacks import ORG, north_and_south
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from attacks import ORG, north_and_south
 from services import exports as safe
 from services.insight import collect_insight
 from services.selection import select

@@ -14,10 +14,10 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from attacks import dataset_of, merged, north_and_south, people, shown_sets, smallest_atom
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attacks import dataset_of, merged, north_and_south, people, shown_sets, smallest_atom
 from services.insight import comments, headline_metrics, metric_trend, responses_by_unit
 from services.selection import Selection, select
 
@@ -44,7 +44,8 @@ def naive_sets(frame, selections, k):
     return sets
 
 
-ISSUE_SELECTIONS = [Selection(), Selection.of(units=["north"]), Selection.of(units=["north"], where={"tenure": ["long"]}),
+ISSUE_SELECTIONS = [Selection(), Selection.of(units=["north"]),
+                    Selection.of(units=["north"], where={"tenure": ["long"]}),
                     Selection.of(where={"tenure": ["long"]}), Selection.of(units=["south"]),
                     Selection.of(units=["north", "south"])]
 
