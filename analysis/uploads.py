@@ -62,8 +62,8 @@ DEFAULT_MAX_UPLOAD_MB = 50
 MAX_ROWS = 1_000_000
 #: Most columns (Excel's own maximum; the wide frame has one per item).
 MAX_COLUMNS = 16_384
-#: Most cells (rows x columns) of a CSV or SPSS file.
-MAX_CELLS = 20_000_000
+#: Most cells (rows x columns) of a CSV or SPSS file (a 50 MB CSV has at most 25 million).
+MAX_CELLS = 50_000_000
 #: Most cells of an Excel sheet (reading a cell costs about 10 microseconds).
 MAX_XLSX_CELLS = 2_000_000
 #: Most bytes the parts of an .xlsx file may unpack to.
