@@ -1,5 +1,9 @@
 """Responses out: CSV, Excel and SPSS ``.sav`` files with a data dictionary.
 
+This module writes files; which rows and values go into them is decided above it:
+:mod:`services.exports` gives the safe export (the default for everyone) and the raw
+export (admins, recorded). :func:`export_bytes` is the raw file of a campaign.
+
 All formats hold the wide frame of :func:`surveys.campaigns.responses_frame` (one row
 per response; item columns; multi_choice 0/1 and ranking columns ``qid__value``) with
 the item values as answered (reverse-keying is applied by ``analysis.scoring``, and
@@ -9,8 +13,8 @@ API overview
 ------------
 ``export_bytes(store, campaign_id, fmt, *, language=None) -> bytes``
     ``fmt`` is ``csv``, ``xlsx`` or ``sav`` (the staff page's download buttons).
-``write_export(store, campaign_id, fmt, path, *, language=None) -> Path``
-    The same into a file (the CLI).
+``write_bytes(path, data) -> Path``
+    An export's bytes into a file (the CLI).
 ``data_dictionary(store, campaign_id, *, language=None) -> DataFrame``
     ``variable, question, text, type, values, reverse, construct``: one row per column.
 ``dictionary_of(instrument, *, language=None) -> DataFrame``, ``frame_to_csv(frame)``,
@@ -63,7 +67,7 @@ __all__ = [
     "frame_to_sav",
     "frame_to_xlsx",
     "neutralise",
-    "write_export",
+    "write_bytes",
 ]
 
 #: Export formats and their file suffixes.
@@ -258,11 +262,9 @@ def export_bytes(store: Any, campaign_id: str, fmt: str, *, language: str | None
         return path.read_bytes()
 
 
-def write_export(store: Any, campaign_id: str, fmt: str, path: str | Path, *,
-                 language: str | None = None) -> Path:
-    """Write :func:`export_bytes` to ``path``; return it."""
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write an export's bytes to ``path`` (creating its folder); return it."""
     target = Path(path)
-    data = export_bytes(store, campaign_id, fmt, language=language)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)

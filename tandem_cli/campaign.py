@@ -77,7 +77,7 @@ def create(
 ) -> None:
     """Create a campaign (a draft until opened) pinned to the instrument's current version."""
     from surveys import campaigns
-    from tandem_cli.analyze import load_instrument_arg
+    from tandem_cli.data import load_instrument_arg
 
     with _store() as store:
         created = campaigns.create_campaign(
@@ -158,16 +158,35 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, xlsx or sav.")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: CAMPAIGN.FORMAT).")] = None,
     language: Annotated[str | None, typer.Option(help="Language of labels (default: the instrument's first).")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Every stored row as answered (recorded in the audit "
+                                                    "table; needs --as).")] = False,
+    actor: Annotated[str | None, typer.Option("--as", help="Who takes the raw file (e-mail or name), for the "
+                                                           "audit table.")] = None,
 ) -> None:
-    """Export a campaign's responses (CSV, Excel or SPSS) and its data dictionary (CSV beside it)."""
+    """Export a campaign's responses (CSV, Excel or SPSS) and its data dictionary (CSV beside it).
+
+    By default the safe export (small units as "other units", demographics coarsened
+    where a group would be smaller, no submission times, comments only from large enough
+    groups); with ``--raw --as WHO``, every stored row, and the download is recorded.
+    """
+    from services import exports as safe
     from surveys import exports
+    from surveys.auth import Role
 
     with _store() as store:
-        target = out or Path(f"{campaign}.{fmt.lower().lstrip('.')}")
-        path = exports.write_export(store, campaign, fmt, target, language=language)
+        if raw and not (actor or "").strip():
+            raise TandemError("the raw file is recorded with who took it", where="tandem export --raw",
+                              fix="add --as YOUR-NAME-OR-EMAIL.")
+        suffix = "-raw" if raw else ""
+        target = out or Path(f"{campaign}{suffix}.{exports.export_format(fmt)}")
+        data = (safe.raw_export_bytes(store, campaign, fmt, actor=f"cli:{actor.strip()}", role=Role.ADMIN,
+                                      language=language) if raw
+                else safe.safe_export_bytes(store, campaign, fmt, language=language))
+        path = exports.write_bytes(target, data)
         dictionary = path.with_name(f"{path.stem}-dictionary.csv")
         dictionary.write_bytes(exports.frame_to_csv(exports.data_dictionary(store, campaign, language=language)))
-        typer.echo(f"Wrote {path} and {dictionary}.")
+        typer.echo(f"Wrote {path} ({'raw, recorded in the audit table' if raw else 'safe export'}) and "
+                   f"{dictionary}.")
 
 
 def demo(

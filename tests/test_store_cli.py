@@ -48,10 +48,20 @@ def test_campaign_lifecycle_invitations_and_export(cli, tmp_path, sqlite_url):
     listing = cli("campaign", "list")
     assert "ee1" in listing.output and "store_survey" in listing.output
     result = cli("export", "--campaign", "ee1", "--format", "sav", "--out", tmp_path / "out" / "ee1.sav")
+    assert result.exit_code == 1 and "no row of campaign 'ee1' can be handed out yet" in result.output  # 1 < k
+    result = cli("export", "--campaign", "ee1", "--format", "sav", "--raw", "--out", tmp_path / "out" / "ee1.sav")
+    assert result.exit_code == 1 and "--as" in result.output
+    result = cli("export", "--campaign", "ee1", "--format", "sav", "--raw", "--as", "hr@example.org",
+                 "--out", tmp_path / "out" / "ee1.sav")
     assert result.exit_code == 0, result.output
     data, meta = pyreadstat.read_sav(str(tmp_path / "out" / "ee1.sav"))
     assert data["sat"].tolist() == [5.0] and data["unit"].tolist() == ["south"]
     assert (tmp_path / "out" / "ee1-dictionary.csv").exists()
+    from surveys.audit import export_log
+
+    store = open_store(sqlite_url)
+    assert export_log(store, "ee1")[["actor", "kind"]].values.tolist() == [["cli:hr@example.org", "raw-sav"]]
+    store.dispose()
     assert cli("campaign", "close", "ee1").output.strip() == "Campaign ee1 is closed."
 
 
