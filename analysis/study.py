@@ -38,6 +38,7 @@ defined effect). The cycle check is linear in the size of the model.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -154,7 +155,7 @@ class Study:
         """
         lines = [f"{p.lhs} ~ " + " + ".join(f"{_label(p.lhs, r)}*{r}" for r in p.rhs) for p in self.paths]
         for source, target, routes in self.indirect_routes():
-            terms = " + ".join("*".join(_label(b, a) for a, b in zip(r, r[1:], strict=False)) for r in routes)
+            terms = " + ".join("*".join(_label(b, a) for a, b in itertools.pairwise(r)) for r in routes)
             lines.append(f"{_defined(source, target)} := {terms}")
         return "\n".join(lines)
 
@@ -340,7 +341,8 @@ def _min_respondents(doc: dict, instruments: Mapping[str, Instrument], problem) 
             problem(("min_respondents", side), "min-respondents", f"min_respondents.{side} must be a whole number >= 1")
         elif value < floor:
             problem(("min_respondents", side), "anonymity",
-                    f"min_respondents.{side} is {value}, below the {side} instrument's anonymity.min_group_size {floor}",
+                    f"min_respondents.{side} is {value}, below the {side} instrument's "
+                    f"anonymity.min_group_size {floor}",
                     fix=f"Use at least {floor}: smaller units could identify respondents.")
         else:
             out[side] = value
@@ -359,7 +361,8 @@ def _paths(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[S
                 "a study may have", fix="A unit-level model has a handful of paths; check that this is the right file.")
         return ()
     known = {n: side for side, inst in instruments.items() for n in node_names(inst)}
-    both = set(node_names(instruments["employee"])) & set(node_names(instruments["customer"])) if len(instruments) == 2 else set()
+    both = (set(node_names(instruments["employee"])) & set(node_names(instruments["customer"]))
+            if len(instruments) == 2 else set())
     out: list[StudyPath] = []
     for i, line in enumerate(spec):
         if isinstance(line, str) and (len(line) > MAX_PATH_CHARS or line.count("+") >= MAX_PREDICTORS):
@@ -477,12 +480,6 @@ def count_routes(paths, side) -> int:
 
     return sum(ending(n)[2] for n in nodes if side(n) == "employee")
 
-    for p in paths:
-        found = visit(p.lhs, [])
-        if found:
-            return list(reversed(found))
-    return []
-
 
 def _drivers(doc: dict, instruments: Mapping[str, Instrument], paths: tuple[StudyPath, ...],
              problem) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -497,7 +494,8 @@ def _drivers(doc: dict, instruments: Mapping[str, Instrument], paths: tuple[Stud
     for key in spec:
         if key not in ("outcomes", "predictors"):
             problem(("drivers", key), "unknown-key", f"unknown key '{key}' in drivers",
-                    fix=(did_you_mean(str(key), ("outcomes", "predictors")) + " Use 'outcomes' and 'predictors'.").strip())
+                    fix=(did_you_mean(str(key), ("outcomes", "predictors"))
+                         + " Use 'outcomes' and 'predictors'.").strip())
     chosen = {}
     for key, side, default in (("outcomes", "customer", default_out), ("predictors", "employee", default_pred)):
         value = spec.get(key)
@@ -516,5 +514,6 @@ def _drivers(doc: dict, instruments: Mapping[str, Instrument], paths: tuple[Stud
                         item=name)
         chosen[key] = tuple(value)
     if len(chosen["predictors"]) < 2 and "predictors" in spec:
-        problem(("drivers", "predictors"), "drivers", "drivers.predictors needs at least two employee constructs to rank")
+        problem(("drivers", "predictors"), "drivers",
+                "drivers.predictors needs at least two employee constructs to rank")
     return chosen["outcomes"], chosen["predictors"]

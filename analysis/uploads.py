@@ -52,8 +52,18 @@ import pandas as pd
 from analysis.errors import DataError
 
 __all__ = [
-    "DEFAULT_MAX_UPLOAD_MB", "MAX_CELLS", "MAX_COLUMNS", "MAX_ROWS", "MAX_XLSX_CELLS", "MAX_XLSX_UNCOMPRESSED",
-    "MAX_XLSX_PART", "MAX_ZIP_MEMBERS", "SUFFIXES", "max_upload_bytes", "read_path", "read_responses_bytes",
+    "DEFAULT_MAX_UPLOAD_MB",
+    "MAX_CELLS",
+    "MAX_COLUMNS",
+    "MAX_ROWS",
+    "MAX_XLSX_CELLS",
+    "MAX_XLSX_PART",
+    "MAX_XLSX_UNCOMPRESSED",
+    "MAX_ZIP_MEMBERS",
+    "SUFFIXES",
+    "max_upload_bytes",
+    "read_path",
+    "read_responses_bytes",
 ]
 
 #: Default largest upload, in MB (``TANDEM_MAX_UPLOAD_MB`` overrides it).
@@ -294,8 +304,8 @@ def _column_number(letters: bytes) -> int:
 def _check_zip(archive: zipfile.ZipFile, where: str) -> None:
     members = archive.infolist()
     if len(members) > MAX_ZIP_MEMBERS:
-        raise DataError(f"the workbook has {len(members):,} parts, more than the {MAX_ZIP_MEMBERS:,} a workbook may have",
-                        where=where, fix="save it again from Excel or LibreOffice as .xlsx")
+        raise DataError(f"the workbook has {len(members):,} parts, more than the {MAX_ZIP_MEMBERS:,} a workbook "
+                        "may have", where=where, fix="save it again from Excel or LibreOffice as .xlsx")
     unpacked = sum(max(info.file_size, 0) for info in members)
     if unpacked > MAX_XLSX_UNCOMPRESSED:
         packed = sum(info.compress_size for info in members)

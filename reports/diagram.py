@@ -26,7 +26,6 @@ reader sees) and cut to :data:`MAX_LABEL` characters.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-
 from html import escape as _xml_escape
 
 import numpy as np
@@ -147,7 +146,8 @@ def path_diagram(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | N
         style = "solid" if strong else "dashed"
         colour = "#1f5f99" if strong else "#9aa5b1"
         stars = "*" if strong else ""
-        lines.append(f'  {dot_string(row["rhs"])} -> {dot_string(row["lhs"])} [label={dot_string(f"{est:.2f}{stars}")}, '
+        label = dot_string(f"{est:.2f}{stars}")
+        lines.append(f'  {dot_string(row["rhs"])} -> {dot_string(row["lhs"])} [label={label}, '
                      f'penwidth={width:.1f}, style={style}, color="{colour}", fontcolor="{colour}"];')
     lines.append("}")
     return "\n".join(lines)

@@ -61,8 +61,8 @@ def suggestion_budget(budget: SuggestionBudget | None = None) -> Iterator[Sugges
 def _aligned(a: str, b: str) -> int:
     """Characters equal at the same place, counted from the start or from the end (the better):
     a cheap stand-in for similarity that survives one substitution, insertion or deletion."""
-    front = sum(x == y for x, y in zip(a, b))
-    back = sum(x == y for x, y in zip(reversed(a), reversed(b)))
+    front = sum(x == y for x, y in zip(a, b, strict=False))
+    back = sum(x == y for x, y in zip(reversed(a), reversed(b), strict=False))
     return max(front, back)
 
 

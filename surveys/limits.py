@@ -76,12 +76,13 @@ _TOP_KEY = re.compile(r"""^(?:"([^"\n]*)"|'([^'\n]*)'|([A-Za-z_][\w-]*))[ \t]*:(
 
 def _key(name: str) -> str:
     """A regex for ``name:`` as a key in block or flow style (optionally quoted)."""
-    return r"""(?:^|(?<=[\s{,\[]))(?:"%s"|'%s'|%s)[ \t]*:(?=[ \t\r\n]|$)""" % (name, name, name)
+    return r"""(?:^|(?<=[\s{,\[]))(?:"NAME"|'NAME'|NAME)[ \t]*:(?=[ \t\r\n]|$)""".replace("NAME", name)
 
 
 _ID = re.compile(_key("id"), re.M)
 _VALUE = re.compile(_key("value"), re.M)
-_TYPE = re.compile(_key("type") + r"""[ \t]*["']?(?:%s)["']?(?=[\s,}\]#]|$)""" % "|".join(_QUESTION_TYPES), re.M)
+_TYPE_VALUE = r"""[ \t]*["']?(?:TYPES)["']?(?=[\s,}\]#]|$)""".replace("TYPES", "|".join(_QUESTION_TYPES))
+_TYPE = re.compile(_key("type") + _TYPE_VALUE, re.M)
 
 
 def _sections(text: str) -> dict[str, tuple[int, int]]:

@@ -106,7 +106,8 @@ def _schema_problem(detail: Mapping[str, Any], loc: Path, path: Path, document: 
     if kind == "extra_forbidden":
         allowed = [k for k in _allowed_keys(loc) if not (k == "id" and len(path) >= 2 and path[0] == "scales")]
         hint = did_you_mean(key, allowed).strip()
-        fix = f"{hint} Allowed keys here: {', '.join(allowed)}." if hint else f"Allowed keys here: {', '.join(allowed)}."
+        known = f"Allowed keys here: {', '.join(allowed)}."
+        fix = f"{hint} {known}" if hint else known
         return Problem(document.source, *document.locations.key(path), item, "unknown-key",
                        f"unknown key '{key}'", fix.strip())
     if kind == "union_tag_invalid":
@@ -124,7 +125,8 @@ def _schema_problem(detail: Mapping[str, Any], loc: Path, path: Path, document: 
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         hint = did_you_mean(str(value), choices).strip()
-        return Problem(document.source, *at, item, "unknown-value", f"{key} '{shown}' is not one of {', '.join(choices)}",
+        return Problem(document.source, *at, item, "unknown-value",
+                       f"{key} '{shown}' is not one of {', '.join(choices)}",
                        hint or f"Use one of: {', '.join(choices)}.")
     if kind == "string_pattern_mismatch":
         return _pattern_problem(str(ctx.get("pattern", "")), key, value, document, at, item)
@@ -251,7 +253,7 @@ def _step(annotation: Any, element: str | int) -> Any:
     args = typing.get_args(annotation)
     if origin is tuple and args:
         return args[0]
-    if origin in (dict, Mapping, typing.Mapping) and len(args) == 2:  # noqa: UP006
+    if origin in (dict, Mapping, typing.Mapping) and len(args) == 2:
         return args[1]
     if origin in (typing.Union, UnionType) and element in QUESTION_TYPES:
         return QUESTION_TYPES[str(element)]
@@ -544,7 +546,8 @@ def _data_at(data: Any, path: Path) -> Any:
 
 #: Which question types each metric accepts.
 METRIC_TYPES: Mapping[str, tuple[str, ...]] = {
-    "nps": ("rating",), "enps": ("rating",), "csat": ("likert", "matrix", "rating"), "ces": ("likert", "matrix", "rating"),
+    "nps": ("rating",), "enps": ("rating",),
+    "csat": ("likert", "matrix", "rating"), "ces": ("likert", "matrix", "rating"),
 }
 
 

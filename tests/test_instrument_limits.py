@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hostile_inputs import many_questions_instrument, many_units_instrument
+
 from surveys import limits
 from surveys.errors import SuggestionBudget, did_you_mean, suggestion_budget
 from surveys.instrument import InstrumentError, load_instrument, parse_instrument

@@ -17,12 +17,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared hostile-file generators
 
-from hostile_inputs import big_xlsx, zip_bomb_xlsx  # noqa: E402
+from hostile_inputs import big_xlsx, zip_bomb_xlsx
 
-from analysis import uploads  # noqa: E402
-from analysis.errors import DataError  # noqa: E402
-from analysis.scoring import read_responses, read_responses_bytes  # noqa: E402
-from surveys.errors import TandemError  # noqa: E402
+from analysis import uploads
+from analysis.errors import DataError
+from analysis.scoring import read_responses, read_responses_bytes
+from surveys.errors import TandemError
 
 FRAME = pd.DataFrame({"unit": ["north", "süd", "ost"], "ms_1": [1, 5, 3], "comment": ["Grüße", "naïve café", "ok"]})
 
