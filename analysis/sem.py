@@ -10,7 +10,7 @@ sequence. ``missing="fiml"`` maximises the casewise (full-information) likelihoo
 The estimator is implemented here with numpy/scipy (LISREL all-y representation);
 semopy 2.3.11 gives the same single-group ML estimates (tests cross-check the two) but
 lacks equality constraints across groups, defined parameters and a correct FIML
-chi-square (see DESIGN.md), so it is not the estimation core.
+chi-square (measured on semopy 2.3.11; docs/statistics.md), so it is not the estimation core.
 
 Model representation (lavaan's, Bollen 1989 ch. 8)::
 

@@ -1,8 +1,8 @@
 """Limit BLAS threads around estimation and resampling loops.
 
 On a small, shared machine a multi-threaded BLAS makes the tiny matrix products of an
-SEM fit slower, not faster (DESIGN.md measured 0.05 s with one thread against 6.6 s with
-the default pool while the other core was busy).
+SEM fit slower, not faster (a 22-indicator SEM fit measured 0.05 s with one thread against 6.6 s
+with the default pool while the other core was busy).
 """
 
 from __future__ import annotations

@@ -294,16 +294,16 @@ def test_odd_yaml_gives_instrument_error_only(text: str) -> None:
         parse_instrument(text, source="odd")
 
 
-def test_readme_example_is_the_example_file_and_loads() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Instrument format", 1)[1]
+def test_documented_example_is_the_example_file_and_loads() -> None:
+    readme = (ROOT / "docs" / "instruments.md").read_text(encoding="utf-8")
+    section = readme.split("# Instrument format", 1)[1]
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     assert block == EXAMPLE.read_text(encoding="utf-8").split("\n", 1)[1]
-    assert parse_instrument(block, source="README.md").id == "team_check_in"
+    assert parse_instrument(block, source="docs/instruments.md").id == "team_check_in"
 
 
-def test_readme_lists_every_rule_and_question_type() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("## Instrument format", 1)[1]
+def test_documentation_lists_every_rule_and_question_type() -> None:
+    readme = (ROOT / "docs" / "instruments.md").read_text(encoding="utf-8").split("# Instrument format", 1)[1]
     for rule in RULES:
         assert f"`{rule.__name__.removeprefix('rule_').replace('_', '-')}`" in readme, rule.__name__
     for qtype in QUESTION_TYPES:
