@@ -229,15 +229,11 @@ def campaign_dataset(store: Any, campaign_ids: Sequence[str]) -> Dataset:
 
 # --------------------------------------------------------------------------- files
 def read_upload(name: str, data: bytes) -> pd.DataFrame:
-    """A response file's bytes (CSV, Excel or SPSS) as a frame, nothing kept on disk after."""
-    import tempfile
+    """A response file's bytes (CSV, Excel or SPSS) as a frame, read in memory within the
+    upload limits of :mod:`analysis.uploads` (size, cells, encoding); nothing is written to disk."""
+    from analysis.scoring import read_responses_bytes
 
-    from analysis.scoring import read_responses
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / Path(name).name
-        path.write_bytes(data)
-        return read_responses(path)
+    return read_responses_bytes(data, name)
 
 
 def file_dataset(frames: Mapping[str, tuple[Instrument, pd.DataFrame]], *, name: str,

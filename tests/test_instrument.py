@@ -23,7 +23,7 @@ from surveys.instrument import (
     load_instrument,
     parse_instrument,
 )
-from surveys.validation import RULES
+from surveys.validation import CONTENT_RULES, RULES
 from surveys.yamlsource import MAX_BYTES, MAX_DEPTH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,7 +304,7 @@ def test_documented_example_is_the_example_file_and_loads() -> None:
 
 def test_documentation_lists_every_rule_and_question_type() -> None:
     readme = (ROOT / "docs" / "instruments.md").read_text(encoding="utf-8").split("# Instrument format", 1)[1]
-    for rule in RULES:
+    for rule in (*RULES, *CONTENT_RULES):
         assert f"`{rule.__name__.removeprefix('rule_').replace('_', '-')}`" in readme, rule.__name__
     for qtype in QUESTION_TYPES:
         assert f"| `{qtype}` |" in readme, qtype
