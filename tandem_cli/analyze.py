@@ -20,10 +20,8 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -31,6 +29,9 @@ from rich.table import Table
 from services.settings import DEFAULTS
 from surveys.errors import TandemError
 from tandem_cli.data import load_data, open_dataset
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["analyze_app", "records", "report_command"]
 
@@ -50,6 +51,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 
 # --------------------------------------------------------------------------- outputs
 def _clean(value: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, (np.bool_, bool)):
@@ -86,6 +90,9 @@ def emit(command: str, source: str, instrument: Any, n: int, payload: dict[str, 
 
 def show(frame: pd.DataFrame, title: str, *, digits: int = 3) -> None:
     """A DataFrame as a rich table (numbers right-aligned, NaN blank)."""
+    import numpy as np
+    import pandas as pd
+
     table = Table(title=title, title_justify="left", header_style="bold")
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
@@ -137,6 +144,8 @@ def _scored(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
 def reliability_command(data: DataOption = None, campaign: CampaignOption = None,
                         instrument: InstrumentOption = None, as_json: JsonOption = False) -> None:
     """Cronbach's alpha (Feldt interval) per construct and the item analysis."""
+    import pandas as pd
+
     from analysis.reliability import alpha, item_analysis
 
     frame, inst, source = load_data(data, campaign, instrument)

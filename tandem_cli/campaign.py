@@ -69,10 +69,12 @@ def create(
     instrument: Annotated[str, typer.Option("--instrument", "-i", help="Instrument YAML path or shipped id.")],
     name: Annotated[str | None, typer.Option(help="Display name (default: the instrument title).")] = None,
     wave: Annotated[str, typer.Option(help="Wave label, e.g. 2026-1.")] = "1",
-    mode: Annotated[str, typer.Option(help="invited (one token per respondent) or open (one public link).")] = "invited",
+    mode: Annotated[str, typer.Option(help="invited (one token per respondent) or open (one public "
+                                           "link).")] = "invited",
     opens: Annotated[str | None, typer.Option(help="Opening time (ISO 8601).")] = None,
     closes: Annotated[str | None, typer.Option(help="Closing time (ISO 8601).")] = None,
-    min_group_size: Annotated[int | None, typer.Option(help="Smallest group shown (default: the instrument's).")] = None,
+    min_group_size: Annotated[int | None, typer.Option(help="Smallest group shown (default: the "
+                                                            "instrument's).")] = None,
     open_now: Annotated[bool, typer.Option("--open", help="Open the campaign right away.")] = False,
 ) -> None:
     """Create a campaign (a draft until opened) pinned to the instrument's current version."""
@@ -194,8 +196,8 @@ def demo(
     seed: Annotated[int | None, typer.Option(help="Seed of the simulation (default: the analysis demo's).")] = None,
 ) -> None:
     """Create an employee and a customer campaign filled with simulated responses (about 40 units)."""
-    from surveys import campaigns
     from services import demo as demo_data
+    from surveys import campaigns
 
     with _store() as store:
         if if_empty and not demo_data.is_empty(store):

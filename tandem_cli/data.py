@@ -9,11 +9,12 @@ out (:func:`services.selection.select`), exactly like the pages and the report.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from surveys.errors import TandemError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["INSTRUMENTS", "load_data", "load_instrument_arg", "open_dataset", "shown_view"]
 

@@ -21,11 +21,7 @@ from typing import Annotated
 
 import typer
 
-from analysis.linkage import format_study
-from analysis.power import format_power, power
-from analysis.study import load_study
 from services.settings import DEFAULTS
-from services.studies import bind_study
 from surveys.errors import TandemError
 
 StudyPath = Annotated[Path, typer.Argument(help="Study file, e.g. instruments/studies/service_profit_chain.yaml.")]
@@ -48,9 +44,12 @@ def analyze_study(
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = DEFAULTS.seed,
 ) -> None:
     """Aggregation verdicts, the unit-level service-profit chain and ranked drivers."""
+    from analysis.linkage import format_study
+    from analysis.study import load_study
     from services.insight import linkage
     from services.selection import select
     from services.sources import demo_dataset, file_dataset
+    from services.studies import bind_study
 
     try:
         if (campaign_employee is None) != (campaign_customer is None) or (employees is None) != (customers is None):
@@ -92,6 +91,9 @@ def power_command(
 ) -> None:
     """Power to detect each hypothesised path, by simulation: how many units you need."""
     from rich.progress import Progress
+
+    from analysis.power import format_power, power
+    from analysis.study import load_study
 
     try:
         spec = load_study(study)
