@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from surveys import store as db
 from surveys.errors import TandemError
 
-__all__ = ["AuditError", "KIND", "export_log", "record_export"]
+__all__ = ["KIND", "AuditError", "export_log", "record_export"]
 
 #: What ``kind`` may look like: lower-case words joined by ``-`` (``raw-csv``, ``raw-sav``).
 KIND = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")

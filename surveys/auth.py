@@ -42,7 +42,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,7 +63,7 @@ class AuthConfigError(TandemError):
     """A sign-in setting that cannot be used as written."""
 
 
-class SignInMethod(str, Enum):
+class SignInMethod(StrEnum):
     """How the staff area is protected."""
 
     OIDC = "oidc"
@@ -71,7 +71,7 @@ class SignInMethod(str, Enum):
     NONE = "none"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a signed-in staff member is (see :func:`allowed`)."""
 
     ADMIN = "admin"
@@ -211,7 +211,8 @@ def role_for_email(email: str | None, environ: Mapping[str, str] | None = None) 
     is an admin (the behaviour before roles).
     """
     env = _env(environ)
-    lists = {role: set().union(*(_emails(env.get(name, "")) for name in names)) for role, names in EMAIL_VARIABLES.items()}
+    lists = {role: set().union(*(_emails(env.get(name, "")) for name in names))
+             for role, names in EMAIL_VARIABLES.items()}
     address = (email or "").strip().lower()
     if not any(lists.values()):
         return Role.ADMIN if address else None

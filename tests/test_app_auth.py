@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from app_support import ROOT, app, goto, texts
+
 from surveys import auth
 from surveys.auth import Role
 

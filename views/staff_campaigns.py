@@ -27,7 +27,8 @@ import pandas as pd
 import streamlit as st
 
 from surveys import auth, campaigns
-from surveys.instrument import InstrumentError, load_instrument, parse_instrument
+from surveys.instrument import InstrumentError
+from surveys.loader import load_instrument, parse_instrument
 from views import signin
 from views.errors import shown_errors
 from views.gateway import current_store
@@ -172,9 +173,10 @@ def _invitations() -> None:
     if submitted:
         signin.require("invite")
         tokens = campaigns.invite(current_store(), campaign_id, unit=unit, count=int(count))
-        frame = pd.DataFrame({"campaign": campaign_id, "unit": unit, "link": [f"{base}?c={campaign_id}&t={t}" for t in tokens]})
+        links = [f"{base}?c={campaign_id}&t={t}" for t in tokens]
+        frame = pd.DataFrame({"campaign": campaign_id, "unit": unit, "link": links})
         content = frame.to_csv(index=False).encode("utf-8")
-        del tokens, frame
+        del tokens, links, frame
         st.success(f"{int(count)} invitation links for unit {unit}. Download them now: the tokens are not stored "
                    "and cannot be shown again (the file is generated when you click, for this session only).")
         st.download_button("Download links (CSV for mail merge)", data=_one_download(content),

@@ -26,7 +26,7 @@ from surveys import audit
 from surveys import campaigns as cp
 from surveys import store as db
 from surveys.auth import Role, SignInBrake
-from surveys.instrument import load_instrument, parse_instrument
+from surveys.loader import load_instrument, parse_instrument
 
 SURVEY = Path(__file__).parents[1] / "store_fixtures" / "survey.yaml"
 GOOD = {"role": "staff", "sat": 4, "bored": 2, "ms_1": 5, "ms_2": 1, "enps": 9, "perks": ["bike"],
@@ -170,7 +170,7 @@ def plaintext(tables: dict[str, list[dict]], markers) -> list[str]:
 
 
 def test_the_database_alone_links_no_progress_and_no_response_to_an_invitation(any_store):
-    filled = fill(any_store)
+    fill(any_store)
     tables = dump(any_store)
     assert len(tables["invitations"]) == 18 and len(tables["responses"]) == 5
     assert len(tables["progress"]) == 7  # six invited respondents and one open link, still answering

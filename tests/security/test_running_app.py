@@ -19,8 +19,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 
-from app_support import ROOT, invite, seed_campaign  # noqa: E402
-from browser_support import launched_chromium, need_browser, running_app  # noqa: E402
+from app_support import ROOT, invite, seed_campaign
+from browser_support import launched_chromium, need_browser, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
