@@ -23,9 +23,19 @@ run: $(STAMP)
 	fi; \
 	TANDEM_ADMIN_PASSWORD=$$TANDEM_ADMIN_PASSWORD exec $(BIN)/streamlit run app.py --server.port 8501 --server.headless true
 
-## test: install with test extras and run the whole default suite (PostgreSQL and browser tests included)
-test: $(STAMP) browser-deps
+## test: install with test extras, run the gates (make lint), then the whole default suite
+## (PostgreSQL and browser tests included)
+test: $(STAMP) browser-deps lint
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest
+
+## test-fast: the suite without the browser, PostgreSQL and slow tests (a quick check while working)
+test-fast: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -m 'not slow and not browser and not postgres'
+
+## lint: ruff (rules in pyproject.toml) and the import-linter layer contracts
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## test-slow: the long statistical checks (coverage over many seeded replications)
 test-slow: $(STAMP)
@@ -35,9 +45,10 @@ test-slow: $(STAMP)
 browser-deps:
 	@bash scripts/ensure-chromium.sh
 
-## bench: the benchmarks whose figures are in the README
+## bench: the benchmarks whose figures are in the docs (one: .venv/bin/python -m bench NAME)
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m bench
 
+## clean: remove the virtualenv and build files
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from surveys.errors import did_you_mean, suggestion_budget
-from surveys.instrument import Instrument, load_instrument
+from surveys.instrument import Instrument
+from surveys.loader import load_instrument
 from surveys.problems import InstrumentError, Problem
 from surveys.yamlsource import parse_yaml, read_text
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from analysis.measurement import instrument_health
 from analysis.simulate import simulate_responses
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUMENT = ROOT / "instruments" / "employee_experience.yaml"

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 
 from surveys import campaigns as cp
 from surveys import store as db
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 INSTRUMENT = Path(__file__).resolve().parents[1] / "instruments" / "employee_experience.yaml"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

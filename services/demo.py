@@ -26,7 +26,8 @@ import sqlalchemy as sa
 
 from surveys import campaigns as cp
 from surveys import store as db
-from surveys.instrument import Instrument, load_instrument
+from surveys.instrument import Instrument
+from surveys.loader import load_instrument
 
 __all__ = ["CUSTOMER_CAMPAIGN", "DEMO_SEED", "DEMO_UNITS", "DEMO_WAVE", "EMPLOYEE_CAMPAIGN", "DemoResult",
            "demo_frames",

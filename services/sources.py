@@ -149,7 +149,7 @@ def demo_dataset(*, n_units: int | None = None, seed: int | None = None) -> Data
     """The demo: the simulated service-profit chain of the shipped instruments (the data
     ``tandem demo`` stores), 40 units, with its known truth."""
     from services import demo
-    from surveys.instrument import load_instrument
+    from surveys.loader import load_instrument
 
     employee = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
     customer = load_instrument(ROOT / "instruments" / "customer_experience.yaml")

@@ -72,7 +72,8 @@ from sqlalchemy.engine import Connection
 from surveys import store as db
 from surveys.answers import UNIT_ID, validate_answers
 from surveys.errors import TandemError, did_you_mean
-from surveys.instrument import Instrument, parse_instrument
+from surveys.instrument import Instrument
+from surveys.loader import parse_instrument
 
 __all__ = [
     "LINK_STATES",

@@ -1,27 +1,17 @@
-"""The Instrument: a survey as typed, immutable objects loaded from YAML.
+"""The Instrument: a survey as typed, immutable objects (the pydantic models and the frozen result).
 
-Loading goes through stages (like pyxform): bytes -> YAML tree with positions
-(:mod:`surveys.yamlsource`) -> pydantic models (``extra="forbid"``, questions as a
-union discriminated on ``type``) -> cross-reference rules (:mod:`surveys.validation`)
--> one frozen :class:`Instrument`. Every problem found on the way is collected
-with its file, line, column, item id, rule and fix, and raised together as an
-:class:`InstrumentError`.
-
-Example
--------
->>> inst = load_instrument("instruments/employee_experience.yaml")  # doctest: +SKIP
->>> inst.construct("manager_support").items                            # doctest: +SKIP
-('ms_1', 'ms_2', 'ms_3', 'ms_4')
+The models (``extra="forbid"``, questions as a union discriminated on ``type``) and the
+:class:`Instrument` they build live here; turning YAML text into one, with every
+problem reported at once, is :mod:`surveys.loader` (``load_instrument``,
+``parse_instrument``), which runs the rules of :mod:`surveys.validation` on these models.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
@@ -32,7 +22,6 @@ from pydantic import (
     GetCoreSchemaHandler,
     PlainValidator,
     PrivateAttr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -42,12 +31,11 @@ from pydantic_core import PydanticCustomError, core_schema
 from surveys.errors import did_you_mean
 from surveys.expressions import Condition, ExpressionError, parse_condition
 from surveys.problems import InstrumentError, Problem
-from surveys.yamlsource import parse_yaml, read_text
 
 __all__ = [
     "QUESTION_TYPES",
-    "Construct",
     "Condition",
+    "Construct",
     "DateQuestion",
     "DropdownQuestion",
     "Instrument",
@@ -72,8 +60,6 @@ __all__ = [
     "TextQuestion",
     "Unit",
     "UnitQuestion",
-    "load_instrument",
-    "parse_instrument",
 ]
 
 #: Ids of questions, rows, constructs, pages, units, options and scales.
@@ -445,7 +431,7 @@ class Instrument(_Model):
     def _freeze_scales(cls, value: Mapping[str, Scale]) -> Mapping[str, Scale]:
         return MappingProxyType(dict(value))
 
-    def model_post_init(self, context: Any) -> None:  # noqa: D102 - pydantic hook
+    def model_post_init(self, context: Any) -> None:
         questions = tuple(q for page in self.pages for q in page.questions)
         self._questions = questions
         self._items = tuple(item for q in questions for item in _items_of(q, self.scales))
@@ -570,77 +556,3 @@ def _items_of(question: Any, scales: Mapping[str, Scale]) -> tuple[Item, ...]:
 
 def _num(value: float | None) -> float | None:
     return None if value is None else float(value)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_instrument(path: str | Path) -> Instrument:
-    """Load and validate an instrument file.
-
-    Parameters
-    ----------
-    path
-        A YAML file (``instruments/employee_experience.yaml``).
-
-    Returns
-    -------
-    Instrument
-
-    Raises
-    ------
-    InstrumentError
-        With every problem found (``.problems``); warnings alone do not raise and
-        are kept in :attr:`Instrument.warnings`.
-
-    Notes
-    -----
-    Instruments are immutable, so a file that has not changed (same resolved path,
-    modification time and size) is parsed once and the same object is returned
-    afterwards; Streamlit reruns its pages on every click.
-    """
-    try:
-        stat = Path(path).resolve().stat()
-    except (OSError, RuntimeError):
-        return parse_instrument(read_text(path), source=str(path))  # read_text says what is wrong
-    return _load_cached(str(path), str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=32)
-def _load_cached(source: str, resolved: str, mtime_ns: int, size: int) -> Instrument:
-    return parse_instrument(read_text(resolved), source=source)
-
-
-def parse_instrument(text: str, *, source: str = "<text>") -> Instrument:
-    """Validate an instrument given as YAML text (see :func:`load_instrument`)."""
-    from surveys.validation import check_instrument, schema_problems  # the rules need the models above
-
-    document = parse_yaml(text, source=source)
-    data = document.data
-    if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {_yaml_kind(data)}"
-        raise InstrumentError([Problem(source, *document.locations.value(()), "", "not-a-mapping",
-                                       f"the file is {kind}, not a mapping of instrument keys",
-                                       "Start the file with 'id:', 'title:', 'languages:', 'pages:' ... "
-                                       "(see the README, section 'Instrument format').")])
-    languages = data.get("languages")
-    default = languages[0] if isinstance(languages, list) and languages and isinstance(languages[0], str) else "en"
-    try:
-        instrument = Instrument.model_validate(data, context={"default_language": default})
-    except ValidationError as exc:
-        raise InstrumentError(schema_problems(exc, document)) from None
-    except (RecursionError, OverflowError, ValueError, TypeError) as exc:
-        raise InstrumentError([Problem(source, 1, 1, "", "schema", f"cannot read the instrument ({exc})",
-                                       "Check the file against the README's 'Instrument format'.")]) from None
-    problems = check_instrument(instrument, document)
-    if any(p.severity == "error" for p in problems):
-        raise InstrumentError(problems)
-    instrument._source = source
-    instrument._source_text = text
-    instrument._warnings = tuple(problems)
-    return instrument
-
-
-def _yaml_kind(data: Any) -> str:
-    return {list: "list", str: "text", int: "number", float: "number", bool: "boolean"}.get(type(data), "scalar")
-

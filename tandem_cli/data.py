@@ -23,7 +23,7 @@ INSTRUMENTS = Path(__file__).resolve().parents[1] / "instruments"
 
 def load_instrument_arg(value: str) -> Any:
     """An instrument from a path or a shipped id (``instruments/<id>.yaml``)."""
-    from surveys.instrument import load_instrument
+    from surveys.loader import load_instrument
 
     path = Path(value)
     if not path.is_file() and (INSTRUMENTS / f"{value}.yaml").is_file():

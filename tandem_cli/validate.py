@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from surveys.instrument import Instrument, InstrumentError, load_instrument
+from surveys.instrument import Instrument, InstrumentError
+from surveys.loader import load_instrument
 
 
 def summary(instrument: Instrument) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from surveys import campaigns
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 from surveys.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,7 +25,7 @@ from analysis.aggregation import (
 from analysis.errors import DataError
 from analysis.scoring import score
 from analysis.simulate import simulate_responses
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 ROOT = Path(__file__).resolve().parents[1]
 

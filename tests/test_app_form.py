@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from surveys.form import CONSENT, THANKS, Form, FormError, FormState, resolve_language, seed_for, ui_text
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 ALL_TYPES = Path(__file__).parent / "app_fixtures" / "all_types.yaml"
 EMPLOYEE = Path(__file__).parent.parent / "instruments" / "employee_experience.yaml"
@@ -117,7 +117,7 @@ def test_language_resolution(inst):
 
 @pytest.mark.parametrize("source", ["list", "invitation"])
 def test_an_invited_respondents_unit_comes_from_the_invitation(source):
-    from surveys.instrument import parse_instrument
+    from surveys.loader import parse_instrument
 
     text = ALL_TYPES.read_text().replace("        required: true\n      - id: role",
                                          f"        source: {source}\n        required: true\n      - id: role", 1)

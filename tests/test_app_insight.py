@@ -149,7 +149,7 @@ def test_campaigns_of_two_waves_give_a_trend(tmp_path, monkeypatch):
     """Two employee campaigns (waves) of one instrument are combined: eNPS across waves."""
     from analysis.simulate import simulate_responses
     from surveys import campaigns
-    from surveys.instrument import load_instrument
+    from surveys.loader import load_instrument
     from surveys.store import open_store
 
     url = f"sqlite:///{tmp_path / 'waves.db'}"
@@ -181,7 +181,7 @@ def _upload(at: AppTest, name: str, content: bytes, mime: str) -> AppTest:
 @pytest.fixture(scope="module")
 def small_responses():
     from analysis.simulate import simulate_responses
-    from surveys.instrument import load_instrument
+    from surveys.loader import load_instrument
 
     instrument = load_instrument(SMALL)
     return instrument, simulate_responses(instrument, n_units=6, respondents_per_unit=(20, 30), seed=21)
@@ -215,7 +215,7 @@ def test_bring_your_own_spss_file_and_instrument_yaml(small_responses, tmp_path)
 
 def test_bring_your_own_csv_with_a_shipped_instrument():
     from analysis.simulate import simulate_responses
-    from surveys.instrument import load_instrument
+    from surveys.loader import load_instrument
 
     instrument = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
     frame = simulate_responses(instrument, n_units=10, respondents_per_unit=(10, 20), seed=4)
@@ -251,7 +251,7 @@ def test_customer_side_of_each_page(name):
 def test_data_that_does_not_fit_the_instrument_shows_a_message_not_a_traceback():
     """A file whose item column holds text: the page says what is wrong and how to fix it."""
     from analysis.simulate import simulate_responses
-    from surveys.instrument import load_instrument
+    from surveys.loader import load_instrument
 
     frame = simulate_responses(load_instrument(SMALL), n_units=4, respondents_per_unit=10, seed=2)
     frame["training_1"] = frame["training_1"].astype(object)
@@ -303,7 +303,7 @@ def test_a_pulse_campaign_with_a_customer_campaign_gets_a_linkage_page(tmp_path,
     constructs (wellbeing, eNPS) to the customer outcomes, from the pinned instruments."""
     from analysis.simulate import simulate_responses
     from surveys import campaigns
-    from surveys.instrument import load_instrument
+    from surveys.loader import load_instrument
     from surveys.store import open_store
 
     url = f"sqlite:///{tmp_path / 'pulse.db'}"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from app_support import ALL_TYPES, app, goto, seed_campaign, texts
-from surveys.instrument import InstrumentError, parse_instrument
+
+from surveys.instrument import InstrumentError
+from surveys.loader import parse_instrument
 
 PASSWORD = "correct horse battery"
 
@@ -111,9 +112,8 @@ def test_sign_out_closes_the_area(db_url):
 
 
 def test_oidc_in_secrets_offers_single_sign_on_instead_of_the_password(db_url):
-    from streamlit.testing.v1 import AppTest
-
     from app_support import ROOT
+    from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.secrets["auth"] = {

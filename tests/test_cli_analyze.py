@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from analysis.scoring import score
 from analysis.simulate import simulate_responses
 from reports.html import SECTIONS
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 from tandem_cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pytest
 
 from surveys import campaigns as cp
 from surveys import exports
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 SURVEY = Path(__file__).parent / "store_fixtures" / "survey.yaml"
 ANSWERS = {"role": "staff", "sat": 4, "bored": 2, "ms_1": 5, "ms_2": 1, "enps": 9, "perks": ["bike"],

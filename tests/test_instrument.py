@@ -16,13 +16,8 @@ from pathlib import Path
 import pytest
 
 from surveys.errors import TandemError
-from surveys.instrument import (
-    QUESTION_TYPES,
-    Instrument,
-    InstrumentError,
-    load_instrument,
-    parse_instrument,
-)
+from surveys.instrument import QUESTION_TYPES, Instrument, InstrumentError
+from surveys.loader import load_instrument, parse_instrument
 from surveys.validation import CONTENT_RULES, RULES
 from surveys.yamlsource import MAX_BYTES, MAX_DEPTH
 

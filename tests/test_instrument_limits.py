@@ -16,7 +16,8 @@ from hostile_inputs import many_questions_instrument, many_units_instrument
 
 from surveys import limits
 from surveys.errors import SuggestionBudget, did_you_mean, suggestion_budget
-from surveys.instrument import InstrumentError, load_instrument, parse_instrument
+from surveys.instrument import InstrumentError
+from surveys.loader import load_instrument, parse_instrument
 from surveys.validation import CONTENT_RULES, RULES, remote_markup
 from surveys.yamlsource import MAX_NODES, parse_yaml
 

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from surveys.instrument import Instrument, InstrumentError, parse_instrument
+from surveys.instrument import Instrument, InstrumentError
+from surveys.loader import parse_instrument
 
 EXAMPLE = Path(__file__).resolve().parent / "instruments" / "valid" / "team_check_in.yaml"
 BASE: Any = YAML(typ="safe", pure=True).load(EXAMPLE.read_text(encoding="utf-8"))

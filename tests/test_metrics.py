@@ -13,7 +13,7 @@ from scipy import stats
 from analysis.errors import DataError
 from analysis.metrics import by_unit, ces, csat_top2box, enps, nps, wilson_interval
 from analysis.simulate import simulate_responses
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 # 70 promoters, 15 passives, 15 detractors
 COUNTS = [10] * 50 + [9] * 20 + [8] * 10 + [7] * 5 + [5] * 10 + [0] * 5

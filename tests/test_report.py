@@ -23,7 +23,7 @@ from reports.summary import summary_points
 from services.insight import collect_insight, comments, responses_by_unit
 from services.selection import HIDDEN_LABEL, Selection, select
 from services.sources import file_dataset
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "insight_fixtures" / "small_survey.yaml"

@@ -12,7 +12,7 @@ import pytest
 from analysis.errors import DataError
 from analysis.scoring import numeric_items, read_responses, score
 from analysis.simulate import simulate_responses
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 
 def toy_instrument() -> SimpleNamespace:

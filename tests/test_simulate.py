@@ -16,7 +16,7 @@ from analysis.simulate import (
     simulate_responses,
     simulate_service_profit_chain,
 )
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 ROOT = Path(__file__).resolve().parents[1]
 META = ["response_id", "campaign", "wave", "unit", "language", "submitted_at"]

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from surveys import campaigns as cp
 from surveys import store as db
 from surveys.answers import AnswerError
-from surveys.instrument import load_instrument, parse_instrument
+from surveys.loader import load_instrument, parse_instrument
 
 SURVEY = Path(__file__).parent / "store_fixtures" / "survey.yaml"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from surveys.answers import AnswerError, validate_answers, validate_page
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 SURVEY = Path(__file__).parent / "store_fixtures" / "survey.yaml"
 GOOD = {"unit": "north", "role": "staff", "sat": 4, "ms_1": 5, "ms_2": 1, "enps": 9, "perks": ["gym"]}

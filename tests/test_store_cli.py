@@ -12,9 +12,9 @@ import pyreadstat
 import pytest
 from typer.testing import CliRunner
 
-from surveys import campaigns as cp
 from services import demo
-from surveys.instrument import load_instrument
+from surveys import campaigns as cp
+from surveys.loader import load_instrument
 from tandem_cli.main import app
 
 SURVEY = Path(__file__).parent / "store_fixtures" / "survey.yaml"

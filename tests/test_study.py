@@ -72,7 +72,7 @@ def test_missing_file_and_binary_are_study_errors(tmp_path):
 
 
 def _layered_instrument(audience: str, prefix: str, layers: range, width: int):
-    from surveys.instrument import parse_instrument
+    from surveys.loader import parse_instrument
 
     constructs = "\n".join(f"  - {{id: {prefix}{layer}_{k}, label: C, items: [i1, i2, i3]}}"
                             for layer in layers for k in range(width))

@@ -132,7 +132,7 @@ def _upload_dataset() -> Dataset | None:
     cached = st.session_state.get("insight:upload:dataset")
     if cached is not None and cached.version == ("file", digest):
         return cached
-    from surveys.instrument import load_instrument, parse_instrument
+    from surveys.loader import load_instrument, parse_instrument
 
     instrument = (load_instrument(ROOT / "instruments" / f"{instrument_text}.yaml") if instrument_text in SHIPPED
                   else parse_instrument(instrument_text, source="uploaded instrument"))

@@ -12,10 +12,9 @@ import contextlib
 import re
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
 from app_support import ROOT, responses_of, seed_invited_campaign
 from browser_support import launched_chromium, need_browser, running_app
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
 
@@ -166,7 +165,7 @@ def _complete(page, url: str, instrument, campaign: str, token: str, language: s
 
 
 def test_employee_survey_in_two_languages(server):
-    from surveys.instrument import load_instrument
+    from surveys.loader import load_instrument
 
     url, db_url = server
     instrument = load_instrument(EMPLOYEE)
@@ -214,7 +213,7 @@ def test_employee_survey_in_two_languages(server):
 @pytest.mark.postgres
 def test_a_respondent_starts_on_one_app_process_and_finishes_on_another(tmp_path, postgres_url):
     """Two app processes, one PostgreSQL database: the second continues where the first stopped."""
-    from surveys.instrument import load_instrument
+    from surveys.loader import load_instrument
 
     need_browser()
     instrument = load_instrument(EMPLOYEE)

@@ -1,4 +1,4 @@
-"""Shared parts of the privacy attacks (imported by the tests as ``attacks``): the small
+"""Shared parts of the privacy attacks (``privacy.attacks``): the small
 organisation, and the observer that collects what an output channel lets out.
 
 The observer turns every shown group into the set of responses it describes (a boolean

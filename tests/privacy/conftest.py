@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from attacks import ORG
 
-from surveys.instrument import load_instrument
+from privacy.attacks import ORG
+from surveys.loader import load_instrument
 
 
 @pytest.fixture(scope="session")

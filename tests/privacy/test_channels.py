@@ -14,17 +14,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from attacks import ORG, north_and_south
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
+from privacy.attacks import (
+    ORG,
+    north_and_south,
+)
 from services import exports as safe
 from services.insight import collect_insight
 from services.selection import select
 from services.sources import campaign_dataset
 from surveys import audit, campaigns
 from surveys.auth import Role
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 from surveys.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]

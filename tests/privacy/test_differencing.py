@@ -14,10 +14,17 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from attacks import dataset_of, merged, north_and_south, people, shown_sets, smallest_atom
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from privacy.attacks import (
+    dataset_of,
+    merged,
+    north_and_south,
+    people,
+    shown_sets,
+    smallest_atom,
+)
 from services.insight import comments, headline_metrics, metric_trend, responses_by_unit
 from services.selection import Selection, select
 

@@ -1,0 +1,1 @@
+"""The privacy attacks: differencing through every output channel (see ``attacks.py``)."""
