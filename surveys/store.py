@@ -68,6 +68,16 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from surveys.errors import TandemError
+from surveys.schema import (  # re-exported: callers write ``db.responses``
+    campaigns,
+    export_audit,
+    instrument_versions,
+    invitations,
+    metadata,
+    progress,
+    responses,
+    signin_failures,
+)
 
 __all__ = [
     "DEFAULT_URL",
@@ -75,15 +85,15 @@ __all__ = [
     "StoreError",
     "campaigns",
     "coarse_time",
+    "export_audit",
     "instrument_versions",
     "invitations",
     "metadata",
-    "export_audit",
     "open_store",
     "progress",
     "responses",
-    "signin_failures",
     "safe_url",
+    "signin_failures",
     "utcnow",
 ]
 
@@ -101,101 +111,6 @@ T = TypeVar("T")
 
 class StoreError(TandemError):
     """The database cannot be opened, migrated or written."""
-
-
-# --------------------------------------------------------------------------- schema
-
-metadata = sa.MetaData()
-
-Timestamp = sa.DateTime(timezone=True)
-
-instrument_versions = sa.Table(
-    "instrument_versions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("instrument_id", sa.String(200), nullable=False),
-    sa.Column("version", sa.String(100), nullable=False),
-    sa.Column("yaml", sa.Text, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", Timestamp, nullable=False),
-)
-
-campaigns = sa.Table(
-    "campaigns",
-    metadata,
-    sa.Column("id", sa.String(100), primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("instrument_version_id", sa.Integer, sa.ForeignKey("instrument_versions.id"), nullable=False),
-    sa.Column("audience", sa.String(20), nullable=False),
-    sa.Column("wave", sa.String(100), nullable=False),
-    sa.Column("opens_at", Timestamp, nullable=True),
-    sa.Column("closes_at", Timestamp, nullable=True),
-    sa.Column("status", sa.String(10), nullable=False),
-    sa.Column("mode", sa.String(10), nullable=False),
-    sa.Column("min_group_size", sa.Integer, nullable=False),
-    sa.Column("created_at", Timestamp, nullable=False),
-    sa.CheckConstraint("status IN ('draft', 'open', 'closed')", name="ck_campaigns_status"),
-    sa.CheckConstraint("mode IN ('open', 'invited')", name="ck_campaigns_mode"),
-)
-
-invitations = sa.Table(
-    "invitations",
-    metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("campaign_id", sa.String(100), sa.ForeignKey("campaigns.id"), nullable=False),
-    sa.Column("unit", sa.String(200), nullable=False),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("status", sa.String(10), nullable=False),
-    sa.Column("created_at", Timestamp, nullable=False),
-    sa.CheckConstraint("status IN ('issued', 'used')", name="ck_invitations_status"),
-    sa.Index("ix_invitations_campaign_unit", "campaign_id", "unit"),
-)
-
-progress = sa.Table(
-    "progress",
-    metadata,
-    sa.Column("campaign_id", sa.String(100), sa.ForeignKey("campaigns.id"), primary_key=True),
-    sa.Column("key_id", sa.String(64), primary_key=True),
-    sa.Column("sealed", sa.LargeBinary, nullable=False),
-    sa.Column("updated_at", Timestamp, nullable=False),
-    sa.Index("ix_progress_updated_at", "updated_at"),
-)
-
-responses = sa.Table(
-    "responses",
-    metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("campaign_id", sa.String(100), sa.ForeignKey("campaigns.id"), nullable=False),
-    sa.Column("unit", sa.String(200), nullable=True),
-    sa.Column("language", sa.String(20), nullable=False),
-    sa.Column("started_at", Timestamp, nullable=True),
-    sa.Column("submitted_at", Timestamp, nullable=False),
-    sa.Column("answers", sa.JSON, nullable=False),
-    sa.Index("ix_responses_campaign_unit", "campaign_id", "unit"),
-)
-
-
-export_audit = sa.Table(
-    "export_audit",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", Timestamp, nullable=False),
-    sa.Column("actor", sa.String(320), nullable=False),
-    sa.Column("role", sa.String(20), nullable=False),
-    sa.Column("campaign_id", sa.String(100), nullable=False),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Index("ix_export_audit_campaign_at", "campaign_id", "at"),
-)
-
-signin_failures = sa.Table(
-    "signin_failures",
-    metadata,
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("failures", sa.Integer, nullable=False),
-    sa.Column("first_at", Timestamp, nullable=False),
-    sa.Column("last_at", Timestamp, nullable=False),
-    sa.Index("ix_signin_failures_last_at", "last_at"),
-)
 
 
 def utcnow() -> dt.datetime:
@@ -265,7 +180,8 @@ class Store:
         """``fn(connection)`` in one transaction, retried on transient conflicts.
 
         Busy SQLite databases, PostgreSQL serialization failures, deadlocks and unique
-        violations between simultaneous check-then-insert transactions are retried up to :data:`MAX_ATTEMPTS` times with jittered exponential back-off;
+        violations between simultaneous check-then-insert transactions are retried up to
+        :data:`MAX_ATTEMPTS` times with jittered exponential back-off;
         :class:`~surveys.errors.TandemError` raised by ``fn`` rolls back and propagates.
         """
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -289,7 +205,7 @@ class Store:
             raise self._error(exc, "cannot connect to the database") from exc
 
     def _error(self, exc: DBAPIError, what: str = "the database refused the operation") -> StoreError:
-        connecting = what.startswith("cannot connect") or isinstance(exc, OperationalError) and _transient(exc)
+        connecting = what.startswith("cannot connect") or (isinstance(exc, OperationalError) and _transient(exc))
         return StoreError(
             f"{what}: {_first_line(exc.orig)}",
             where=safe_url(self.url),
