@@ -185,7 +185,9 @@ def test_employee_survey_in_two_languages(server):
     items = [item.id for item in instrument.items]
     assert frame[items].notna().all().all()  # every item answered in both languages, no page skipped
 
-    # staff: sign in, see the rates, download the responses as SPSS .sav and read them back
+    # staff: sign in, see the rates, download the raw responses as SPSS .sav (two responses are
+    # below k, so the safe export is disabled and only an admin's raw file has them) and read
+    # them back; the download is in the audit log
     import pyreadstat
 
     with chromium() as page:
@@ -196,16 +198,23 @@ def test_employee_survey_in_two_languages(server):
         _idle(page)
         page.screenshot(path=str(ARTIFACTS / "e2e-staff-campaigns.png"), full_page=True)
         page.get_by_role("link", name="Responses").click()
-        page.get_by_text("Response rates by unit").wait_for(timeout=30_000)
+        page.get_by_text("Responses by unit").wait_for(timeout=30_000)
         _idle(page)
         page.screenshot(path=str(ARTIFACTS / "e2e-staff-responses.png"), full_page=True)
+        assert page.get_by_role("button", name="SPSS .sav", exact=True).is_disabled()
         with page.expect_download(timeout=60_000) as download:
-            page.get_by_role("button", name="SPSS .sav").click()
+            page.get_by_role("button", name="Raw SPSS .sav").click()
         path = ARTIFACTS / "e2e-responses.sav"
         download.value.save_as(path)
         assert not page.errors, page.errors
     data, meta = pyreadstat.read_sav(str(path))
     assert len(data) == 2 and sorted(data["language"]) == ["de", "en"]
+    from surveys.audit import export_log
+    from surveys.store import open_store
+
+    store = open_store(db_url)
+    assert export_log(store)[["actor", "kind"]].values.tolist() == [["password:admin", "raw-sav"]]
+    store.dispose()
     assert meta.column_names_to_labels[items[0]]  # variable labels are the question texts
     assert meta.variable_value_labels[items[0]]  # value labels are the scale labels
 
