@@ -68,7 +68,8 @@ def _staff_pages(role: Role) -> dict[str, list[st.Page]]:
 def main() -> None:
     if st.query_params.get("c"):
         st.set_page_config(page_title="Survey", page_icon="📝", initial_sidebar_state="collapsed")
-        page = st.navigation([st.Page(respond.render, title="Survey", url_path="survey", default=True)], position="hidden")
+        survey = st.Page(respond.render, title="Survey", url_path="survey", default=True)
+        page = st.navigation([survey], position="hidden")
     else:
         st.set_page_config(page_title="Tandem staff area", page_icon="📊", layout="wide")
         role = signin.current_role()

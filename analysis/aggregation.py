@@ -426,7 +426,7 @@ def _agreement_result(
         by_unit=table,
         mean=float(shown.mean()) if len(shown) else float("nan"),
         median=float(shown.median()) if len(shown) else float("nan"),
-        n_groups=int(len(shown)),
+        n_groups=len(shown),
         n_suppressed=int(hidden.sum()),
         null_variance=float(null_variance),
         cutoff=float(cutoff),

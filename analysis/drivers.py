@@ -25,7 +25,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -164,7 +164,7 @@ def _complete_matrix(
     values = complete.to_numpy(dtype=float)
     spread = values.std(axis=0)
     size = np.abs(values).max(axis=0)
-    flat = [name for name, s, m in zip(complete.columns, spread, size) if not s > 1e-12 * (1.0 + m)]
+    flat = [name for name, s, m in zip(complete.columns, spread, size, strict=True) if not s > 1e-12 * (1.0 + m)]
     if flat:
         raise DataError(
             f"no variance in {flat} over the complete rows.",
@@ -238,7 +238,7 @@ def _relative_weights_of(corr: np.ndarray, p: int) -> np.ndarray:
     return np.einsum("bij,bj->bi", half**2, beta**2)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _subsets(p: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """For each size k = 1..p: the (C(p,k), k) predictor index array and the bitmasks."""
     out = []
@@ -265,7 +265,7 @@ def _subset_r2(corr: np.ndarray, p: int) -> np.ndarray:
     return r2
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shapley_design(p: int) -> tuple[np.ndarray, np.ndarray]:
     """Masks without predictor j (p, 2^(p-1)) and their Shapley weights |S|!(p-|S|-1)!/p!."""
     masks = np.arange(1 << p)
@@ -678,6 +678,7 @@ def importance_performance(
     table = pd.DataFrame({"driver": list(imp.index), "importance": imp.to_numpy(), "performance": perf.to_numpy()})
     table["importance_rank"] = _ranks(table["importance"].to_numpy())
     table["quadrant"] = [
-        QUADRANTS[(bool(i >= i_cut), bool(q >= p_cut))] for i, q in zip(table["importance"], table["performance"])
+        QUADRANTS[(bool(i >= i_cut), bool(q >= p_cut))]
+        for i, q in zip(table["importance"], table["performance"], strict=True)
     ]
     return table.sort_values("importance_rank", kind="stable").reset_index(drop=True)

@@ -157,7 +157,7 @@ def kmo(data: pd.DataFrame) -> KMOResult:
     overall = r2.sum() / (r2.sum() + q2.sum())
     per_item = r2.sum(axis=0) / (r2.sum(axis=0) + q2.sum(axis=0))
     items = pd.Series(per_item, index=pd.Index(complete.columns, name="item"), name="kmo")
-    return KMOResult(float(overall), items, int(len(complete)), int(dropped))
+    return KMOResult(float(overall), items, len(complete), int(dropped))
 
 
 @dataclass(frozen=True)

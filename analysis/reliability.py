@@ -274,7 +274,7 @@ def omega(items: pd.DataFrame) -> OmegaResult:
     value = common / (common + float(theta.sum()))
     loadings = lam["std_all"].astype(float).rename("std_all")
     loadings.index.name = "item"
-    return OmegaResult(float(value), int(len(data)), int(data.shape[1]), int(dropped), loadings,
+    return OmegaResult(float(value), len(data), int(data.shape[1]), int(dropped), loadings,
                        bool(result.converged))
 
 

@@ -181,7 +181,7 @@ class _PathModel:
         order: list[str] = []
         pending = list(names)
         while pending:
-            ready = [n for n in pending if all(r in order for (l, r) in edges if l == n)]
+            ready = [n for n in pending if all(rhs in order for (lhs, rhs) in edges if lhs == n)]
             if not ready:
                 raise SimulationError(
                     "the paths contain a cycle: " + ", ".join(sorted(pending)),
@@ -453,7 +453,8 @@ def _fill(instrument: Any, meta: pd.DataFrame, latent: Mapping[str, np.ndarray],
         if cols and not getattr(question, "required", False) and question.type != "text":
             skip = rng.random(n) < missing_rate
             for name in cols:
-                col = np.asarray(cols[name], dtype=object if question.type in ("single_choice", "dropdown", "date") else float)
+                text = question.type in ("single_choice", "dropdown", "date")
+                col = np.asarray(cols[name], dtype=object if text else float)
                 col[skip] = None if col.dtype == object else np.nan
                 cols[name] = col
         columns.update(cols)

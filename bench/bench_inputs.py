@@ -40,8 +40,8 @@ from hostile_inputs import big_xlsx, many_questions_instrument, many_units_instr
 
 from analysis.errors import DataError  # noqa: E402
 from analysis.uploads import read_responses_bytes  # noqa: E402
-from surveys.instrument import InstrumentError
-from surveys.loader import parse_instrument
+from surveys.instrument import InstrumentError  # noqa: E402
+from surveys.loader import parse_instrument  # noqa: E402
 
 TANDEM = ROOT / ".venv" / "bin" / "tandem"
 

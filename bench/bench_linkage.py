@@ -108,7 +108,8 @@ def _store_rate(study, sample: int, total: int, seed: int) -> None:
         finally:
             db.dispose()
     print(f"store (SQLite): import {n:,} responses {imported:.1f} s, load {len(frame):,} {loaded:.1f} s "
-          f"({len(frame) / loaded:,.0f} responses/s; {total:,} responses would take ~{total * loaded / len(frame):.0f} s)")
+          f"({len(frame) / loaded:,.0f} responses/s; {total:,} responses would take "
+          f"~{total * loaded / len(frame):.0f} s)")
 
 
 if __name__ == "__main__":

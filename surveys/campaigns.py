@@ -481,10 +481,12 @@ def invite(store: db.Store, campaign_id: str, *, unit: str, count: int) -> list[
                              fix="Open it again first ('tandem campaign open').")
     known = [u.id for u in campaign.instrument.units]
     if known and unit not in known:
-        raise CampaignError(f"unit '{unit[:70]}' is not one of the instrument's units", where=f"campaign '{campaign.id}'",
+        raise CampaignError(f"unit '{unit[:70]}' is not one of the instrument's units",
+                            where=f"campaign '{campaign.id}'",
                             fix=did_you_mean(unit, known).strip() or f"Known units: {', '.join(known[:12])}.")
     if not UNIT_ID.fullmatch(unit):
-        raise CampaignError("the unit id is empty, too long or has unusual characters", where=f"campaign '{campaign.id}'",
+        raise CampaignError("the unit id is empty, too long or has unusual characters",
+                            where=f"campaign '{campaign.id}'",
                             fix="Give the id of the store, branch or team: letters, digits, '.', '-', '_' "
                                 "(up to 200 characters).")
     tokens = [new_token() for _ in range(count)]
@@ -714,8 +716,9 @@ def submit(
     In one transaction: the campaign and the invitation are checked, the answers
     validated, the invitation of ``token`` goes from ``issued`` to ``used``
     (under row locks, so of two simultaneous submits with one token exactly one wins;
-    see :func:`_use_invitation` for why the whole unit's rows are rewritten), the response is inserted without any reference to the invitation, and the
-    sealed progress of the token (or of the open link's ``session`` key) is deleted.
+    see :func:`_use_invitation` for why the whole unit's rows are rewritten), the response
+    is inserted without any reference to the invitation, and the sealed progress of the
+    token (or of the open link's ``session`` key) is deleted.
     Times are stored truncated to the hour (:func:`surveys.store.coarse_time`).
 
     Raises
@@ -794,7 +797,8 @@ def response_count(store: db.Store, campaign_id: str) -> int:
 
     def tx(conn: Connection) -> int:
         campaign = _load_campaign(conn, campaign_id)
-        return conn.execute(sa.select(sa.func.count()).select_from(r).where(r.c.campaign_id == campaign.id)).scalar_one()
+        query = sa.select(sa.func.count()).select_from(r).where(r.c.campaign_id == campaign.id)
+        return conn.execute(query).scalar_one()
 
     return int(store.run(tx, write=False))
 

@@ -327,7 +327,8 @@ UI_TEXT: Mapping[str, Mapping[str, str]] = {
         "token_used": "This invitation has already been used to answer the survey. Thank you!",
         "token_unknown": "This invitation link is not valid. Please check the link you were sent.",
         "token_needed": "This survey is by invitation only. Please use the personal link you were sent.",
-        "trouble": "Something went wrong on our side. Your answers so far are saved; please reload the page in a moment.",
+        "trouble": ("Something went wrong on our side. Your answers so far are saved; please reload the page "
+                    "in a moment."),
     },
     "de": {
         "next": "Weiter",
@@ -348,7 +349,8 @@ UI_TEXT: Mapping[str, Mapping[str, str]] = {
         "token_used": "Diese Einladung wurde bereits zum Beantworten der Umfrage verwendet. Vielen Dank!",
         "token_unknown": "Dieser Einladungslink ist ungültig. Bitte prüfen Sie den Link, den Sie erhalten haben.",
         "token_needed": "Diese Umfrage ist nur mit Einladung möglich. Bitte nutzen Sie Ihren persönlichen Link.",
-        "trouble": "Bei uns ist etwas schiefgelaufen. Ihre bisherigen Antworten sind gespeichert; bitte laden Sie die Seite gleich neu.",
+        "trouble": ("Bei uns ist etwas schiefgelaufen. Ihre bisherigen Antworten sind gespeichert; bitte laden "
+                    "Sie die Seite gleich neu."),
     },
 }
 

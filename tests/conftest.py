@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +12,7 @@ import pytest
 REFERENCE_DIR = Path(__file__).parent / "reference"
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference_cases() -> dict:
     """All conformance cases of ``tests/reference/expected.json`` keyed by name."""
     return json.loads((REFERENCE_DIR / "expected.json").read_text())
@@ -23,7 +23,7 @@ def reference_cases_of(kind: str) -> dict:
     return {name: case for name, case in reference_cases().items() if case["kind"] == kind}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _reference_data(name: str) -> pd.DataFrame:
     return pd.read_csv(REFERENCE_DIR / "data" / name)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from app_support import ALL_TYPES, app, close, invite, responses_of, seed_campaign, texts
 
 CID = "allt"

@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_cases_of, reference_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import reference_cases_of, reference_data
 
 from analysis.drivers import (
     DRIVER_COLUMNS,

@@ -132,7 +132,7 @@ def test_items_carry_scale_range_and_keying(example: Instrument) -> None:
 
 
 def test_instrument_is_immutable_and_hashable(example: Instrument) -> None:
-    with pytest.raises(Exception):  # noqa: B017, PT011 - pydantic's frozen-instance error
+    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
         example.id = "other"  # type: ignore[misc]
     with pytest.raises(TypeError):
         example.scales["x"] = example.scales["agree5"]  # type: ignore[index]

@@ -24,7 +24,7 @@ def _run_together(n: int, task) -> list[BaseException | None]:
         barrier.wait()
         try:
             task(i)
-        except BaseException as exc:  # noqa: BLE001 - collected and checked by the test
+        except BaseException as exc:
             return exc
         return None
 

@@ -121,7 +121,8 @@ def render_sign_in() -> None:
             return
         for provider in auth.oidc_providers(_auth_secrets()):
             name = provider or "your organisation's account"
-            st.button(f"Sign in with {name}", on_click=st.login, args=(provider,) if provider else (), key=f"login:{provider}")
+            st.button(f"Sign in with {name}", on_click=st.login, args=(provider,) if provider else (),
+                      key=f"login:{provider}")
         return
     if current is auth.SignInMethod.NONE:
         st.info(

@@ -130,10 +130,12 @@ def _new_campaign() -> None:
         name = st.text_input("Campaign id (used in links)", value=f"{instrument.id}-{dt.date.today():%Y%m}")
         wave = st.text_input("Wave label", value=f"{dt.date.today():%Y-%m}")
         mode = st.radio("Who may answer", modes, horizontal=True,
-                        format_func=lambda m: {"invited": "Invited (one token per person)", "open": "Anyone with the link"}[m])
+                        format_func=lambda m: {"invited": "Invited (one token per person)",
+                                               "open": "Anyone with the link"}[m])
         opens = st.date_input("Opens on", value=dt.date.today())
         closes = st.date_input("Closes on", value=dt.date.today() + dt.timedelta(days=21))
-        k = st.number_input("Minimum group size shown in results", min_value=3, value=int(instrument.min_group_size), step=1)
+        k = st.number_input("Minimum group size shown in results", min_value=3, value=int(instrument.min_group_size),
+                            step=1)
         submitted = st.form_submit_button("Create campaign", type="primary")
     if submitted:
         campaigns.create_campaign(
@@ -163,7 +165,8 @@ def _invitations() -> None:
     campaign = campaigns.get_campaign(current_store(), campaign_id)
     with st.form("staff:invite"):
         units = {u.id: campaign.instrument.text(u.label) for u in campaign.instrument.units}
-        unit = st.selectbox("Unit", list(units), format_func=lambda u: f"{units[u]} ({u})") if units else st.text_input("Unit id")
+        unit = (st.selectbox("Unit", list(units), format_func=lambda u: f"{units[u]} ({u})") if units
+                else st.text_input("Unit id"))
         count = st.number_input("Number of invitations", min_value=1, max_value=10_000, value=10, step=1)
         submitted = st.form_submit_button("Generate links")
     base = _base_url()

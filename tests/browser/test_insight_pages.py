@@ -9,7 +9,6 @@ Skips when ``/usr/bin/chromium`` is missing, unless ``TANDEM_REQUIRE_BROWSER=1``
 from __future__ import annotations
 
 import pytest
-
 from browser_support import ROOT, launched_chromium, need_browser, running_app
 
 pytestmark = pytest.mark.browser
