@@ -208,14 +208,15 @@ def role_for_email(email: str | None, environ: Mapping[str, str] | None = None) 
     The most privileged list naming the address (case-insensitive) wins. With none of
     ``TANDEM_ADMIN_EMAILS``, ``TANDEM_ANALYST_EMAILS``, ``TANDEM_VIEWER_EMAILS`` and
     ``TANDEM_STAFF_EMAILS`` (the admin list's older name) set, every signed-in account
-    is an admin (the behaviour before roles).
+    is a viewer: least privilege until the operator names the admins (anyone the
+    identity provider signs in must not be able to take raw data or make invitations).
     """
     env = _env(environ)
     lists = {role: set().union(*(_emails(env.get(name, "")) for name in names))
              for role, names in EMAIL_VARIABLES.items()}
     address = (email or "").strip().lower()
     if not any(lists.values()):
-        return Role.ADMIN if address else None
+        return Role.VIEWER if address else None
     return next((role for role in ROLE_ORDER if address and address in lists[role]), None)
 
 

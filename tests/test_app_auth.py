@@ -112,7 +112,7 @@ def test_password_comparison_is_constant_time_over_every_role(monkeypatch):
 
 
 def test_role_for_email_lists_and_the_staff_emails_alias():
-    assert auth.role_for_email("anyone@x.org", {}) is Role.ADMIN  # no list: every signed-in account, as before
+    assert auth.role_for_email("anyone@x.org", {}) is Role.VIEWER  # no list: every signed-in account, least privilege
     assert auth.role_for_email(None, {}) is None
     env = {"TANDEM_ADMIN_EMAILS": "boss@x.org", "TANDEM_ANALYST_EMAILS": "ana@x.org, Both@x.org",
            "TANDEM_VIEWER_EMAILS": "vic@x.org,both@x.org"}
