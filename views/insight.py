@@ -31,6 +31,7 @@ from services.selection import Selection, SideView, select
 from services.settings import DEFAULTS
 from services.sources import Dataset, campaign_dataset, campaign_version, demo_dataset, file_dataset, read_upload
 from surveys.errors import TandemError
+from surveys.yamlsource import decode
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p.stem for p in (ROOT / "instruments").glob("*.yaml"))
@@ -189,7 +190,7 @@ def _choose_upload() -> Dataset | None:
         st.sidebar.caption("One row per response, one column per item id, and a `unit` column for unit results.")
         return None
     content = data.getvalue()
-    instrument_text = shipped if yaml_file is None else yaml_file.getvalue().decode("utf-8", errors="strict")
+    instrument_text = shipped if yaml_file is None else decode(yaml_file.getvalue(), source=yaml_file.name)
     digest = hashlib.sha256(content + instrument_text.encode("utf-8")).hexdigest()
     st.session_state[_UPLOAD] = (data.name, content, instrument_text, digest)
     return _upload_dataset()

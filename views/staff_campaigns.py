@@ -29,6 +29,7 @@ import streamlit as st
 from surveys import auth, campaigns
 from surveys.instrument import InstrumentError
 from surveys.loader import load_instrument, parse_instrument
+from surveys.yamlsource import decode
 from views import signin
 from views.errors import shown_errors
 from views.gateway import current_store
@@ -112,7 +113,7 @@ def _new_campaign() -> None:
             upload = st.file_uploader("Instrument YAML", type=["yaml", "yml"], key="staff:upload")
             if upload is None:
                 return
-            instrument = parse_instrument(upload.getvalue().decode("utf-8", errors="replace"), source=upload.name)
+            instrument = parse_instrument(decode(upload.getvalue(), source=upload.name), source=upload.name)
     except InstrumentError as exc:
         errors = sum(p.severity == "error" for p in exc.problems)
         st.error(f"The instrument has {errors} error(s); fix them and upload it again. Nothing was created.")
