@@ -177,3 +177,32 @@ def test_open_links_are_refused_for_employee_surveys(tmp_path, monkeypatch):
     with pytest.raises(campaigns.CampaignError, match="open link"):
         campaigns.create_campaign(store, load_instrument(ORG), campaign_id="nope", mode="open")
     store.dispose()
+
+
+def _signed_in(password: str):
+    from app_support import app
+
+    at = app()
+    at.text_input(key="staff:password").input(password)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_roles_on_the_responses_page(store_url, monkeypatch):
+    """An admin gets the safe and the raw downloads; an analyst only the safe ones; a viewer has no
+    Responses page at all."""
+    from app_support import goto
+
+    monkeypatch.setenv("TANDEM_ADMIN_PASSWORD", "admin pass")
+    monkeypatch.setenv("TANDEM_ANALYST_PASSWORD", "analyst pass")
+    monkeypatch.setenv("TANDEM_VIEWER_PASSWORD", "viewer pass")
+    labels = {}
+    for role, password in (("admin", "admin pass"), ("analyst", "analyst pass"), ("viewer", "viewer pass")):
+        at = goto(_signed_in(password), "responses")
+        assert not at.exception, [e.value for e in at.exception]
+        labels[role] = [b.proto.label for b in at.get("download_button")] if at.title[0].value == "Responses" else None
+    assert labels["admin"] == ["CSV", "Excel", "SPSS .sav", "Data dictionary (CSV)", "Raw CSV", "Raw Excel",
+                               "Raw SPSS .sav"]
+    assert labels["analyst"] == ["CSV", "Excel", "SPSS .sav", "Data dictionary (CSV)"]
+    assert labels["viewer"] is None  # the page is not registered for a viewer
