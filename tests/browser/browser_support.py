@@ -50,12 +50,13 @@ def free_port(ports: range) -> int:
 
 
 @contextlib.contextmanager
-def running_app(db_url: str, log_path: Path, *, password: str, ports: range):
+def running_app(db_url: str, log_path: Path, *, password: str, ports: range, extra_env: dict | None = None):
     """``streamlit run app.py`` on a free port of ``ports`` against ``db_url``, with the
-    staff ``password``; yields its base URL, then stops it."""
+    admin ``password`` (and ``extra_env``, e.g. other roles' passwords); yields its base
+    URL, then stops it."""
     port = free_port(ports)
     env = {**os.environ, "TANDEM_DATABASE_URL": db_url, "TANDEM_ADMIN_PASSWORD": password,
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **(extra_env or {})}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [str(STREAMLIT), "run", "app.py", "--server.port", str(port),

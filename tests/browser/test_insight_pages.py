@@ -21,18 +21,42 @@ PAGES = {
     "Instrument health": "Item analysis",
     "Drivers": "What moves customers",
     "Linkage": "Units: employee construct against customer outcome",
-    "Comments": "Only units with at least",
+    "Comments": "Only groups of at least",
 }
+
+
+VIEWER_PASSWORD = "insight-viewer-secret"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``streamlit run app.py`` with a staff password and an empty SQLite store; yields its URL."""
+    """``streamlit run app.py`` with an admin and a viewer password and an empty SQLite store;
+    yields its URL."""
     need_browser()
     folder = tmp_path_factory.mktemp("insight-browser")
     with running_app(f"sqlite:///{folder / 'insight.db'}", folder / "streamlit.log", password=PASSWORD,
-                     ports=range(8621, 8630)) as url:
+                     ports=range(8621, 8630), extra_env={"TANDEM_VIEWER_PASSWORD": VIEWER_PASSWORD}) as url:
         yield url
+
+
+def test_a_viewer_reaches_no_admin_page(server):
+    """Signed in as a viewer in a real browser: the navigation offers the insight pages only (the
+    admin pages are not registered in a viewer's session), and typing an admin page's address
+    shows no admin content (a new page load starts a new session at the sign-in)."""
+    with launched_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server)
+        page.get_by_label("Staff password").fill(VIEWER_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("link", name="Overview").wait_for(timeout=60_000)
+        links = [link.inner_text() for link in page.locator("[data-testid='stSidebarNav'] a").all()]
+        assert "Overview" in " ".join(links)
+        assert not any(name in " ".join(links) for name in ("Campaigns", "Responses")), links
+        for path in ("campaigns", "responses"):
+            page.goto(f"{server}/{path}")
+            page.get_by_role("heading").first.wait_for(timeout=60_000)
+            assert page.get_by_text("Generate links").count() == 0 and page.get_by_text("Raw CSV").count() == 0
+            assert page.get_by_role("heading", name="Campaigns").count() == 0
 
 
 @pytest.fixture(scope="module")
