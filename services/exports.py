@@ -39,6 +39,7 @@ from services.selection import select
 from services.sources import campaign_dataset
 from surveys import audit, auth, exports
 from surveys.errors import TandemError
+from surveys.question_types import kind_of
 
 __all__ = ["NOT_SHOWN", "OTHER_UNITS", "raw_export_bytes", "safe_export_bytes", "safe_frame"]
 
@@ -58,9 +59,9 @@ def safe_frame(view: Any) -> pd.DataFrame:
         if column in frame:
             labels, _ = blocks.breakdown(view.shown, data.frame[column])
             frame[column] = pd.Series(labels, index=frame.index, dtype=object).fillna(fallback)
-    dates = [q.id for q in view.instrument.questions if q.type == "date" and q.id in frame]
-    frame = frame.drop(columns=["submitted_at", *dates], errors="ignore")
-    texts = [q.id for q in view.instrument.questions if q.type == "text" and q.id in frame]
+    identifying = [q.id for q in view.instrument.questions if kind_of(q).identifying and q.id in frame]
+    frame = frame.drop(columns=["submitted_at", *identifying], errors="ignore")
+    texts = [q.id for q in view.instrument.questions if kind_of(q).free_text and q.id in frame]
     if texts:
         keys = [c for c in ("wave", *generalised) if c in frame]
         counted = pd.Series(data.counted[view.shown], index=frame.index)

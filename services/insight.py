@@ -26,6 +26,7 @@ from services.selection import HIDDEN_LABEL, PARTIAL_LABEL, Selection, SideView,
 from services.settings import DEFAULTS
 from services.sources import Dataset
 from surveys.errors import TandemError
+from surveys.question_types import kind_of
 
 __all__ = [
     "METRIC_FUNCTIONS",
@@ -232,7 +233,7 @@ def comments(view: SideView, *, search: str = "") -> pd.DataFrame:
         ``search`` (case-insensitive) when given.
     """
     instrument, data = view.instrument, view.data
-    questions = [q for q in instrument.questions if q.type == "text" and q.id in data.frame]
+    questions = [q for q in instrument.questions if kind_of(q).free_text and q.id in data.frame]
     if not questions or not view.comment_rows.any():
         return pd.DataFrame(columns=["unit", "question", "comment"])
     rows = data.frame[view.comment_rows]

@@ -28,6 +28,7 @@ from services import disclosure
 from services.studies import StudyChoice, study_for
 from surveys.errors import TandemError
 from surveys.instrument import Instrument
+from surveys.question_types import kind_of
 
 __all__ = [
     "OPEN_EMPLOYEE_VARIABLE",
@@ -78,8 +79,7 @@ class SideData:
     def dimensions(self) -> tuple[str, ...]:
         """The demographic columns offered as filters and breakdowns (single-choice and
         drop-down questions in the frame)."""
-        return tuple(q.id for q in self.instrument.questions
-                     if q.type in ("single_choice", "dropdown") and q.id in self.frame)
+        return tuple(q.id for q in self.instrument.questions if kind_of(q).demographic and q.id in self.frame)
 
     @cached_property
     def blocks(self) -> disclosure.Partition:

@@ -43,7 +43,7 @@ Results
     ``min_group_size`` show ``"fewer than k"`` and no rate);
     ``response_count(store, campaign_id) -> int``;
     ``responses_frame(store, campaign_id) -> DataFrame``: the wide frame of the contract
-    (its answer columns: ``frame_columns(instrument)``);
+    (its answer columns: :func:`surveys.question_types.frame_columns`);
     ``import_frame(store, campaign_id, frame) -> int``: store a wide frame (demo data,
     migrations from other tools) as responses, each validated.
 """
@@ -70,10 +70,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from surveys import store as db
-from surveys.answers import UNIT_ID, validate_answers
+from surveys.answers import validate_answers
 from surveys.errors import TandemError, did_you_mean
 from surveys.instrument import Instrument
 from surveys.loader import parse_instrument
+from surveys.question_types import UNIT_ID, frame_columns, kind_of
 
 __all__ = [
     "LINK_STATES",
@@ -90,7 +91,6 @@ __all__ = [
     "check_invitation",
     "close_campaign",
     "create_campaign",
-    "frame_columns",
     "get_campaign",
     "hash_token",
     "import_frame",
@@ -879,27 +879,6 @@ def _stored_responses(store: db.Store, campaign_id: str, keys: list[str]) -> pd.
     return pd.concat(store.run(read, write=False), ignore_index=True)
 
 
-def frame_columns(instrument: Instrument) -> list[tuple[str, Any, str | None]]:
-    """The answer columns of the wide frame: ``(column, question, option value or None)``.
-
-    Matrix rows and likert/rating/number questions give one numeric column each
-    (``row``/question id); multi_choice and ranking one column per option
-    (``qid__value``); single_choice, dropdown, text and date one text column; the unit
-    question none (the ``unit`` column carries it).
-    """
-    out: list[tuple[str, Any, str | None]] = []
-    for q in instrument.questions:
-        if q.type == "unit":
-            continue
-        if q.type == "matrix":
-            out.extend((row.id, q, row.id) for row in q.rows)
-        elif q.type in ("multi_choice", "ranking"):
-            out.extend((f"{q.id}__{o.value}", q, o.value) for o in q.options)
-        else:
-            out.append((q.id, q, None))
-    return out
-
-
 def responses_frame(store: db.Store, campaign_id: str) -> pd.DataFrame:
     """The campaign's responses as the wide frame of the contract (one row per response).
 
@@ -921,7 +900,7 @@ def responses_frame(store: db.Store, campaign_id: str) -> pd.DataFrame:
     campaign = get_campaign(store, campaign_id)
     columns = frame_columns(campaign.instrument)
     stored = _stored_responses(store, campaign.id, list(dict.fromkeys(
-        option if q.type == "matrix" else q.id for _, q, option in columns)))
+        kind_of(q).stored_key(q, option) for _, q, option in columns)))
     meta, answers = stored["meta"], stored["answer"]
     data: dict[str, Any] = {
         "response_id": meta["id"], "campaign": campaign.id, "wave": campaign.wave,
@@ -929,19 +908,8 @@ def responses_frame(store: db.Store, campaign_id: str) -> pd.DataFrame:
         "submitted_at": pd.to_datetime(meta["submitted_at"], utc=True),
     }
     for name, q, option in columns:
-        value = answers[option if q.type == "matrix" else q.id]
-        if q.type == "multi_choice":
-            chosen = value.dropna().explode()
-            hit = (chosen == option).groupby(level=0).any()
-            data[name] = hit.astype(float).reindex(answers.index)
-        elif q.type == "ranking":
-            ranked = value.dropna().explode()
-            rank = (ranked.groupby(level=0).cumcount() + 1)[ranked == option]
-            data[name] = rank.groupby(level=0).first().astype(float).reindex(answers.index)
-        elif q.type in ("likert", "matrix", "rating", "number"):
-            data[name] = pd.to_numeric(value, errors="coerce").astype(float)
-        else:
-            data[name] = value.astype(object).where(value.notna(), None)
+        kind = kind_of(q)
+        data[name] = kind.decode(q, option, answers[kind.stored_key(q, option)])
     return pd.DataFrame(data, index=answers.index)
 
 
@@ -957,10 +925,10 @@ def import_frame(store: db.Store, campaign_id: str, frame: pd.DataFrame, *, lang
     """
     campaign = get_campaign(store, campaign_id)
     instrument = campaign.instrument
-    columns = frame_columns(instrument)
+    questions = [q for q in instrument.questions if kind_of(q).columns(q)]
     records = []
     for row in frame.to_dict(orient="records"):
-        answers = _answers_of_row(row, columns)
+        answers = {key: value for q in questions for key, value in kind_of(q).encode(q, row).items()}
         unit = row.get("unit")
         if unit is not None and not _missing(unit):
             answers[instrument.unit_question] = str(unit)
@@ -979,26 +947,3 @@ def import_frame(store: db.Store, campaign_id: str, frame: pd.DataFrame, *, lang
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
-
-
-def _answers_of_row(row: Mapping[str, Any], columns: list[tuple[str, Any, str | None]]) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    chosen: dict[str, list[str]] = {}
-    ranks: dict[str, list[tuple[float, str]]] = {}
-    for name, q, option in columns:
-        value = row.get(name)
-        if _missing(value):
-            continue
-        if q.type == "multi_choice":
-            if float(value) == 1.0:
-                chosen.setdefault(q.id, []).append(option)
-        elif q.type == "ranking":
-            ranks.setdefault(q.id, []).append((float(value), option))
-        elif q.type in ("likert", "matrix", "rating", "number"):
-            number = float(value)
-            answers[name] = int(number) if number.is_integer() else number
-        else:
-            answers[name] = str(value)
-    answers.update(chosen)
-    answers.update({qid: [o for _, o in sorted(pairs)] for qid, pairs in ranks.items()})
-    return answers

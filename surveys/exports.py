@@ -55,6 +55,7 @@ import pandas as pd
 from surveys import campaigns as cp
 from surveys.errors import TandemError
 from surveys.instrument import Instrument
+from surveys.question_types import frame_columns, kind_of
 
 __all__ = [
     "FORMATS",
@@ -120,69 +121,12 @@ def dictionary_of(instrument: Instrument, *, language: str | None = None) -> pd.
     for construct in instrument.constructs:
         for item in construct.items:
             constructs.setdefault(item, []).append(construct.id)
-    rows = [[name, "", label, kind, "", False, ""] for name, (label, kind) in _META.items()]
-    for name, q, option in cp.frame_columns(instrument):
-        rows.append([name, q.id, _label(instrument, q, option, lang), q.type, _values_text(instrument, q, lang),
-                     _reverse(q, option), ", ".join(constructs.get(name, []))])
+    rows = [[name, "", label, text_kind, "", False, ""] for name, (label, text_kind) in _META.items()]
+    for name, q, option in frame_columns(instrument):
+        kind = kind_of(q)
+        rows.append([name, q.id, kind.label(instrument, q, option, lang), q.type, kind.values_text(instrument, q, lang),
+                     kind.reverse(q, option), ", ".join(constructs.get(name, []))])
     return pd.DataFrame(rows, columns=["variable", "question", "text", "type", "values", "reverse", "construct"])
-
-
-def _reverse(q: Any, option: str | None) -> bool:
-    if q.type == "matrix":
-        return bool(next(row.reverse for row in q.rows if row.id == option))
-    return bool(getattr(q, "reverse", False))
-
-
-def _label(instrument: Instrument, q: Any, option: str | None, lang: str) -> str:
-    text = instrument.text(q.text, lang)
-    if q.type == "matrix":
-        row = next(r for r in q.rows if r.id == option)
-        text = f"{text} - {instrument.text(row.text, lang)}"
-    elif q.type in ("multi_choice", "ranking"):
-        chosen = next(o for o in q.options if o.value == option)
-        text = f"{text} - {instrument.text(chosen.label, lang)}"
-    if _reverse(q, option):
-        text += " (reverse-keyed)"
-    return text
-
-
-def _value_labels(instrument: Instrument, q: Any, lang: str) -> dict[Any, str]:
-    if q.type in ("likert", "matrix"):
-        return {float(p.value): instrument.text(p.label, lang) for p in instrument.scales[q.scale].points}
-    if q.type == "rating":
-        labels = {}
-        if q.low_label:
-            labels[float(q.min)] = instrument.text(q.low_label, lang)
-        if q.high_label:
-            labels[float(q.max)] = instrument.text(q.high_label, lang)
-        return labels
-    if q.type in ("single_choice", "dropdown"):
-        return {o.value: instrument.text(o.label, lang) for o in q.options}
-    if q.type == "multi_choice":
-        return {0.0: "not chosen", 1.0: "chosen"}
-    return {}
-
-
-def _values_text(instrument: Instrument, q: Any, lang: str) -> str:
-    labels = _value_labels(instrument, q, lang)
-    if q.type == "ranking":
-        return f"rank 1 (first) to {len(q.options)}"
-    if q.type == "rating":
-        ends = "; ".join(f"{_num(v)} = {t}" for v, t in labels.items())
-        return f"{q.min} to {q.max}" + (f" ({ends})" if ends else "")
-    if q.type == "number":
-        low = "" if q.min is None else _num(q.min)
-        high = "" if q.max is None else _num(q.max)
-        return f"{low} to {high}" + (" (whole numbers)" if q.integer else "")
-    if q.type == "date":
-        return f"YYYY-MM-DD{f' from {q.min}' if q.min else ''}{f' to {q.max}' if q.max else ''}"
-    if q.type == "text":
-        return f"text, up to {q.max_length} characters"
-    return "; ".join(f"{_num(v)} = {t}" for v, t in labels.items())
-
-
-def _num(value: Any) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def frame_to_csv(frame: pd.DataFrame) -> bytes:
@@ -218,15 +162,15 @@ def frame_to_sav(frame: pd.DataFrame, instrument: Instrument, path: str | Path, 
     value_labels: dict[str, dict[Any, str]] = {}
     measure: dict[str, str] = {name: "nominal" for name in labels if name != "submitted_at"}
     reverse: list[str] = []
-    for name, q, option in cp.frame_columns(instrument):
+    for name, q, option in frame_columns(instrument):
         if name not in out.columns:
             continue
-        labels[name] = _label(instrument, q, option, lang)[:255]
-        if q.type != "ranking" and (found := _value_labels(instrument, q, lang)):
+        kind = kind_of(q)
+        labels[name] = kind.label(instrument, q, option, lang)[:255]
+        if found := kind.value_labels(instrument, q, lang):
             value_labels[name] = found
-        measure[name] = {"likert": "ordinal", "matrix": "ordinal", "rating": "ordinal", "number": "scale",
-                         "ranking": "ordinal"}.get(q.type, "nominal")
-        if _reverse(q, option):
+        measure[name] = kind.measure
+        if kind.reverse(q, option):
             reverse.append(name)
     notes = [f"Instrument {instrument.id} version {instrument.version} (sha256 {instrument.sha256[:16]}...).",
              "Item values are as answered; reverse-keyed items are not reversed."]

@@ -14,6 +14,7 @@ from surveys import campaigns as cp
 from surveys import store as db
 from surveys.answers import AnswerError
 from surveys.loader import load_instrument, parse_instrument
+from surveys.question_types import frame_columns
 
 SURVEY = Path(__file__).parent / "store_fixtures" / "survey.yaml"
 
@@ -373,7 +374,7 @@ def _reference_frame(campaign, records) -> pd.DataFrame:
         answers = rec["answers"]
         row = {"response_id": rec["id"], "campaign": campaign.id, "wave": campaign.wave, "unit": rec["unit"],
                "language": rec["language"], "submitted_at": rec["submitted_at"]}
-        for name, q, option in cp.frame_columns(campaign.instrument):
+        for name, q, option in frame_columns(campaign.instrument):
             value = answers.get(option if q.type == "matrix" else q.id)
             if q.type == "multi_choice":
                 row[name] = np.nan if value is None else float(option in value)
@@ -384,10 +385,10 @@ def _reference_frame(campaign, records) -> pd.DataFrame:
             else:
                 row[name] = value
         rows.append(row)
-    names = list(cp.META_COLUMNS) + [name for name, _, _ in cp.frame_columns(campaign.instrument)]
+    names = list(cp.META_COLUMNS) + [name for name, _, _ in frame_columns(campaign.instrument)]
     frame = pd.DataFrame(rows, columns=names)
     frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
-    for name, q, _ in cp.frame_columns(campaign.instrument):
+    for name, q, _ in frame_columns(campaign.instrument):
         numeric = q.type not in ("single_choice", "dropdown", "text", "date")
         frame[name] = frame[name].astype(float) if numeric else frame[name].astype(object)
     return frame
