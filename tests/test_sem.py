@@ -12,7 +12,7 @@ from conftest import reference_cases_of, reference_data
 from scipy import stats
 
 from analysis import sem
-from analysis.fit_measures import cfi, rmsea, rmsea_ci, srmr, tli
+from analysis.sem.fit_measures import cfi, rmsea, rmsea_ci, srmr, tli
 
 HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 SEM_CASES = reference_cases_of("sem")
@@ -94,7 +94,7 @@ def test_modification_indices_match_lavaan_tutorial(hs_fit):
                  ("visual", "=~", "x7", 18.631, -0.422, -0.349), ("x8", "~~", "x9", 14.946, -0.423, -0.805),
                  ("textual", "=~", "x3", 9.151, -0.272, -0.238)]
     mi = hs_fit.modification_indices().head(5)
-    for (lhs, op, rhs, m, epc, sepc), (_, got) in zip(published, mi.iterrows()):
+    for (lhs, op, rhs, m, epc, sepc), (_, got) in zip(published, mi.iterrows(), strict=True):
         assert (got.lhs, got.op, got.rhs) == (lhs, op, rhs)
         assert got.mi == pytest.approx(m, abs=1e-3)
         assert got.epc == pytest.approx(epc, abs=1e-3)
@@ -120,7 +120,7 @@ def test_r2_is_one_minus_standardized_residual_variance(hs_fit):
 def test_estimate_table_columns_and_summary(hs_fit):
     assert list(hs_fit.estimates.columns) == sem.ESTIMATE_COLUMNS
     assert hs_fit.to_frame().equals(hs_fit.estimates)
-    text = sem.summary(hs_fit)
+    text = str(sem.summary(hs_fit))
     assert "85.306" in text and "Latent Variables" in text and "visual =~ x2" in text
 
 
@@ -203,7 +203,7 @@ def test_defined_parameter_delta_method(hs):
     ab = res.estimates[res.estimates.lhs == "ab"].iloc[0]
     assert ab.op == ":=" and ab.est == pytest.approx(a.est * b.est)
     assert res.estimates.set_index("lhs").loc["ratio", "est"] == pytest.approx(a.est / b.est)
-    state = res._state
+    state = res.fitted
     ia, ib = next(r.pid for r in state.rows if r.label == "a"), next(r.pid for r in state.rows if r.label == "b")
     v = state.vcov
     grad = np.array([b.est, a.est])

@@ -9,6 +9,7 @@ from conftest import reference_data
 
 from analysis import sem
 from analysis.errors import ConvergenceWarning, DataError, ModelSpecificationError
+from analysis.sem import optimizer
 from surveys.errors import TandemError
 
 HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
@@ -80,13 +81,18 @@ def test_singular_information_is_not_identified(hs):
 
 
 def test_non_convergence_is_a_warning_in_the_result(hs, monkeypatch):
-    original = sem.optimize.minimize
+    """Two Fisher-scoring steps, then two L-BFGS iterations: not enough."""
+    scoring, lbfgs = optimizer.minimize, optimizer.optimize.minimize
 
-    def crippled(*args, **kwargs):
+    def crippled_scoring(*args, **kwargs):
+        return scoring(*args, **{**kwargs, "max_iter": 2})
+
+    def crippled_lbfgs(*args, **kwargs):
         kwargs["options"] = {**kwargs.get("options", {}), "maxiter": 2}
-        return original(*args, **kwargs)
+        return lbfgs(*args, **kwargs)
 
-    monkeypatch.setattr(sem.optimize, "minimize", crippled)
+    monkeypatch.setattr(optimizer, "minimize", crippled_scoring)
+    monkeypatch.setattr(optimizer.optimize, "minimize", crippled_lbfgs)
     with pytest.warns(ConvergenceWarning):
         res = sem.fit(HS_MODEL, hs)
     assert res.converged is False
@@ -159,14 +165,14 @@ def test_bootstrap_keeps_draws_where_only_a_defined_parameter_is_undefined(hs):
 def test_bootstrap_with_no_converged_draw_says_so(hs, monkeypatch):
     """Every refit fails: the point estimates stand, bootstrap SEs and intervals are NaN
     and a warning says why (no IndexError from an empty percentile)."""
-    real = sem._minimize
+    real = optimizer.minimize
 
-    def bootstrap_refits_fail(engine, x0, *, precise=True):
+    def bootstrap_refits_fail(estimator, x0, *, precise=True, **options):
         if precise:
-            return real(engine, x0, precise=True)
-        return x0, False, "forced failure", 0
+            return real(estimator, x0, precise=True, **options)
+        return optimizer.Optimum(x0, False, "forced failure", 0, "forced")
 
-    monkeypatch.setattr(sem, "_minimize", bootstrap_refits_fail)
+    monkeypatch.setattr(optimizer, "minimize", bootstrap_refits_fail)
     res = sem.fit("visual =~ x1 + x2 + x3", hs, bootstrap=5, seed=1)
     loadings = res.estimates[res.estimates["op"] == "=~"]
     assert loadings["est"].notna().all()

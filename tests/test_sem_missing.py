@@ -8,7 +8,7 @@ import pytest
 from conftest import reference_data
 
 from analysis import sem
-from analysis.fiml import IncompleteData, em_saturated
+from analysis.sem.casewise import IncompleteData, em_saturated
 
 HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 ITEMS = [f"x{i}" for i in range(1, 10)]
@@ -56,7 +56,7 @@ def test_fiml_on_complete_data_equals_ml(hs):
 def test_fiml_standard_errors_are_the_inverse_hessian_of_the_loglik(hs_mcar):
     """Second differences of the casewise log-likelihood (not the analytic gradient)."""
     res = sem.fit("visual =~ x1 + x2 + x3 + x4", hs_mcar, missing="fiml")
-    engine, x = res._state.engine, res._state.x
+    engine, x = res.fitted.estimator, res.fitted.x
     n, h = len(x), 1e-4
 
     def loglik(v):
@@ -69,7 +69,7 @@ def test_fiml_standard_errors_are_the_inverse_hessian_of_the_loglik(hs_mcar):
             hess[i, j] = hess[j, i] = (loglik(x + ei + ej) - loglik(x + ei - ej) - loglik(x - ei + ej)
                                        + loglik(x - ei - ej)) / (4 * h * h)
     se = np.sqrt(np.diag(np.linalg.inv(-hess)))
-    assert np.allclose(np.sqrt(np.diag(res._state.vcov)), se, rtol=1e-3)
+    assert np.allclose(np.sqrt(np.diag(res.fitted.vcov)), se, rtol=1e-3)
 
 
 def test_incomplete_data_loglik_equals_casewise_sum(hs_mcar):
@@ -187,7 +187,7 @@ def reference_loglik(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
 
 def _free_parameters(res) -> tuple[dict, list]:
     est = {(r.lhs, r.op, r.rhs): r.est for r in res.estimates.itertuples()}
-    free = [(r.lhs, r.op, r.rhs) for r in sorted(res._state.rows, key=lambda r: r.pid) if r.pid >= 0]
+    free = [(r.lhs, r.op, r.rhs) for r in sorted(res.fitted.rows, key=lambda r: r.pid) if r.pid >= 0]
     return est, free
 
 
@@ -208,19 +208,19 @@ def test_fiml_with_many_patterns_equals_row_by_row_reference(many_patterns):
     est, free = _free_parameters(res)
 
     def loglik(values):
-        return reference_loglik(x, *reference_moments({**est, **dict(zip(free, values))}))
+        return reference_loglik(x, *reference_moments({**est, **dict(zip(free, values, strict=True))}))
 
     v_hat = np.array([est[k] for k in free])
     # the log-likelihood at the estimate, and the unrestricted (EM) one
     assert res.fit_measures["logl"] == pytest.approx(loglik(v_hat), rel=1e-10)
-    d = res._state.engine.data[0]
+    d = res.fitted.estimator.data[0]
     assert res.fit_measures["unrestricted_logl"] == pytest.approx(reference_loglik(x, d.mean, d.cov), rel=1e-10)
     # the estimate maximises the reference likelihood: its gradient there vanishes (a loading
     # off by 0.01 would leave a gradient of order 1)
     assert np.max(np.abs(_numeric_gradient(loglik, v_hat))) < 1e-3
     # away from the optimum, the engine's discrepancy and analytic (E-step) gradient are
     # -2/N times the reference log-likelihood (less its constant) and its gradient
-    engine = res._state.engine
+    engine = res.fitted.estimator
     v = v_hat + np.random.default_rng(5).normal(0, 0.05, len(v_hat))
     f, grad = engine.objective(v)
     n_values = int((~np.isnan(x)).sum())
@@ -240,12 +240,12 @@ def test_fiml_estimates_equal_a_direct_maximisation_of_the_row_by_row_reference(
     truth = {("f1", "=~", "y2"): 0.8, ("f1", "=~", "y3"): 1.2, ("f1", "=~", "y4"): 0.9,
              ("f2", "=~", "y6"): 0.7, ("f2", "=~", "y7"): 1.1, ("f2", "=~", "y8"): 0.9,
              ("f1", "~~", "f1"): 1.0, ("f2", "~~", "f2"): 0.8, ("f1", "~~", "f2"): 0.4}
-    truth |= {(v, "~~", v): t for v, t in zip(Y, np.linspace(0.3, 0.6, 8))}
-    truth |= {(v, "~1", ""): m for v, m in zip(Y, np.linspace(2.0, 4.0, 8))}
+    truth |= {(v, "~~", v): t for v, t in zip(Y, np.linspace(0.3, 0.6, 8), strict=True)}
+    truth |= {(v, "~1", ""): m for v, m in zip(Y, np.linspace(2.0, 4.0, 8), strict=True)}
     start = np.array([truth[k] for k in free])
 
     def minus_loglik(values):
-        return -reference_loglik(x, *reference_moments({**est, **dict(zip(free, values))})) / len(x)
+        return -reference_loglik(x, *reference_moments({**est, **dict(zip(free, values, strict=True))})) / len(x)
 
     ref = optimize.minimize(minus_loglik, start, method="BFGS", options={"gtol": 1e-7})
     assert np.allclose(ref.x, [est[k] for k in free], atol=2e-4)

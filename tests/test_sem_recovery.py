@@ -11,7 +11,7 @@ from analysis import sem
 MODEL = "f1 =~ x1 + x2 + x3\nf2 =~ x4 + x5 + x6\nf2 ~ f1"
 TRUTH = {("f1", "=~", "x2"): 0.8, ("f1", "=~", "x3"): 1.2, ("f2", "=~", "x5"): 0.9, ("f2", "=~", "x6"): 1.1,
          ("f2", "~", "f1"): 0.5, ("f1", "~~", "f1"): 1.0, ("f2", "~~", "f2"): 0.6,
-         **{(f"x{i}", "~~", f"x{i}"): v for i, v in zip(range(1, 7), (0.5, 0.4, 0.6, 0.5, 0.3, 0.4))}}
+         **{(f"x{i}", "~~", f"x{i}"): v for i, v in zip(range(1, 7), (0.5, 0.4, 0.6, 0.5, 0.3, 0.4), strict=True)}}
 
 
 def simulate(n: int, seed: int) -> pd.DataFrame:

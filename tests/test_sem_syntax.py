@@ -1,11 +1,11 @@
-"""The lavaan model syntax parser (analysis.syntax)."""
+"""The lavaan model syntax parser (analysis.sem.syntax)."""
 
 from __future__ import annotations
 
 import pytest
 
 from analysis.errors import ModelSpecificationError
-from analysis.syntax import parse_model
+from analysis.sem.syntax import parse_model
 
 
 def test_operators_modifiers_comments_and_continuation():

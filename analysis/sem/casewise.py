@@ -216,7 +216,8 @@ def em_saturated(data: IncompleteData, *, tol: float = 1e-10, max_iter: int = 10
     mu, var = data.available_case_moments()
     sigma = np.diag(var)
     it = 0
-    for it in range(1, max_iter + 1):
+    for iteration in range(1, max_iter + 1):
+        it = iteration
         step = data.estep(mu, sigma)
         if step is None:  # singular data: the caller's covariance check reports it
             break

@@ -8,22 +8,13 @@ The names are lavaan's ``fitMeasures`` names (underscores for dots).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import special, stats
 
-
-def data_moments(p: int, p_x: int = 0, meanstructure: bool = False) -> int:
-    """Number of sample moments of one group that the model must reproduce.
-
-    ``p(p+1)/2`` variances and covariances plus ``p`` means with a mean structure, less
-    those of the ``p_x`` exogenous covariates held at their sample values (fixed.x).
-    """
-    count = p * (p + 1) // 2 - p_x * (p_x + 1) // 2
-    if meanstructure:
-        count += p - p_x
-    return count
+from analysis.sem.ml import MLEstimator, inverse_pd
+from analysis.sem.partable import ParameterTable
+from analysis.sem.samplestats import GroupStats
 
 
 def rmsea(chisq: float, df: float, n: int, n_groups: int = 1) -> float:
@@ -47,24 +38,54 @@ def rmsea_ci(chisq: float, df: float, n: int, n_groups: int = 1, level: float = 
     The bounds are ``sqrt(lambda / (df N)) sqrt(G)`` where ``lambda`` solves
     ``P(chi2_df(lambda) <= chisq) = 1 - (1 - level)/2`` (lower) and ``(1 - level)/2``
     (upper); a bound is 0 when even ``lambda = 0`` cannot reach its probability
-    (lavaan ``rmsea.ci.lower`` / ``rmsea.ci.upper``).
+    (lavaan ``rmsea.ci.lower`` / ``rmsea.ci.upper``). Each root is found by a
+    safeguarded Newton iteration with the exact derivative
+    ``dF_k(x; lambda)/d lambda = (F_{k+2}(x; lambda) - F_k(x; lambda)) / 2``, in a handful
+    of evaluations of the noncentral chi-square cdf; the root is exact to ``1e-12``
+    relative, as the former bracketing search.
     """
     if df <= 0:
         return 0.0, 0.0
     alpha = (1 - level) / 2
-
-    def solve(prob: float) -> float:
-        f = lambda lam: stats.ncx2.cdf(chisq, df, lam) - prob if lam > 0 else stats.chi2.cdf(chisq, df) - prob
-        if f(0.0) < 0:
-            return 0.0
-        hi = max(chisq, 1.0)
-        while f(hi) > 0:
-            hi *= 2
-        return optimize.brentq(f, 0.0, hi, xtol=1e-12)
-
-    lo, up = solve(1 - alpha), solve(alpha)
+    lo, up = _ncx2_root(chisq, df, 1 - alpha), _ncx2_root(chisq, df, alpha)
     scale = df * n
     return math.sqrt(lo / scale) * math.sqrt(n_groups), math.sqrt(up / scale) * math.sqrt(n_groups)
+
+
+def _ncx2_cdf(x: float, k: float, lam: float) -> float:
+    return float(special.chdtr(k, x)) if lam <= 0 else float(special.chndtr(x, k, lam))
+
+
+def _ncx2_root(x: float, k: float, prob: float) -> float:
+    """``lambda >= 0`` with ``P(chi2_k(lambda) <= x) = prob`` (0 if the cdf at 0 is below ``prob``).
+
+    The cdf falls monotonically in ``lambda``; Newton steps from the normal approximation
+    ``lambda ~ x - k``, kept inside a bracket that every evaluation narrows (bisection when
+    a step leaves it).
+    """
+    if _ncx2_cdf(x, k, 0.0) - prob < 0:
+        return 0.0
+    lo, hi = 0.0, max(x, 1.0)
+    while _ncx2_cdf(x, k, hi) - prob > 0:
+        lo, hi = hi, hi * 2
+    lam = x - k
+    if not lo < lam < hi:
+        lam = 0.5 * (lo + hi)
+    for _ in range(100):
+        f = _ncx2_cdf(x, k, lam) - prob
+        if f > 0:
+            lo = lam
+        else:
+            hi = lam
+        slope = 0.5 * (float(special.chndtr(x, k + 2, lam)) if lam > 0 else float(special.chdtr(k + 2, x))) \
+            - 0.5 * (f + prob)
+        new = lam - f / slope if slope < 0 else 0.5 * (lo + hi)
+        if not lo < new < hi:
+            new = 0.5 * (lo + hi)
+        if abs(new - lam) <= 1e-12 * max(1.0, lam) or hi - lo <= 1e-12 * max(1.0, hi):
+            return new
+        lam = new
+    return lam
 
 
 def srmr(cov: np.ndarray, implied_cov: np.ndarray, mean: np.ndarray | None = None,
@@ -112,8 +133,22 @@ def tli(chisq: float, df: float, baseline_chisq: float, baseline_df: float) -> f
     return t1 / t2
 
 
-def fit_measures(engine: Any, x: np.ndarray, structure: Any, npar: int, *, missing: str,
-                 meanstructure: bool) -> dict[str, float]:
+def loglik(d: GroupStats, mu: np.ndarray, sigma: np.ndarray) -> float:
+    """Normal log-likelihood of one group: casewise with missing values
+    (:meth:`analysis.sem.casewise.IncompleteData.loglik`), else from the sample moments
+    ``-n/2 [p log 2 pi + log|Sigma| + tr(Sigma^-1 S) + (m - mu)' Sigma^-1 (m - mu)]``."""
+    if d.cases is not None:
+        return d.cases.loglik(mu, sigma)
+    inv = inverse_pd(sigma)
+    if inv is None:
+        return float("-inf")
+    k, logdet = inv
+    e = d.mean - mu
+    p = len(mu)
+    return -0.5 * d.n * (p * math.log(2 * math.pi) + logdet + float(np.sum(k * d.cov)) + float(e @ k @ e))
+
+
+def fit_measures(estimator: MLEstimator, x: np.ndarray, table: ParameterTable) -> dict[str, float]:
     """All fit measures of a fitted model (lavaan ``fitMeasures``).
 
     Returns
@@ -126,25 +161,27 @@ def fit_measures(engine: Any, x: np.ndarray, structure: Any, npar: int, *, missi
     Notes
     -----
     ``logl`` is the full log-likelihood of the model (all groups; casewise with missing
-    values, :meth:`analysis.fiml.IncompleteData.loglik`, Arbuckle 1996), ``chisq = 2 (logl_h1 -
+    values, :meth:`analysis.sem.casewise.IncompleteData.loglik`, Arbuckle 1996), ``chisq = 2 (logl_h1 -
     logl)`` with ``h1`` the unrestricted model (sample moments; FIML: EM estimates);
     ``aic = -2 logl + 2 npar``, ``bic = -2 logl + npar log N``. The baseline is the
     independence model with free means and variances (exogenous covariates kept at their
-    sample covariances). SRMR is averaged over groups with weights ``n_g / N``.
+    sample covariances). SRMR is averaged over groups with weights ``n_g / N``. ``npar``,
+    ``df`` and the baseline df come from the parameter table
+    (:class:`analysis.sem.partable.ParameterTable`).
     """
-    n_total = engine.N
-    n_groups = engine.G
-    p = len(structure.ov)
-    p_x = len(structure.exo_x)
+    structure, meanstructure, npar = table.structure, table.meanstructure, table.npar
+    n_total = estimator.N
+    n_groups = table.n_groups
     x_idx = [structure.ov.index(v) for v in structure.exo_x]
     logl = logl_h1 = logl_b = 0.0
     srmr_sum = 0.0
-    for g, d in enumerate(engine.data):
-        sigma, mu, _ = engine.implied(x, g)
+    for g, d in enumerate(estimator.sample):
+        imp = estimator.model.implied(x, g)
+        sigma, mu = imp.sigma, imp.mu
         mu_h0 = mu if meanstructure else d.mean
-        logl += d.cases.loglik(mu_h0, sigma)
-        logl_h1 += d.cases.loglik(d.mean, d.cov)
-        if d.cases.complete:
+        logl += loglik(d, mu_h0, sigma)
+        logl_h1 += loglik(d, d.mean, d.cov)
+        if d.cases is None:
             base = np.diag(np.diag(d.cov))
             if x_idx:
                 base[np.ix_(x_idx, x_idx)] = d.cov[np.ix_(x_idx, x_idx)]
@@ -152,12 +189,11 @@ def fit_measures(engine: Any, x: np.ndarray, structure: Any, npar: int, *, missi
         else:  # independence model under FIML: available-case ML means and variances
             base_mean, base_var = d.cases.available_case_moments()
             base = np.diag(base_var)
-        logl_b += d.cases.loglik(base_mean, base)
+        logl_b += loglik(d, base_mean, base)
         srmr_sum += d.n * srmr(d.cov, sigma, d.mean if meanstructure else None, mu if meanstructure else None)
-    ndat = data_moments(p, p_x, meanstructure) * n_groups
-    df = ndat - npar
+    df = table.df
     chisq = max(2 * (logl_h1 - logl), 0.0)
-    base_df = (p * (p - 1) // 2 - p_x * (p_x - 1) // 2) * n_groups
+    base_df = table.baseline_df
     base_chisq = max(2 * (logl_h1 - logl_b), 0.0)
     lo, up = rmsea_ci(chisq, df, n_total, n_groups)
     return {

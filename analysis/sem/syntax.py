@@ -21,15 +21,27 @@ line and column.
 from __future__ import annotations
 
 import ast
+import functools
+import math
+import operator
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from analysis.errors import ModelSpecificationError
 
 _NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _OPERATORS = ("=~", "~~", "<~", ":=", "==", "~", "<", ">", "|")
-_SUPPORTED_FUNCS = {"sqrt", "exp", "log", "abs"}
+
+#: The functions a ``:=`` expression may call: the one whitelist, read by the parser
+#: (:func:`parse_model` rejects any other call) and by the evaluator (:func:`evaluate`).
+DEFINED_FUNCTIONS: Mapping[str, Callable[[float], float]] = MappingProxyType(
+    {"sqrt": math.sqrt, "exp": math.exp, "log": math.log, "abs": abs})
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.Pow: math.pow}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
 @dataclass(frozen=True)
@@ -239,11 +251,11 @@ def _expression_names(expr: str, line: int, column: int, raw: str) -> tuple[str,
     names: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in _SUPPORTED_FUNCS:
+            if not isinstance(node.func, ast.Name) or node.func.id not in DEFINED_FUNCTIONS:
                 raise _error(f"function in '{expr}' is not supported", line, column, raw,
-                             f"use only {sorted(_SUPPORTED_FUNCS)}")
+                             f"use only {sorted(DEFINED_FUNCTIONS)}")
         elif isinstance(node, ast.Name):
-            if node.id not in _SUPPORTED_FUNCS:
+            if node.id not in DEFINED_FUNCTIONS:
                 names.append(node.id)
         elif not isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Load,
                                    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)):
@@ -342,3 +354,36 @@ def parse_model(text: str) -> ModelSyntax:
         raise ModelSpecificationError(f"label '{name}' is also a variable name",
                                       where="model syntax", fix="use labels that are not variable names")
     return ModelSyntax(tuple(statements), tuple(definitions), tuple(constraints), text)
+
+
+def evaluate(expression: str, values: Mapping[str, float]) -> float:
+    """Value of a ``:=`` expression at the given label values.
+
+    The expression was checked by :func:`parse_model` (labels, numbers, ``+ - * / **``
+    and the calls of :data:`DEFINED_FUNCTIONS`); it is interpreted node by node in
+    floating point, never ``eval``-ed, so ``9^9^9`` overflows at once instead of building
+    a huge integer. Raises ``ZeroDivisionError``, ``ValueError`` or ``OverflowError``
+    where the expression is undefined.
+    """
+
+    def value(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return value(node.body)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return float(values[node.id])
+        if isinstance(node, ast.BinOp):
+            return float(_BINARY[type(node.op)](value(node.left), value(node.right)))
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](value(node.operand))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return float(DEFINED_FUNCTIONS[node.func.id](*[value(a) for a in node.args]))
+        raise ValueError(f"unsupported element in '{expression}'")
+
+    return value(_parsed(expression))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(expression: str) -> ast.Expression:
+    return ast.parse(expression, mode="eval")

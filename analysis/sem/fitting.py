@@ -1,0 +1,187 @@
+"""Fitting a model: the stages of lavaan's ``sem()`` in order.
+
+syntax (:mod:`analysis.sem.syntax`) -> parameter table (:mod:`analysis.sem.partable`) ->
+sample statistics (:mod:`analysis.sem.samplestats`) -> model matrices
+(:mod:`analysis.sem.matrices`) -> estimator (:data:`ESTIMATORS`) -> start values and
+optimiser (:mod:`analysis.sem.start`, :mod:`analysis.sem.optimizer`) -> variance
+(:mod:`analysis.sem.variance`) -> bootstrap (:mod:`analysis.sem.bootstrap`) -> fit
+measures and results (:mod:`analysis.sem.fit_measures`, :mod:`analysis.sem.results`).
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import ConvergenceWarning, ModelSpecificationError
+from analysis.sem import bootstrap as _bootstrap
+from analysis.sem import fit_measures as _fm
+from analysis.sem import optimizer
+from analysis.sem.fiml import FIMLEstimator
+from analysis.sem.fitted import FittedModel
+from analysis.sem.matrices import Model
+from analysis.sem.ml import MLEstimator
+from analysis.sem.partable import GROUP_EQUAL, build_table, structure_of, uses_meanstructure
+from analysis.sem.results import SEMResult, estimate_table, failed_draws
+from analysis.sem.samplestats import prepare_data
+from analysis.sem.standardized import Standardizer, r_squared
+from analysis.sem.start import start_values
+from analysis.sem.syntax import parse_model
+from analysis.sem.variance import vcov as _vcov
+from analysis.threads import limit_blas_threads
+from surveys.errors import did_you_mean
+
+#: The estimator of each ``missing`` option. DWLS (ordinal items) and two-level models
+#: would be one more module each with a subclass of :class:`MLEstimator`, and one entry here.
+ESTIMATORS: dict[str, type[MLEstimator]] = {"listwise": MLEstimator, "fiml": FIMLEstimator}
+
+
+def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal: str | tuple[str, ...] = (),
+        missing: str = "listwise", bootstrap: int = 0, seed: int | None = None) -> SEMResult:
+    """Fit a structural equation model by maximum likelihood (lavaan ``sem()``).
+
+    Parameters
+    ----------
+    model
+        lavaan model syntax (see :mod:`analysis.sem.syntax`).
+    data
+        One row per case; every observed variable of the model is a numeric column.
+    group
+        Column defining groups for a multi-group model (groups in order of appearance).
+    group_equal
+        Parameter classes held equal across groups: any of ``"loadings"``,
+        ``"intercepts"``, ``"residuals"``, ``"residual.covariances"``, ``"lv.variances"``,
+        ``"lv.covariances"``, ``"regressions"``, ``"means"`` (lavaan ``group.equal``).
+        With equal intercepts the latent means are free in all but the first group.
+    missing
+        ``"listwise"`` (cases with a missing value are dropped and reported) or
+        ``"fiml"`` (full-information ML; lavaan ``missing = "ml"``).
+    bootstrap
+        Number of nonparametric bootstrap draws (rows resampled within groups); with
+        ``B > 0`` the ``se`` column is the bootstrap SD and ``ci_lower``/``ci_upper`` are
+        percentile intervals, defined parameters included (lavaan ``se = "bootstrap"``,
+        ``parameterEstimates(boot.ci.type = "perc")``). Each draw also standardizes its
+        refit, so ``std_se`` is the bootstrap SD of ``std_all`` and ``std_ci_lower``/
+        ``std_ci_upper`` its percentile interval (columns present only with ``B > 0``).
+    seed
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    SEMResult
+
+    Notes
+    -----
+    Complete data: minimises ``F_ML = log|Sigma| + tr(S Sigma^-1) - log|S| - p
+    + (m - mu)' Sigma^-1 (m - mu)`` summed over groups with weights ``n_g / N``, S divided
+    by N (lavaan ``likelihood = "normal"``; Jöreskog 1969; Bollen 1989, ch. 4) by Fisher
+    scoring on the expected information with a line search, L-BFGS with the analytic
+    gradient as the fallback (:mod:`analysis.sem.optimizer`); the chi-square is ``N F_ML``.
+    Standard errors come from the inverse expected information ``sum_g n_g Delta' W Delta`` (lavaan
+    ``information = "expected"``).
+
+    FIML: the casewise log-likelihood ``-1/2 sum_i [p_i log 2 pi + log|Sigma_i| +
+    (x_i - mu_i)' Sigma_i^-1 (x_i - mu_i)]`` over the variables observed in case i
+    (Arbuckle 1996; Enders 2010), from one factorisation of the full ``Sigma`` per
+    evaluation, with an analytic gradient by Fisher's identity
+    (:class:`analysis.sem.casewise.IncompleteData`). The chi-square compares it with the
+    unrestricted model fitted by EM (:func:`analysis.sem.casewise.em_saturated`); standard errors
+    use the observed information (lavaan's default with ``missing = "ml"``), central
+    differences of the analytic gradient.
+
+    Bootstrap (Efron & Tibshirani 1993; Bollen & Stine 1990): rows are resampled within
+    groups and the model is refitted from the estimates. The standardized solution of a
+    draw is ``std_all`` of its refit, from the refit's own implied variances (a data set
+    z-scored once on the full sample does not have unit variances in a resample, so the
+    unstandardized intervals of such data are not intervals of the standardized
+    coefficients); a defined parameter's ``std_all`` is its expression evaluated at the
+    standardized parameters, as in lavaan's ``standardizedSolution``. R:
+    ``bootstrapLavaan(fit, R = B, FUN = function(x) standardizedSolution(x)$est.std)``
+    and the 2.5% and 97.5% quantiles of the result.
+
+    Defaults follow lavaan ``sem()``: first loading of each factor fixed to 1, residual
+    and latent variances free, exogenous latent covariances free, residual covariances
+    among dependent variables that predict nothing free, exogenous observed covariates
+    at their sample moments (``fixed.x = TRUE``); a mean structure with ``~ 1`` terms,
+    groups, or FIML.
+
+    Examples
+    --------
+    >>> res = fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", hs)   # doctest: +SKIP
+    >>> res.fit_measures["cfi"]                                            # doctest: +SKIP
+    """
+    if missing not in ESTIMATORS:
+        raise ModelSpecificationError(f"missing='{missing}' is not supported", where="fit(missing=...)",
+                                      fix="use 'listwise' or 'fiml'")
+    if isinstance(group_equal, str):
+        group_equal = (group_equal,)
+    group_equal = tuple(group_equal)
+    for ge in group_equal:
+        if ge not in GROUP_EQUAL:
+            raise ModelSpecificationError(f"group_equal '{ge}' is unknown.{did_you_mean(ge, GROUP_EQUAL)}",
+                                          where="fit(group_equal=...)", fix=f"use any of {GROUP_EQUAL}")
+    if group_equal and group is None:
+        raise ModelSpecificationError("group_equal needs a group column", where="fit(group_equal=...)",
+                                      fix="pass group='column'")
+    if not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise ModelSpecificationError("bootstrap must be a non-negative integer", where="fit(bootstrap=...)",
+                                      fix="pass e.g. bootstrap=1000")
+    syntax = parse_model(model)
+    warnings_out: list[str] = []
+    group_data, labels = prepare_data(data, structure_of(syntax).ov, group, missing, warnings_out)
+    n_groups = len(labels)
+    table = build_table(syntax, n_groups=n_groups, group_equal=group_equal,
+                        meanstructure=uses_meanstructure(syntax, n_groups=n_groups, missing=missing))
+    estimator = ESTIMATORS[missing](Model(table), group_data)
+    table.check_identified()
+    with limit_blas_threads():
+        opt = optimizer.minimize(estimator, start_values(table, group_data))
+        if not opt.converged:  # second try from lavaan's "simple" start (loadings 1, half variances)
+            alt = optimizer.minimize(estimator, start_values(table, group_data, simple=True))
+            better = estimator.objective(alt.x, gradient=False) < estimator.objective(opt.x, gradient=False)
+            if alt.converged or better:
+                opt = alt
+        if not opt.converged:
+            warnings_out.append(f"ConvergenceWarning: the optimiser did not converge ({opt.message}); "
+                                "estimates are not trustworthy")
+            _warnings.warn(ConvergenceWarning(opt.message), stacklevel=2)
+        x = opt.x
+        warnings_out.extend(_heywood(estimator, x))
+        fitted = FittedModel(syntax, table, estimator, x, _vcov(estimator, x, table), labels, Standardizer(table),
+                             opt.iterations, opt.method)
+        boot, boot_std = (_bootstrap.bootstrap(fitted, bootstrap, seed, missing) if bootstrap else (None, None))
+        estimates = estimate_table(fitted, boot, boot_std)
+        measures = _fm.fit_measures(estimator, x, table)
+    nobs_per_group = {lab: d.n for lab, d in zip(labels, group_data, strict=True)}
+    draws = None
+    if boot is not None:
+        draws = pd.DataFrame(boot, columns=[r.name for r in table.rows] + [d.name for d in syntax.definitions])
+        n_failed = int(failed_draws(boot, len(table.rows)).sum())
+        if n_failed:
+            warnings_out.append(f"{n_failed} of {bootstrap} bootstrap draws did not converge and were left out")
+        if bootstrap - n_failed < 2:
+            warnings_out.append("ConvergenceWarning: fewer than two bootstrap draws converged, so the "
+                                "bootstrap standard errors and intervals are NaN")
+    return SEMResult(estimates, measures, r_squared(estimator.model, x, labels), opt.converged,
+                     tuple(warnings_out), sum(d.n for d in group_data), nobs_per_group, labels, model, missing,
+                     draws, fitted)
+
+
+def _heywood(estimator: MLEstimator, x: np.ndarray) -> list[str]:
+    """Warnings for improper solutions: negative variances, non-positive-definite Psi (lavaan)."""
+    st = estimator.model.table.structure
+    out = []
+    lat = [st.eta.index(v) for v in st.latent]
+    for g in range(estimator.G):
+        imp = estimator.model.implied(x, g)
+        where = f" (group {g + 1})" if estimator.G > 1 else ""
+        neg = [v for i, v in enumerate(st.ov) if imp.theta[i, i] < 0]
+        neg += [v for i, v in enumerate(st.eta) if imp.psi[i, i] < 0]
+        if neg:
+            out.append(f"negative variance estimates (Heywood case){where}: {', '.join(neg)}; "
+                       "the solution is improper")
+        if lat and not neg and np.linalg.eigvalsh(imp.psi[np.ix_(lat, lat)])[0] < 0:
+            out.append(f"the covariance matrix of the latent variables is not positive definite{where}")
+    return out

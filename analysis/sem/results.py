@@ -1,0 +1,252 @@
+"""Results: the estimate table, :class:`SEMResult` and its :class:`Summary`.
+
+The estimate table has lavaan's ``parameterEstimates`` + ``standardizedSolution``
+columns. :class:`Summary` holds what lavaan's ``summary()`` prints, as data; its text
+rendering (:meth:`Summary.text`) is a method for now and is due to move to ``reports/``.
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.sem.fitted import FittedModel
+from analysis.sem.modindices import modification_indices
+from analysis.sem.variance import defined_se, parameter_se
+
+ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue",
+                    "ci_lower", "ci_upper", "std_all"]
+BOOTSTRAP_STD_COLUMNS = ["std_se", "std_ci_lower", "std_ci_upper"]
+_Z975 = float(stats.norm.ppf(0.975))
+
+
+@dataclass(frozen=True)
+class SEMResult:
+    """The fitted model: estimates, fit measures, R², modification indices.
+
+    Attributes
+    ----------
+    estimates
+        lavaan's ``parameterEstimates`` + ``standardizedSolution`` columns: lhs, op, rhs,
+        group, label, est, se, z, pvalue, ci_lower, ci_upper, std_all (95% intervals:
+        Wald, or bootstrap percentile with ``bootstrap > 0``); with ``bootstrap > 0`` also
+        std_se, std_ci_lower, std_ci_upper (bootstrap SD and 95% percentile interval of
+        ``std_all``).
+    fit_measures
+        lavaan's ``fitMeasures`` names (see :func:`analysis.sem.fit_measures.fit_measures`).
+    r2
+        R² of every endogenous variable (lavaan ``inspect(fit, "r2")``).
+    converged, warnings, nobs
+        Convergence flag, warning messages (incl. cases dropped), cases used (per group in
+        ``nobs_per_group``).
+    fitted
+        The typed fitted state (:class:`~analysis.sem.fitted.FittedModel`): parameter
+        table, estimator, estimates and their covariance matrix.
+    """
+
+    estimates: pd.DataFrame
+    fit_measures: dict[str, float]
+    r2: pd.Series
+    converged: bool
+    warnings: tuple[str, ...]
+    nobs: int
+    nobs_per_group: dict[str, int]
+    groups: tuple[str, ...]
+    model: str
+    missing: str
+    bootstrap_draws: pd.DataFrame | None = None
+    fitted: FittedModel | None = field(default=None, repr=False, compare=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The estimate table (a copy)."""
+        return self.estimates.copy()
+
+    def summary(self, *, digits: int = 3) -> Summary:
+        """What lavaan's ``summary(fit)`` shows (``str()`` of it is the text)."""
+        return summary(self, digits=digits)
+
+    def modification_indices(self, *, minimum: float = 0.0) -> pd.DataFrame:
+        """Modification indices of fixed-to-zero loadings and residual covariances.
+
+        Returns
+        -------
+        DataFrame with lhs, op, rhs, group, mi, epc, sepc_all, sorted by ``mi``.
+
+        Notes
+        -----
+        Score test with the expected information (Sörbom 1989; lavaan ``modindices``):
+        for a fixed parameter j with score ``U_j`` (derivative of the log-likelihood) and
+        ``V_j = I_jj - I_jf I_ff^-1 I_fj``, ``mi = U_j^2 / V_j`` and ``epc = U_j / V_j``;
+        ``sepc_all`` standardizes the EPC like ``std_all``. Candidates are the loadings of
+        every latent variable on every observed indicator and the residual covariances
+        between indicators, per group. With FIML the complete-data expected information
+        at the estimates is used (an approximation; lavaan uses the same default,
+        ``information = "expected"``).
+        """
+        if self.fitted is None:
+            raise ValueError("this result carries no fitted model")
+        return modification_indices(self.fitted, minimum)
+
+
+def estimate_table(fitted: FittedModel, boot: np.ndarray | None, boot_std: np.ndarray | None) -> pd.DataFrame:
+    """The estimate table of a fitted model (with bootstrap draws: bootstrap SEs and intervals)."""
+    table, syntax, model, x, cov = fitted.table, fitted.syntax, fitted.model, fitted.x, fitted.vcov
+    rows = table.rows
+    est = model.row_values(x)
+    se = parameter_se(table, cov)
+    std = fitted.standardizer(model, x)
+    columns = {"lhs": [r.lhs for r in rows], "op": [r.op for r in rows], "rhs": [r.rhs for r in rows],
+               "group": [fitted.groups[r.group] for r in rows], "label": [r.label for r in rows]}
+    n_def = len(syntax.definitions)
+    if n_def:
+        dvals, dse = defined_se(syntax, table, model.row_values, x, cov)
+        est = np.concatenate([est, dvals])
+        se = np.concatenate([se, dse])
+        std = np.concatenate([std, fitted.standardizer.defined(syntax, std)])
+        columns["lhs"] += [d.name for d in syntax.definitions]
+        columns["op"] += [":="] * n_def
+        columns["rhs"] += [d.expression.replace("**", "^") for d in syntax.definitions]
+        columns["group"] += [""] * n_def
+        columns["label"] += [d.name for d in syntax.definitions]
+    free = np.concatenate([model.pid >= 0, np.ones(n_def, dtype=bool)])
+    if boot is not None and boot_std is not None:
+        converged = ~failed_draws(boot, len(rows))
+        ok, ok_std = boot[converged], boot_std[converged]
+        se_b, lower_b, upper_b = percentile_interval(ok)
+        se = np.where(free, se_b, 0.0)
+        lower = np.where(free, lower_b, est)
+        upper = np.where(free, upper_b, est)
+    else:
+        lower, upper = est - _Z975 * se, est + _Z975 * se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(free & (se > 0), est / se, np.nan)
+    columns.update(est=est, se=se, z=z, pvalue=2 * stats.norm.sf(np.abs(z)), ci_lower=lower, ci_upper=upper,
+                   std_all=std)
+    if boot is not None and boot_std is not None:
+        # a fixed parameter's std_all still varies over draws (e.g. a marker loading), so every row gets its interval
+        columns["std_se"], columns["std_ci_lower"], columns["std_ci_upper"] = percentile_interval(ok_std)
+    return pd.DataFrame(columns)
+
+
+def failed_draws(boot: np.ndarray, n_params: int) -> np.ndarray:
+    """Draws whose refit did not converge (NaN in a model parameter). A defined
+    parameter that is undefined in one draw (``log`` of a negative value) is left out of
+    its own column only."""
+    return np.isnan(boot[:, :n_params]).any(axis=1)
+
+
+def percentile_interval(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bootstrap SD and 95% percentile interval per column, NaN where fewer than two
+    draws have a value."""
+    enough = (~np.isnan(draws)).sum(axis=0) >= 2
+    out = np.full((3, draws.shape[1]), np.nan)
+    if enough.any():
+        kept = draws[:, enough]
+        with np.errstate(invalid="ignore"), _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", RuntimeWarning)
+            out[0, enough] = np.nanstd(kept, axis=0, ddof=1)
+            out[1, enough] = np.nanpercentile(kept, 2.5, axis=0)
+            out[2, enough] = np.nanpercentile(kept, 97.5, axis=0)
+    return out[0], out[1], out[2]
+
+
+# --------------------------------------------------------------------------- summary
+_FIT_LINES = (("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA"), ("rmsea_ci_lower", "RMSEA 90% lower"),
+              ("rmsea_ci_upper", "RMSEA 90% upper"), ("srmr", "SRMR"), ("logl", "Loglikelihood"),
+              ("aic", "AIC"), ("bic", "BIC"))
+_TITLES = {"=~": "Latent Variables", "~": "Regressions", "~~": "Covariances / Variances",
+           "~1": "Intercepts", ":=": "Defined Parameters"}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """lavaan's ``summary(fit)`` as data: the header, the model test, fit measures and
+    the estimates by group and operator. ``str(summary)`` is the lavaan-like text.
+
+    Attributes
+    ----------
+    estimator, converged, nobs, nobs_per_group
+        The header.
+    test
+        ``chisq, df, pvalue``.
+    measures
+        ``(name, value)`` of the fit measures shown.
+    sections
+        ``(group, title, rows)`` with ``rows`` the estimate-table rows of one operator.
+    warnings
+        As in the result.
+    """
+
+    estimator: str
+    converged: bool
+    nobs: int
+    nobs_per_group: dict[str, int]
+    test: dict[str, float]
+    measures: tuple[tuple[str, float], ...]
+    sections: tuple[tuple[str, str, pd.DataFrame], ...]
+    warnings: tuple[str, ...]
+    multigroup: bool
+    digits: int = 3
+
+    def text(self) -> str:
+        """The lavaan-like text (to move to ``reports/``)."""
+        digits = self.digits
+        lines = [f"Tandem SEM ({self.estimator})  {'converged' if self.converged else 'NOT converged'}",
+                 f"  Number of observations {self.nobs:>28d}"]
+        if self.multigroup:
+            for g, n in self.nobs_per_group.items():
+                lines.append(f"    {g:<28s}{n:>14d}")
+        lines += ["", "Model Test User Model:",
+                  f"  Test statistic {self.test['chisq']:>36.{digits}f}",
+                  f"  Degrees of freedom {self.test['df']:>32.0f}",
+                  f"  P-value (Chi-square) {self.test['pvalue']:>30.{digits}f}", ""]
+        for name, value in self.measures:
+            lines.append(f"  {name:<30s}{value:>20.{digits}f}")
+        for w in self.warnings:
+            lines.append(f"  Warning: {w}")
+        shown_group = None
+
+        def fmt(v: float) -> str:
+            return f"{v:>10.{digits}f}" if np.isfinite(v) else " " * 10
+
+        for group, title, part in self.sections:
+            if self.multigroup and group != shown_group:
+                lines += ["", f"Group [{group}]:"]
+                shown_group = group
+            lines += ["", f"{title}:", f"{'':24s}{'Estimate':>10s}{'Std.Err':>10s}{'z-value':>10s}"
+                      f"{'P(>|z|)':>10s}{'Std.all':>10s}"]
+            for r in part.itertuples():
+                name = f"{r.lhs} {r.op} {r.rhs}".strip() + (f" ({r.label})" if r.label and r.op != ":=" else "")
+                lines.append(f"  {name:<22s}{fmt(r.est)}{fmt(r.se) if r.se > 0 else ' ' * 10}"
+                             f"{fmt(r.z)}{fmt(r.pvalue)}{fmt(r.std_all)}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __contains__(self, text: str) -> bool:
+        return text in self.text()
+
+
+def summary(result: SEMResult, *, digits: int = 3) -> Summary:
+    """A lavaan-like summary (fit measures, then estimates by operator); ``str()`` gives the text."""
+    fm = result.fit_measures
+    est = result.estimates
+    sections = []
+    for group in result.groups:
+        for op, title in _TITLES.items():
+            if op == ":=" and group != result.groups[-1]:
+                continue
+            part = est[(est["op"] == op) & ((est["group"] == group) | (op == ":="))]
+            if not part.empty:
+                sections.append((group, title, part))
+    return Summary(
+        estimator=f"ML{', FIML' if result.missing == 'fiml' else ''}", converged=result.converged,
+        nobs=result.nobs, nobs_per_group=dict(result.nobs_per_group),
+        test={k: fm[k] for k in ("chisq", "df", "pvalue")},
+        measures=tuple((name, fm[key]) for key, name in _FIT_LINES), sections=tuple(sections),
+        warnings=result.warnings, multigroup=len(result.groups) > 1, digits=digits)
