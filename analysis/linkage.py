@@ -33,7 +33,7 @@ from analysis import drivers as drivers_module
 from analysis import metrics as metrics_module
 from analysis.aggregation import aggregation_table, construct_scale_points
 from analysis.scoring import score
-from analysis.sem import fit
+from analysis.sem import count_parameters, fit
 from analysis.study import METRIC_NODES, Study
 from analysis.threads import limit_blas_threads
 from surveys.errors import TandemError, did_you_mean
@@ -276,22 +276,27 @@ def aggregation_verdicts(study: Study, scored: Mapping[str, pd.DataFrame], units
 # --------------------------------------------------------------------------- model
 
 
-def _parameter_count(study: Study) -> int:
-    endogenous = {p.lhs for p in study.paths}
-    exogenous = [n for n in study.nodes if n not in endogenous]
-    regressions = sum(len(p.rhs) for p in study.paths)
-    return regressions + len(endogenous) + len(exogenous) * (len(exogenous) + 1) // 2
+def parameter_count(study: Study) -> int:
+    """Free parameters of the study's unit-level path model, from the SEM's own parameter
+    table (:func:`analysis.sem.count_parameters`): regressions, residual variances and the
+    residual covariances lavaan adds among outcomes that predict nothing; covariances of
+    the exogenous nodes are fixed at their sample values (``fixed.x``), not parameters."""
+    return count_parameters(study.model_syntax()).npar
 
 
-def _check_units(study: Study, units: pd.DataFrame, dropped: pd.DataFrame) -> None:
-    needed = _parameter_count(study) + 1
+def check_units(study: Study, units: pd.DataFrame, dropped: pd.DataFrame) -> None:
+    """Raise :class:`LinkageError` when the units cannot support the path model: fewer
+    units than its free parameters (:func:`parameter_count`) plus one, a node without a
+    score in a unit, or a node that does not vary between units."""
+    needed = parameter_count(study) + 1
     if len(units) < needed:
         raise LinkageError(
             f"only {len(units)} unit(s) have at least {study.min_employees} employee and "
             f"{study.min_customers} customer responses; the path model has {needed - 1} free parameters "
             f"and needs at least {needed} units ({len(dropped)} unit(s) left out, see the dropped list)",
             where=f"study '{study.id}'",
-            fix="Link more units, lower min_respondents (not below the anonymity threshold), or hypothesise fewer paths.",
+            fix="Link more units, lower min_respondents (not below the anonymity threshold), "
+                "or hypothesise fewer paths.",
         )
     for node in study.nodes:
         values = units[node]
@@ -318,7 +323,7 @@ def fit_chain(study: Study, units: pd.DataFrame, dropped: pd.DataFrame, *, boots
     ``units`` and ``dropped`` come from :func:`unit_table`. Raises :class:`LinkageError`
     when there are fewer units than parameters or a node does not vary between units.
     """
-    _check_units(study, units, dropped)
+    check_units(study, units, dropped)
     z = units[list(study.nodes)].astype(float)
     z = (z - z.mean()) / z.std(ddof=0)
     with limit_blas_threads():

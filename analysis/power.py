@@ -3,8 +3,18 @@
 For each number of units, :func:`power` simulates the study many times from its
 hypothesised paths with chosen true standardized effects
 (:func:`analysis.simulate.simulate_service_profit_chain`), aggregates to units and
-fits the unit-level path model exactly as :func:`analysis.linkage.run_study` does, and
-counts how often each path is significant.
+fits the unit-level path model as :func:`analysis.linkage.run_study` does, and counts
+how often each path is significant.
+
+Two things make this fast. Units are simulated independently, so the replications of
+one size are simulated and aggregated together, a chunk of replications at a time, as
+one large study whose units are then split into the replications. And when the unit
+model is an observed-variable recursive path model (every study's is, unless residual
+covariances tie outcomes with different predictors), maximum likelihood is least
+squares per equation: the estimates, residual variances and the expected-information
+standard errors of every replication follow from its unit correlation matrix in a few
+batched matrix operations (:func:`path_model_tests`), instead of a general SEM fit per
+replication; other models are fitted by :func:`analysis.linkage.fit_chain`.
 """
 
 from __future__ import annotations
@@ -14,12 +24,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from analysis.linkage import LinkageError, fit_chain, unit_table
+from analysis.sem import count_parameters
 from analysis.simulate import SERVICE_PROFIT_CHAIN, simulate_service_profit_chain
 from analysis.study import Study
+from analysis.threads import limit_blas_threads
 
-__all__ = ["PowerResult", "effects_for", "format_power", "power"]
+__all__ = ["PathPlan", "PowerResult", "effects_for", "format_power", "path_model_tests", "path_plan", "power"]
+
+#: Simulated units per chunk of replications (memory: about 50 respondents a unit).
+CHUNK_UNITS = 4_000
 
 POWER_COLUMNS = ["n_units", "lhs", "op", "rhs", "effect", "power", "mean_est", "reps", "failed"]
 
@@ -90,7 +106,8 @@ def power(
     reps
         Simulated studies per number of units.
     seed
-        Seed; replication ``r`` at size ``n`` uses ``seed + r`` so results reproduce.
+        Seed; the same seed gives the same table (the replications of a size are
+        simulated in chunks, chunk ``c`` at size ``n`` with seed ``seed + c + 100003 n``).
     effects
         True standardized effects ``{outcome: {predictor: beta}}`` (default
         :func:`effects_for`).
@@ -111,7 +128,10 @@ def power(
     replications that could be fitted; its Monte-Carlo standard error is
     ``sqrt(power (1 - power) / R)`` (about .03 at R = 200). Units below the study's
     minimum sizes are dropped as in :func:`analysis.linkage.run_study`, so
-    small simulated units lower power as they would in the field.
+    small simulated units lower power as they would in the field; a replication with
+    fewer units left than the model's parameters plus one, or a node without variance,
+    counts as failed. The Wald test is lavaan's (``z = est / se``, two-sided normal p,
+    se from the expected information; :func:`path_model_tests`).
     R: ``simsem::sim`` does the same for lavaan models.
     """
     if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
@@ -121,30 +141,32 @@ def power(
         raise LinkageError(f"units must be numbers of units >= 2, got {list(units)!r}", fix="For example 50,100,200.")
     effects = effects_for(study) if effects is None else effects
     hypothesised = [(p.lhs, r) for p in study.paths for r in p.rhs]
+    plan = path_plan(study)
     rows = []
     for n in sizes:
         significant = np.zeros(len(hypothesised))
         estimates = np.zeros(len(hypothesised))
         fitted = 0
-        for r in range(reps):
+        per_chunk = max(1, CHUNK_UNITS // n)
+        for chunk, first in enumerate(range(0, reps, per_chunk)):
+            count = min(per_chunk, reps - first)
             chain = simulate_service_profit_chain(
-                study.employee, study.customer, n_units=n, employees_per_unit=employees_per_unit,
+                study.employee, study.customer, n_units=n * count, employees_per_unit=employees_per_unit,
                 customers_per_unit=customers_per_unit, paths=effects, icc_employee=icc_employee,
-                icc_customer=icc_customer, seed=None if seed is None else seed + r + 100_003 * n, comments=False,
+                icc_customer=icc_customer, seed=None if seed is None else seed + chunk + 100_003 * n,
+                comments=False,
             )
-            try:
-                kept, dropped = unit_table(study, chain.employees, chain.customers)
-                result = fit_chain(study, kept, dropped, bootstrap=0, seed=None)
-            except LinkageError:
-                result = None
-            if result is not None and result.converged:
-                paths = result.estimates[result.estimates["op"] == "~"].set_index(["lhs", "rhs"])
-                p = paths.loc[hypothesised, "pvalue"].to_numpy(dtype=float)
-                significant += p < alpha
-                estimates += paths.loc[hypothesised, "est"].to_numpy(dtype=float)
-                fitted += 1
+            kept, _ = unit_table(study, chain.employees, chain.customers)
+            replication = {u: i // n for i, u in enumerate(chain.units["unit"])}
+            rep_of = kept["unit"].map(replication).to_numpy(dtype=int)
+            est, pvalue = _replications(study, plan, kept, rep_of, count, n, hypothesised)
+            ok = ~np.isnan(pvalue).any(axis=1)
+            significant += (pvalue[ok] < alpha).sum(axis=0)
+            estimates += est[ok].sum(axis=0)
+            fitted += int(ok.sum())
             if progress is not None:
-                progress(1)
+                for _ in range(count):
+                    progress(1)
         for j, (lhs, rhs) in enumerate(hypothesised):
             rows.append({
                 "n_units": n, "lhs": lhs, "op": "~", "rhs": rhs, "effect": float(effects[lhs][rhs]),
@@ -154,6 +176,178 @@ def power(
             })
     return PowerResult(pd.DataFrame(rows, columns=POWER_COLUMNS), alpha, int(reps), seed,
                        tuple(employees_per_unit), tuple(customers_per_unit))
+
+
+def _replications(study: Study, plan: PathPlan | None, kept: pd.DataFrame, rep_of: np.ndarray, count: int,
+                  n: int, hypothesised: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(est, pvalue)`` of the hypothesised paths in each of ``count`` replications (NaN:
+    the replication could not be fitted)."""
+    est = np.full((count, len(hypothesised)), np.nan)
+    pvalue = np.full_like(est, np.nan)
+    if plan is None:  # a general SEM per replication
+        for r in range(count):
+            units = kept[rep_of == r].reset_index(drop=True)
+            try:
+                result = fit_chain(study, units, pd.DataFrame({"unit": range(n - len(units))}), bootstrap=0)
+            except LinkageError:
+                continue
+            if result.converged:
+                paths = result.estimates[result.estimates["op"] == "~"].set_index(["lhs", "rhs"])
+                pvalue[r] = paths.loc[hypothesised, "pvalue"].to_numpy(dtype=float)
+                est[r] = paths.loc[hypothesised, "est"].to_numpy(dtype=float)
+        return est, pvalue
+    values = kept[list(plan.nodes)].to_numpy(dtype=float)
+    order = np.argsort(rep_of, kind="stable")
+    values, rep_sorted = values[order], rep_of[order]
+    n_r = np.bincount(rep_sorted, minlength=count)
+    bounds = np.concatenate([[0], np.cumsum(n_r)])
+    # the checks of analysis.linkage.check_units, for all replications at once
+    usable = n_r >= plan.npar + 1
+    corr = np.zeros((count, len(plan.nodes), len(plan.nodes)))
+    for r in np.flatnonzero(usable):
+        block = values[bounds[r]:bounds[r + 1]]
+        sd = block.std(axis=0, ddof=1)
+        if np.isnan(block).any() or not np.all(np.isfinite(sd) & (sd > 1e-12 * np.maximum(1.0, np.abs(block.mean(0))))):
+            usable[r] = False
+            continue
+        corr[r] = np.corrcoef(block, rowvar=False)
+    if usable.any():
+        pick = [plan.paths.index(h) for h in hypothesised]
+        with limit_blas_threads(), np.errstate(all="ignore"):
+            try:
+                b, p = path_model_tests(plan, corr[usable], n_r[usable].astype(float))
+                est[usable], pvalue[usable] = b[:, pick], p[:, pick]
+            except np.linalg.LinAlgError:  # a singular replication: the others one by one
+                for r in np.flatnonzero(usable):
+                    try:
+                        b, p = path_model_tests(plan, corr[r:r + 1], n_r[r:r + 1].astype(float))
+                    except np.linalg.LinAlgError:
+                        continue
+                    est[r], pvalue[r] = b[0, pick], p[0, pick]
+    return est, pvalue
+
+
+@dataclass(frozen=True)
+class PathPlan:
+    """An observed-variable recursive path model whose ML solution is least squares per
+    equation: the nodes, each equation's outcome and predictors (node indices), the
+    exogenous nodes and the outcome pairs with a free residual covariance (same predictors)."""
+
+    nodes: tuple[str, ...]
+    equations: tuple[tuple[int, tuple[int, ...]], ...]
+    exogenous: tuple[int, ...]
+    residual_pairs: tuple[tuple[int, int], ...]
+    paths: tuple[tuple[str, str], ...]
+    npar: int
+
+
+def path_plan(study: Study) -> PathPlan | None:
+    """The :class:`PathPlan` of the study's unit model, or None when per-equation least
+    squares is not its ML solution (latent variables, equality constraints, a cycle, or a
+    residual covariance between outcomes with different predictors)."""
+    table = count_parameters(study.model_syntax())
+    st = table.structure
+    if st.latent or table.syntax.constraints:
+        return None
+    free = [r for r in table.rows if r.free]
+    if len({r.pid for r in free}) != len(free):
+        return None
+    nodes = tuple(study.nodes)
+    index = {v: i for i, v in enumerate(nodes)}
+    predictors: dict[int, list[int]] = {}
+    paths = []
+    for r in table.rows:
+        if r.op == "~":
+            predictors.setdefault(index[r.lhs], []).append(index[r.rhs])
+            paths.append((r.lhs, r.rhs))
+    order = _topological(predictors, len(nodes))
+    if order is None:
+        return None
+    pairs = []
+    for r in table.rows:
+        if r.op == "~~" and r.lhs != r.rhs and r.free:
+            a, b = index[r.lhs], index[r.rhs]
+            if a not in predictors or b not in predictors or set(predictors[a]) != set(predictors[b]):
+                return None
+            pairs.append((a, b))
+    equations = tuple((j, tuple(predictors[j])) for j in order if j in predictors)
+    exogenous = tuple(i for i in range(len(nodes)) if i not in predictors)
+    return PathPlan(nodes, equations, exogenous, tuple(pairs), tuple(paths), table.npar)
+
+
+def _topological(predictors: Mapping[int, list[int]], k: int) -> list[int] | None:
+    order, done = [], set()
+    pending = list(range(k))
+    while pending:
+        ready = [v for v in pending if all(u in done for u in predictors.get(v, []))]
+        if not ready:
+            return None
+        for v in ready:
+            done.add(v)
+            order.append(v)
+        pending = [v for v in pending if v not in done]
+    return order
+
+
+def path_model_tests(plan: PathPlan, cov: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Estimates and Wald p-values of every path (``plan.paths`` order) in a batch of data sets.
+
+    Parameters
+    ----------
+    plan
+        The model.
+    cov
+        ``(R, k, k)``: each data set's covariance (or, z-scored as in
+        :func:`analysis.linkage.fit_chain`, correlation) matrix of ``plan.nodes``.
+    n
+        ``(R,)``: cases of each data set.
+
+    Notes
+    -----
+    For a recursive model with ``fixed.x`` whose residual covariances join only outcomes
+    with the same predictors, ML is least squares per equation (the likelihood factors
+    into one regression per equation; identical regressors make the seemingly unrelated
+    regressions OLS): ``b_j = S_PP^-1 S_Py`` and ``sigma_j^2 = S_yy - S_yP b_j`` with S
+    divided by N. Standard errors are lavaan's (``information = "expected"``): the
+    information of ``b_j`` is ``N Sigma_PP / sigma_j^2`` with ``Sigma`` the model-implied
+    covariance matrix ``A Psi A'`` (``A = (I - B)^-1``, ``Psi`` the exogenous sample
+    covariances, the residual variances and covariances), which differs from the sample
+    ``S_PP`` where a predictor is itself an outcome of the model. p is two-sided normal.
+    """
+    r_count, k = cov.shape[0], cov.shape[1]
+    beta = np.zeros((r_count, k, k))
+    psi = np.zeros((r_count, k, k))
+    ex = list(plan.exogenous)
+    rows, cols = np.ix_(ex, ex)
+    psi[:, rows, cols] = cov[:, rows, cols]
+    coefs = []
+    for j, pred in plan.equations:
+        p = list(pred)
+        s_pp = cov[:, p][:, :, p]
+        s_py = cov[:, p, j]
+        b = np.linalg.solve(s_pp, s_py[:, :, None])[:, :, 0]
+        beta[:, j, p] = b
+        psi[:, j, j] = cov[:, j, j] - np.einsum("rq,rq->r", s_py, b)
+        coefs.append((j, p, b))
+    coef_of = {j: (p, b) for j, p, b in coefs}
+    for a, c in plan.residual_pairs:
+        p, _ = coef_of[a]
+        _, b_c = coef_of[c]
+        # residual cross-product / N: S_ac - S_aP b_c - b_a' S_Pc + b_a' S_PP b_c, = S_ac - S_aP b_c at OLS
+        psi[:, a, c] = psi[:, c, a] = cov[:, a, c] - np.einsum("rq,rq->r", cov[:, a, p], b_c)
+    a_inv = np.linalg.inv(np.eye(k)[None] - beta)
+    implied = a_inv @ psi @ a_inv.transpose(0, 2, 1)
+    est = {}
+    for j, p, b in coefs:
+        info_inv = np.linalg.inv(implied[:, p][:, :, p])
+        se = np.sqrt(psi[:, j, j][:, None] * np.diagonal(info_inv, axis1=1, axis2=2) / n[:, None])
+        for q, v in enumerate(p):
+            est[(plan.nodes[j], plan.nodes[v])] = (b[:, q], se[:, q])
+    b_out = np.stack([est[path][0] for path in plan.paths], axis=1)
+    se_out = np.stack([est[path][1] for path in plan.paths], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = b_out / se_out
+    return b_out, special.erfc(np.abs(z) / np.sqrt(2))
 
 
 def format_power(result: PowerResult) -> str:

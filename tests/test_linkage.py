@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.linkage import LinkageError, format_study, run_study
+from analysis.linkage import LinkageError, fit_chain, format_study, run_study, unit_table
+from analysis.sem import count_parameters
 from analysis.simulate import simulate_service_profit_chain
 from analysis.study import load_study
 
@@ -40,7 +41,7 @@ def covered(result, truth) -> pd.Series:
 
 
 def test_result_tables(study, demo):
-    chain, result = demo
+    _chain, result = demo
     assert set(zip(result.paths.lhs, result.paths.rhs, strict=True)) == {(p.lhs, r) for p in study.paths for r in p.rhs}
     assert list(result.units.columns[:3]) == ["unit", "n_employees", "n_customers"]
     assert set(study.nodes) <= set(result.units.columns)
@@ -188,3 +189,17 @@ def test_privacy_no_output_shows_a_unit_below_the_minimum(study):
     text = format_study(result)
     lines = [ln for ln in text.splitlines() if small in ln]
     assert lines == [f"   {small}: fewer than {study.min_employees} employee responses"]
+
+
+def test_too_few_units_message_states_the_sems_own_parameter_count(study):
+    """The check counts parameters with the SEM's parameter table: 20 for the shipped chain
+    (12 regressions, 7 residual variances, 1 residual covariance of the two final
+    outcomes; the exogenous covariances are fixed.x), as the fitted model reports."""
+    chain = simulate_service_profit_chain(study.employee, study.customer, n_units=40, seed=2)
+    kept, dropped = unit_table(study, chain.employees, chain.customers)
+    npar = int(fit_chain(study, kept, dropped).fit_measures["npar"])
+    assert npar == count_parameters(study.model_syntax()).npar == 20
+    small = _small_chain(study, n_units=npar)
+    with pytest.raises(LinkageError, match=rf"the path model has {npar} free parameters and needs at least "
+                                           rf"{npar + 1} units"):
+        run_study(study, small.employees, small.customers, bootstrap=0)
