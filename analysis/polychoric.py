@@ -348,9 +348,18 @@ def _fit_polychoric(tables: np.ndarray, ext_a: np.ndarray, ext_b: np.ndarray, st
         rho[idx] = new
         done = (step < tol) | (hi[idx] - lo[idx] < tol)
         active[idx[done]] = False
-    at_bound = np.abs(rho) > bound - 1e-6
-    rho = np.where(at_bound, np.sign(rho) * bound, rho)
+    # A table whose empty cells leave no interior maximum has a likelihood that rises (or
+    # is flat to machine precision) towards +-1: report the bound, as lavaan's nlminb does.
+    edge = np.where(rho >= 0, bound, -bound)
+    at_bound = (np.abs(rho) > bound - 1e-6) | (_loglik(grid, counts, edge) >= _loglik(grid, counts, rho) - 1e-9)
+    rho = np.where(at_bound, edge, rho)
     return rho, at_bound
+
+
+def _loglik(grid: _BivariateGrid, counts: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    prob, _, _ = grid.cell_terms(rho, derivatives=False)
+    observed = counts > 0
+    return np.where(observed, counts * np.log(np.where(observed, np.maximum(prob, 1e-300), 1.0)), 0.0).sum(axis=(1, 2))
 
 
 # --------------------------------------------------------------------------- polyserial and pearson
