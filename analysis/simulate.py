@@ -47,6 +47,7 @@ from scipy import stats
 
 from analysis.study import METRIC_NODES, node_names, node_side
 from surveys.errors import TandemError, did_you_mean
+from surveys.question_types import kind_of
 
 __all__ = [
     "SERVICE_PROFIT_CHAIN",
@@ -353,38 +354,56 @@ def _meta(instrument: Any, units: np.ndarray, rng: np.random.Generator, campaign
     )
 
 
-def _other_columns(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
-    """Answers to the non-item questions (choices, text, date, ranking)."""
-    qtype, qid = question.type, question.id
-    if qtype in ("single_choice", "dropdown"):
-        values = np.asarray([o.value for o in question.options], dtype=object)
-        weights = rng.dirichlet(np.full(values.size, 3.0))
-        return {qid: values[rng.choice(values.size, size=n, p=weights)]}
-    if qtype == "multi_choice":
-        k = len(question.options)
-        lo = max(int(getattr(question, "min_selected", 0) or 0), 1)
-        hi = min(int(getattr(question, "max_selected", None) or k), k)
-        count = rng.integers(lo, max(hi, lo) + 1, size=n)
-        order = np.argsort(rng.random((n, k)), axis=1)
-        chosen = np.zeros((n, k), dtype=bool)
-        np.put_along_axis(chosen, order, np.arange(k)[None, :] < count[:, None], axis=1)
-        return {f"{qid}__{o.value}": chosen[:, j].astype(float) for j, o in enumerate(question.options)}
-    if qtype == "ranking":
-        k = len(question.options)
-        ranks = np.argsort(np.argsort(rng.random((n, k)), axis=1), axis=1) + 1
-        return {f"{qid}__{o.value}": ranks[:, j].astype(float) for j, o in enumerate(question.options)}
-    if qtype == "text":
-        max_length = getattr(question, "max_length", None) or 500
-        bank = np.asarray([c[:max_length] for c in _COMMENTS], dtype=object)
-        answer = bank[rng.integers(0, bank.size, size=n)]
-        answer[rng.random(n) > 0.35] = None
-        return {qid: answer}
-    if qtype == "date":
-        lo = getattr(question, "min", None) or dt.date(2025, 1, 1)
-        hi = getattr(question, "max", None) or dt.date(2025, 12, 31)
-        days = rng.integers(0, max((hi - lo).days, 0) + 1, size=n)
-        return {qid: np.asarray([(lo + dt.timedelta(days=int(d))).isoformat() for d in days], dtype=object)}
+def _choice_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+    values = np.asarray([o.value for o in question.options], dtype=object)
+    weights = rng.dirichlet(np.full(values.size, 3.0))
+    return {question.id: values[rng.choice(values.size, size=n, p=weights)]}
+
+
+def _multi_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+    k = len(question.options)
+    lo = max(int(getattr(question, "min_selected", 0) or 0), 1)
+    hi = min(int(getattr(question, "max_selected", None) or k), k)
+    count = rng.integers(lo, max(hi, lo) + 1, size=n)
+    order = np.argsort(rng.random((n, k)), axis=1)
+    chosen = np.zeros((n, k), dtype=bool)
+    np.put_along_axis(chosen, order, np.arange(k)[None, :] < count[:, None], axis=1)
+    return {f"{question.id}__{o.value}": chosen[:, j].astype(float) for j, o in enumerate(question.options)}
+
+
+def _ranking_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+    k = len(question.options)
+    ranks = np.argsort(np.argsort(rng.random((n, k)), axis=1), axis=1) + 1
+    return {f"{question.id}__{o.value}": ranks[:, j].astype(float) for j, o in enumerate(question.options)}
+
+
+def _text_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+    max_length = getattr(question, "max_length", None) or 500
+    bank = np.asarray([c[:max_length] for c in _COMMENTS], dtype=object)
+    answer = bank[rng.integers(0, bank.size, size=n)]
+    answer[rng.random(n) > 0.35] = None
+    return {question.id: answer}
+
+
+def _date_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+    lo = getattr(question, "min", None) or dt.date(2025, 1, 1)
+    hi = getattr(question, "max", None) or dt.date(2025, 12, 31)
+    days = rng.integers(0, max((hi - lo).days, 0) + 1, size=n)
+    return {question.id: np.asarray([(lo + dt.timedelta(days=int(d))).isoformat() for d in days], dtype=object)}
+
+
+def _no_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
     return {}
+
+
+#: Question type -> how its answers are simulated; ``None`` for the numeric item types,
+#: whose answers come from the latent model (:func:`_answers`). Every type of
+#: :data:`surveys.question_types.REGISTRY` has an entry (a test checks it).
+SIMULATORS: Mapping[str, Any] = {
+    "likert": None, "matrix": None, "rating": None, "number": None,
+    "single_choice": _choice_answers, "dropdown": _choice_answers, "multi_choice": _multi_answers,
+    "ranking": _ranking_answers, "text": _text_answers, "date": _date_answers, "unit": _no_answers,
+}
 
 
 def _apply_show_if(frame: pd.DataFrame, instrument: Any, columns_of: Mapping[str, list[str]]) -> None:
@@ -432,28 +451,29 @@ def _fill(instrument: Any, meta: pd.DataFrame, latent: Mapping[str, np.ndarray],
     columns_of: dict[str, list[str]] = {}
     unit_question = getattr(instrument, "unit_question", None)
     for question in instrument.questions:
-        if question.id == unit_question or question.type == "unit":
+        kind = kind_of(question)
+        if question.id == unit_question or not kind.columns(question):
             continue
         if question.id in items_by_question:
             cols = {}
             for item in items_by_question[question.id]:
                 values = _item_values(item)
                 node = owner.get(item.id, item.id)
-                if question.type == "number" and node == item.id:
+                if kind.measure == "scale" and node == item.id:  # a free number, not a scale item
                     draws = rng.uniform(values.min(), values.max(), size=n)
                     cols[item.id] = np.round(draws) if getattr(question, "integer", True) else np.round(draws, 1)
                     continue
                 eta = latent[node] if node in latent else rng.standard_normal(n)
                 cols[item.id] = _answers(eta, values, loading, rng, reverse=bool(item.reverse),
                                          shift=shifts.get(node, 0.0) if values.size > 1 else 0.0)
-        elif question.type == "text" and not comments:
+        elif kind.free_text and not comments:
             cols = {}
         else:
-            cols = _other_columns(question, n, rng)
-        if cols and not getattr(question, "required", False) and question.type != "text":
+            cols = (SIMULATORS[question.type] or _no_answers)(question, n, rng)
+        if cols and not getattr(question, "required", False) and not kind.free_text:
             skip = rng.random(n) < missing_rate
             for name in cols:
-                text = question.type in ("single_choice", "dropdown", "date")
+                text = np.asarray(cols[name]).dtype == object
                 col = np.asarray(cols[name], dtype=object if text else float)
                 col[skip] = None if col.dtype == object else np.nan
                 cols[name] = col

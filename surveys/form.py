@@ -38,6 +38,7 @@ from typing import Any
 from surveys.answers import validate_page
 from surveys.errors import TandemError
 from surveys.instrument import Instrument, Page, Question
+from surveys.question_types import kind_of
 
 CONSENT = "consent"
 THANKS = "thanks"
@@ -161,7 +162,7 @@ class Form:
         """The first state: consent when asked for, else the first page with visible questions."""
         answers: dict[str, Any] = {}
         if self.invitation_unit is not None:
-            answers.update({q.id: self.invitation_unit for q in self.instrument.questions if q.type == "unit"})
+            answers[self.instrument.unit_question] = self.invitation_unit
         state = FormState(step="", answers=answers, language=resolve_language(self.instrument, language))
         if self.instrument.consent is not None:
             return replace(state, step=CONSENT)
@@ -192,7 +193,7 @@ class Form:
 
     def is_shown(self, question: Question, answers: Mapping[str, Any]) -> bool:
         """Whether a question is shown for these answers (its ``show_if`` holds)."""
-        if question.type == "unit" and self.invitation_unit is not None:
+        if question.id == self.instrument.unit_question and self.invitation_unit is not None:
             return False  # the invitation says where the respondent belongs (and the server keeps it)
         return question.show_if is None or bool(question.show_if.evaluate(answers))
 
@@ -300,10 +301,9 @@ class Form:
 
 
 def answer_keys(question: Question) -> tuple[str, ...]:
-    """The answer keys of a question: its row ids for a matrix, else its own id."""
-    if question.type == "matrix":
-        return tuple(row.id for row in question.rows)
-    return (question.id,)
+    """The answer keys of a question: its row ids for a matrix, else its own id
+    (:meth:`surveys.question_types.QuestionType.answer_keys`)."""
+    return tuple(kind_of(question).answer_keys(question))
 
 
 #: The respondent interface's own words, per language; English is the fallback.

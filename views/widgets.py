@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -27,27 +28,35 @@ def widget_key(campaign: str, key: str) -> str:
 
 
 def _to_widget(question: Question, answer: Any) -> Any:
-    if answer is None:
-        return None
-    if question.type == "date":
-        return dt.date.fromisoformat(str(answer))
-    if question.type in ("multi_choice", "ranking"):
-        return list(answer)
-    return answer
+    return None if answer is None else WIDGETS[question.type].to_widget(question, answer)
 
 
 def _from_widget(question: Question, value: Any) -> Any:
-    if value is None:
-        return None
-    if question.type == "date":
-        return value.isoformat() if isinstance(value, dt.date) else str(value)
-    if question.type in ("multi_choice", "ranking"):
-        return list(value)
-    if question.type == "number" and getattr(question, "integer", False) and float(value).is_integer():
-        return int(value)
-    if question.type == "text":
-        return str(value).strip() or None
+    return None if value is None else WIDGETS[question.type].from_widget(question, value)
+
+
+def _same(question: Question, value: Any) -> Any:
     return value
+
+
+def _date_in(question: Question, answer: Any) -> Any:
+    return dt.date.fromisoformat(str(answer))
+
+
+def _date_out(question: Question, value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _as_list(question: Question, value: Any) -> Any:
+    return list(value)
+
+
+def _number_out(question: Question, value: Any) -> Any:
+    return int(value) if getattr(question, "integer", False) and float(value).is_integer() else value
+
+
+def _text_out(question: Question, value: Any) -> Any:
+    return str(value).strip() or None
 
 
 def held_answers(question: Question, *, campaign: str) -> dict[str, Any]:
@@ -58,7 +67,7 @@ def held_answers(question: Question, *, campaign: str) -> dict[str, Any]:
     """
     held: dict[str, Any] = {}
     for answer_key in answer_keys(question):
-        key = widget_key(campaign, f"{question.id}:{answer_key}" if question.type == "matrix" else answer_key)
+        key = widget_key(campaign, answer_key if answer_key == question.id else f"{question.id}:{answer_key}")
         if key in st.session_state:
             held[answer_key] = _from_widget(question, st.session_state[key])
     return held
@@ -82,12 +91,12 @@ def render_question(
     """Draw one question and return its current answers keyed by answer key."""
     label = instrument.text(question.text, language) + (" *" if question.required else "")
     help_text = instrument.text(question.help, language) if question.help is not None else None
-    if question.type == "matrix":
-        return _matrix(instrument, question, campaign, language, answers, problems, label, help_text)
+    widget = WIDGETS[question.type]
+    if widget.composite:
+        return widget.draw(instrument, question, campaign, language, answers, problems, label, help_text)
     key = widget_key(campaign, question.id)
     _seed(key, question, answers.get(question.id))
-    draw = _RENDERERS[question.type]
-    value = draw(instrument, question, key, label, help_text, language)
+    value = widget.draw(instrument, question, key, label, help_text, language)
     if question.id in problems:
         st.error(problems[question.id], icon=":material/error:")
     return {question.id: _from_widget(question, value)}
@@ -206,15 +215,34 @@ def _matrix(instrument, question, campaign, language, answers, problems, label, 
     return {k: values.get(k) for k in answer_keys(question)}
 
 
-_RENDERERS: dict[str, Callable[..., Any]] = {
-    "likert": _likert,
-    "rating": _rating,
-    "single_choice": _single,
-    "dropdown": _dropdown,
-    "multi_choice": _multi,
-    "ranking": _ranking,
-    "number": _number,
-    "text": _text,
-    "date": _date,
-    "unit": _unit,
+@dataclass(frozen=True)
+class Widget:
+    """How one question type is drawn and how its widget's value maps to the stored answer.
+
+    ``draw(instrument, question, key, label, help_text, language) -> value``; a
+    ``composite`` widget (one per answer key, the matrix) is drawn with
+    ``draw(instrument, question, campaign, language, answers, problems, label, help_text)``
+    and returns its answers by key.
+    """
+
+    draw: Callable[..., Any]
+    to_widget: Callable[[Question, Any], Any] = _same
+    from_widget: Callable[[Question, Any], Any] = _same
+    composite: bool = False
+
+
+#: Question type -> its widget; every type of :data:`surveys.question_types.REGISTRY`
+#: has one (a test checks it).
+WIDGETS: dict[str, Widget] = {
+    "likert": Widget(_likert),
+    "matrix": Widget(_matrix, composite=True),
+    "rating": Widget(_rating),
+    "single_choice": Widget(_single),
+    "dropdown": Widget(_dropdown),
+    "multi_choice": Widget(_multi, _as_list, _as_list),
+    "ranking": Widget(_ranking, _as_list, _as_list),
+    "number": Widget(_number, _same, _number_out),
+    "text": Widget(_text, _same, _text_out),
+    "date": Widget(_date, _date_in, _date_out),
+    "unit": Widget(_unit),
 }
