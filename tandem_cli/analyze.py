@@ -117,21 +117,6 @@ def working(message: str) -> Iterator[None]:
         yield
 
 
-def guard(function: Callable[..., None]) -> Callable[..., None]:
-    """Turn a TandemError into a one-line message and exit code 1."""
-    import functools
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            function(*args, **kwargs)
-        except TandemError as error:
-            typer.echo(f"Error: {error}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
 def _scored(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
     from analysis.scoring import score
 
@@ -140,7 +125,6 @@ def _scored(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- commands
 @analyze_app.command("reliability")
-@guard
 def reliability_command(data: DataOption = None, campaign: CampaignOption = None,
                         instrument: InstrumentOption = None, as_json: JsonOption = False) -> None:
     """Cronbach's alpha (Feldt interval) per construct and the item analysis."""
@@ -182,7 +166,6 @@ def reliability_command(data: DataOption = None, campaign: CampaignOption = None
 
 
 @analyze_app.command("efa")
-@guard
 def efa_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
                 factors: Annotated[int | None, typer.Option(help="Factors to extract (default: parallel analysis).")]
                 = None,
@@ -242,7 +225,6 @@ def _sem_render(result: Any, title: str) -> Callable[[], None]:
 
 
 @analyze_app.command("cfa")
-@guard
 def cfa_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
                 model: Annotated[Path | None, typer.Option(help="lavaan syntax file (default: the instrument's "
                                                                 "constructs).")] = None,
@@ -268,7 +250,6 @@ def _read_model(path: Path) -> str:
 
 
 @analyze_app.command("sem")
-@guard
 def sem_command(model: Annotated[Path, typer.Option(help="lavaan model syntax file.")],
                 data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
                 missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
@@ -287,7 +268,6 @@ def sem_command(model: Annotated[Path, typer.Option(help="lavaan model syntax fi
 
 
 @analyze_app.command("drivers")
-@guard
 def drivers_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
                     outcome: Annotated[str | None, typer.Option(help="Outcome construct or item (default: every "
                                                                      "construct with role outcome/kpi).")] = None,
@@ -329,7 +309,6 @@ def drivers_command(data: DataOption = None, campaign: CampaignOption = None, in
 
 
 @analyze_app.command("aggregate")
-@guard
 def aggregate_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
                       unit: Annotated[str, typer.Option(help="Unit column.")] = "unit",
                       as_json: JsonOption = False) -> None:
@@ -370,35 +349,31 @@ def report_command(
     from reports.html import render_report
     from services.insight import collect_insight
 
-    try:
-        if demo and (campaign_employee or campaign_customer):
-            raise TandemError("--demo and campaigns exclude each other", where="tandem report",
-                              fix="drop --demo to report on the campaigns, or the campaigns for the demo data.")
-        if campaign_employee or campaign_customer:
-            if not (campaign_employee and campaign_customer):
-                raise TandemError("give both --campaign-employee and --campaign-customer", where="tandem report")
-            dataset = open_dataset(campaigns=[campaign_employee, campaign_customer])
-        elif data is not None:
-            dataset = open_dataset(data=data, instrument=instrument)
-        elif study is not None or demo:
-            from services.sources import demo_dataset
+    if demo and (campaign_employee or campaign_customer):
+        raise TandemError("--demo and campaigns exclude each other", where="tandem report",
+                          fix="drop --demo to report on the campaigns, or the campaigns for the demo data.")
+    if campaign_employee or campaign_customer:
+        if not (campaign_employee and campaign_customer):
+            raise TandemError("give both --campaign-employee and --campaign-customer", where="tandem report")
+        dataset = open_dataset(campaigns=[campaign_employee, campaign_customer])
+    elif data is not None:
+        dataset = open_dataset(data=data, instrument=instrument)
+    elif study is not None or demo:
+        from services.sources import demo_dataset
 
-            dataset = demo_dataset()
-        else:
-            raise TandemError("nothing to report on", where="tandem report",
-                              fix="pass --demo, two campaigns, or --data FILE --instrument I.")
-        if study is not None:
-            from services.studies import bind_study
+        dataset = demo_dataset()
+    else:
+        raise TandemError("nothing to report on", where="tandem report",
+                          fix="pass --demo, two campaigns, or --data FILE --instrument I.")
+    if study is not None:
+        from services.studies import bind_study
 
-            dataset = bind_study(dataset, study)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
-            task = bar.add_task("analysing ...")
-            insight = collect_insight(dataset, bootstrap=bootstrap, seed=seed,
-                                      progress=lambda step: bar.update(task, description=f"{step} ..."))
-        out_path.write_text(render_report(insight), encoding="utf-8")
-    except TandemError as error:
-        typer.echo(f"Error: {error}", err=True)
-        raise typer.Exit(1) from None
+        dataset = bind_study(dataset, study)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
+        task = bar.add_task("analysing ...")
+        insight = collect_insight(dataset, bootstrap=bootstrap, seed=seed,
+                                  progress=lambda step: bar.update(task, description=f"{step} ..."))
+    out_path.write_text(render_report(insight), encoding="utf-8")
     for step, reason in insight.problems.items():
         typer.echo(f"not shown: {step}: {reason}", err=True)
     typer.echo(f"Wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB, self-contained).")

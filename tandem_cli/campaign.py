@@ -37,16 +37,13 @@ def respondent_link(campaign_id: str, token: str | None = None) -> str:
 
 @contextmanager
 def _store():
-    """The store, with TandemErrors printed as one line and exit code 1."""
+    """The store of ``TANDEM_DATABASE_URL``, disposed of afterwards."""
     from surveys.store import open_store
 
     store = None
     try:
         store = open_store()
         yield store
-    except TandemError as error:
-        typer.echo(f"Error: {error.message}", err=True)
-        raise typer.Exit(1) from None
     finally:
         if store is not None:
             store.dispose()
@@ -148,9 +145,8 @@ def invite(
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(buffer.getvalue(), encoding="utf-8")
         except OSError as exc:
-            typer.echo(f"Error: {out}: cannot write the file ({exc.strerror}). The {len(tokens)} invitations "
-                       "were issued; issue new ones into a writable file.", err=True)
-            raise typer.Exit(1) from None
+            raise TandemError(f"cannot write the file ({exc.strerror}); the {len(tokens)} invitations were issued",
+                              where=str(out), fix="issue new ones into a writable file.") from None
         typer.echo(f"{len(tokens)} invitations for unit {unit} written to {out}. Keep the file safe: "
                    "the tokens are not stored and cannot be shown again.")
 

@@ -1,14 +1,18 @@
 """Entry point of the ``tandem`` command (Typer).
 
 Each command group lives in its own module and is registered here. Errors derived
-from :class:`surveys.errors.TandemError` are printed without a traceback and exit 1.
+from :class:`surveys.errors.TandemError` are printed without a traceback and exit 1, by
+the one handler of :mod:`tandem_cli.errors`.
 """
 
 from __future__ import annotations
 
 import typer
 
+from tandem_cli.errors import HandledGroup
+
 app = typer.Typer(
+    cls=HandledGroup,
     name="tandem",
     help="Tandem: employee and customer surveys, psychometrics and linkage analysis.",
     no_args_is_help=True,

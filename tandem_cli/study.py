@@ -27,11 +27,6 @@ from surveys.errors import TandemError
 StudyPath = Annotated[Path, typer.Argument(help="Study file, e.g. instruments/studies/service_profit_chain.yaml.")]
 
 
-def _fail(error: TandemError) -> None:
-    typer.echo(f"Error: {error.message}", err=True)
-    raise typer.Exit(1)
-
-
 def analyze_study(
     study: StudyPath,
     campaign_employee: Annotated[str | None, typer.Option(help="Employee campaign id in the store.")] = None,
@@ -51,35 +46,32 @@ def analyze_study(
     from services.sources import demo_dataset, file_dataset
     from services.studies import bind_study
 
-    try:
-        if (campaign_employee is None) != (campaign_customer is None) or (employees is None) != (customers is None):
-            raise TandemError("give both sides: --campaign-employee with --campaign-customer, "
-                              "or --employees with --customers")
-        if demo or (campaign_employee is None and employees is None):
-            dataset = demo_dataset()
-        elif campaign_employee is not None:
-            from tandem_cli.data import open_dataset
+    if (campaign_employee is None) != (campaign_customer is None) or (employees is None) != (customers is None):
+        raise TandemError("give both sides: --campaign-employee with --campaign-customer, "
+                          "or --employees with --customers")
+    if demo or (campaign_employee is None and employees is None):
+        dataset = demo_dataset()
+    elif campaign_employee is not None:
+        from tandem_cli.data import open_dataset
 
-            dataset = open_dataset(campaigns=[campaign_employee, campaign_customer])
-            for side, campaign in (("employee", campaign_employee), ("customer", campaign_customer)):
-                data = dataset.sides.get(side)
-                if data is None or campaign not in data.campaigns:
-                    other = next(s for s, d in dataset.sides.items() if campaign in d.campaigns)
-                    raise TandemError(f"campaign '{campaign}' is a{'n' if other == 'employee' else ''} {other} "
-                                      f"campaign (instrument '{dataset.sides[other].instrument.id}')",
-                                      where=f"--campaign-{side}", fix=f"pass a {side} campaign there.")
-        else:
-            from analysis.scoring import read_responses
+        dataset = open_dataset(campaigns=[campaign_employee, campaign_customer])
+        for side, campaign in (("employee", campaign_employee), ("customer", campaign_customer)):
+            data = dataset.sides.get(side)
+            if data is None or campaign not in data.campaigns:
+                other = next(s for s, d in dataset.sides.items() if campaign in d.campaigns)
+                raise TandemError(f"campaign '{campaign}' is a{'n' if other == 'employee' else ''} {other} "
+                                  f"campaign (instrument '{dataset.sides[other].instrument.id}')",
+                                  where=f"--campaign-{side}", fix=f"pass a {side} campaign there.")
+    else:
+        from analysis.scoring import read_responses
 
-            spec = load_study(study)
-            dataset = file_dataset({"employee": (spec.employee, read_responses(employees)),
-                                    "customer": (spec.customer, read_responses(customers))},
-                                   name=f"the files {employees} (employees) and {customers} (customers)")
-        dataset = bind_study(dataset, study)
-        typer.echo(f"Data: {dataset.name}.")
-        result = linkage(select(dataset), dataset.study.study, bootstrap=bootstrap, seed=seed)
-    except TandemError as error:
-        _fail(error)
+        spec = load_study(study)
+        dataset = file_dataset({"employee": (spec.employee, read_responses(employees)),
+                                "customer": (spec.customer, read_responses(customers))},
+                               name=f"the files {employees} (employees) and {customers} (customers)")
+    dataset = bind_study(dataset, study)
+    typer.echo(f"Data: {dataset.name}.")
+    result = linkage(select(dataset), dataset.study.study, bootstrap=bootstrap, seed=seed)
     typer.echo(format_study(result))
 
 
@@ -95,16 +87,13 @@ def power_command(
     from analysis.power import format_power, power
     from analysis.study import load_study
 
+    spec = load_study(study)
     try:
-        spec = load_study(study)
-        try:
-            sizes = [int(part) for part in units.split(",") if part.strip()]
-        except ValueError:
-            raise TandemError(f"--units must be whole numbers separated by commas, got '{units}'",
-                              fix="For example --units 50,100,200.") from None
-        with Progress(transient=True) as bar:
-            task = bar.add_task("simulating", total=reps * len(sizes))
-            result = power(spec, units=sizes, reps=reps, seed=seed, progress=lambda k: bar.advance(task, k))
-    except TandemError as error:
-        _fail(error)
+        sizes = [int(part) for part in units.split(",") if part.strip()]
+    except ValueError:
+        raise TandemError(f"--units must be whole numbers separated by commas, got '{units}'",
+                          fix="For example --units 50,100,200.") from None
+    with Progress(transient=True) as bar:
+        task = bar.add_task("simulating", total=reps * len(sizes))
+        result = power(spec, units=sizes, reps=reps, seed=seed, progress=lambda k: bar.advance(task, k))
     typer.echo(format_power(result))
