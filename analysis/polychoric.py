@@ -402,6 +402,66 @@ def _standardize(values: np.ndarray) -> np.ndarray:
     return (values - mean) / sd
 
 
+# --------------------------------------------------------------------------- standard errors (Muthén 1984)
+
+
+def _dnorm(x: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * x * x) / math.sqrt(_TWO_PI)
+
+
+def _threshold_scores(thresholds: np.ndarray) -> np.ndarray:
+    """Scores of the univariate ordinal likelihood: row = category (K), column = threshold (K-1)."""
+    k = len(thresholds) + 1
+    ext = np.concatenate([[-np.inf], thresholds, [np.inf]])
+    prob = special.ndtr(ext[1:]) - special.ndtr(ext[:-1])
+    density = _dnorm(thresholds)
+    scores = np.zeros((k, k - 1))
+    scores[np.arange(k - 1), np.arange(k - 1)] = density / prob[:-1]    # the threshold above the category
+    scores[np.arange(1, k), np.arange(k - 1)] = -density / prob[1:]     # the threshold below it
+    return scores
+
+
+def _influence_tables(counts: np.ndarray, ext_a: np.ndarray, ext_b: np.ndarray, rho: np.ndarray,
+                      scores_a: np.ndarray, inv_a: np.ndarray, scores_b: np.ndarray, inv_b: np.ndarray
+                      ) -> np.ndarray:
+    """lavaan's (Muthén 1984) linearisation of every pair's correlation, per cell of its table.
+
+    With the case-wise scores of the correlation (:math:`s_r`) and of the two items'
+    thresholds, and lavaan's outer-product approximations :math:`A_{22} = \\sum s_r^2`,
+    :math:`A_{21} = \\sum s_r \\partial\\log P_r/\\partial\\tau`, :math:`A_{11}` (the threshold
+    scores' cross-products), a case in cell (a, b) contributes
+    :math:`U_{ab} = -A_{22}^{-1} A_{21} A_{11}^{-1} s^\\tau + s_{ab}/A_{22}`; the asymptotic
+    covariance of the estimates is :math:`\\sum_r U_r U_r'`. ``scores_*`` are (P, K, K-1)
+    threshold scores by category, ``inv_*`` the (P, K-1, K-1) inverses of :math:`A_{11}`.
+    """
+    grid = _BivariateGrid(ext_a, ext_b)
+    prob, dp, _ = grid.cell_terms(rho)
+    observed = counts > 0
+    safe = np.where(observed, np.maximum(prob, 1e-300), 1.0)
+    score = np.where(observed, dp / safe, 0.0)
+    q = np.where(observed, counts * score / safe, 0.0)
+    shape = grid.shape
+    a = np.broadcast_to(ext_a[:, :, None], shape)
+    b = np.broadcast_to(ext_b[:, None, :], shape)
+    r = rho[:, None, None]
+    s = np.sqrt((1.0 - r) * (1.0 + r))
+    fa, fb = np.isfinite(a), np.isfinite(b)
+    a0, b0 = np.where(fa, a, 0.0), np.where(fb, b, 0.0)
+    ga = np.where(fa, _dnorm(a0) * special.ndtr((b - r * a0) / s), 0.0)   # dPhi2/da
+    gb = np.where(fb, _dnorm(b0) * special.ndtr((a - r * b0) / s), 0.0)   # dPhi2/db
+    k = counts.shape[1]
+    row_a = (ga[:, :, 1:] - ga[:, :, :-1])[:, 1:k, :]          # (P, K-1, K): threshold u, column b
+    row_b = (gb[:, 1:, :] - gb[:, :-1, :])[:, :, 1:k]          # (P, K, K-1): row a, threshold v
+    a21_a = (row_a * (q[:, :-1, :] - q[:, 1:, :])).sum(axis=2)
+    a21_b = (row_b * (q[:, :, :-1] - q[:, :, 1:])).sum(axis=1)
+    a22 = (counts * score * score).sum(axis=(1, 2))
+    coef_a = -np.einsum("pu,puv->pv", a21_a, inv_a) / a22[:, None]
+    coef_b = -np.einsum("pu,puv->pv", a21_b, inv_b) / a22[:, None]
+    u_a = np.einsum("pkt,pt->pk", scores_a, coef_a)
+    u_b = np.einsum("pkt,pt->pk", scores_b, coef_b)
+    return u_a[:, :, None] + u_b[:, None, :] + score / a22[:, None, None]
+
+
 # --------------------------------------------------------------------------- result and entry points
 
 
@@ -433,6 +493,16 @@ class PolychoricResult:
         +-1 for a 2x2 table with two empty cells: the table cannot place the correlation.
     warnings
         Human-readable notes (estimates at a bound).
+    se
+        With ``se=True``: items x items standard errors of the correlations (NaN on the
+        diagonal and for a correlation fixed at +-1), as ``lavCor(..., se = "standard")``.
+    threshold_se
+        With ``se=True``: item -> standard errors of its thresholds.
+    gamma
+        With ``gamma=True``: lavaan's ``NACOV`` (``lavInspect(fit, "gamma")``), N times the
+        asymptotic covariance matrix of the thresholds (item by item, ``item|t1`` ...) and the
+        correlations (``a~~b`` in lavaan's order: by the first item, then the second), the
+        weight matrix of WLS/DWLS estimation of categorical models.
     """
 
     correlation: pd.DataFrame
@@ -446,9 +516,13 @@ class PolychoricResult:
     n_dropped: int
     at_bound: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    se: pd.DataFrame | None = None
+    threshold_se: dict[str, tuple[float, ...]] | None = None
+    gamma: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per pair (upper triangle): item1, item2, kind, r, n, empty_cells, at_bound."""
+        """One row per pair (upper triangle): item1, item2, kind, r, se (NaN unless ``se=True``), n,
+        empty_cells, at_bound."""
         names = list(self.correlation.columns)
         bound = set(self.at_bound)
         ordered = set(self.ordered)
@@ -458,16 +532,20 @@ class PolychoricResult:
                 kinds = (a in ordered) + (b in ordered)
                 rows.append({
                     "item1": a, "item2": b, "kind": ("pearson", "polyserial", "polychoric")[kinds],
-                    "r": float(self.correlation.loc[a, b]), "n": int(self.n.loc[a, b]),
+                    "r": float(self.correlation.loc[a, b]),
+                    "se": float(self.se.loc[a, b]) if self.se is not None else float("nan"),
+                    "n": int(self.n.loc[a, b]),
                     "empty_cells": int(self.empty_cells.loc[a, b]), "at_bound": (a, b) in bound,
                 })
-        return pd.DataFrame(rows, columns=["item1", "item2", "kind", "r", "n", "empty_cells", "at_bound"])
+        return pd.DataFrame(rows, columns=["item1", "item2", "kind", "r", "se", "n", "empty_cells", "at_bound"])
 
     def thresholds_frame(self) -> pd.DataFrame:
-        """One row per threshold: item, threshold (``t1`` ...), category (the value below it), value."""
-        rows = [{"item": item, "threshold": f"t{j + 1}", "category": self.categories[item][j], "value": value}
+        """One row per threshold: item, threshold (``t1`` ...), category (the value below it), value, se."""
+        nan = float("nan")
+        rows = [{"item": item, "threshold": f"t{j + 1}", "category": self.categories[item][j], "value": value,
+                 "se": self.threshold_se[item][j] if self.threshold_se is not None else nan}
                 for item, values in self.thresholds.items() for j, value in enumerate(values)]
-        return pd.DataFrame(rows, columns=["item", "threshold", "category", "value"])
+        return pd.DataFrame(rows, columns=["item", "threshold", "category", "value", "se"])
 
 
 def polychoric(
@@ -478,6 +556,8 @@ def polychoric(
     missing: str = "pairwise",
     max_categories: int = DEFAULT_MAX_CATEGORIES,
     zero_add_2x2: float = 0.0,
+    se: bool = False,
+    gamma: bool = False,
 ) -> PolychoricResult:
     """Polychoric correlation matrix of ordinal items (polyserial with continuous ones).
 
@@ -503,6 +583,12 @@ def polychoric(
         Added to the empty cell of a 2x2 table with exactly one empty cell, keeping the
         margins (lavaan adds 0.5 there, ``zero.add = c(0.5, 0)``). Default 0: no
         correction for empty cells in any table, like ``psych::polychoric(correct = 0)``.
+    se
+        Also compute standard errors of the thresholds and polychoric correlations
+        (all items ordered, complete data), as ``lavCor(x, ordered = ..., se = "standard")``.
+    gamma
+        Also compute lavaan's asymptotic covariance matrix ``NACOV`` of thresholds and
+        correlations (same conditions; an N x (thresholds + pairs) score matrix is formed).
 
     Returns
     -------
@@ -539,10 +625,17 @@ def polychoric(
     :math:`\\sum_r \\log[\\Phi((\\tau_{y_r} - \\rho z_r)/\\sqrt{1-\\rho^2}) -
     \\Phi((\\tau_{y_r - 1} - \\rho z_r)/\\sqrt{1-\\rho^2})]` over :math:`[-0.995, 0.995]`.
 
-    Standard errors are not computed.
+    Standard errors (``se=True``) follow lavaan (Muthén 1984): the two-step estimates are
+    linearised in the case-wise scores of the thresholds and correlations, with the
+    Hessians replaced by the scores' cross-products (the information identity); the
+    thresholds' uncertainty enters each correlation's error. The covariance is the
+    scores' cross-product of that linearisation, times :math:`N/(N-1)` for the standard
+    errors (lavaan's convention); ``gamma`` is :math:`N` times the covariance.
 
     References
     ----------
+    Muthén, B. (1984). A general structural equation model with dichotomous, ordered
+    categorical, and continuous latent variable indicators. *Psychometrika*, 49, 115-132.
     Olsson, U. (1979). Maximum likelihood estimation of the polychoric correlation
     coefficient. *Psychometrika*, 44, 443-460.
     Olsson, U., Drasgow, F., & Dorans, N. J. (1982). The polyserial correlation
@@ -574,6 +667,12 @@ def polychoric(
     values = frame.to_numpy(dtype=float)
     p = len(names)
     is_ordered = np.array([c in set(ordered_names) for c in names])
+    if (se or gamma) and not is_ordered.all():
+        raise DataError("standard errors and gamma are implemented for polychoric correlations only", where=where,
+                        fix="pass only ordered items (ordered=None) with se=True or gamma=True")
+    if (se or gamma) and np.isnan(values).any():
+        raise DataError("standard errors and gamma need complete data, but some answers are missing", where=where,
+                        fix="use missing='listwise' with se=True or gamma=True")
     codes = np.full(values.shape, -1, dtype=np.int64)
     levels: dict[str, np.ndarray] = {}
     thresholds: dict[str, np.ndarray] = {}
@@ -643,6 +742,9 @@ def polychoric(
             bound_pairs.append((a, b))
             notes.append(f"the polychoric correlation of {a!r} and {b!r} is at the bound ({rho[x]:+.3f}): "
                          f"{n_empty[x]} empty cell(s) in their table leave no interior maximum")
+        if se or gamma:
+            errors = _standard_errors(names, codes, n_levels, thresholds, tables, ext, pairs, rho, fixed,
+                                      k_max, with_gamma=gamma)
 
     # pairs with a continuous variable
     standardized = {j: _standardize(values[:, j]) for j in range(p) if not is_ordered[j]}
@@ -671,7 +773,48 @@ def polychoric(
         n_dropped=int(n_dropped),
         at_bound=tuple(bound_pairs),
         warnings=tuple(notes),
+        se=errors["se"] if se else None,
+        threshold_se=errors["threshold_se"] if se else None,
+        gamma=errors["gamma"] if gamma else None,
     )
+
+
+def _standard_errors(names: list[str], codes: np.ndarray, n_levels: np.ndarray, thresholds: dict[str, np.ndarray],
+                     tables: np.ndarray, ext: np.ndarray, pairs: np.ndarray, rho: np.ndarray, fixed: np.ndarray,
+                     k_max: int, *, with_gamma: bool) -> dict:
+    """Standard errors of thresholds and correlations and lavaan's NACOV (complete data, all ordered)."""
+    p, n = len(names), codes.shape[0]
+    scores = np.zeros((p, k_max, k_max - 1))
+    inverse = np.zeros((p, k_max - 1, k_max - 1))
+    threshold_se = {}
+    for j, name in enumerate(names):
+        k = n_levels[j]
+        sc = _threshold_scores(thresholds[name])
+        counts = np.bincount(codes[:, j], minlength=k).astype(float)
+        inv = np.linalg.inv(sc.T @ (sc * counts[:, None]))
+        scores[j, :k, :k - 1] = sc
+        inverse[j, :k - 1, :k - 1] = inv
+        threshold_se[name] = tuple(float(v) for v in np.sqrt(np.diag(inv) * n / (n - 1)))
+    live = ~fixed
+    u = np.zeros(tables.shape)
+    if live.any():
+        a, b = pairs[live, 0], pairs[live, 1]
+        u[live] = _influence_tables(tables[live].astype(float), ext[a], ext[b], rho[live],
+                                    scores[a], inverse[a], scores[b], inverse[b])
+    variance = np.where(live, (tables * u * u).sum(axis=(1, 2)), np.nan)
+    se = np.full((p, p), np.nan)
+    se[pairs[:, 0], pairs[:, 1]] = se[pairs[:, 1], pairs[:, 0]] = np.sqrt(variance * n / (n - 1))
+    index = pd.Index(names, name="item")
+    out: dict = {"se": pd.DataFrame(se, index=index, columns=names), "threshold_se": threshold_se, "gamma": None}
+    if with_gamma:
+        blocks = [scores[j][codes[:, j], :n_levels[j] - 1] @ inverse[j][:n_levels[j] - 1, :n_levels[j] - 1]
+                  for j in range(p)]
+        blocks.append(u[np.arange(len(pairs))[None, :], codes[:, pairs[:, 0]], codes[:, pairs[:, 1]]])
+        matrix = np.hstack(blocks)
+        labels = [f"{name}|t{t + 1}" for name in names for t in range(len(thresholds[name]))]
+        labels += [f"{names[i]}~~{names[j]}" for i, j in pairs]
+        out["gamma"] = pd.DataFrame(n * (matrix.T @ matrix), index=labels, columns=labels)
+    return out
 
 
 def _table_pearson(tables: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
-"""Polychoric and polyserial correlations: lavaan conformance (wave-2 reference cases), the
-bivariate normal CDF, recovery of latent correlations from simulated Likert data,
-missing answers (pairwise), empty cells and hostile inputs."""
+"""Polychoric and polyserial correlations: lavaan conformance (wave-2 reference cases, lavaan's
+standard errors and NACOV), the bivariate normal CDF, recovery of latent correlations from
+simulated Likert data, missing answers (pairwise), empty cells and hostile inputs."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_continuous_pairs_get_pearson_and_mixed_kinds_are_labelled():
     assert result.ordered == ("o",)
     assert set(result.thresholds) == {"o"}
     table = result.to_frame()
-    assert table.columns.tolist() == ["item1", "item2", "kind", "r", "n", "empty_cells", "at_bound"]
+    assert table.columns.tolist() == ["item1", "item2", "kind", "r", "se", "n", "empty_cells", "at_bound"]
     assert dict(zip(zip(table.item1, table.item2), table.kind)) == {
         ("u", "v"): "pearson", ("u", "o"): "polyserial", ("v", "o"): "polyserial"}
 
@@ -225,7 +225,7 @@ def test_result_is_frozen_and_frames_have_fixed_columns():
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.missing = "listwise"
     frame = result.thresholds_frame()
-    assert frame.columns.tolist() == ["item", "threshold", "category", "value"]
+    assert frame.columns.tolist() == ["item", "threshold", "category", "value", "se"]
     assert frame[frame.item == "x4"].threshold.tolist() == ["t1", "t2"]
     assert result.categories["x4"] == (1.0, 2.0, 3.0)
     assert len(result.to_frame()) == 3
@@ -276,6 +276,75 @@ def test_2x2_tables_with_empty_cells():
     # two empty cells: +-1, as lavaan
     assert polychoric(_from_table([[12, 0], [0, 9]])).correlation.loc["a", "b"] == 1.0
     assert polychoric(_from_table([[0, 12], [9, 0]])).correlation.loc["a", "b"] == -1.0
+
+
+# --------------------------------------------------------------------------- standard errors
+
+#: lavaan 0.6.14, lavCor(x, ordered = names(x), se = "standard", output = "est")$se on the complete
+#: cases of the two reference data sets, and lavInspect(fit, "gamma") (NACOV) entries.
+LAVAAN_SE = {
+    ("bfi.csv", ("A1", "A2", "A3", "A4", "A5")): {
+        ("A1", "A2"): 0.015924288122574, ("A2", "A3"): 0.0134704745956828, ("A4", "A5"): 0.0181913553313653,
+        ("A1", "t1"): 0.024954709374496, ("A5", "t5"): 0.0262566209260642,
+    },
+    ("holzinger_swineford_1939_ordinal.csv", tuple(f"x{i}" for i in range(1, 10))): {
+        ("x1", "x2"): 0.0603117368191755, ("x4", "x5"): 0.0453192119919337, ("x7", "x9"): 0.0592781300533415,
+        ("x1", "t1"): 0.0773932505734677, ("x4", "t2"): 0.0759970609097241,
+    },
+}
+LAVAAN_GAMMA_BFI = {("A1~~A2", "A1~~A2"): 0.686702634586719, ("A1|t1", "A1~~A2"): -0.140449040168643,
+                    ("A1~~A2", "A3~~A4"): -0.0674592527930472}
+
+
+@pytest.mark.parametrize("key", list(LAVAAN_SE), ids=["bfi_A", "hs1939_ordinal"])
+def test_standard_errors_match_lavaan(key):
+    data, items = key
+    result = polychoric(reference_data(data)[list(items)], missing="listwise", se=True)
+    m = Mismatches(f"{data} se")
+    for (a, b), value in LAVAAN_SE[key].items():
+        if b.startswith("t"):
+            m.check(f"se[{a}|{b}]", value, result.threshold_se[a][int(b[1:]) - 1], 1e-6)
+        else:
+            m.check(f"se[{a}~~{b}]", value, result.se.loc[a, b], 1e-6)
+    m.assert_none()
+    assert np.isnan(np.diag(result.se)).all()
+    assert result.gamma is None
+    assert result.to_frame()["se"].notna().all()
+    assert result.thresholds_frame()["se"].notna().all()
+
+
+def test_gamma_is_lavaan_s_nacov():
+    items = ["A1", "A2", "A3", "A4", "A5"]
+    data = reference_data("bfi.csv")[items]
+    result = polychoric(data, missing="listwise", se=True, gamma=True)
+    gamma = result.gamma
+    assert gamma.index.tolist()[:2] == ["A1|t1", "A1|t2"] and gamma.index.tolist()[25:27] == ["A1~~A2", "A1~~A3"]
+    assert gamma.shape == (35, 35)
+    for (a, b), value in LAVAAN_GAMMA_BFI.items():
+        assert gamma.loc[a, b] == pytest.approx(value, abs=1e-6)
+    np.testing.assert_allclose(gamma.to_numpy(), gamma.to_numpy().T, atol=1e-12)
+    n = result.n_rows - result.n_dropped
+    # the standard errors are the diagonal, on lavaan's N - 1
+    assert result.se.loc["A2", "A5"] == pytest.approx(math.sqrt(gamma.loc["A2~~A5", "A2~~A5"] / (n - 1)), rel=1e-10)
+    assert polychoric(data, missing="listwise").se is None
+
+
+def test_standard_errors_shrink_like_one_over_root_n_on_simulated_data():
+    small = polychoric(_latent_pair(1000, 0.5, [-0.5, 0.4, 1.2], [-1.0, 0.0, 0.8], 3), se=True)
+    large = polychoric(_latent_pair(16000, 0.5, [-0.5, 0.4, 1.2], [-1.0, 0.0, 0.8], 3), se=True)
+    ratio = small.se.loc["a", "b"] / large.se.loc["a", "b"]
+    assert 3.6 < ratio < 4.4
+
+
+def test_standard_errors_need_complete_ordered_data():
+    data = _likert()
+    with pytest.raises(DataError, match="need complete data.*Fix: use missing='listwise'"):
+        polychoric(data.assign(q1=lambda f: f.q1.where(f.index != 3)), se=True)
+    with pytest.raises(DataError, match="polychoric correlations only"):
+        polychoric(data, ordered=["q1", "q2"], gamma=True)
+    # a correlation fixed at +-1 has no standard error
+    fixed = polychoric(_from_table([[12, 0], [0, 9]]), se=True)
+    assert np.isnan(fixed.se.loc["a", "b"])
 
 
 # --------------------------------------------------------------------------- hostile inputs
