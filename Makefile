@@ -1,27 +1,37 @@
 # Tandem: every target does its own set-up on a fresh machine with Python 3.11+ and make.
 PYTHON ?= python3
+PORT   ?= 8501
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.runtime
 
 .PHONY: run test test-slow test-fast bench browser-deps lint clean
 
-$(STAMP): pyproject.toml constraints.txt
+# the runtime only (make run): no test tools
+$(RUNTIME_STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Tandem needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	touch $(RUNTIME_STAMP)
+
+# the runtime and the test extra (make test, lint, bench)
+$(STAMP): $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-## run: install, seed demo data into an empty database, serve the app on http://localhost:8501
-## (staff password: TANDEM_ADMIN_PASSWORD, or a fresh random one printed here)
-run: $(STAMP)
-	$(BIN)/tandem demo --if-empty
+## run: install the runtime, seed demo data into an empty database, serve the app on
+## http://localhost:$(PORT) (PORT=8502 make run for another port; staff password:
+## TANDEM_ADMIN_PASSWORD, or a fresh random one printed here)
+run: $(RUNTIME_STAMP)
+	TANDEM_BASE_URL=$${TANDEM_BASE_URL:-http://localhost:$(PORT)} $(BIN)/tandem demo --if-empty
 	@if [ -z "$$TANDEM_ADMIN_PASSWORD" ]; then \
 	  TANDEM_ADMIN_PASSWORD=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))'); \
-	  echo "Staff area: http://localhost:8501  password for this run: $$TANDEM_ADMIN_PASSWORD"; \
+	  echo "Staff area: http://localhost:$(PORT)  password for this run: $$TANDEM_ADMIN_PASSWORD"; \
 	fi; \
-	TANDEM_ADMIN_PASSWORD=$$TANDEM_ADMIN_PASSWORD exec $(BIN)/streamlit run app.py --server.port 8501 --server.headless true
+	TANDEM_BASE_URL=$${TANDEM_BASE_URL:-http://localhost:$(PORT)} TANDEM_ADMIN_PASSWORD=$$TANDEM_ADMIN_PASSWORD \
+	  exec $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
 
 ## test: install with test extras, run the gates (make lint), then the whole default suite
 ## (PostgreSQL and browser tests included)

@@ -40,6 +40,8 @@ DEMO_UNITS = 40
 EMPLOYEE_CAMPAIGN = "demo-employees"
 CUSTOMER_CAMPAIGN = "demo-customers"
 DEMO_WAVE = "2026-1"
+#: Fresh employee invitations the demo prints (each link answers once).
+DEMO_LINKS = 5
 #: Share of invited employees who answered in the demo (invitations = answered / rate).
 DEMO_RESPONSE_RATE = 0.72
 
@@ -52,13 +54,19 @@ class DemoResult:
     customer_campaign: str
     employees: int
     customers: int
-    employee_token: str
+    employee_tokens: tuple[str, ...]
 
-    def links(self, base_url: str) -> dict[str, str]:
-        """Respondent links: the fresh employee invitation and the customers' open link."""
+    @property
+    def employee_token(self) -> str:
+        """The first fresh employee invitation."""
+        return self.employee_tokens[0]
+
+    def links(self, base_url: str) -> dict[str, list[str]]:
+        """Respondent links: one per fresh employee invitation (each answers once), and the
+        customers' open link (it answers as often as it is opened anew)."""
         base = base_url.rstrip("/")
-        return {"employee": f"{base}/?c={self.employee_campaign}&t={self.employee_token}",
-                "customer": f"{base}/?c={self.customer_campaign}"}
+        return {"employee": [f"{base}/?c={self.employee_campaign}&t={t}" for t in self.employee_tokens],
+                "customer": [f"{base}/?c={self.customer_campaign}"]}
 
 
 def demo_frames(employee: Instrument, customer: Instrument, *, n_units: int = DEMO_UNITS,
@@ -105,10 +113,10 @@ def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNI
     n_customers = cp.import_frame(store, CUSTOMER_CAMPAIGN, chain.customers)
     for unit, answered in chain.employees["unit"].value_counts().sort_index().items():
         _answered_invitations(store, str(unit), int(answered))
-    token = cp.invite(store, EMPLOYEE_CAMPAIGN, unit=str(chain.employees["unit"].iloc[0]), count=1)[0]
+    tokens = cp.invite(store, EMPLOYEE_CAMPAIGN, unit=str(chain.employees["unit"].iloc[0]), count=DEMO_LINKS)
     for cid in (EMPLOYEE_CAMPAIGN, CUSTOMER_CAMPAIGN):
         cp.open_campaign(store, cid)
-    return DemoResult(EMPLOYEE_CAMPAIGN, CUSTOMER_CAMPAIGN, n_employees, n_customers, token)
+    return DemoResult(EMPLOYEE_CAMPAIGN, CUSTOMER_CAMPAIGN, n_employees, n_customers, tuple(tokens))
 
 
 def _answered_invitations(store: db.Store, unit: str, answered: int) -> None:

@@ -207,5 +207,8 @@ def demo(
         links = result.links(base_url())
         typer.echo(f"Demo data: {result.employees} employee responses ({result.employee_campaign}), "
                    f"{result.customers} customer responses ({result.customer_campaign}).")
-        typer.echo(f"Answer as an employee: {links['employee']}")
-        typer.echo(f"Answer as a customer:  {links['customer']}")
+        typer.echo(f"Answer as an employee (each link once; more: tandem invite --campaign "
+                   f"{result.employee_campaign} --unit store_01 --count 5):")
+        for link in links["employee"]:
+            typer.echo(f"  {link}")
+        typer.echo(f"Answer as a customer (as often as you like): {links['customer'][0]}")

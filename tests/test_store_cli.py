@@ -100,7 +100,8 @@ def test_demo_stores_the_simulated_chain(sqlite_store):
         np.testing.assert_allclose(left.to_numpy(float), right.to_numpy(float), rtol=1e-12)
     rates = cp.response_rates(sqlite_store, result.employee_campaign).set_index("unit")
     assert 0.6 < rates.loc["(all units)", "response_rate"] <= 0.73
-    assert cp.resolve_link(sqlite_store, result.employee_campaign, result.employee_token).ok
+    assert len(result.employee_tokens) == 5
+    assert all(cp.resolve_link(sqlite_store, result.employee_campaign, t).ok for t in result.employee_tokens)
     assert cp.resolve_link(sqlite_store, result.customer_campaign).ok
     with pytest.raises(cp.CampaignError, match="exists already"):
         demo.seed_demo(sqlite_store)
