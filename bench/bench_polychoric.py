@@ -10,6 +10,7 @@ Run::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.bench_polychoric [--rows 10000]
         [--constructs 9] [--items-per-construct 4] [--missing 0.0] [--repeat 3] [--r-repeat 1]
+        [--se] [--no-r]
 
 Data are simulated with a fixed seed (one factor per construct, loading .75, factors
 correlated .3, thresholds skewed towards agreement); with ``--missing`` that share of
@@ -41,9 +42,11 @@ suppressMessages(library(lavaan))
 x <- read.csv("{data}")
 times <- numeric(0)
 for (i in seq_len({repeat})) {{
-  t <- system.time(r <- lavCor(x, ordered = names(x), missing = "{missing}"))
+  t <- system.time(r <- lavCor(x, ordered = names(x), missing = "{missing}", se = "{se}",
+                                output = if ("{se}" == "none") "cor" else "fit"))
   times <- c(times, t[["elapsed"]])
 }}
+if ("{se}" != "none") r <- lavInspect(r, "sampstat")$cov
 write.csv(unclass(r), "{out}")
 cat("LAVAAN_VERSION", as.character(packageVersion("lavaan")), "\\n")
 cat("ELAPSED", times, "\\n")
@@ -66,7 +69,8 @@ def simulate(rows: int, constructs: int, per_construct: int, missing: float, see
     return frame
 
 
-def run_lavaan(frame: pd.DataFrame, missing: str, repeat: int) -> tuple[list[float], pd.DataFrame, str] | str:
+def run_lavaan(frame: pd.DataFrame, missing: str, repeat: int, se: bool = False
+               ) -> tuple[list[float], pd.DataFrame, str] | str:
     """lavaan's elapsed times, matrix and version; or the reason the comparison is skipped."""
     rscript = shutil.which("Rscript")
     if rscript is None:
@@ -74,7 +78,7 @@ def run_lavaan(frame: pd.DataFrame, missing: str, repeat: int) -> tuple[list[flo
     with tempfile.TemporaryDirectory() as tmp:
         data, out = Path(tmp) / "x.csv", Path(tmp) / "r.csv"
         frame.to_csv(data, index=False, na_rep="")
-        script = R_SCRIPT.format(data=data, out=out, repeat=repeat,
+        script = R_SCRIPT.format(data=data, out=out, repeat=repeat, se="standard" if se else "none",
                                  missing="pairwise" if missing == "pairwise" else "listwise")
         try:
             done = subprocess.run([rscript, "-e", script], capture_output=True, text=True, timeout=3600)
@@ -97,26 +101,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of Tandem's polychoric()")
     parser.add_argument("--r-repeat", type=int, default=1, help="timed runs of lavCor inside R")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--se", action="store_true",
+                        help="with standard errors (se=True; lavCor(..., se = 'standard')); complete data only")
     parser.add_argument("--no-r", action="store_true", help="skip the lavaan comparison")
     args = parser.parse_args(argv)
 
     frame = simulate(args.rows, args.constructs, args.items_per_construct, args.missing, args.seed)
     missing = "pairwise" if args.missing > 0 else "listwise"
     p = frame.shape[1]
+    if args.se and args.missing > 0:
+        parser.error("--se needs complete data (--missing 0)")
     print(f"polychoric matrix: {p} five-point items x {args.rows:,} rows ({p * (p - 1) // 2} pairs), "
-          f"{args.missing:.0%} of answers missing, missing={missing!r}")
+          f"{args.missing:.0%} of answers missing, missing={missing!r}{', with standard errors' if args.se else ''}")
     times = []
     with threadpool_limits(limits=1, user_api="blas"):
         for _ in range(args.repeat):
             start = time.perf_counter()
-            result = polychoric(frame, missing=missing)
+            result = polychoric(frame, missing=missing, se=args.se)
             times.append(time.perf_counter() - start)
     ours = statistics.median(times)
     print(f"  {'Tandem polychoric()':<28s} median {ours:7.3f} s  (min {min(times):.3f} s, {args.repeat} runs)")
     if args.no_r:
         print("  lavaan comparison skipped (--no-r)")
         return
-    lavaan = run_lavaan(frame, missing, args.r_repeat)
+    lavaan = run_lavaan(frame, missing, args.r_repeat, se=args.se)
     if isinstance(lavaan, str):
         print(f"  lavaan comparison skipped: {lavaan}")
         return
