@@ -309,13 +309,13 @@ def _second_difference(grid: np.ndarray) -> np.ndarray:
 
 def _fit_polychoric(tables: np.ndarray, ext_a: np.ndarray, ext_b: np.ndarray, start: np.ndarray,
                     *, bound: float = POLYCHORIC_BOUND, tol: float = 1e-10, max_iter: int = 100
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximise every pair's bivariate-table log-likelihood in rho (thresholds fixed).
 
     A safeguarded Newton iteration for all pairs at once: the sign of the score keeps a
     bracket [lo, hi] around the maximum; a Newton step that leaves the bracket (or a
-    non-negative curvature) is replaced by bisection. Returns rho and whether it
-    converged to a bound of [-bound, bound].
+    non-negative curvature) is replaced by bisection. Returns rho, whether it is at a
+    bound of [-bound, bound], and whether the iteration stopped before converging.
     """
     grid = _BivariateGrid(ext_a, ext_b)
     counts = tables.astype(float)
@@ -353,7 +353,7 @@ def _fit_polychoric(tables: np.ndarray, ext_a: np.ndarray, ext_b: np.ndarray, st
     edge = np.where(rho >= 0, bound, -bound)
     at_bound = (np.abs(rho) > bound - 1e-6) | (_loglik(grid, counts, edge) >= _loglik(grid, counts, rho) - 1e-9)
     rho = np.where(at_bound, edge, rho)
-    return rho, at_bound
+    return rho, at_bound, active & ~at_bound
 
 
 def _loglik(grid: _BivariateGrid, counts: np.ndarray, rho: np.ndarray) -> np.ndarray:
@@ -492,7 +492,7 @@ class PolychoricResult:
         Pairs ``(item1, item2)`` whose estimate stopped at lavaan's bound (+-0.999), or is
         +-1 for a 2x2 table with two empty cells: the table cannot place the correlation.
     warnings
-        Human-readable notes (estimates at a bound).
+        Human-readable notes (estimates at a bound, an estimate that did not converge).
     se
         With ``se=True``: items x items standard errors of the correlations (NaN on the
         diagonal and for a correlation fixed at +-1), as ``lavCor(..., se = "standard")``.
@@ -732,7 +732,7 @@ def polychoric(
                 sign = 1.0 if (t[0, 0] == 0 or t[1, 1] == 0) else -1.0
                 t += zero_add_2x2 * sign * np.array([[1.0, -1.0], [-1.0, 1.0]])
         start = _table_pearson(counts)
-        rho, hit = _fit_polychoric(counts, ext[pairs[:, 0]], ext[pairs[:, 1]], start)
+        rho, hit, unconverged = _fit_polychoric(counts, ext[pairs[:, 0]], ext[pairs[:, 1]], start)
         fixed = ~np.isnan(special_rho)
         rho = np.where(fixed, special_rho, rho)
         hit = hit | fixed
@@ -742,6 +742,9 @@ def polychoric(
             bound_pairs.append((a, b))
             notes.append(f"the polychoric correlation of {a!r} and {b!r} is at the bound ({rho[x]:+.3f}): "
                          f"{n_empty[x]} empty cell(s) in their table leave no interior maximum")
+        for x in np.flatnonzero(unconverged & ~fixed):
+            notes.append(f"the polychoric correlation of {names[pairs[x, 0]]!r} and {names[pairs[x, 1]]!r} did not "
+                         "converge in 100 iterations; its estimate is not trustworthy")
         if se or gamma:
             errors = _standard_errors(names, codes, n_levels, thresholds, tables, ext, pairs, rho, fixed,
                                       k_max, with_gamma=gamma)
