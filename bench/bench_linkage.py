@@ -15,7 +15,7 @@ and analysed **from the frames**; simulation time is reported but not counted. T
 store is not in the timed path because the shipped instruments list 40 units (answers
 for other units are refused on import). ``--store-sample N`` measures the loading rate
 instead: it imports ``N`` customer responses over the 40 listed units into a temporary
-SQLite store, times :func:`surveys.campaigns.responses_frame` and extrapolates to the
+SQLite store, times :func:`surveys.responses.responses_frame` and extrapolates to the
 benchmark's 1.1 million responses (about 20-32 s at 35,000-60,000 responses/s).
 
 Peak memory is the process's maximum resident set size (``resource.getrusage``), which
@@ -91,7 +91,7 @@ def _store_rate(study, sample: int, total: int, seed: int) -> None:
     """Import ``sample`` customer responses into a temporary SQLite store and time loading them."""
     import tempfile
 
-    from surveys import campaigns, store
+    from surveys import campaigns, responses, store
 
     chain = simulate_service_profit_chain(study.employee, study.customer, n_units=40, employees_per_unit=1,
                                           customers_per_unit=max(sample // 40, 1), seed=seed, comments=False)
@@ -100,10 +100,10 @@ def _store_rate(study, sample: int, total: int, seed: int) -> None:
         try:
             campaigns.create_campaign(db, study.customer, campaign_id="bench-customers", mode="open")
             start = time.perf_counter()
-            n = campaigns.import_frame(db, "bench-customers", chain.customers)
+            n = responses.import_frame(db, "bench-customers", chain.customers)
             imported = time.perf_counter() - start
             start = time.perf_counter()
-            frame = campaigns.responses_frame(db, "bench-customers")
+            frame = responses.responses_frame(db, "bench-customers")
             loaded = time.perf_counter() - start
         finally:
             db.dispose()

@@ -11,7 +11,7 @@ inserted, partial deleted). Latency is per ``submit`` call, wall clock.
 
 ``--load N`` measures reading instead: ``N`` complete employee responses (over the 40
 units, 500 submit hours) are inserted in one transaction, then
-:func:`surveys.campaigns.responses_frame` builds their wide frame; reported as
+:func:`surveys.responses.responses_frame` builds their wide frame; reported as
 responses per second of wall clock and of process CPU time (best of ``--repeat`` runs).
 
 Run::
@@ -42,6 +42,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from surveys import campaigns as cp
+from surveys import responses
 from surveys import store as db
 from surveys.loader import load_instrument
 
@@ -123,7 +124,7 @@ def run(url: str, writers: int, submissions: int) -> dict:
     for t in threads:
         t.join()
     wall = time.perf_counter() - began
-    stored = cp.response_count(store, "bench")
+    stored = responses.response_count(store, "bench")
     store.dispose()
     lat = np.asarray(latencies) * 1000
     return {"writers": writers, "submissions": submissions, "stored": stored, "errors": len(errors),
@@ -149,7 +150,7 @@ def load(url: str, responses: int, repeat: int) -> dict:
     wall, cpu = [], []
     for _ in range(repeat):
         began, began_cpu = time.perf_counter(), time.process_time()
-        frame = cp.responses_frame(store, "bench")
+        frame = responses.responses_frame(store, "bench")
         wall.append(time.perf_counter() - began)
         cpu.append(time.process_time() - began_cpu)
     store.dispose()

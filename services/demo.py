@@ -25,6 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from surveys import campaigns as cp
+from surveys import responses
 from surveys import store as db
 from surveys.instrument import Instrument
 from surveys.loader import load_instrument
@@ -109,8 +110,8 @@ def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNI
                        name="Demo: employee experience")
     cp.create_campaign(store, customer, campaign_id=CUSTOMER_CAMPAIGN, wave=wave, mode="open",
                        name="Demo: customer experience")
-    n_employees = cp.import_frame(store, EMPLOYEE_CAMPAIGN, chain.employees)
-    n_customers = cp.import_frame(store, CUSTOMER_CAMPAIGN, chain.customers)
+    n_employees = responses.import_frame(store, EMPLOYEE_CAMPAIGN, chain.employees)
+    n_customers = responses.import_frame(store, CUSTOMER_CAMPAIGN, chain.customers)
     for unit, answered in chain.employees["unit"].value_counts().sort_index().items():
         _answered_invitations(store, str(unit), int(answered))
     tokens = cp.invite(store, EMPLOYEE_CAMPAIGN, unit=str(chain.employees["unit"].iloc[0]), count=DEMO_LINKS)

@@ -165,7 +165,6 @@ def campaign_version(store: Any, campaign_ids: Sequence[str]) -> tuple:
     """The data version of chosen campaigns: their ids with response count and state
     (a new response or a closed campaign gives a new version)."""
     from surveys import campaigns
-
     listing = campaigns.list_campaigns(store).set_index("campaign")
     unknown = [c for c in campaign_ids if c not in listing.index]
     if unknown:
@@ -193,7 +192,7 @@ def campaign_dataset(store: Any, campaign_ids: Sequence[str]) -> Dataset:
         No campaign chosen, an unknown campaign, or campaigns of two different
         instruments for one audience.
     """
-    from surveys import campaigns
+    from surveys import campaigns, responses
 
     if not campaign_ids:
         raise TandemError("no campaign chosen", where="campaigns", fix="choose at least one campaign.")
@@ -201,7 +200,7 @@ def campaign_dataset(store: Any, campaign_ids: Sequence[str]) -> Dataset:
     parts: dict[str, list[tuple[Any, pd.DataFrame]]] = {}
     for campaign_id in campaign_ids:
         campaign = campaigns.get_campaign(store, campaign_id)
-        parts.setdefault(campaign.audience, []).append((campaign, campaigns.responses_frame(store, campaign_id)))
+        parts.setdefault(campaign.audience, []).append((campaign, responses.responses_frame(store, campaign_id)))
     sides = {}
     for audience, chosen in parts.items():
         ids = {c.instrument.id for c, _ in chosen}
@@ -213,7 +212,7 @@ def campaign_dataset(store: Any, campaign_ids: Sequence[str]) -> Dataset:
         invited: dict[str, int] = {}
         for campaign, _ in chosen:
             if campaign.mode == "invited":
-                rates = campaigns.response_rates(store, campaign.id)
+                rates = responses.response_rates(store, campaign.id)
                 counts = pd.to_numeric(rates.set_index("unit")["invited"], errors="coerce").dropna()
                 for unit, n in counts.drop("(all units)", errors="ignore").items():
                     invited[str(unit)] = invited.get(str(unit), 0) + int(n)

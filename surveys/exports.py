@@ -4,7 +4,7 @@ This module writes files; which rows and values go into them is decided above it
 :mod:`services.exports` gives the safe export (the default for everyone) and the raw
 export (admins, recorded). :func:`export_bytes` is the raw file of a campaign.
 
-All formats hold the wide frame of :func:`surveys.campaigns.responses_frame` (one row
+All formats hold the wide frame of :func:`surveys.responses.responses_frame` (one row
 per response; item columns; multi_choice 0/1 and ranking columns ``qid__value``) with
 the item values as answered (reverse-keying is applied by ``analysis.scoring``, and
 marked here).
@@ -53,6 +53,7 @@ from typing import Any
 import pandas as pd
 
 from surveys import campaigns as cp
+from surveys import responses
 from surveys.errors import TandemError
 from surveys.instrument import Instrument
 from surveys.question_types import frame_columns, kind_of
@@ -196,7 +197,7 @@ def export_bytes(store: Any, campaign_id: str, fmt: str, *, language: str | None
     """A campaign's responses as ``csv``, ``xlsx`` (with a dictionary sheet) or ``sav`` bytes."""
     fmt = export_format(fmt)
     campaign = cp.get_campaign(store, campaign_id)
-    frame = cp.responses_frame(store, campaign.id)
+    frame = responses.responses_frame(store, campaign.id)
     if fmt == "csv":
         return frame_to_csv(frame)
     if fmt == "xlsx":

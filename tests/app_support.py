@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from surveys import campaigns
+from surveys import campaigns, responses
 from surveys.loader import load_instrument
 from surveys.store import open_store
 
@@ -50,7 +50,7 @@ def responses_of(db_url: str, campaign_id: str) -> pd.DataFrame:
     """The stored responses of a campaign as the wide frame."""
     store = open_store(db_url)
     try:
-        return campaigns.responses_frame(store, campaign_id)
+        return responses.responses_frame(store, campaign_id)
     finally:
         store.dispose()
 

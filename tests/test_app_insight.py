@@ -148,7 +148,7 @@ def test_campaigns_from_the_store(tmp_path, monkeypatch):
 def test_campaigns_of_two_waves_give_a_trend(tmp_path, monkeypatch):
     """Two employee campaigns (waves) of one instrument are combined: eNPS across waves."""
     from analysis.simulate import simulate_responses
-    from surveys import campaigns
+    from surveys import campaigns, responses
     from surveys.loader import load_instrument
     from surveys.store import open_store
 
@@ -159,7 +159,7 @@ def test_campaigns_of_two_waves_give_a_trend(tmp_path, monkeypatch):
     for wave, seed in (("2025-2", 1), ("2026-1", 2)):
         campaigns.create_campaign(store, instrument, campaign_id=f"ee-{wave}", wave=wave)
         frame = simulate_responses(instrument, n_units=6, respondents_per_unit=(10, 15), seed=seed, wave=wave)
-        campaigns.import_frame(store, f"ee-{wave}", frame)
+        responses.import_frame(store, f"ee-{wave}", frame)
     store.dispose()
     at = page("insight_overview").run()
     at.sidebar.radio(key="insight:source").set_value("Campaigns").run()
@@ -302,7 +302,7 @@ def test_a_pulse_campaign_with_a_customer_campaign_gets_a_linkage_page(tmp_path,
     """employee_pulse has no study of its own: the Linkage page fits one built from its
     constructs (wellbeing, eNPS) to the customer outcomes, from the pinned instruments."""
     from analysis.simulate import simulate_responses
-    from surveys import campaigns
+    from surveys import campaigns, responses
     from surveys.loader import load_instrument
     from surveys.store import open_store
 
@@ -313,7 +313,7 @@ def test_a_pulse_campaign_with_a_customer_campaign_gets_a_linkage_page(tmp_path,
         instrument = load_instrument(ROOT / "instruments" / f"{name}.yaml")
         campaigns.create_campaign(store, instrument, campaign_id=campaign_id)
         frame = simulate_responses(instrument, n_units=40, respondents_per_unit=size, seed=3)
-        campaigns.import_frame(store, campaign_id, frame)
+        responses.import_frame(store, campaign_id, frame)
     store.dispose()
     at = page("insight_linkage").run()
     at.sidebar.radio(key="insight:source").set_value("Campaigns").run()

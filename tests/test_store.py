@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from surveys import campaigns as cp
+from surveys import responses
 from surveys import store as db
 from surveys.answers import AnswerError
 from surveys.loader import load_instrument, parse_instrument
@@ -191,7 +192,7 @@ def test_invitation_unit_overrides_the_answer(any_store, survey):
     invited_campaign(any_store, survey)
     token = cp.invite(any_store, "ee1", unit="east", count=1)[0]
     cp.submit(any_store, "ee1", GOOD | {"unit": "north"}, token=token)
-    frame = cp.responses_frame(any_store, "ee1")
+    frame = responses.responses_frame(any_store, "ee1")
     assert frame["unit"].tolist() == ["east"]
 
 
@@ -201,7 +202,7 @@ def test_invalid_answers_are_refused_and_nothing_is_stored(any_store, survey):
     with pytest.raises(AnswerError) as info:
         cp.submit(any_store, "ee1", GOOD | {"sat": 9}, token=token)
     assert set(info.value.as_dict()) == {"sat"}
-    assert cp.response_count(any_store, "ee1") == 0
+    assert responses.response_count(any_store, "ee1") == 0
     assert cp.resolve_link(any_store, "ee1", token).ok  # the token can still answer
 
 
@@ -251,7 +252,7 @@ def test_response_rates_suppress_small_groups(any_store, survey):
         tokens = cp.invite(any_store, "ee1", unit=unit, count=invited)
         for token in tokens[:answered]:
             cp.submit(any_store, "ee1", GOOD, token=token)
-    rates = cp.response_rates(any_store, "ee1").set_index("unit")
+    rates = responses.response_rates(any_store, "ee1").set_index("unit")
     assert rates.loc["north", "responses"] == 4 and rates.loc["north", "response_rate"] == pytest.approx(0.8)
     assert rates.loc["south", "responses"] == "fewer than 3" and pd.isna(rates.loc["south", "response_rate"])
     assert rates.loc["east", "responses"] == "fewer than 3" and bool(rates.loc["east", "suppressed"])
@@ -267,7 +268,7 @@ def test_responses_frame_follows_the_contract(any_store, survey):
     cp.submit(any_store, "ee1", GOOD, token=tokens[0], language="de")
     cp.submit(any_store, "ee1", {"role": "manager", "team_size": 12, "sat": 2, "ms_1": 3, "ms_2": 4, "enps": 0},
               token=tokens[1])
-    frame = cp.responses_frame(any_store, "ee1").sort_values("sat")
+    frame = responses.responses_frame(any_store, "ee1").sort_values("sat")
     assert list(frame.columns[:6]) == ["response_id", "campaign", "wave", "unit", "language", "submitted_at"]
     assert list(frame.columns[6:]) == ["role", "team_size", "started", "sat", "bored", "ms_1", "ms_2", "enps",
                                        "perks__gym", "perks__lunch", "perks__bike", "shift", "priorities__pay",
@@ -286,10 +287,10 @@ def test_import_frame_round_trips_the_wide_frame(any_store, survey):
     tokens = cp.invite(any_store, "ee1", unit="south", count=3)
     for token, sat in zip(tokens, (1, 3, 5), strict=True):
         cp.submit(any_store, "ee1", GOOD | {"sat": sat}, token=token)
-    frame = cp.responses_frame(any_store, "ee1")
+    frame = responses.responses_frame(any_store, "ee1")
     cp.create_campaign(any_store, survey, campaign_id="copy", wave="2026-1")
-    assert cp.import_frame(any_store, "copy", frame) == 3
-    copied = cp.responses_frame(any_store, "copy")
+    assert responses.import_frame(any_store, "copy", frame) == 3
+    copied = responses.responses_frame(any_store, "copy")
     columns = [c for c in frame.columns if c not in ("response_id", "campaign")]
     left = frame.sort_values("sat")[columns].reset_index(drop=True)
     right = copied.sort_values("sat")[columns].reset_index(drop=True)
@@ -306,7 +307,7 @@ def test_hostile_values_never_reach_the_driver_as_errors(any_store, survey):
     assert cp.resolve_link(any_store, "ee1\x00", "t").state == "unknown_campaign"
     assert cp.resolve_link(any_store, "ee1", "\x00" * 100_000).state == "token_unknown"
     cp.submit(any_store, "ee1", GOOD | {"comment": "x\x00y", "\x00": 1}, token=token, language="\x00" * 1000)
-    frame = cp.responses_frame(any_store, "ee1")
+    frame = responses.responses_frame(any_store, "ee1")
     assert frame["comment"].tolist() == ["xy"] and frame["language"].tolist() == ["en"]
 
 
@@ -327,7 +328,7 @@ def test_a_respondent_starts_in_one_process_and_finishes_in_another(any_store_ur
         saved = cp.load_progress(store, "ee1", token)
         assert saved == {"answers": {"role": "manager"}, "step": 1}
         cp.submit(store, "ee1", GOOD | saved["answers"] | {"team_size": 4}, token=token)
-        assert cp.responses_frame(store, "ee1")["team_size"].tolist() == [4.0]
+        assert responses.responses_frame(store, "ee1")["team_size"].tolist() == [4.0]
         assert cp.load_progress(store, "ee1", token) is None
     finally:
         store.dispose()
@@ -385,7 +386,7 @@ def _reference_frame(campaign, records) -> pd.DataFrame:
             else:
                 row[name] = value
         rows.append(row)
-    names = list(cp.META_COLUMNS) + [name for name, _, _ in frame_columns(campaign.instrument)]
+    names = list(responses.META_COLUMNS) + [name for name, _, _ in frame_columns(campaign.instrument)]
     frame = pd.DataFrame(rows, columns=names)
     frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
     for name, q, _ in frame_columns(campaign.instrument):
@@ -418,12 +419,12 @@ def _random_answers(survey, rng) -> dict:
     return answers
 
 
-@pytest.mark.parametrize("chunk", [cp.LOAD_CHUNK, 7])
+@pytest.mark.parametrize("chunk", [responses.LOAD_CHUNK, 7])
 def test_responses_frame_equals_a_row_by_row_reference(any_store, survey, monkeypatch, chunk):
     """The column-wise, chunked loader gives exactly the frame built one cell at a time."""
-    monkeypatch.setattr(cp, "LOAD_CHUNK", chunk)
+    monkeypatch.setattr(responses, "LOAD_CHUNK", chunk)
     campaign = invited_campaign(any_store, survey)
-    pd.testing.assert_frame_equal(cp.responses_frame(any_store, "ee1"), _reference_frame(campaign, []))
+    pd.testing.assert_frame_equal(responses.responses_frame(any_store, "ee1"), _reference_frame(campaign, []))
     rng = np.random.default_rng(5)
     start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     records = []
@@ -433,7 +434,7 @@ def test_responses_frame_equals_a_row_by_row_reference(any_store, survey, monkey
                         "language": str(rng.choice(survey.languages)), "started_at": None,
                         "submitted_at": start + dt.timedelta(hours=int(rng.integers(0, 5))), "answers": answers})
     any_store.run(lambda conn: conn.execute(db.responses.insert(), records))
-    frame = cp.responses_frame(any_store, "ee1")
+    frame = responses.responses_frame(any_store, "ee1")
     expected = _reference_frame(campaign, records)
     pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     assert frame["perks__gym"].isna().any() and (frame["perks__gym"] == 0).any()  # skipped and empty lists

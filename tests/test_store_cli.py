@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from services import demo
 from surveys import campaigns as cp
+from surveys import responses
 from surveys.loader import load_instrument
 from tandem_cli.main import app
 
@@ -92,13 +93,13 @@ def test_demo_stores_the_simulated_chain(sqlite_store):
     chain = simulate_service_profit_chain(employee, customer, n_units=6, seed=7, wave="2026-1")
     assert (result.employees, result.customers) == (len(chain.employees), len(chain.customers))
     for campaign, truth in ((result.employee_campaign, chain.employees), (result.customer_campaign, chain.customers)):
-        stored = cp.responses_frame(sqlite_store, campaign)
+        stored = responses.responses_frame(sqlite_store, campaign)
         assert list(stored.columns) == list(truth.columns)
         numeric = [c for c in truth.columns if c not in demo_meta() and pd.api.types.is_numeric_dtype(truth[c])]
         left = stored.groupby("unit")[numeric].agg(["mean", "count"])
         right = truth.groupby("unit")[numeric].agg(["mean", "count"])
         np.testing.assert_allclose(left.to_numpy(float), right.to_numpy(float), rtol=1e-12)
-    rates = cp.response_rates(sqlite_store, result.employee_campaign).set_index("unit")
+    rates = responses.response_rates(sqlite_store, result.employee_campaign).set_index("unit")
     assert 0.6 < rates.loc["(all units)", "response_rate"] <= 0.73
     assert len(result.employee_tokens) == 5
     assert all(cp.resolve_link(sqlite_store, result.employee_campaign, t).ok for t in result.employee_tokens)
@@ -108,7 +109,7 @@ def test_demo_stores_the_simulated_chain(sqlite_store):
 
 
 def demo_meta():
-    return set(cp.META_COLUMNS)
+    return set(responses.META_COLUMNS)
 
 
 def test_demo_if_empty_runs_once(cli):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from surveys import campaigns as cp
+from surveys import responses
 from surveys import store as db
 from surveys.loader import load_instrument
 
@@ -46,8 +47,8 @@ def test_200_concurrent_submissions_all_arrive(campaign):
                                                       token=tokens[i]))
     failures = [repr(e) for e in outcomes if e is not None]
     assert failures == []
-    assert cp.response_count(campaign, "load") == 200
-    assert sorted(cp.responses_frame(campaign, "load")["enps"].value_counts().sort_index()) == sorted(
+    assert responses.response_count(campaign, "load") == 200
+    assert sorted(responses.responses_frame(campaign, "load")["enps"].value_counts().sort_index()) == sorted(
         [19] * 2 + [18] * 9)
 
 
@@ -57,7 +58,7 @@ def test_200_concurrent_open_link_submissions(campaign, monkeypatch):
     cp.open_campaign(campaign, "open")
     outcomes = _run_together(200, lambda i: cp.submit(campaign, "open", ANSWERS | {"unit": "south"}))
     assert [repr(e) for e in outcomes if e is not None] == []
-    assert cp.response_count(campaign, "open") == 200
+    assert responses.response_count(campaign, "open") == 200
 
 
 def test_one_token_submitted_twice_at_the_same_time_answers_once(campaign):
@@ -65,7 +66,7 @@ def test_one_token_submitted_twice_at_the_same_time_answers_once(campaign):
     outcomes = _run_together(40, lambda i: cp.submit(campaign, "load", ANSWERS, token=tokens[i // 2]))
     for pair in zip(outcomes[0::2], outcomes[1::2], strict=True):
         assert sorted(type(e).__name__ for e in pair) == ["NoneType", "TokenUsed"]
-    assert cp.response_count(campaign, "load") == 20
+    assert responses.response_count(campaign, "load") == 20
 
 
 def test_transient_errors_are_retried_then_reported_as_store_error(sqlite_store, monkeypatch):

@@ -25,7 +25,7 @@ from services import exports as safe
 from services.insight import collect_insight
 from services.selection import select
 from services.sources import campaign_dataset
-from surveys import audit, campaigns
+from surveys import audit, campaigns, responses
 from surveys.auth import Role
 from surveys.loader import load_instrument
 from surveys.store import open_store
@@ -41,7 +41,7 @@ def store_url(tmp_path, monkeypatch):
     monkeypatch.setenv("TANDEM_DATABASE_URL", url)
     store = open_store(url)
     campaigns.create_campaign(store, load_instrument(ORG), campaign_id=CAMPAIGN, wave="1")
-    campaigns.import_frame(store, CAMPAIGN, north_and_south().drop(columns=["response_id"]))
+    responses.import_frame(store, CAMPAIGN, north_and_south().drop(columns=["response_id"]))
     store.dispose()
     return url
 
@@ -165,7 +165,7 @@ def test_padding_an_open_employee_link_does_not_unlock_a_unit(tmp_path, monkeypa
     monkeypatch.delenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS")
     frame = north_and_south()
     frame = frame[frame["unit"] == "east"].head(5).drop(columns=["response_id"])  # 1 real + 4 padded
-    campaigns.import_frame(store, "open-ee", frame)
+    responses.import_frame(store, "open-ee", frame)
     (view,) = select(campaign_dataset(store, ["open-ee"])).values()
     assert view.empty and not view.data.counted.any()
     store.dispose()
