@@ -555,7 +555,7 @@ def polychoric(
     ordered: Sequence[str] | None = None,
     missing: str = "pairwise",
     max_categories: int = DEFAULT_MAX_CATEGORIES,
-    zero_add_2x2: float = 0.0,
+    zero_add_2x2: float = 0.5,
     se: bool = False,
     gamma: bool = False,
 ) -> PolychoricResult:
@@ -581,8 +581,9 @@ def polychoric(
         is refused, since it is better treated as continuous.
     zero_add_2x2
         Added to the empty cell of a 2x2 table with exactly one empty cell, keeping the
-        margins (lavaan adds 0.5 there, ``zero.add = c(0.5, 0)``). Default 0: no
-        correction for empty cells in any table, like ``psych::polychoric(correct = 0)``.
+        margins: lavaan's default ``zero.add = c(0.5, 0)``, so binary items get lavaan's
+        numbers. 0 gives no correction in any table, like ``psych::polychoric(correct = 0)``;
+        larger tables are never corrected (lavaan's second element, 0).
     se
         Also compute standard errors of the thresholds and polychoric correlations
         (all items ordered, complete data), as ``lavCor(x, ordered = ..., se = "standard")``.

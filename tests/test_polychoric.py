@@ -264,13 +264,13 @@ def test_empty_cells_are_not_corrected_like_lavaan():
 
 def test_2x2_tables_with_empty_cells():
     one_empty = _from_table([[30, 0], [20, 10]])
-    # no correction (the default): the likelihood rises towards +1, the estimate is lavaan's bound
-    plain = polychoric(one_empty)
+    # no correction: the likelihood rises towards +1, the estimate is lavaan's bound
+    plain = polychoric(one_empty, zero_add_2x2=0.0)
     assert plain.correlation.loc["a", "b"] == 0.999
     assert plain.at_bound == (("a", "b"),)
     assert "at the bound" in plain.warnings[0] and "1 empty cell" in plain.warnings[0]
-    # lavaan's default zero.add = c(0.5, 0): 0.5 in the empty cell, margins kept
-    lavaan_like = polychoric(one_empty, zero_add_2x2=0.5)
+    # lavaan's default zero.add = c(0.5, 0) (ours too): 0.5 in the empty cell, margins kept
+    lavaan_like = polychoric(one_empty)
     assert lavaan_like.correlation.loc["a", "b"] == pytest.approx(0.773385140432267, abs=1e-6)
     assert lavaan_like.at_bound == ()
     # two empty cells: +-1, as lavaan
