@@ -31,8 +31,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from analysis.aggregation import numeric_columns, require_columns
 from analysis.errors import DataError
+from analysis.frames import numeric_columns, require_columns
 from analysis.threads import limit_blas_threads
 from surveys.errors import did_you_mean
 

@@ -17,14 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.aggregation import (
-    DEFAULT_MIN_GROUP_SIZE,
-    numeric_columns,
-    require_columns,
-    suppress_small_units,
-    suppression_label,
-)
 from analysis.errors import DataError
+from analysis.frames import DEFAULT_MIN_GROUP_SIZE, numeric_columns, require_columns
+from analysis.suppression import suppress_small_units, suppression_label
 from surveys.errors import did_you_mean
 
 NPS_ADJUSTMENT = 3.0
@@ -475,7 +470,7 @@ def by_unit(
     A unit with 0 < n < min_group_size answers is suppressed. The overall row uses
     every answer, so if the suppressed units together hold fewer than
     ``min_group_size`` answers the smallest shown units are suppressed as well
-    (secondary suppression, :func:`analysis.aggregation.suppress_small_units`);
+    (secondary suppression, :func:`analysis.suppression.suppress_small_units`);
     otherwise the overall minus the shown units would reveal them.
     """
     if metric not in METRICS:

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from analysis.aggregation import ad_m, aggregation_table, icc, rwg_j
+from analysis.aggregation import aggregation_table, icc
+from analysis.agreement import ad_m, rwg_j
 from analysis.drivers import relative_weights, shapley
 
 

@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.aggregation import suppression_label
+from analysis.suppression import suppression_label
 
 __all__ = [
     "TEMPLATE",
     "driver_importance",
+    "group_differences_heatmap",
     "htmt_heatmap",
     "importance_performance",
     "loadings_heatmap",
@@ -375,3 +376,59 @@ def trend(frame: pd.DataFrame, *, metric: str, series: str | None = None,
     if rng:
         fig.update_yaxes(range=list(rng))
     return fig
+
+
+def group_differences_heatmap(cells: pd.DataFrame, *, show: str = "hedges_g", title: str | None = None,
+                              group_label: str = "Group", alpha: float = 0.05) -> go.Figure:
+    """Measures x groups: each group against the rest of the groups shown, coloured by Hedges' g.
+
+    Parameters
+    ----------
+    cells
+        :attr:`services.insight.GroupDifferences.cells` (``measure, label, group, status,
+        n, mean, rest_mean, hedges_g, pvalue_adj, significant``): only groups the
+        disclosure policy shows; a group marked ``partial`` gets "(part)" beside its name.
+    show
+        Printed in each cell: ``"hedges_g"`` (the standardized difference) or ``"mean"``
+        (the group's mean). The colour is always Hedges' g, on a diverging scale centred on
+        0 (blue above the rest, red below), so measures on different scales compare.
+    alpha
+        Cells significant after the adjustment (``significant``) are printed with "*".
+    """
+    if show not in ("hedges_g", "mean"):
+        raise ValueError(f"show must be 'hedges_g' or 'mean', not {show!r}")
+    measures = list(dict.fromkeys(cells["label"]))
+    groups = sorted(dict.fromkeys(cells["group"].astype(str)))
+    partial = set(cells.loc[cells["status"] == "partial", "group"].astype(str))
+    names = [f"{g} (part)" if g in partial else g for g in groups]
+    index = {(row.label, str(row.group)): row for row in cells.itertuples(index=False)}
+    z, text, hover = [], [], []
+    for measure in measures:
+        z_row, text_row, hover_row = [], [], []
+        for group in groups:
+            row = index.get((measure, group))
+            if row is None or not np.isfinite(float(row.hedges_g)):
+                z_row.append(np.nan)
+                text_row.append("")
+                hover_row.append(f"{measure} / {group}: not compared")
+                continue
+            g = float(row.hedges_g)
+            mark = " *" if bool(row.significant) else ""
+            z_row.append(g)
+            text_row.append((f"{g:+.2f}" if show == "hedges_g" else f"{float(row.mean):.2f}") + mark)
+            hover_row.append(f"{measure} / {group}: mean {float(row.mean):.2f} (n = {int(row.n)}) against "
+                             f"{float(row.rest_mean):.2f} for the rest; Hedges' g {g:+.2f}; adjusted p "
+                             f"{float(row.pvalue_adj):.3g}")
+        z.append(z_row)
+        text.append(text_row)
+        hover.append(hover_row)
+    values = np.asarray(z, dtype=float)
+    top = max(0.5, float(np.nanmax(np.abs(values)))) if np.isfinite(values).any() else 0.5
+    fig = go.Figure(go.Heatmap(z=values, x=names, y=measures, zmin=-top, zmax=top, zmid=0, colorscale="RdBu",
+                               text=text, texttemplate="%{text}", customdata=hover,
+                               colorbar={"title": "Hedges' g"}, hovertemplate="%{customdata}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(type="category")
+    what = "Hedges' g" if show == "hedges_g" else "group means, coloured by Hedges' g"
+    return _layout(fig, title or f"Each group against the rest ({what}; * adjusted p < {alpha:g})",
+                   height=max(320, 120 + 34 * len(measures)), xaxis_title=group_label, yaxis_title="")

@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.aggregation import suppression_label
 from analysis.metrics import UnitMetric, by_unit
+from analysis.suppression import suppression_label
 from services.selection import HIDDEN_LABEL, PARTIAL_LABEL, Selection, SideView, select
 from services.settings import DEFAULTS
 from services.sources import Dataset
@@ -31,9 +31,12 @@ from surveys.question_types import kind_of
 __all__ = [
     "METRIC_FUNCTIONS",
     "OTHER_UNITS",
+    "GroupDifferences",
     "Insight",
     "collect_insight",
     "comments",
+    "compare",
+    "compare_breakdowns",
     "construct_labels",
     "headline_metrics",
     "linkage",
@@ -280,6 +283,230 @@ def linkage(views: Mapping[str, SideView], study: Any, *, bootstrap: int = DEFAU
     return result
 
 
+# --------------------------------------------------------------------------- group comparisons
+#: Columns of :attr:`GroupDifferences.cells` (one row per measure and group shown).
+COMPARE_CELL_COLUMNS = ("measure", "label", "kind", "group", "status", "n", "mean", "sd", "rest_n", "rest_mean",
+                        "diff", "cohens_d", "hedges_g", "t", "df", "pvalue", "pvalue_adj", "significant")
+#: Columns of :attr:`GroupDifferences.tests` (one row per measure compared).
+COMPARE_TEST_COLUMNS = ("measure", "label", "kind", "n", "n_groups", "welch_F", "welch_df1", "welch_df2",
+                        "welch_pvalue", "welch_pvalue_adj", "anova_F", "anova_df1", "anova_df2", "anova_pvalue",
+                        "eta2", "omega2")
+#: Columns of :attr:`GroupDifferences.pairwise` (Games-Howell, one row per measure and pair of groups shown).
+COMPARE_PAIR_COLUMNS = ("measure", "label", "group1", "group2", "n1", "n2", "mean1", "mean2", "diff", "se", "t",
+                        "q", "df", "pvalue_adj", "ci_lower", "ci_upper", "hedges_g")
+
+
+@dataclass(frozen=True)
+class GroupDifferences:
+    """Construct scores and metric items compared across the groups of one column
+    (:func:`compare`), as the disclosure policy lets them out.
+
+    Attributes
+    ----------
+    side, by
+        The survey side and the breakdown column (``unit``, ``wave`` or a demographic question).
+    adjust, alpha
+        The multiple-comparison adjustment (``holm`` or ``fdr_bh``) and the level a cell is
+        marked significant at.
+    min_group_size
+        The side's k.
+    groups
+        Every group of the breakdown: ``group, status`` (``whole``, ``partial``, ``hidden``),
+        ``n`` (NA where hidden) and ``label`` (what to show beside it: the hidden or part
+        label, else empty).
+    tests
+        One row per measure (:data:`COMPARE_TEST_COLUMNS`): Welch's ANOVA (its p-value
+        adjusted across the measures shown) and the one-way ANOVA with eta² and omega²,
+        over the groups shown.
+    cells
+        One row per measure and group shown (:data:`COMPARE_CELL_COLUMNS`): the group's
+        mean against the rest of the groups shown (``diff``, Cohen's d, Hedges' g, Welch's
+        t), ``pvalue_adj`` adjusted across every cell of the table, ``significant``
+        (``pvalue_adj < alpha``).
+    pairwise
+        Games-Howell pairs of the groups shown (:data:`COMPARE_PAIR_COLUMNS`); its
+        ``pvalue_adj`` is adjusted for the pairs of each measure by the studentized range.
+    skipped
+        ``measure, label, reason`` of measures that could not be compared.
+    """
+
+    side: str
+    by: str
+    adjust: str
+    alpha: float
+    min_group_size: int
+    groups: pd.DataFrame
+    tests: pd.DataFrame
+    cells: pd.DataFrame
+    pairwise: pd.DataFrame
+    skipped: pd.DataFrame
+
+    @property
+    def hidden(self) -> list[str]:
+        """The groups that may not be shown (named, never with a number)."""
+        return self.groups.loc[self.groups["status"] == "hidden", "group"].tolist()
+
+    @property
+    def shown(self) -> list[str]:
+        """The groups compared."""
+        return self.groups.loc[self.groups["status"] != "hidden", "group"].tolist()
+
+
+def compare_breakdowns(view: SideView) -> dict[str, str]:
+    """Columns a side's groups can be compared by: ``unit``, ``wave`` (more than one in the
+    view) and the demographic questions (column -> label)."""
+    options = {"unit": "Unit"} if "unit" in view.data.frame else {}
+    if "wave" in view.frame and view.frame["wave"].nunique() > 1:
+        options["wave"] = "Wave"
+    instrument = view.instrument
+    options.update({q.id: instrument.text(q.text) for q in instrument.questions if q.id in view.data.dimensions})
+    return options
+
+
+def _compare_measures(view: SideView, constructs: Any) -> list[tuple[str, str, str, str]]:
+    """(measure id, column of the scored frame, label, kind) of the constructs and metric items."""
+    instrument = view.instrument
+    labels = construct_labels(instrument)
+    measures = [(c.id, c.id, labels[c.id], "construct") for c in instrument.constructs]
+    for name in METRIC_FUNCTIONS:
+        item_id = getattr(instrument.metrics, name, None)
+        if item_id and item_id in view.frame:
+            measures.append((name, item_id, f"{labels[name]} question (mean answer)", "metric item"))
+    if constructs is not None:
+        wanted = [str(c) for c in constructs]
+        unknown = [c for c in wanted if c not in {m[0] for m in measures}]
+        if unknown:
+            from surveys.errors import did_you_mean
+
+            hint = did_you_mean(unknown[0], [m[0] for m in measures])
+            raise TandemError(f"no construct or metric '{unknown[0]}'.{hint}", where="compare",
+                              fix="give construct ids of the instrument or nps, enps, csat, ces.")
+        measures = [m for m in measures if m[0] in wanted]
+    return measures
+
+
+def _block_thinned(view: SideView, scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` (rows of the view) with each column withheld in blocks where 1 to k - 1
+    counted respondents have a value, the rule the policy applies to item answers, so
+    that every statistic of a score pools none or at least k respondents of every block."""
+    from services.disclosure import mask_items
+
+    full = scores.reindex(pd.RangeIndex(len(view.data.frame)))
+    return mask_items(full, view.data.blocks, list(scores.columns)).loc[scores.index]
+
+
+def compare(view: SideView, *, by: str, constructs: Any = None, adjust: str = "holm",
+            alpha: float = 0.05) -> GroupDifferences:
+    """Each construct score and metric item across the groups of ``by``, through the disclosure policy.
+
+    Parameters
+    ----------
+    view
+        One side under a selection.
+    by
+        ``unit``, ``wave`` or a demographic question (:func:`compare_breakdowns`).
+    constructs
+        Construct ids (or metric names ``nps``, ``enps``, ``csat``, ``ces``) to compare;
+        default every construct and metric item of the instrument.
+    adjust
+        ``holm`` (family-wise error) or ``fdr_bh`` (false discovery rate), applied across
+        every group-against-the-rest cell shown, and separately across the measures'
+        Welch tests.
+    alpha
+        Level at which a cell is marked significant (after adjustment).
+
+    Returns
+    -------
+    GroupDifferences
+
+    Notes
+    -----
+    The groups come from :meth:`SideView.grouped` / :meth:`SideView.groups`, exactly as
+    for the headline metrics: a group is shown as the union of the blocks all of whose
+    respondents belong to it; responses in blocks that mix groups are pooled, and the
+    pool is never shown, compared or used as "the rest"; groups none of whose blocks are
+    pure are listed as hidden. Construct scores (:func:`analysis.scoring.score`) are
+    withheld per block where fewer than k counted respondents have one. Statistics come
+    from :func:`analysis.compare.compare`; the adjustment is
+    :func:`analysis.compare.adjust_pvalues` over the comparisons actually shown.
+    """
+    from analysis.compare import ADJUSTMENTS, adjust_pvalues
+    from analysis.compare import compare as compare_groups
+    from analysis.scoring import score
+
+    _require(view)
+    options = compare_breakdowns(view)
+    if by not in options:
+        from surveys.errors import did_you_mean
+
+        raise TandemError(f"cannot compare by '{by}'.{did_you_mean(str(by), list(options))}", where="--by",
+                          fix=f"use one of: {', '.join(options)}.")
+    if adjust not in ADJUSTMENTS or adjust == "none":
+        raise TandemError(f"unknown adjustment '{adjust}'", where="adjust", fix="use holm or fdr_bh.")
+    measures = _compare_measures(view, constructs)
+    status = view.groups(by)
+    labels = view.grouped(by, _POOLED)
+    keep = (labels != _POOLED).to_numpy()
+    scored = score(view.frame, view.instrument)
+    columns = list(dict.fromkeys(column for _, column, _, _ in measures))
+    values = _block_thinned(view, scored[columns])[keep].assign(**{by: labels[keep].astype(str).to_numpy()})
+
+    groups = pd.DataFrame({"group": list(status), "status": list(status.values())})
+    sizes = values[by].value_counts()
+    groups["n"] = pd.array([int(sizes.get(g, 0)) if s != "hidden" else pd.NA
+                            for g, s in zip(groups["group"], groups["status"], strict=True)], dtype="Int64")
+    groups["label"] = groups["status"].map({"hidden": HIDDEN_LABEL, "partial": PARTIAL_LABEL}).fillna("")
+
+    tests, cells, pairs, skipped = [], [], [], []
+    for measure, column, label, kind in measures:
+        try:
+            result = compare_groups(values, column, by, adjust=adjust)
+        except TandemError as exc:
+            skipped.append((measure, label, str(getattr(exc, "message", exc))))
+            continue
+        welch, anova = result.welch, result.anova
+        tests.append({"measure": measure, "label": label, "kind": kind, "n": result.n, "n_groups": result.k,
+                      "welch_F": welch["F"], "welch_df1": welch["df1"], "welch_df2": welch["df2"],
+                      "welch_pvalue": welch["pvalue"], "anova_F": anova["F"], "anova_df1": anova["df1"],
+                      "anova_df2": anova["df2"], "anova_pvalue": anova["pvalue"], "eta2": anova["eta2"],
+                      "omega2": anova["omega2"]})
+        rest = result.versus_rest.assign(measure=measure, label=label, kind=kind, two=result.k == 2)
+        cells.append(rest.assign(sd=result.groups["sd"].to_numpy()))
+        pairs.append(result.pairwise.assign(measure=measure, label=label))
+
+    tests_table = pd.DataFrame(tests, columns=[c for c in COMPARE_TEST_COLUMNS if c != "welch_pvalue_adj"])
+    tests_table["welch_pvalue_adj"] = adjust_pvalues(tests_table["welch_pvalue"], adjust)
+    if cells:
+        cell_table = pd.concat(cells, ignore_index=True)
+        # with two groups both cells are the same test: it enters the family once
+        two = cell_table["two"].astype(bool)
+        enters = ~(two & cell_table.duplicated("measure"))
+        cell_table["pvalue_adj"] = float("nan")
+        cell_table.loc[enters, "pvalue_adj"] = adjust_pvalues(cell_table.loc[enters, "pvalue"], adjust)
+        cell_table.loc[two, "pvalue_adj"] = cell_table[two].groupby("measure")["pvalue_adj"].transform("first")
+        cell_table["status"] = cell_table["group"].map(status)
+        cell_table["significant"] = cell_table["pvalue_adj"] < alpha
+        pair_table = pd.concat(pairs, ignore_index=True)
+    else:
+        cell_table = pd.DataFrame(columns=list(COMPARE_CELL_COLUMNS))
+        pair_table = pd.DataFrame(columns=list(COMPARE_PAIR_COLUMNS))
+    return GroupDifferences(side=view.side, by=by, adjust=adjust, alpha=alpha, min_group_size=view.k,
+                            groups=groups, tests=tests_table[list(COMPARE_TEST_COLUMNS)],
+                            cells=cell_table[list(COMPARE_CELL_COLUMNS)].reset_index(drop=True),
+                            pairwise=pair_table[list(COMPARE_PAIR_COLUMNS)].reset_index(drop=True),
+                            skipped=pd.DataFrame(skipped, columns=["measure", "label", "reason"]))
+
+
+def report_comparisons(view: SideView) -> dict[str, GroupDifferences]:
+    """:func:`compare` by every breakdown of :func:`compare_breakdowns` that shows at least
+    two groups (for the report)."""
+    out = {}
+    for by in compare_breakdowns(view):
+        if sum(state != "hidden" for state in view.groups(by).values()) >= 2:
+            out[by] = compare(view, by=by)
+    return out
+
+
 @dataclass(frozen=True)
 class Insight:
     """Everything the report shows, for one dataset and selection.
@@ -301,6 +528,8 @@ class Insight:
         :func:`respondent_drivers`.
     problems
         Step -> why it is not shown (plain words).
+    comparisons
+        Side -> breakdown column -> :func:`compare` (:func:`report_comparisons`).
     bootstrap, seed
         Resampling settings used.
     """
@@ -317,6 +546,7 @@ class Insight:
     responses: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     drivers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     problems: Mapping[str, str] = field(default_factory=dict)
+    comparisons: Mapping[str, Mapping[str, GroupDifferences]] = field(default_factory=dict)
     bootstrap: int = 0
     seed: int | None = None
 
@@ -359,6 +589,7 @@ def collect_insight(dataset: Dataset, selection: Selection | None = None, *, tit
     views = select(dataset, selection)
     problems: dict[str, str] = {}
     health, parallel, metrics, trends, responses, drivers = {}, {}, {}, {}, {}, {}
+    comparisons: dict[str, dict[str, GroupDifferences]] = {}
 
     def attempt(name: str, function: Callable[..., Any], *args: Any, **options: Any) -> Any:
         step(name)
@@ -379,6 +610,7 @@ def collect_insight(dataset: Dataset, selection: Selection | None = None, *, tit
         if len(construct_items(view.instrument)) >= 3:
             parallel[side] = attempt(f"{side} parallel analysis", parallel_analysis, view, seed=seed)
         drivers[side] = attempt(f"{side} drivers", respondent_drivers, view, bootstrap=bootstrap, seed=seed) or {}
+        comparisons[side] = attempt(f"{side} group comparisons", report_comparisons, view) or {}
     study = dataset.study.study
     result = None
     if study is not None and all(not v.empty for v in views.values()):
@@ -392,4 +624,4 @@ def collect_insight(dataset: Dataset, selection: Selection | None = None, *, tit
                    health={k: v for k, v in health.items() if v is not None},
                    parallel={k: v for k, v in parallel.items() if v is not None}, metrics=metrics, trends=trends,
                    responses={k: v for k, v in responses.items() if v is not None}, drivers=drivers,
-                   problems=problems, bootstrap=bootstrap, seed=seed)
+                   problems=problems, bootstrap=bootstrap, seed=seed, comparisons=comparisons)

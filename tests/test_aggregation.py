@@ -13,18 +13,12 @@ import pandas as pd
 import pytest
 from conftest import reference_cases_of, reference_data
 
-from analysis.aggregation import (
-    ad_m,
-    aggregation_table,
-    icc,
-    null_variance_for,
-    rwg,
-    rwg_j,
-    suppress_small_units,
-)
+from analysis.aggregation import aggregation_table, icc
+from analysis.agreement import ad_m, null_variance_for, rwg, rwg_j
 from analysis.errors import DataError
 from analysis.scoring import score
 from analysis.simulate import simulate_responses
+from analysis.suppression import suppress_small_units
 from surveys.loader import load_instrument
 
 ROOT = Path(__file__).resolve().parents[1]
