@@ -6,8 +6,8 @@ questions need an answer (Bliese 2000; LeBreton & Senter 2008):
 
 1. Do units differ?  ICC(1) and the F test of a one-way ANOVA (:func:`icc`).
 2. Are the unit means reliable?  ICC(2) (:func:`icc`).
-3. Do the people inside a unit agree?  r_wg / r_wg(J) (:func:`analysis.agreement.rwg`, :func:`analysis.agreement.rwg_j`) and
-   the average deviation index AD(M) (:func:`analysis.agreement.ad_m`).
+3. Do the people inside a unit agree?  r_wg / r_wg(J) and the average deviation index
+   AD(M) (:mod:`analysis.agreement`).
 
 :func:`aggregation_table` answers all three for every construct and gives a verdict.
 
