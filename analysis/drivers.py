@@ -80,9 +80,10 @@ class DriverResult:
         mc_error``: ``weight`` is the share of R^2 in R^2 units, ``pct`` its percentage
         of R^2, ``rank`` 1 for the largest. Interval columns are bias-corrected (BC)
         percentile bootstrap intervals (:func:`bias_corrected_interval`),
-        ``rank_stability`` the share of draws in which the predictor holds its observed rank and ``mean_rank`` its mean rank over draws (NaN without a
-        bootstrap). ``mc_error`` is the Monte-Carlo standard error of a sampled
-        Shapley value (0 when exact).
+        ``rank_stability`` the share of draws in which the predictor holds its observed
+        rank and ``mean_rank`` its mean rank over draws (NaN without a bootstrap).
+        ``mc_error`` is the Monte-Carlo standard error of a sampled Shapley value (0
+        when exact).
     bootstrap
         Draws requested; ``n_failed`` of them gave a singular correlation matrix
         and were left out.
