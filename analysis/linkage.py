@@ -414,7 +414,8 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
         raise LinkageError(f"bootstrap must be a whole number >= 0, got {bootstrap!r}", fix="Use 1000, or 0 for none.")
     employees, customers, waves = _select_waves(study, employee_frame, customer_frame)
-    scored = {"employee": score_side(employees, study, "employee"), "customer": score_side(customers, study, "customer")}
+    scored = {"employee": score_side(employees, study, "employee"),
+              "customer": score_side(customers, study, "customer")}
     units, dropped = _aggregate(study, scored["employee"], scored["customer"])
     result = fit_chain(study, units, dropped, bootstrap=bootstrap, seed=seed)
     aggregation_frame = aggregation_verdicts(study, scored, units)

@@ -117,7 +117,7 @@ def recommend(result: DriverResult, scores: pd.DataFrame, *, r2_floor: float = 0
                         fix="pass the scored frame with a column per driver.")
     table = result.table.set_index("predictor")
     lead = str(table["rank"].idxmin())
-    ci = int(round(100 * result.ci))
+    ci = round(100 * result.ci)
     rows, reasons = [], []
     no_interval = result.bootstrap == 0 or not np.isfinite(result.r2_ci_lower)
     r2_ok = (not no_interval) and result.r2_ci_lower >= r2_floor

@@ -18,7 +18,7 @@ from analysis.measurement import (
     measurement_model,
 )
 from analysis.simulate import simulate_responses
-from surveys.instrument import load_instrument
+from surveys.loader import load_instrument
 
 ROOT = Path(__file__).resolve().parents[1]
 EMPLOYEE = ROOT / "instruments" / "employee_experience.yaml"
@@ -76,7 +76,7 @@ def test_health_of_well_behaved_data_has_no_construct_flags(employee, responses)
     assert report.constructs.loc[multi, "composite_reliability"].min() > 0.70
     assert report.constructs.loc[multi, "ave"].min() > 0.50
     assert report.items.loc[report.items["construct"].isin(multi), "loading"].min() > 0.55
-    assert not ((report.flags["statistic"].isin(["alpha", "loading", "htmt", "cross_loading"]))).any(), report.flags
+    assert not report.flags["statistic"].isin(["alpha", "loading", "htmt", "cross_loading"]).any(), report.flags
     assert report.fit_measures["cfi"] > 0.95
     assert report.htmt.shape == (len(multi), len(multi))
 
