@@ -26,7 +26,8 @@ from plotly.offline import get_plotlyjs
 from reports import charts
 from reports.diagram import path_svg
 from reports.summary import summary_points
-from services.insight import Insight
+from services.insight import GroupDifferences, Insight
+from surveys.errors import TandemError
 
 __all__ = ["METHODS", "SECTIONS", "render_report"]
 
@@ -35,6 +36,7 @@ SECTIONS = {
     "summary": "Executive summary",
     "responses": "Responses and headline metrics",
     "drivers": "What drives the outcomes",
+    "compare": "Where do groups differ?",
     "linkage": "The service-profit chain across units",
     "health": "Instrument health",
     "methods": "Methods and references",
@@ -65,6 +67,12 @@ METHODS = (
      "key drivers: share of explained variance",
      "Johnson (2000); Tonidandel & LeBreton (2011); Efron & Tibshirani (1993). R: relaimpo (lmg)"),
     ("Importance-performance analysis", "where to act first", "Martilla & James (1977)"),
+    ("Welch's ANOVA; one-way ANOVA with eta² and omega²", "do groups (units, waves, demographics) differ",
+     "Welch (1951); Hays (1963). R: oneway.test, aov"),
+    ("Games-Howell pairwise tests; Hedges' g of each group against the rest",
+     "which groups differ, and by how much", "Games & Howell (1976); Hedges (1981). R: ptukey, qtukey, t.test"),
+    ("Holm and Benjamini-Hochberg adjustment", "many comparisons at once",
+     "Holm (1979); Benjamini & Hochberg (1995). R: p.adjust"),
     ("Unit-level path model (maximum likelihood on standardized unit means), indirect effects",
      "the service-profit chain", "Heskett et al. (1994); Schneider et al. (2009); Rosseel (2012). R: lavaan::sem"),
     ("Net Promoter Score with multinomial interval", "NPS and eNPS", "Reichheld (2003); Rocks (2016)"),
@@ -246,6 +254,57 @@ def _linkage(insight: Insight) -> str:
     return "\n".join(parts)
 
 
+def _compare(insight: Insight) -> str:
+    from services.insight import compare_breakdowns
+
+    parts = [_p("Each construct score and metric question, by unit, wave and demographic group: Welch's ANOVA "
+                "(do the groups differ at all?), then each group against the rest of the groups shown, as Hedges' g "
+                "(0.2 small, 0.5 medium, 0.8 large), with the p-values adjusted over every cell of a table (Holm). "
+                "Groups that may not be shown are named as hidden and take part in no comparison.")]
+    found = False
+    for side, comparisons in insight.comparisons.items():
+        options = compare_breakdowns(insight.views[side])
+        for by, result in comparisons.items():
+            name = options.get(by, by)
+            parts.append(f"<h3>{escape(side.capitalize())} survey, by {escape(name.lower())}</h3>")
+            try:
+                parts.append(_compare_one(result, name))
+                found = True
+            except (TandemError, ValueError, KeyError) as exc:
+                parts.append(_p(f"Not shown: {exc}.", "note"))
+    problems = [f"{step}: {reason}" for step, reason in insight.problems.items() if "comparisons" in step]
+    for problem in problems:
+        parts.append(_p(f"Not available: {problem}.", "note"))
+    if not found and not problems:
+        parts.append(_p("No breakdown shows two or more groups that may be shown.", "note"))
+    return "\n".join(parts)
+
+
+def _compare_one(result: GroupDifferences, name: str) -> str:
+    parts = []
+    if result.hidden:
+        parts.append(_p(f"Hidden (protects a smaller group): {', '.join(result.hidden)}.", "note"))
+    if not len(result.cells):
+        parts.append(_p("Fewer than two groups may be shown: nothing to compare.", "note"))
+        return "\n".join(parts)
+    parts.append(_figure(charts.group_differences_heatmap(result.cells, group_label=name, alpha=result.alpha)))
+    significant = result.cells[result.cells["significant"].astype(bool)]
+    if len(significant):
+        significant = significant.reindex(significant["hedges_g"].abs().sort_values(ascending=False).index)
+        parts.append("<p><strong>Groups that differ from the rest (adjusted p &lt; "
+                     f"{result.alpha:g})</strong></p>")
+        parts.append(_table(significant, columns={
+            "label": "measure", "group": "group", "n": "n", "mean": "mean", "rest_mean": "rest", "hedges_g": "g",
+            "pvalue_adj": "adjusted p"}, text_columns=("label", "group"), digits=3))
+    else:
+        parts.append(_p("No group differs from the rest of the groups shown after the adjustment."))
+    parts.append(_table(result.tests, columns={
+        "label": "measure", "n": "n", "n_groups": "groups", "welch_F": "Welch F", "welch_df2": "df2",
+        "welch_pvalue": "p", "welch_pvalue_adj": "adjusted p", "eta2": "eta²", "omega2": "omega²"},
+        text_columns=("label",), digits=3))
+    return "\n".join(parts)
+
+
 def _health(insight: Insight) -> str:
     labels = insight.labels
     parts = []
@@ -322,6 +381,7 @@ def render_report(insight: Insight, *, generated: dt.datetime | None = None) -> 
         _section("summary", f'<ul class="summary">{summary}</ul>'),
         _section("responses", _responses(insight)),
         _section("drivers", _drivers(insight)),
+        _section("compare", _compare(insight)),
         _section("linkage", _linkage(insight)),
         _section("health", _health(insight)),
         _section("methods", _methods(insight)),

@@ -1,6 +1,6 @@
 """``tandem analyze ...``: scripted psychometrics and driver analysis.
 
-``tandem analyze reliability|efa|cfa|sem|drivers|aggregate`` read responses from a file
+``tandem analyze reliability|efa|cfa|sem|drivers|aggregate|compare`` read responses from a file
 (``--data``: CSV, Excel or SPSS ``.sav``, read by :func:`analysis.scoring.read_responses`)
 or a campaign in the store (``--campaign``), take the instrument from ``--instrument``
 (a YAML path or a shipped instrument id; a campaign brings its own), run the analysis
@@ -328,6 +328,47 @@ def aggregate_command(data: DataOption = None, campaign: CampaignOption = None, 
 
     emit("aggregate", source, inst, len(frame), {"unit": unit, "min_group_size": inst.min_group_size,
                                                   "constructs": records(table)}, as_json, render)
+
+
+@analyze_app.command("compare")
+def compare_command(by: Annotated[str, typer.Option("--by", help="Compare the groups of this column: unit, wave "
+                                                                 "or a demographic question id.")],
+                    data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+                    constructs: Annotated[str | None, typer.Option(help="Comma-separated construct ids or metric "
+                                                                        "names (default: all).")] = None,
+                    adjust: Annotated[str, typer.Option(help="holm (family-wise error) or fdr_bh (false "
+                                                             "discovery rate).")] = "holm",
+                    as_json: JsonOption = False) -> None:
+    """Where do groups differ? Welch's ANOVA, Games-Howell, Hedges' g of each group against the rest."""
+    from services.insight import compare
+    from tandem_cli.data import shown_view
+
+    if (data is None) == (campaign is None):
+        raise TandemError("give exactly one of --data FILE or --campaign C", where="tandem analyze compare",
+                          fix="e.g. --data responses.csv --instrument employee_experience --by tenure_band")
+    view = shown_view(open_dataset(data=data, campaigns=[campaign] if campaign else None, instrument=instrument))
+    source = f"campaign {campaign}" if campaign else str(data)
+    wanted = [c.strip() for c in constructs.split(",") if c.strip()] if constructs else None
+    with working(f"comparing the groups of '{by}' ..."):
+        result = compare(view, by=by, constructs=wanted, adjust=adjust)
+
+    def render() -> None:
+        out.print(f"Groups of '{by}' ({source}, {view.n} responses shown; groups of fewer than {view.k} never "
+                  f"shown). p-values adjusted with {adjust} over the {len(result.cells)} cells.")
+        if result.hidden:
+            out.print(f"Hidden (protect a smaller group): {', '.join(result.hidden)}")
+        show(result.tests[["label", "n", "n_groups", "welch_F", "welch_df2", "welch_pvalue", "welch_pvalue_adj",
+                           "eta2", "omega2"]], "Do the groups differ? (Welch's ANOVA; one-way ANOVA effect sizes)")
+        show(result.cells[["label", "group", "n", "mean", "rest_mean", "hedges_g", "pvalue_adj", "significant"]],
+             "Each group against the rest")
+        for _, row in result.skipped.iterrows():
+            out.print(f"{row['label']}: not compared: {row['reason']}")
+
+    emit("compare", source, view.instrument, view.n, {
+        "by": by, "adjust": adjust, "alpha": result.alpha, "min_group_size": view.k,
+        "groups": records(result.groups), "hidden": result.hidden, "tests": records(result.tests),
+        "cells": records(result.cells), "pairwise": records(result.pairwise), "skipped": records(result.skipped)},
+        as_json, render)
 
 
 # --------------------------------------------------------------------------- report

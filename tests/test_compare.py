@@ -240,3 +240,261 @@ def test_games_howell_equals_pingouin_and_the_studentized_range_equals_scipy():
             q = np.array([0.5, 2.0, 3.5, 5.0, 9.0])
             assert np.allclose(ptukey(q, k, df), stats.studentized_range.sf(q, k, df), atol=1e-9), (k, df)
             assert qtukey(0.95, k, df)[0] == pytest.approx(stats.studentized_range.ppf(0.95, k, df), rel=1e-8)
+
+
+# --------------------------------------------------------------------------- the service and the disclosure policy
+SMALL = ROOT / "tests" / "insight_fixtures" / "small_survey.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo_views():
+    from services.selection import select
+    from services.sources import demo_dataset
+
+    return select(demo_dataset())
+
+
+@pytest.fixture(scope="module")
+def small_frame():
+    """The small survey in 6 units; 'manager' has 3 respondents in all (below k = 5) and
+    unit u06 only 3 responses, so neither may ever be shown."""
+    from analysis.simulate import simulate_responses
+    from surveys.loader import load_instrument
+
+    instrument = load_instrument(SMALL)
+    frame = simulate_responses(instrument, n_units=6, respondents_per_unit=(20, 30), seed=21)
+    frame["role"] = "staff"
+    frame.loc[frame.index[[0, 25, 60]], "role"] = "manager"
+    small = frame[frame["unit"] == "u06"].index
+    frame = frame.drop(small[3:]).reset_index(drop=True)
+    return instrument, frame
+
+
+def _file_view(instrument, frame):
+    from services.selection import select
+    from services.sources import file_dataset
+
+    return select(file_dataset({"data": (instrument, frame)}, name="test"))["employee"]
+
+
+def _shown_groups(result) -> set[str]:
+    """Every group named in a table with a number."""
+    return (set(result.cells["group"]) | set(result.pairwise["group1"]) | set(result.pairwise["group2"])
+            | set(result.groups.loc[result.groups["n"].notna(), "group"]))
+
+
+def assert_disclosed(view, result) -> None:
+    """No hidden group in any table; every value the comparison pools comes from whole blocks
+    holding none or at least k counted respondents with a value (so every group, every
+    'rest' and every difference of them holds at least k)."""
+    from analysis.scoring import score
+
+    hidden = set(result.hidden)
+    assert not hidden & _shown_groups(result)
+    assert set(result.tests.columns) and not hidden & set(result.tests["label"])
+    assert (result.cells["n"] >= view.k).all() and (result.cells["rest_n"] >= view.k).all()
+    labels = view.grouped(result.by, "\x00pool")
+    blocks = view.data.blocks.block[view.shown]
+    scored = score(view.frame, view.instrument)
+    for measure in result.tests["measure"]:
+        column = measure if measure in scored else getattr(view.instrument.metrics, measure)
+        cells = result.cells[result.cells["measure"] == measure]
+        used = labels.isin(set(cells["group"])).to_numpy() & scored[column].notna().to_numpy()
+        assert int(used.sum()) == int(cells["n"].sum())  # the comparison pooled at most these rows
+        for group in cells["group"]:
+            members = labels.eq(group).to_numpy()
+            # the group's rows are whole blocks (no block has members of this group and others)
+            mixed = set(blocks[members]) & set(blocks[~members & labels.ne("\x00pool").to_numpy()])
+            assert not mixed, (measure, group)
+        per_block = pd.Series(used).groupby(blocks).sum()
+        assert ((per_block == 0) | (per_block >= view.k)).all(), measure
+
+
+def test_demo_comparisons_show_no_hidden_group_and_pool_whole_blocks(demo_views):
+    from services.insight import compare, compare_breakdowns
+
+    for view in demo_views.values():
+        for by in compare_breakdowns(view):
+            result = compare(view, by=by)
+            assert_disclosed(view, result)
+            if by == "unit":
+                assert len(result.shown) == 40 and not result.hidden
+
+
+def test_groups_below_k_are_hidden_and_never_compared(small_frame):
+    from services.insight import compare
+
+    instrument, frame = small_frame
+    view = _file_view(instrument, frame)
+    by_role = compare(view, by="role")
+    assert "manager" in by_role.hidden and "manager" not in _shown_groups(by_role)
+    assert_disclosed(view, by_role)
+    by_unit = compare(view, by="unit")
+    assert "u06" not in _shown_groups(by_unit)
+    assert_disclosed(view, by_unit)
+    assert "u06" in by_unit.hidden
+
+
+def test_the_adjustment_runs_over_the_cells_shown(demo_views):
+    from services.insight import compare
+
+    view = demo_views["customer"]
+    result = compare(view, by="visit_type")
+    expected = adjust_pvalues(result.cells["pvalue"], "holm")
+    assert np.allclose(result.cells["pvalue_adj"], expected, equal_nan=True)
+    fdr = compare(view, by="visit_type", adjust="fdr_bh")
+    assert np.allclose(fdr.cells["pvalue_adj"], adjust_pvalues(fdr.cells["pvalue"], "fdr_bh"), equal_nan=True)
+    assert (result.cells["significant"] == (result.cells["pvalue_adj"] < 0.05)).all()
+    # the cells are the analysis' numbers on the shown groups
+    from analysis.compare import compare as analyse
+    from analysis.scoring import score
+
+    labels = view.grouped("visit_type", "\x00pool")
+    scored = score(view.frame, view.instrument).assign(visit_type=labels)
+    direct = analyse(scored[labels != "\x00pool"], "trust", "visit_type").versus_rest
+    mine = result.cells[result.cells["measure"] == "trust"]
+    assert np.allclose(mine["hedges_g"], direct["hedges_g"]) and np.allclose(mine["pvalue"], direct["pvalue"])
+
+
+def test_two_groups_enter_the_family_once(small_frame):
+    from services.insight import compare
+
+    instrument, frame = small_frame
+    frame = frame.copy()
+    frame.loc[frame.index % 2 == 0, "role"] = "manager"
+    frame.loc[frame.index % 2 == 1, "role"] = "staff"
+    result = compare(_file_view(instrument, frame), by="role", constructs=["engagement", "training"])
+    assert sorted(result.tests["measure"]) == ["engagement", "training"]
+    assert result.tests["n_groups"].eq(2).all() and len(result.cells) == 4
+    first = result.cells.groupby("measure", sort=False)["pvalue"].first()
+    adjusted = result.cells.groupby("measure", sort=False)["pvalue_adj"]
+    assert np.allclose(adjusted.first(), adjust_pvalues(first, "holm"))  # a family of two tests, not four
+    assert (adjusted.nunique() == 1).all()
+
+
+def test_a_bad_breakdown_or_construct_is_a_tandem_error(demo_views):
+    from services.insight import compare
+    from surveys.errors import TandemError
+
+    with pytest.raises(TandemError, match="cannot compare by 'tenure'"):
+        compare(demo_views["employee"], by="tenure")
+    with pytest.raises(TandemError, match="no construct or metric 'engagment'"):
+        compare(demo_views["employee"], by="unit", constructs=["engagment"])
+
+
+# --------------------------------------------------------------------------- the page
+def _page():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(ROOT / "views" / "insight_compare.py"), default_timeout=240)
+
+
+def _page_groups(at) -> set[str]:
+    names = set()
+    for frame in at.dataframe:
+        for column in ("group", "group1", "group2"):
+            if column in frame.value:
+                names |= set(frame.value[column].astype(str))
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        for trace in spec["data"]:
+            names |= {str(x).removesuffix(" (part)") for x in trace.get("x", [])}
+    return names
+
+
+def test_page_renders_on_the_demo_and_hides_groups_below_k(demo_views):
+    at = _page().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert [t.value for t in at.title] == ["Compare groups"]
+    assert len(at.get("plotly_chart")) == 1
+    at.selectbox(key="compare:by").set_value("tenure_band").run()
+    assert not at.exception, [e.value for e in at.exception]
+    hidden = {g for g, state in demo_views["employee"].groups("tenure_band").items() if state == "hidden"}
+    assert hidden and not hidden & _page_groups(at)
+    assert any("over_10" in c.value and "hidden" in c.value for c in at.caption)
+
+
+def test_page_with_a_filter_never_shows_a_group_below_k(demo_views):
+    from services.insight import compare
+    from services.selection import Selection, select
+    from services.sources import demo_dataset
+
+    view = demo_views["employee"]
+    counts = view.data.frame.groupby(["unit", "tenure_band"]).size()
+    units = sorted(view.data.frame["unit"].unique())[:4]
+    small = {band for (unit, band), n in counts.items() if unit in units and 0 < n < view.k}
+    at = _page().run()
+    at.multiselect(key="insight:units").set_value(units).run()
+    at.selectbox(key="compare:by").set_value("tenure_band").run()
+    assert not at.exception, [e.value for e in at.exception]
+    filtered = select(demo_dataset(), Selection.of(units=units))["employee"]
+    result = compare(filtered, by="tenure_band")
+    sizes = filtered.frame["tenure_band"].astype("string").fillna("(no answer)").value_counts()
+    for group in _page_groups(at):
+        assert group in result.shown and sizes[group] >= view.k
+    assert small, "the filter should make some band smaller than k"
+
+
+def test_page_on_an_upload_with_a_group_below_k(small_frame):
+    instrument, frame = small_frame
+    at = _page().run()
+    at.sidebar.radio(key="insight:source").set_value("Upload a file").run()
+    at.sidebar.file_uploader(key="insight:upload").set_value(("small.csv", frame.to_csv(index=False).encode(),
+                                                               "text/csv"))
+    at.sidebar.file_uploader(key="insight:yaml").set_value(("small.yaml", SMALL.read_bytes(), "application/yaml"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "u06" not in _page_groups(at)
+    at.selectbox(key="compare:by").set_value("role").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "manager" not in _page_groups(at)
+
+
+# --------------------------------------------------------------------------- CLI and report
+def test_cli_json_validates_against_its_schema_and_shows_no_hidden_group(small_frame, tmp_path):
+    import jsonschema
+    from typer.testing import CliRunner
+
+    from tandem_cli.main import app
+
+    instrument, frame = small_frame
+    path = tmp_path / "responses.csv"
+    frame.to_csv(path, index=False)
+    runner = CliRunner()
+    for by in ("role", "unit"):
+        result = runner.invoke(app, ["analyze", "compare", "--data", str(path), "--instrument", str(SMALL),
+                                     "--by", by, "--json"])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        schema = json.loads((ROOT / "reports" / "schemas" / "compare.json").read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        jsonschema.validate(document, schema)
+        assert document["command"] == "compare" and document["by"] == by
+        named = {row["group"] for row in document["cells"]} | {row["group1"] for row in document["pairwise"]} | {
+            row["group2"] for row in document["pairwise"]}
+        assert not named & set(document["hidden"])
+        assert not named & {"manager", "u06"}
+    table = runner.invoke(app, ["analyze", "compare", "--data", str(path), "--instrument", str(SMALL), "--by", "unit"])
+    assert table.exit_code == 0 and "Each group against the rest" in table.stdout
+    bad = runner.invoke(app, ["analyze", "compare", "--data", str(path), "--instrument", str(SMALL), "--by", "x"])
+    assert bad.exit_code == 1 and "cannot compare by 'x'" in bad.output and "Traceback" not in bad.output
+
+
+def test_report_section_where_do_groups_differ(small_frame):
+    from reports.html import SECTIONS, render_report
+    from services.insight import collect_insight
+    from services.sources import file_dataset
+
+    instrument, frame = small_frame
+    insight = collect_insight(file_dataset({"data": (instrument, frame)}, name="test"), bootstrap=20)
+    assert set(insight.comparisons["employee"]) == {"unit"}  # role shows one group only
+    html = render_report(insight)
+    assert SECTIONS["compare"] == "Where do groups differ?"
+    start = html.index('<section id="compare">')
+    section = html[start:html.index("</section>", start)]
+    assert "Employee survey, by unit" in section and "Welch F" in section
+    import re
+
+    tables = "".join(re.findall(r"<table>.*?</table>", section, flags=re.S))
+    assert tables and "u06" not in tables
