@@ -136,8 +136,11 @@ def recommend(result: DriverResult, scores: pd.DataFrame, *, r2_floor: float = 0
     means = np.nanmean(values, axis=0)
     comparison = target if target is not None else float(np.median(np.delete(means, j)))
     gap = float(means[j] - comparison)
-    draws = _gap_draws(values, j, target, bootstrap, np.random.default_rng(seed))
-    low, high = bias_corrected_interval(draws[:, None], np.array([gap]), result.ci)
+    if bootstrap > 0:
+        draws = _gap_draws(values, j, target, bootstrap, np.random.default_rng(seed))
+        low, high = bias_corrected_interval(draws[:, None], np.array([gap]), result.ci)
+    else:
+        low, high = np.array([np.nan]), np.array([np.nan])
     gap_ok = bool(high[0] < 0)
     against = "the target" if target is not None else "the other drivers' median"
     rows.append(("its performance gap is real", gap_ok, float(high[0]), 0.0,

@@ -7,6 +7,7 @@ already applied (:mod:`services.disclosure`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,19 @@ def _driver_sentence(table: pd.DataFrame, outcome: str, labels: Mapping[str, str
             ". Shares are of the explained variance.")
 
 
+def _recommendation_sentence(found: Any, side: str, outcome: str, labels: Mapping[str, str]) -> str:
+    """The recommendation rule's verdict in words (:mod:`analysis.recommendation`)."""
+    name = labels.get(outcome, outcome)
+    if found.driver is not None:
+        return (f"Fix first in the {side} survey: {labels.get(found.driver, found.driver)}: it clearly leads the "
+                f"drivers of {name} and performs below the others ({found.gap:+.2f} points, 95% interval "
+                f"{found.gap_ci_lower:+.2f} to {found.gap_ci_upper:+.2f}).")
+    failed = [row["check"] for _, row in found.checks.iterrows() if not row["passed"]]
+    why = "; ".join(f"not established that {c}" for c in failed) or "no bootstrap was run"
+    return (f"No driver of {name} in the {side} survey stands out yet ({why}). More responses, or the next wave "
+            "showing the same pattern, would settle it.")
+
+
 def summary_points(insight: Insight) -> list[str]:
     """The executive summary in plain words: top drivers and how sure we are, whether
     aggregation to units holds, which scales need work, and what could not be shown."""
@@ -55,11 +69,7 @@ def summary_points(insight: Insight) -> list[str]:
                 break
     for side, found in insight.drivers.items():
         for outcome, entry in found.items():
-            first = entry["quadrant"][entry["quadrant"]["quadrant"] == "concentrate here"]
-            if len(first):
-                points.append(f"Fix first in the {side} survey: " + ", ".join(labels.get(d, d) for d in first["driver"])
-                              + f" (important for {labels.get(outcome, outcome)} and scoring below the median of "
-                                "the drivers).")
+            points.append(_recommendation_sentence(entry["recommendation"], side, outcome, labels))
             break
     if result is not None:
         verdicts = result.aggregation["verdict"].value_counts()

@@ -176,10 +176,13 @@ def respondent_drivers(view: SideView, *, bootstrap: int = DEFAULTS.bootstrap,
     Returns
     -------
     dict
-        ``{outcome: {"result": DriverResult, "quadrant": importance-performance table}}``.
+        ``{outcome: {"result": DriverResult, "quadrant": importance-performance table,
+        "recommendation": analysis.recommendation.Recommendation}}``: the quadrant is
+        descriptive; only the recommendation rule says "fix first".
         Empty when the instrument has no driver or no outcome, or the view is empty.
     """
     from analysis.drivers import importance_performance, relative_weights
+    from analysis.recommendation import recommend
     from analysis.scoring import score
 
     instrument = view.instrument
@@ -191,7 +194,9 @@ def respondent_drivers(view: SideView, *, bootstrap: int = DEFAULTS.bootstrap,
     out = {}
     for outcome in outcomes:
         result = relative_weights(scored, outcome, predictors, bootstrap=bootstrap, seed=seed)
-        out[outcome] = {"result": result, "quadrant": importance_performance(result, scored[predictors])}
+        out[outcome] = {"result": result, "quadrant": importance_performance(result, scored[predictors]),
+                        "recommendation": recommend(result, scored[predictors], bootstrap=bootstrap, seed=seed,
+                                                    unit="responses")}
     return out
 
 

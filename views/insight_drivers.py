@@ -47,8 +47,13 @@ with shown_errors("drivers"):
             chart = insight.figure(ctx, f"quadrant:{side}:{outcome}", "importance_performance", entry["quadrant"],
                                    labels=labels, performance_label="Performance (mean score)")
             st.plotly_chart(chart, key="quadrant")
-            first = entry["quadrant"][entry["quadrant"]["quadrant"] == "concentrate here"]
-            if len(first):
-                st.success("Fix first (important, performing below the median): " +
-                           ", ".join(labels.get(d, d) for d in first["driver"]))
+            found = entry["recommendation"]
+            if found.driver is not None:
+                st.success(" ".join(found.reasons))
+            else:
+                st.info(" ".join(found.reasons))
+            st.caption("The quadrants describe where each driver sits against the medians; only the rule above "
+                       "recommends an action, and only when the intervals support it.")
             st.dataframe(result.ranked(), hide_index=True, width="stretch")
+            with st.expander("The recommendation rule, check by check"):
+                st.dataframe(found.checks, hide_index=True, width="stretch")
