@@ -70,8 +70,9 @@ class StudyResult:
         Standardized unit-level paths: ``lhs, op, rhs, est, se, z, pvalue, ci_lower,
         ci_upper`` (``est`` is the standardized coefficient; with ``bootstrap > 0`` it is
         lavaan's ``std_all`` and the interval is the bootstrap percentile interval of
-        ``std_all`` over units, each draw standardized anew; ``se, z, pvalue`` test the
-        coefficient against 0 with the bootstrap SD).
+        ``std_all`` over units, each draw standardized anew; ``se`` is its bootstrap SD
+        and ``pvalue`` the bootstrap p-value of the same draws, so the interval excludes 0
+        exactly when p < .05).
     r2
         R² of every endogenous node.
     indirect
@@ -333,10 +334,15 @@ def fit_chain(study: Study, units: pd.DataFrame, dropped: pd.DataFrame, *, boots
 def _paths_table(estimates: pd.DataFrame, op: str) -> pd.DataFrame:
     """Rows of ``op`` in :data:`PATH_COLUMNS`; with bootstrap columns in ``estimates``,
     ``est`` and the interval are the standardized solution's (``std_all`` and its
-    bootstrap percentile interval), ``se, z, pvalue`` the bootstrap test against 0."""
+    bootstrap percentile interval), ``se`` its bootstrap SD and ``pvalue`` the bootstrap
+    p-value that goes with the interval (it excludes 0 exactly when p < .05); ``z`` is
+    ``est / se``, descriptive."""
     table = estimates[estimates["op"] == op]
-    if "std_ci_lower" in table.columns:
-        table = table.assign(est=table["std_all"], ci_lower=table["std_ci_lower"], ci_upper=table["std_ci_upper"])
+    if "std_ci_lower" in table.columns:  # one method for the whole row: the bootstrap of std_all
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = table["std_all"] / table["std_se"]
+        table = table.assign(est=table["std_all"], se=table["std_se"], z=z, pvalue=table["std_pvalue"],
+                             ci_lower=table["std_ci_lower"], ci_upper=table["std_ci_upper"])
     return table[PATH_COLUMNS].reset_index(drop=True)
 
 

@@ -20,7 +20,7 @@ from analysis.sem.variance import defined_se, parameter_se
 
 ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue",
                     "ci_lower", "ci_upper", "std_all"]
-BOOTSTRAP_STD_COLUMNS = ["std_se", "std_ci_lower", "std_ci_upper"]
+BOOTSTRAP_STD_COLUMNS = ["std_se", "std_ci_lower", "std_ci_upper", "std_pvalue"]
 _Z975 = float(stats.norm.ppf(0.975))
 
 
@@ -34,7 +34,8 @@ class SEMResult:
         lavaan's ``parameterEstimates`` + ``standardizedSolution`` columns: lhs, op, rhs,
         group, label, est, se, z, pvalue, ci_lower, ci_upper, std_all (95% intervals:
         Wald, or bootstrap percentile with ``bootstrap > 0``); with ``bootstrap > 0`` also
-        std_se, std_ci_lower, std_ci_upper (bootstrap SD and 95% percentile interval of
+        std_se, std_ci_lower, std_ci_upper, std_pvalue (bootstrap SD, 95% percentile interval
+        and the bootstrap p-value that goes with that interval, :func:`bootstrap_pvalue`, of
         ``std_all``).
     fit_measures
         lavaan's ``fitMeasures`` names (see :func:`analysis.sem.fit_measures.fit_measures`).
@@ -129,7 +130,24 @@ def estimate_table(fitted: FittedModel, boot: np.ndarray | None, boot_std: np.nd
     if boot is not None and boot_std is not None:
         # a fixed parameter's std_all still varies over draws (e.g. a marker loading), so every row gets its interval
         columns["std_se"], columns["std_ci_lower"], columns["std_ci_upper"] = percentile_interval(ok_std)
+        columns["std_pvalue"] = bootstrap_pvalue(ok_std)
     return pd.DataFrame(columns)
+
+
+def bootstrap_pvalue(draws: np.ndarray) -> np.ndarray:
+    r"""Two-sided bootstrap p-value of each column against 0, the one that goes with the
+    percentile interval: :math:`p = 2 \min(\Pr^*(\theta^* \le 0), \Pr^*(\theta^* \ge 0))`,
+    so the 95% percentile interval excludes 0 exactly when p < .05 (the test inverted from
+    the interval; Efron & Tibshirani 1993, ch. 16). NaN where fewer than two draws have a value."""
+    out = np.full(draws.shape[1], np.nan)
+    counted = (~np.isnan(draws)).sum(axis=0)
+    enough = counted >= 2
+    if enough.any():
+        kept = draws[:, enough]
+        below = np.nansum(kept <= 0, axis=0) / counted[enough]
+        above = np.nansum(kept >= 0, axis=0) / counted[enough]
+        out[enough] = np.minimum(1.0, 2 * np.minimum(below, above))
+    return out
 
 
 def failed_draws(boot: np.ndarray, n_params: int) -> np.ndarray:
