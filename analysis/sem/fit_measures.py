@@ -148,6 +148,13 @@ def loglik(d: GroupStats, mu: np.ndarray, sigma: np.ndarray) -> float:
     return -0.5 * d.n * (p * math.log(2 * math.pi) + logdet + float(np.sum(k * d.cov)) + float(e @ k @ e))
 
 
+def saturated_loglik(n: int, cov: np.ndarray) -> float:
+    """The saturated normal logl of ``n`` cases with ML covariance ``cov``:
+    ``-n/2 (p log 2 pi + log|S| + p)`` (the part of the joint logl that fixed.x conditions out)."""
+    p = cov.shape[0]
+    return -0.5 * n * (p * math.log(2 * math.pi) + float(np.linalg.slogdet(cov)[1]) + p)
+
+
 def fit_measures(estimator: MLEstimator, x: np.ndarray, table: ParameterTable) -> dict[str, float]:
     """All fit measures of a fitted model (lavaan ``fitMeasures``).
 
@@ -173,14 +180,17 @@ def fit_measures(estimator: MLEstimator, x: np.ndarray, table: ParameterTable) -
     n_total = estimator.N
     n_groups = table.n_groups
     x_idx = [structure.ov.index(v) for v in structure.exo_x]
+    fixed_idx = [structure.ov.index(v) for v in table.fixed_exo]
     logl = logl_h1 = logl_b = 0.0
     srmr_sum = 0.0
     for g, d in enumerate(estimator.sample):
         imp = estimator.model.implied(x, g)
         sigma, mu = imp.sigma, imp.mu
         mu_h0 = mu if meanstructure else d.mean
-        logl += loglik(d, mu_h0, sigma)
-        logl_h1 += loglik(d, d.mean, d.cov)
+        # fixed.x: conditional on the covariates, less their own saturated normal logl
+        logl_x = saturated_loglik(d.n, d.cov[np.ix_(fixed_idx, fixed_idx)]) if fixed_idx else 0.0
+        logl += loglik(d, mu_h0, sigma) - logl_x
+        logl_h1 += loglik(d, d.mean, d.cov) - logl_x
         if d.cases is None:
             base = np.diag(np.diag(d.cov))
             if x_idx:
@@ -189,7 +199,11 @@ def fit_measures(estimator: MLEstimator, x: np.ndarray, table: ParameterTable) -
         else:  # independence model under FIML: available-case ML means and variances
             base_mean, base_var = d.cases.available_case_moments()
             base = np.diag(base_var)
-        logl_b += loglik(d, base_mean, base)
+            if x_idx:  # the covariates keep their (EM = complete-case) covariances and means
+                base[np.ix_(x_idx, x_idx)] = d.cov[np.ix_(x_idx, x_idx)]
+                base_mean = base_mean.copy()
+                base_mean[x_idx] = d.mean[x_idx]
+        logl_b += loglik(d, base_mean, base) - logl_x
         srmr_sum += d.n * srmr(d.cov, sigma, d.mean if meanstructure else None, mu if meanstructure else None)
     df = table.df
     chisq = max(2 * (logl_h1 - logl), 0.0)

@@ -39,7 +39,8 @@ ESTIMATORS: dict[str, type[MLEstimator]] = {"listwise": MLEstimator, "fiml": FIM
 
 
 def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal: str | tuple[str, ...] = (),
-        missing: str = "listwise", bootstrap: int = 0, seed: int | None = None) -> SEMResult:
+        missing: str = "listwise", bootstrap: int = 0, seed: int | None = None,
+        fixed_x: bool = True) -> SEMResult:
     """Fit a structural equation model by maximum likelihood (lavaan ``sem()``).
 
     Parameters
@@ -67,6 +68,14 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
         ``std_ci_upper`` its percentile interval (columns present only with ``B > 0``).
     seed
         Seed of the bootstrap.
+    fixed_x
+        lavaan ``fixed.x``: with ``True`` (the default) the exogenous observed covariates
+        keep their sample variances, covariances and means (not parameters, not in
+        ``npar``) and ``logl``, ``aic``, ``bic`` and ``unrestricted_logl`` are conditional
+        on them (the joint logl less the covariates' saturated logl
+        ``-n/2 (p_x log 2 pi + log|S_x| + p_x)``); under FIML, cases with a missing covariate
+        are dropped (with a warning). ``False``: the covariates' moments are free
+        parameters and the logl is the joint one (same chi-square).
 
     Returns
     -------
@@ -130,9 +139,11 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
                                       fix="pass e.g. bootstrap=1000")
     syntax = parse_model(model)
     warnings_out: list[str] = []
-    group_data, labels = prepare_data(data, structure_of(syntax).ov, group, missing, warnings_out)
+    st = structure_of(syntax)
+    group_data, labels = prepare_data(data, st.ov, group, missing, warnings_out,
+                                      complete=st.exo_x if fixed_x else ())
     n_groups = len(labels)
-    table = build_table(syntax, n_groups=n_groups, group_equal=group_equal,
+    table = build_table(syntax, n_groups=n_groups, group_equal=group_equal, fixed_x=bool(fixed_x),
                         meanstructure=uses_meanstructure(syntax, n_groups=n_groups, missing=missing))
     estimator = ESTIMATORS[missing](Model(table), group_data)
     table.check_identified()

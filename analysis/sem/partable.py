@@ -100,13 +100,19 @@ class ParameterTable:
     meanstructure: bool
     group_equal: tuple[str, ...]
     npar: int
+    fixed_x: bool = True
     _free_rows: dict[int, ParameterRow] = field(default_factory=dict, repr=False)
 
     @property
     def ndat(self) -> int:
         """Sample moments over all groups (fixed-x moments not counted)."""
         st = self.structure
-        return data_moments(len(st.ov), len(st.exo_x), self.meanstructure) * self.n_groups
+        return data_moments(len(st.ov), len(self.fixed_exo), self.meanstructure) * self.n_groups
+
+    @property
+    def fixed_exo(self) -> list[str]:
+        """The exogenous covariates held at their sample moments (none with ``fixed_x=False``)."""
+        return list(self.structure.exo_x) if self.fixed_x else []
 
     @property
     def df(self) -> int:
@@ -142,7 +148,7 @@ def uses_meanstructure(syntax: ModelSyntax, *, n_groups: int = 1, missing: str =
 
 
 def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool = False,
-                group_equal: tuple[str, ...] = ()) -> ParameterTable:
+                group_equal: tuple[str, ...] = (), fixed_x: bool = True) -> ParameterTable:
     """The parameter table of a parsed model (lavaan ``lavaanify`` with ``sem()``'s defaults).
 
     Raises
@@ -151,7 +157,7 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
         Doubly specified terms, unknown labels in ``==`` or ``:=``, wrong ``c(...)`` lengths.
     """
     st = structure_of(syntax)
-    rows = _build_rows(syntax, st, n_groups, meanstructure, group_equal)
+    rows = _build_rows(syntax, st, n_groups, meanstructure, group_equal, fixed_x)
     npar = _assign_parameters(rows, syntax, group_equal)
     known = {r.label for r in rows if r.label} | {d.name for d in syntax.definitions}
     for d in syntax.definitions:
@@ -160,15 +166,15 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
                 raise ModelSpecificationError(
                     f"defined parameter '{d.name}' uses unknown label '{name}'.{did_you_mean(name, known)}",
                     where=f"model syntax line {d.line}", fix="label the parameter first, e.g. 'y ~ a*x'")
-    return ParameterTable(syntax, rows, st, n_groups, meanstructure, tuple(group_equal), npar)
+    return ParameterTable(syntax, rows, st, n_groups, meanstructure, tuple(group_equal), npar, fixed_x)
 
 
 def count_parameters(model: str, *, n_groups: int = 1, missing: str = "listwise",
-                     group_equal: tuple[str, ...] = ()) -> ParameterTable:
+                     group_equal: tuple[str, ...] = (), fixed_x: bool = True) -> ParameterTable:
     """The parameter table of model syntax without data: what :func:`analysis.sem.fit`
     will estimate (``npar``, ``ndat``, ``df``), for checks before fitting."""
     syntax = parse_model(model)
-    return build_table(syntax, n_groups=n_groups, group_equal=tuple(group_equal),
+    return build_table(syntax, n_groups=n_groups, group_equal=tuple(group_equal), fixed_x=fixed_x,
                        meanstructure=uses_meanstructure(syntax, n_groups=n_groups, missing=missing))
 
 
@@ -210,7 +216,7 @@ def _modifier(values: tuple[_T, ...], g: int, n_groups: int, stmt: Statement) ->
 
 
 def _build_rows(syntax: ModelSyntax, st: Structure, n_groups: int, meanstructure: bool,
-                group_equal: tuple[str, ...]) -> list[ParameterRow]:
+                group_equal: tuple[str, ...], fixed_x: bool = True) -> list[ParameterRow]:
     """lavaan's parameter table (``lavaanify`` with the defaults of ``sem()``)."""
     eta_i = {v: i for i, v in enumerate(st.eta)}
     ov_i = {v: i for i, v in enumerate(st.ov)}
@@ -289,21 +295,26 @@ def _build_rows(syntax: ModelSyntax, st: Structure, n_groups: int, meanstructure
         for i, a in enumerate(exo_lv):
             for b in exo_lv[i + 1:]:
                 add(a, "~~", b, "psi", eta_i[a], eta_i[b], True, 0.0, "lv.covariances")
-        # auto.cov.y: residual covariances among dependent variables that predict nothing
+        # auto.cov.y: residual covariances among dependent variables that predict nothing and
+        # are not indicators (lavaan's ov.y and lv.y: eqs.y less eqs.x and v.ind)
         predictors = {s.rhs for s in syntax.statements if s.op == "~"}
-        ys = [v for v in st.endogenous if v not in predictors
+        indicators = {s.rhs for s in syntax.statements if s.op == "=~"}
+        ys = [v for v in st.endogenous if v not in predictors and v not in indicators
               and any(s.op == "~" and s.lhs == v and s.rhs != "1" for s in syntax.statements)]
         for i, a in enumerate(ys):
             for b in ys[i + 1:]:
                 add(a, "~~", b, "psi", eta_i[a], eta_i[b], True, 0.0,
                     "lv.covariances" if a in st.latent else "residual.covariances")
-        # fixed.x: exogenous covariates at their sample moments
+        # fixed.x: exogenous covariates at their sample moments (fixed.x = FALSE: free)
         for i, a in enumerate(st.exo_x):
             for b in st.exo_x[i:]:
-                add(a, "~~", b, "psi", eta_i[a], eta_i[b], False, 0.0, "", "cov")
+                if fixed_x:
+                    add(a, "~~", b, "psi", eta_i[a], eta_i[b], False, 0.0, "", "cov")
+                else:
+                    add(a, "~~", b, "psi", eta_i[a], eta_i[b], True, float(a == b), "")
         if meanstructure:
             for v in st.ov:
-                if v in st.exo_x:
+                if v in st.exo_x and fixed_x:
                     add(v, "~1", "", "alpha", eta_i[v], 0, False, 0.0, "", "mean")
                 elif v in st.phantom:
                     add(v, "~1", "", "alpha", eta_i[v], 0, True, 0.0, "intercepts")

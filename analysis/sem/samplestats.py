@@ -11,6 +11,7 @@ when values are missing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,8 +109,11 @@ def check_covariance(cov: np.ndarray, names: list[str], where: str) -> None:
 
 
 def prepare_data(data: pd.DataFrame, ov: list[str], group: str | None, missing: str,
-                 warnings_out: list[str]) -> tuple[list[GroupStats], tuple[str, ...]]:
-    """The groups' statistics and labels (in order of appearance); notes go to ``warnings_out``."""
+                 warnings_out: list[str], complete: Sequence[str] = ()) -> tuple[list[GroupStats], tuple[str, ...]]:
+    """The groups' statistics and labels (in order of appearance); notes go to ``warnings_out``.
+
+    Under FIML, cases with a missing value in a ``complete`` column (the fixed-x covariates)
+    are dropped with a warning, as lavaan does."""
     if not isinstance(data, pd.DataFrame):
         raise DataError("data must be a pandas DataFrame", fix="pass pd.DataFrame(...)")
     columns = list(data.columns)
@@ -152,6 +156,12 @@ def prepare_data(data: pd.DataFrame, ov: list[str], group: str | None, missing: 
             ok = ~nan.all(axis=1)
             if (~ok).any():
                 warnings_out.append(f"{int((~ok).sum())} cases with no observed value were dropped ({where})")
+            if complete:
+                x_missing = nan[:, [ov.index(v) for v in complete]].any(axis=1) & ok
+                if x_missing.any():
+                    warnings_out.append(f"{int(x_missing.sum())} cases with a missing covariate "
+                                        f"({', '.join(complete)}) were dropped ({where}; fixed.x)")
+                    ok &= ~x_missing
         if not ok.all():
             x = x[ok]
         p = x.shape[1]

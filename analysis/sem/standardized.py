@@ -19,7 +19,8 @@ _SCALE, _MEAN, _VARIANCE, _COVARIANCE = 0, 1, 2, 3
 
 class Standardizer:
     """``std.all`` of every row: loadings and regressions scaled by total SDs, (co)variances
-    as correlations, intercepts and means divided by the SD."""
+    as correlations (a residual covariance over ``sqrt(|theta_ii theta_jj|)``, as lavaan, so
+    improper solutions keep a number), intercepts and means divided by the SD."""
 
     def __init__(self, table: ParameterTable):
         st = table.structure
@@ -62,7 +63,8 @@ class Standardizer:
             out = np.where(self.kind == _MEAN, np.where(sa > 0, vals / sa, np.nan), out)
             out = np.where(self.kind == _VARIANCE, vals / sa ** 2, out)
             prod = resid[g, self.a] * resid[g, self.b]
-            out = np.where(self.kind == _COVARIANCE, np.where(prod > 0, vals / np.sqrt(np.abs(prod)), np.nan), out)
+            # lavaan divides by sqrt(|theta_ii| |theta_jj|): a number also beside a negative variance
+            out = np.where(self.kind == _COVARIANCE, np.where(prod != 0, vals / np.sqrt(np.abs(prod)), np.nan), out)
         return out
 
     def defined(self, syntax: ModelSyntax, std: np.ndarray) -> np.ndarray:

@@ -53,6 +53,8 @@ def start_values(table: ParameterTable, data: list[GroupStats], *, simple: bool 
             val = r.value
         elif r.op == "=~":
             val = loading_start.get((r.group, r.lhs, r.rhs), 1.0)
+        elif r.op == "~~" and r.lhs in st.exo_x and r.rhs in st.exo_x:  # fixed.x = FALSE
+            val = d.cov[ov_i[r.lhs], ov_i[r.rhs]]
         elif r.op == "~~" and r.lhs == r.rhs:
             if r.lhs in ov_i:
                 val = 0.5 * d.cov[ov_i[r.lhs], ov_i[r.lhs]]
