@@ -498,3 +498,63 @@ def test_report_section_where_do_groups_differ(small_frame):
 
     tables = "".join(re.findall(r"<table>.*?</table>", section, flags=re.S))
     assert tables and "u06" not in tables
+
+
+# --------------------------------------------------------------------------- differencing (the privacy observer)
+def compare_sets(view, by: str) -> dict[str, list[np.ndarray]]:
+    """What a comparison lets out, per measure: each cell's group and its 'rest' (the
+    respondents whose score the cell's mean and the rest's mean pool), as row masks of the
+    side's frame."""
+    from services.insight import compare
+
+    result = compare(view, by=by)
+    labels = view.grouped(by, "\x00pool").to_numpy()
+    positions = np.flatnonzero(view.shown)
+    from analysis.scoring import score
+    from services.insight import _block_thinned
+
+    scored = _block_thinned(view, score(view.frame, view.instrument))
+    families: dict[str, list[np.ndarray]] = {}
+    for measure in result.tests["measure"]:
+        column = measure if measure in scored else getattr(view.instrument.metrics, measure)
+        cells = result.cells[result.cells["measure"] == measure]
+        has = scored[column].notna().to_numpy()
+        compared = np.isin(labels, list(cells["group"])) & has
+        sets = []
+        for group in cells["group"]:
+            for rows in (compared & (labels == group), compared & (labels != group)):
+                member = np.zeros(len(view.data.frame), dtype=bool)
+                member[positions[rows]] = True
+                sets.append(member)
+        families[measure] = sets
+    return families
+
+
+def test_no_atom_of_comparisons_and_the_other_outputs_is_below_k():
+    """The issue's organisation (north 6 with one short-tenured person, south 2): comparisons
+    by every breakdown under the issue's selections, with the other outputs' groups, leave
+    no atom below k (the observer of tests/privacy)."""
+    from privacy.attacks import ORG, dataset_of, merged, north_and_south, shown_sets, smallest_atom
+
+    from services.selection import Selection, select
+    from surveys.loader import load_instrument
+
+    dataset = dataset_of(load_instrument(ORG), north_and_south())
+    selections = [Selection(), Selection.of(units=["north"]), Selection.of(where={"tenure": ["long"]}),
+                  Selection.of(units=["north", "south"]), Selection.of(units=["east", "west"])]
+    others, comparisons = [], []
+    for selection in selections:
+        view = select(dataset, selection)["employee"]
+        if view.empty:
+            continue
+        others.append(shown_sets(view, ("unit", "tenure", "role")))
+        comparisons += [compare_sets(view, by) for by in ("unit", "tenure", "role")]
+    assert sum(len(sets) for family in comparisons for sets in family.values()) >= 8  # not vacuous
+    counted = dataset.sides["employee"].counted
+    assert smallest_atom(merged(*comparisons), counted) >= 5
+    everything = merged(*others, *comparisons)
+    assert smallest_atom(everything, counted) >= 5
+    # the positive control: the short-tenured person's score would be isolated by north minus north-long
+    frame = dataset.sides["employee"].frame
+    north = (frame["unit"] == "north").to_numpy()
+    assert smallest_atom([north, north & (frame["tenure"] == "long").to_numpy()], counted) == 1
