@@ -27,14 +27,17 @@ HERE = Path(__file__).resolve().parent
 
 
 #: The analysis pages first in this order; any other ``views/insight_*.py`` follows.
-INSIGHT_ORDER = ("overview", "instrument_health", "drivers", "linkage", "comments")
+INSIGHT_ORDER = ("overview", "instrument_health", "drivers", "compare", "linkage", "comments")
+#: Navigation titles that are not the file name's words.
+INSIGHT_TITLES = {"compare": "Compare groups"}
 
 
 def _insight_pages() -> list[st.Page]:
     """The analysis pages, one per ``views/insight_<name>.py`` script."""
     paths = {p.stem.removeprefix("insight_"): p for p in (HERE / "views").glob("insight_*.py")}
     names = [n for n in INSIGHT_ORDER if n in paths] + sorted(set(paths) - set(INSIGHT_ORDER))
-    return [st.Page(paths[n], title=n.replace("_", " ").capitalize(), url_path=n) for n in names]
+    return [st.Page(paths[n], title=INSIGHT_TITLES.get(n, n.replace("_", " ").capitalize()), url_path=n)
+            for n in names]
 
 
 def _staff_pages(role: Role) -> dict[str, list[st.Page]]:

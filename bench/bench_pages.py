@@ -31,7 +31,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["insight_overview", "insight_instrument_health", "insight_drivers", "insight_linkage", "insight_comments"]
+PAGES = ["insight_overview", "insight_instrument_health", "insight_drivers", "insight_compare", "insight_linkage",
+         "insight_comments"]
 
 
 def _run(page: str) -> tuple[float, float]:

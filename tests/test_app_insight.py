@@ -20,7 +20,8 @@ from services.sources import demo_dataset
 ROOT = Path(__file__).resolve().parents[1]
 VIEWS = ROOT / "views"
 STUDY = ROOT / "instruments" / "studies" / "service_profit_chain.yaml"
-PAGES = ["insight_overview", "insight_instrument_health", "insight_drivers", "insight_linkage", "insight_comments"]
+PAGES = ["insight_overview", "insight_instrument_health", "insight_drivers", "insight_compare", "insight_linkage",
+         "insight_comments"]
 TIMEOUT = 240
 
 

@@ -20,6 +20,7 @@ PAGES = {
     "Overview": "Employee responses by unit",
     "Instrument health": "Item analysis",
     "Drivers": "What moves customers",
+    "Compare groups": "Do the groups differ at all?",
     "Linkage": "Units: employee construct against customer outcome",
     "Comments": "Only groups of at least",
 }
