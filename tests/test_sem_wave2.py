@@ -1,5 +1,6 @@
 """analysis.sem against lavaan 0.6.14: the wave-2 `sem` cases of expected_wave2.json
-(covariates under fixed.x, FIML with covariates) and lavaan's default parameter rules.
+(covariates under fixed.x, FIML with covariates, two-level ML) and lavaan's default parameter
+rules.
 
 A failure names the case, the statistic, the expected and the actual value. Cases of
 features not built yet (two-level, ordinal WLSMV, partial invariance) are listed in
@@ -97,14 +98,15 @@ def case_misses(name: str, case: dict, res) -> list[str]:
 def test_wave2_reference_case(name):
     if name in NOT_BUILT:
         pytest.skip(NOT_BUILT[name])
-    if name in TWO_LEVEL:
-        pytest.skip("two-level SEM: see test_two_level_* below")
     case = wave2_cases()[name]
     res = _fit_case(case)
     assert res.converged, f"{name}: did not converge: {res.warnings}"
     misses = case_misses(name, case, res)
     if res.nobs != case["expected"].get("ntotal", res.nobs):
         misses.append(f"{name}: nobs expected {case['expected']['ntotal']}, actual {res.nobs}")
+    if "nclusters" in case["expected"] and res.fit_measures.get("nclusters") != case["expected"]["nclusters"]:
+        misses.append(f"{name}: nclusters expected {case['expected']['nclusters']}, "
+                      f"actual {res.fit_measures.get('nclusters')}")
     assert not misses, "\n".join(misses)
 
 
@@ -210,3 +212,42 @@ def test_residual_covariance_std_all_is_a_number_beside_a_negative_variance():
         assert abs(row.std_all - std) < 1e-4, f"heywood: {lhs} ~~ {rhs} std_all: expected {std}, actual {row.std_all}"
     assert any("Heywood" in w for w in res.warnings)
     assert abs(res.fit_measures["chisq"] - 0.228) < 1e-3
+
+
+# ------------------------------------------------------------------ two-level: what is refused
+SIM_TWOLEVEL = wave2_cases()["sim_twolevel_cfa"]["model"]
+
+
+@pytest.mark.parametrize(("model", "kwargs", "message"), [
+    (SIM_TWOLEVEL, {}, "no cluster column"),
+    ("f =~ y1 + y2 + y3", {"cluster": "cluster"}, "needs a two-level model"),
+    (SIM_TWOLEVEL, {"cluster": "cluster", "missing": "fiml"}, "FIML"),
+    (SIM_TWOLEVEL, {"cluster": "cluster", "group": "cluster"}, "groups"),
+    (SIM_TWOLEVEL, {"cluster": "cluster", "bootstrap": 10}, "bootstrap"),
+    ("level: 1\nfw =~ y1 + y2 + y3\ns | y1 ~ y4\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
+     "random slopes"),
+    ("level: 1\nfw =~ y1 + y2 + y3 + y4\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
+     "within-only or between-only"),
+    ("level: 1\ny1 ~ y2\nlevel: 2\ny1 ~ y2", {"cluster": "cluster"}, "fixed_x=False"),
+    ("fw =~ y1 + y2\nlevel: 1\nfw =~ y3\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
+     "before the first 'level:'"),
+    ("level: 1\nfw =~ y1 + y2 + y3\nlevel: 3\nfb =~ y1 + y2 + y3", {"cluster": "cluster"}, "unknown level"),
+    ("level: 1\nfw =~ y1 + y2 + y3\ny1 ~ 1\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
+     "intercepts live at level 2"),
+])
+def test_two_level_refuses_what_it_does_not_support(model, kwargs, message):
+    from analysis.errors import ModelSpecificationError
+
+    with pytest.raises(ModelSpecificationError, match=message.replace("(", r"\(").replace("|", r"\|")):
+        sem.fit(model, reference_data("twolevel_sim.csv"), **kwargs)
+
+
+def test_two_level_within_and_between_orders_may_differ():
+    """The between block may name the variables in another order: same fit."""
+    data = reference_data("twolevel_sim.csv")
+    a = sem.fit(SIM_TWOLEVEL, data, cluster="cluster")
+    b = sem.fit("level: within\nfw =~ y1 + y2 + y3 + y4 + y5 + y6\nlevel: between\nfb =~ y1 + y6 + y3 + y4 + y5 + y2",
+                data, cluster="cluster")
+    assert abs(a.fit_measures["chisq"] - b.fit_measures["chisq"]) < 1e-5
+    row = b.estimates[(b.estimates.lhs == "fb") & (b.estimates.rhs == "y2")].iloc[0]
+    assert abs(row.est - 0.795808) < 2e-3 and row.level == 2

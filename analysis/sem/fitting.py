@@ -19,6 +19,7 @@ from analysis.errors import ConvergenceWarning, ModelSpecificationError
 from analysis.sem import bootstrap as _bootstrap
 from analysis.sem import fit_measures as _fm
 from analysis.sem import optimizer
+from analysis.sem import twolevel as _twolevel
 from analysis.sem.fiml import FIMLEstimator
 from analysis.sem.fitted import FittedModel
 from analysis.sem.matrices import Model
@@ -40,7 +41,7 @@ ESTIMATORS: dict[str, type[MLEstimator]] = {"listwise": MLEstimator, "fiml": FIM
 
 def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal: str | tuple[str, ...] = (),
         missing: str = "listwise", bootstrap: int = 0, seed: int | None = None,
-        fixed_x: bool = True) -> SEMResult:
+        fixed_x: bool = True, cluster: str | None = None) -> SEMResult:
     """Fit a structural equation model by maximum likelihood (lavaan ``sem()``).
 
     Parameters
@@ -76,6 +77,12 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
         ``-n/2 (p_x log 2 pi + log|S_x| + p_x)``); under FIML, cases with a missing covariate
         are dropped (with a warning). ``False``: the covariates' moments are free
         parameters and the logl is the joint one (same chi-square).
+    cluster
+        Column of the cluster ids of a two-level model (lavaan ``cluster =``); the model
+        syntax then has ``level: 1`` and ``level: 2`` blocks, fitted by two-level ML
+        (:mod:`analysis.sem.twolevel`, which lists what is not supported). The estimate
+        table gains a ``level`` column (1 within, 2 between) and the fit measures
+        ``srmr_within``, ``srmr_between``, ``nclusters``.
 
     Returns
     -------
@@ -137,6 +144,9 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
     if not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
         raise ModelSpecificationError("bootstrap must be a non-negative integer", where="fit(bootstrap=...)",
                                       fix="pass e.g. bootstrap=1000")
+    if cluster is not None or _twolevel.has_levels(model):
+        return _fit_twolevel(model, data, cluster, group=group, group_equal=group_equal, missing=missing,
+                             bootstrap=bootstrap, fixed_x=fixed_x)
     syntax = parse_model(model)
     warnings_out: list[str] = []
     st = structure_of(syntax)
@@ -178,6 +188,27 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
     return SEMResult(estimates, measures, r_squared(estimator.model, x, labels), opt.converged,
                      tuple(warnings_out), sum(d.n for d in group_data), nobs_per_group, labels, model, missing,
                      draws, fitted)
+
+
+def _fit_twolevel(model: str, data: pd.DataFrame, cluster: str | None, *, group, group_equal, missing, bootstrap,
+                  fixed_x) -> SEMResult:
+    """A two-level model, after refusing the options it does not support."""
+    where = "fit(cluster=...)"
+    if cluster is None:
+        raise ModelSpecificationError("the model has 'level:' blocks but no cluster column", where=where,
+                                      fix="pass cluster='column of the cluster ids'")
+    if not _twolevel.has_levels(model):
+        raise ModelSpecificationError("cluster= needs a two-level model ('level: 1' and 'level: 2' blocks); "
+                                      "cluster-robust standard errors of a one-level model are not supported",
+                                      where=where, fix="add 'level: 1' / 'level: 2' blocks, or drop cluster=")
+    for bad, name, fix in ((group is not None, "groups", "drop group="),
+                           (bool(group_equal), "group_equal", "drop group_equal="),
+                           (missing != "listwise", "FIML (missing values)", "use missing='listwise'"),
+                           (bool(bootstrap), "the bootstrap", "drop bootstrap=")):
+        if bad:
+            raise ModelSpecificationError(f"{name} are not supported in two-level models yet", where=where, fix=fix)
+    with limit_blas_threads():
+        return _twolevel.fit_twolevel(model, data, cluster, fixed_x=fixed_x)
 
 
 def _heywood(estimator: MLEstimator, x: np.ndarray) -> list[str]:

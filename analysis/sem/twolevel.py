@@ -1,0 +1,466 @@
+"""Two-level SEM by maximum likelihood (lavaan ``sem(..., cluster = )`` with ``level:`` blocks).
+
+The model syntax has a ``level: 1`` (or ``level: within``) block and a ``level: 2`` (or
+``level: between``) block; every observed variable is split into a within part (mean 0)
+and a between part (the cluster means' structure, with the intercepts), each with its
+own LISREL model (:mod:`analysis.sem.matrices`). The log-likelihood is lavaan's
+``lav_mvnorm_cluster`` one for unbalanced clusters (Muthén 1990; McDonald & Goldstein
+1989), summed over clusters j of size n_j::
+
+    -n_j p/2 log 2 pi - (n_j - 1)/2 log|S_W| - tr(S_W^-1 W_j)/2
+    - log|S_W + n_j S_B|/2 - n_j/2 (ybar_j - mu)' (S_W + n_j S_B)^-1 (ybar_j - mu)
+
+with ``S_W``, ``S_B`` the model-implied within and between covariance matrices, ``mu``
+the between means and ``W_j`` the within-cluster SSCP. Clusters of the same size share
+one factorisation of ``S_W + n S_B``. The saturated (h1) model has free ``S_W``,
+``S_B``, ``mu``; the baseline is independence at both levels (the exogenous covariates
+keep their covariances among themselves). Standard errors use the observed information
+(the Hessian of the log-likelihood, central differences of the analytic gradient),
+lavaan's default for two-level models.
+
+Not supported (a :class:`~analysis.errors.ModelSpecificationError` says so): random
+slopes, FIML with missing values, groups, the bootstrap, variables in only one level
+(within-only or between-only), ``fixed_x=True`` with exogenous covariates (lavaan's
+fixed.x treatment of covariates that vary at both levels is not ML), labels shared by
+the two levels, ``==`` constraints and ``:=`` definitions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from analysis.errors import DataError, ModelSpecificationError
+from analysis.sem.fit_measures import cfi, rmsea, rmsea_ci, tli
+from analysis.sem.matrices import Model
+from analysis.sem.ml import inverse_pd
+from analysis.sem.partable import ParameterTable, build_table, structure_of
+from analysis.sem.results import ESTIMATE_COLUMNS, SEMResult
+from analysis.sem.samplestats import GroupStats, numeric_array
+from analysis.sem.standardized import Standardizer, r_squared
+from analysis.sem.start import start_values
+from analysis.sem.syntax import ModelSyntax, parse_model
+from surveys.errors import did_you_mean
+
+_LEVEL = re.compile(r"^\s*level\s*:\s*([A-Za-z0-9_]+)\s*$", re.IGNORECASE)
+_LEVEL_NAMES = {"1": 1, "within": 1, "2": 2, "between": 2}
+_Z975 = float(stats.norm.ppf(0.975))
+
+
+def has_levels(model: str) -> bool:
+    """Whether model syntax has ``level:`` lines."""
+    return any(_LEVEL.match(line.split("#")[0].split("!")[0]) for line in model.splitlines())
+
+
+def split_levels(model: str) -> tuple[str, str]:
+    """The within and between blocks of two-level syntax, other lines blanked (line numbers kept)."""
+    lines = model.splitlines()
+    parts = {1: [""] * len(lines), 2: [""] * len(lines)}
+    level = None
+    seen = []
+    for i, line in enumerate(lines):
+        code = line.split("#")[0].split("!")[0]
+        m = _LEVEL.match(code)
+        if m:
+            name = m.group(1).lower()
+            if name not in _LEVEL_NAMES:
+                raise ModelSpecificationError(
+                    f"unknown level '{m.group(1)}'", where=f"model syntax line {i + 1}",
+                    fix="use 'level: 1' (or 'level: within') and 'level: 2' (or 'level: between')")
+            level = _LEVEL_NAMES[name]
+            if level in seen:
+                raise ModelSpecificationError(f"level {level} is given twice", where=f"model syntax line {i + 1}",
+                                              fix="put all statements of a level in one block")
+            seen.append(level)
+            continue
+        if code.strip() and level is None:
+            raise ModelSpecificationError("a statement comes before the first 'level:' line",
+                                          where=f"model syntax line {i + 1}",
+                                          fix="start the model with 'level: 1'")
+        if level is not None:
+            parts[level][i] = line
+    if sorted(seen) != [1, 2]:
+        raise ModelSpecificationError("a two-level model needs a 'level: 1' and a 'level: 2' block",
+                                      where="model syntax",
+                                      fix="add the missing level (three levels are not supported)")
+    return "\n".join(parts[1]), "\n".join(parts[2])
+
+
+@dataclass(frozen=True)
+class ClusterStats:
+    """The sufficient statistics of two-level data.
+
+    ``n`` cases in ``J`` clusters; ``within`` the pooled within-cluster SSCP
+    ``sum_j sum_i (y_ij - ybar_j)(y_ij - ybar_j)'``; per distinct cluster size ``sizes[k]``:
+    ``counts[k]`` clusters, ``sums[k]`` the sum of their means and ``cross[k]`` the sum of
+    ``ybar_j ybar_j'``."""
+
+    n: int
+    J: int
+    within: np.ndarray
+    sizes: np.ndarray
+    counts: np.ndarray
+    sums: np.ndarray
+    cross: np.ndarray
+    grand_mean: np.ndarray
+    between_cov: np.ndarray   # covariance of the cluster means (/J), for start values
+
+    @classmethod
+    def of(cls, y: np.ndarray, cluster: np.ndarray) -> ClusterStats:
+        codes, _ = pd.factorize(cluster)
+        n_j = np.bincount(codes)
+        means = np.zeros((len(n_j), y.shape[1]))
+        np.add.at(means, codes, y)
+        means /= n_j[:, None]
+        dev = y - means[codes]
+        within = dev.T @ dev
+        sizes = np.unique(n_j)
+        counts = np.array([int(np.sum(n_j == s)) for s in sizes])
+        sums = np.array([means[n_j == s].sum(axis=0) for s in sizes])
+        cross = np.array([means[n_j == s].T @ means[n_j == s] for s in sizes])
+        centred = means - means.mean(axis=0)
+        return cls(y.shape[0], len(n_j), within, sizes, counts, sums, cross, y.mean(axis=0),
+                   centred.T @ centred / len(n_j))
+
+
+def loglik(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray, *, derivatives: bool = False):
+    """The two-level normal log-likelihood; with ``derivatives`` also ``dL/dS_W``, ``dL/dS_B``
+    (entries taken as independent) and ``dL/dmu``. ``-inf`` if a matrix is not positive definite."""
+    p = len(mu)
+    inv_w = inverse_pd(s_w)
+    if inv_w is None:
+        return (-math.inf, None, None, None) if derivatives else -math.inf
+    k_w, logdet_w = inv_w
+    ll = -0.5 * cs.n * p * math.log(2 * math.pi) - 0.5 * (cs.n - cs.J) * logdet_w - 0.5 * float(np.sum(k_w * cs.within))
+    if derivatives:
+        g_w = -0.5 * (cs.n - cs.J) * k_w + 0.5 * k_w @ cs.within @ k_w
+        g_b = np.zeros_like(s_b)
+        g_mu = np.zeros(p)
+    for s, c, m, q in zip(cs.sizes, cs.counts, cs.sums, cs.cross, strict=True):
+        inv_v = inverse_pd(s_w + s * s_b)
+        if inv_v is None:
+            return (-math.inf, None, None, None) if derivatives else -math.inf
+        k_v, logdet_v = inv_v
+        mm = q - np.outer(mu, m) - np.outer(m, mu) + c * np.outer(mu, mu)
+        ll -= 0.5 * c * logdet_v + 0.5 * s * float(np.sum(k_v * mm))
+        if derivatives:
+            gv = -0.5 * c * k_v + 0.5 * s * k_v @ mm @ k_v
+            g_w += gv
+            g_b += s * gv
+            g_mu += s * (k_v @ (m - c * mu))
+    if derivatives:
+        return ll, g_w, g_b, g_mu
+    return ll
+
+
+# ----------------------------------------------------------------------------- unrestricted models
+def _fit_blocks(cs: ClusterStats, blocks: list[list[int]]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """ML of S_W, S_B block-diagonal over ``blocks`` (free within a block) and free mu, by
+    L-BFGS on Cholesky factors (the saturated model: one block; the baseline: singletons)."""
+    p = len(cs.grand_mean)
+    mask = np.zeros((p, p), dtype=bool)
+    for b in blocks:
+        for i in b:
+            for j in b:
+                if j <= i:
+                    mask[i, j] = True
+    rows, cols = np.nonzero(mask)
+    k = len(rows)
+    s_w0 = cs.within / (cs.n - cs.J)
+    nbar = cs.n / cs.J
+    s_b0 = cs.between_cov - s_w0 / nbar
+    ev, evec = np.linalg.eigh(s_b0)
+    s_b0 = (evec * np.maximum(ev, 0.05 * np.maximum(np.diag(s_b0).mean(), 1e-3))) @ evec.T
+    block_mask = mask | mask.T
+
+    def chol(s):
+        return np.linalg.cholesky(np.where(block_mask, s, 0.0))
+
+    x0 = np.concatenate([chol(s_w0)[rows, cols], chol(s_b0)[rows, cols], cs.grand_mean])
+
+    def unpack(x):
+        lw, lb = np.zeros((p, p)), np.zeros((p, p))
+        lw[rows, cols], lb[rows, cols] = x[:k], x[k:2 * k]
+        return lw, lb, x[2 * k:]
+
+    def objective(x):
+        lw, lb, mu = unpack(x)
+        ll, g_w, g_b, g_mu = loglik(cs, lw @ lw.T, lb @ lb.T, mu, derivatives=True)
+        if not np.isfinite(ll):
+            return 1e10, np.zeros_like(x)
+        d_lw = (g_w + g_w.T) @ lw
+        d_lb = (g_b + g_b.T) @ lb
+        return -ll / cs.n, -np.concatenate([d_lw[rows, cols], d_lb[rows, cols], g_mu]) / cs.n
+
+    res = optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
+                            options={"maxiter": 20_000, "maxfun": 40_000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 30})
+    lw, lb, mu = unpack(res.x)
+    s_w, s_b = lw @ lw.T, lb @ lb.T
+    return loglik(cs, s_w, s_b, mu), s_w, s_b, mu
+
+
+# ----------------------------------------------------------------------------- the model
+class TwoLevelEstimator:
+    """The two-level discrepancy ``-logl / N`` of the within and between models, and its gradient.
+
+    ``perm`` maps the sample statistics' variable order (the within model's) to the between
+    model's: ``S_B`` in the statistics' order is ``S_B_own[perm][:, perm]``."""
+
+    def __init__(self, table_w: ParameterTable, table_b: ParameterTable, cs: ClusterStats, perm: list[int]):
+        self.table_w, self.table_b, self.cs = table_w, table_b, cs
+        self.model_w, self.model_b = Model(table_w), Model(table_b)
+        self.perm = np.array(perm, dtype=int)
+        self.k = table_w.npar
+        self.npar = table_w.npar + table_b.npar
+
+    def parts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return x[:self.k], x[self.k:]
+
+    def moments(self, x: np.ndarray):
+        """``(imp_w, imp_b, S_W, S_B, mu)`` with ``S_B`` and ``mu`` in the statistics' order."""
+        xw, xb = self.parts(x)
+        imp_w, imp_b = self.model_w.implied(xw, 0), self.model_b.implied(xb, 0)
+        pm = self.perm
+        return imp_w, imp_b, imp_w.sigma, imp_b.sigma[np.ix_(pm, pm)], imp_b.mu[pm]
+
+    def loglik(self, x: np.ndarray) -> float:
+        _, _, s_w, s_b, mu = self.moments(x)
+        return loglik(self.cs, s_w, s_b, mu)
+
+    def objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        imp_w, imp_b, s_w, s_b, mu = self.moments(x)
+        ll, g_w, g_b, g_mu = loglik(self.cs, s_w, s_b, mu, derivatives=True)
+        if not np.isfinite(ll):
+            return 1e10, np.zeros_like(x)
+        pm = self.perm
+        g_b_own = np.zeros_like(g_b)
+        g_b_own[np.ix_(pm, pm)] = g_b
+        g_mu_own = np.zeros_like(g_mu)
+        g_mu_own[pm] = g_mu
+        grad = np.concatenate([self.model_w.gradient(imp_w, 0, g_w, None),
+                               self.model_b.gradient(imp_b, 0, g_b_own, g_mu_own)])
+        return -ll / self.cs.n, -grad / self.cs.n
+
+    def hessian(self, x: np.ndarray) -> np.ndarray:
+        """The Hessian of ``-logl`` (central differences of the analytic gradient)."""
+        h = np.zeros((self.npar, self.npar))
+        for i in range(self.npar):
+            step = 1e-5 * max(1.0, abs(x[i]))
+            e = np.zeros(self.npar)
+            e[i] = step
+            h[:, i] = (self.objective(x + e)[1] - self.objective(x - e)[1]) / (2 * step)
+        return (h + h.T) / 2 * self.cs.n
+
+
+def _check_supported(syntax_w: ModelSyntax, syntax_b: ModelSyntax) -> None:
+    for syn, level in ((syntax_w, 1), (syntax_b, 2)):
+        if syn.definitions or syn.constraints:
+            raise ModelSpecificationError("':=' definitions and '==' constraints are not supported in two-level models",
+                                          where=f"model syntax, level {level}", fix="remove them")
+        for s in syn.statements:
+            if s.op not in ("=~", "~", "~~"):
+                raise ModelSpecificationError(f"operator '{s.op}' is not supported in two-level models",
+                                              where=f"model syntax line {s.line}", fix="remove it")
+            if level == 1 and s.op == "~" and s.rhs == "1":
+                raise ModelSpecificationError("intercepts live at level 2 in a two-level model",
+                                              where=f"model syntax line {s.line}", fix="move 'y ~ 1' to 'level: 2'")
+    shared = set(syntax_w.labels) & set(syntax_b.labels)
+    if shared:
+        raise ModelSpecificationError(f"labels shared by the two levels are not supported: {', '.join(sorted(shared))}",
+                                      where="model syntax", fix="use different labels per level")
+
+
+def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool = True,
+                 warnings_out: list[str] | None = None) -> SEMResult:
+    """A two-level model by ML (see the module docstring); called by :func:`analysis.sem.fit`."""
+    warnings_out = [] if warnings_out is None else warnings_out
+    text_w, text_b = split_levels(model)
+    for i, line in enumerate(model.splitlines()):
+        if "|" in line.split("#")[0].split("!")[0]:
+            raise ModelSpecificationError("random slopes ('s | y ~ x') are not supported in two-level models",
+                                          where=f"model syntax line {i + 1}",
+                                          fix="fit a random-intercept model (fixed slopes at level 1)")
+    syntax_w, syntax_b = parse_model(text_w), parse_model(text_b)
+    _check_supported(syntax_w, syntax_b)
+    st_w, st_b = structure_of(syntax_w), structure_of(syntax_b)
+    if set(st_w.ov) != set(st_b.ov):
+        only_w = sorted(set(st_w.ov) - set(st_b.ov))
+        only_b = sorted(set(st_b.ov) - set(st_w.ov))
+        raise ModelSpecificationError(
+            "within-only or between-only variables are not supported yet "
+            f"(only at level 1: {', '.join(only_w) or 'none'}; only at level 2: {', '.join(only_b) or 'none'})",
+            where="model syntax", fix="name every observed variable at both levels")
+    if fixed_x and (st_w.exo_x or st_b.exo_x):
+        raise ModelSpecificationError(
+            "two-level models with exogenous covariates need fixed_x=False (lavaan's fixed.x treatment of "
+            "covariates that vary at both levels is not ML)", where="fit(fixed_x=...)", fix="pass fixed_x=False")
+    if not isinstance(data, pd.DataFrame):
+        raise DataError("data must be a pandas DataFrame", fix="pass pd.DataFrame(...)")
+    columns = list(data.columns)
+    if cluster not in columns:
+        raise DataError(f"cluster column '{cluster}' is not in the data.{did_you_mean(cluster, columns)}",
+                        where="fit(cluster=...)", fix="name an existing column")
+    for v in st_w.ov:
+        if v not in columns:
+            raise ModelSpecificationError(
+                f"the model names variable '{v}' which is not a column of the data.{did_you_mean(v, columns)}",
+                where="model syntax", fix="correct the name, or name the latent variable on the left of '=~'")
+    ov = list(st_w.ov)
+    y = numeric_array(data, ov)
+    cl = data[cluster].to_numpy()
+    ok = ~np.isnan(y).any(axis=1) & pd.notna(cl)
+    if (~ok).any():
+        warnings_out.append(f"listwise deletion dropped {int((~ok).sum())} of {len(ok)} cases with missing values "
+                            f"(or no cluster); {int(ok.sum())} used")
+    y, cl = y[ok], cl[ok]
+    cs = ClusterStats.of(y, cl)
+    if cs.J < 2 or cs.n <= cs.J:
+        raise DataError(f"{cs.n} cases in {cs.J} clusters: too few for a two-level model", where="data",
+                        fix="collect more clusters")
+    table_w = build_table(syntax_w, meanstructure=False, fixed_x=fixed_x)
+    table_b = build_table(syntax_b, meanstructure=True, fixed_x=fixed_x)
+    perm = [list(st_b.ov).index(v) for v in ov]
+    est = TwoLevelEstimator(table_w, table_b, cs, perm)
+    npar = est.npar
+    ndat = len(ov) * (len(ov) + 1) + len(ov)
+    if npar > ndat:
+        raise ModelSpecificationError(f"the model is not identified: {npar} free parameters but only {ndat} "
+                                      "sample moments", where="model", fix="remove parameters or add constraints")
+    s_w0 = cs.within / (cs.n - cs.J)
+    var_b = np.maximum(np.diag(cs.between_cov) - np.diag(s_w0) * cs.J / cs.n, 0.05 * np.diag(cs.between_cov))
+    own = [ov.index(v) for v in st_b.ov]
+    g_w = GroupStats(cs.n, np.zeros(len(ov)), s_w0, y)
+    g_b = GroupStats(cs.J, cs.grand_mean[own], np.diag(var_b[own]), y)
+    x0 = np.concatenate([start_values(table_w, [g_w]), start_values(table_b, [g_b])])
+    res = optimize.minimize(est.objective, x0, jac=True, method="L-BFGS-B",
+                            options={"maxiter": 20_000, "maxfun": 40_000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 30})
+    x = res.x
+    hess = est.hessian(x)
+    for _ in range(5):  # Newton polish on the observed information
+        f, g = est.objective(x)
+        try:
+            step = -np.linalg.solve(hess / cs.n, g)
+        except np.linalg.LinAlgError:
+            break
+        x_new = x + step
+        if est.objective(x_new)[0] <= f + 1e-14:
+            x = x_new
+            hess = est.hessian(x)
+        else:
+            break
+    f, g = est.objective(x)
+    converged = bool(f < 1e9 and np.max(np.abs(g)) < 1e-6)
+    if not converged:
+        warnings_out.append(f"ConvergenceWarning: the optimiser did not converge ({res.message}); "
+                            "estimates are not trustworthy")
+    try:
+        vcov = np.linalg.inv(hess)
+        if np.any(np.diag(vcov) < 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        vcov = np.full((npar, npar), np.nan)
+        warnings_out.append("the observed information is singular: the model may not be identified; "
+                            "no standard errors")
+    logl = est.loglik(x)
+    measures = _fit_measures(est, cs, x, logl, npar, ndat, ov, table_w, table_b)
+    estimates = _estimate_table(est, x, vcov)
+    warnings_out.extend(_heywood(est, x))
+    r2 = pd.concat([r_squared(est.model_w, est.parts(x)[0], ("",)), r_squared(est.model_b, est.parts(x)[1], ("",))],
+                   keys=["within", "between"], names=["level", "variable"])
+    measures["nclusters"] = float(cs.J)
+    return SEMResult(estimates, measures, r2, converged, tuple(warnings_out), cs.n, {"": cs.n}, ("",), model,
+                     "listwise", None, None)
+
+
+def _cor(s: np.ndarray) -> np.ndarray:
+    d = np.sqrt(np.diag(s))
+    return s / np.outer(d, d)
+
+
+def _srmr_level(sample: np.ndarray, implied: np.ndarray) -> float:
+    """lavaan's two-level SRMR of one level: residual correlations, no means, over p(p+1)/2."""
+    p = sample.shape[0]
+    if not np.all(np.diag(implied) > 0):
+        return float("nan")
+    r = _cor(sample) - _cor(implied)
+    return math.sqrt(float(np.sum(r[np.tril_indices(p)] ** 2)) / (p * (p + 1) / 2))
+
+
+def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl: float, npar: int, ndat: int,
+                  ov: list[str], table_w: ParameterTable, table_b: ParameterTable) -> dict[str, float]:
+    """lavaan's ``fitMeasures`` of a two-level model (see the module docstring)."""
+    p = len(ov)
+    logl_h1, sw_h1, sb_h1, _ = _fit_blocks(cs, [list(range(p))])
+    exo = [i for i, v in enumerate(ov) if v in table_w.structure.exo_x and v in table_b.structure.exo_x]
+    blocks = [[i] for i in range(p) if i not in exo] + ([exo] if exo else [])
+    logl_b = _fit_blocks(cs, blocks)[0]
+    base_npar = 2 * sum(len(b) * (len(b) + 1) // 2 for b in blocks) + p
+    df, base_df = ndat - npar, ndat - base_npar
+    chisq = max(2 * (logl_h1 - logl), 0.0)
+    base_chisq = max(2 * (logl_h1 - logl_b), 0.0)
+    _, _, s_w, s_b, _ = est.moments(x)
+    srmr_w, srmr_b = _srmr_level(sw_h1, s_w), _srmr_level(sb_h1, s_b)
+    lo, up = rmsea_ci(chisq, df, cs.n, 1)
+    return {
+        "chisq": chisq,
+        "df": float(df),
+        "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan"),
+        "baseline_chisq": base_chisq,
+        "baseline_df": float(base_df),
+        "baseline_pvalue": float(stats.chi2.sf(base_chisq, base_df)) if base_df > 0 else float("nan"),
+        "cfi": cfi(chisq, df, base_chisq, base_df),
+        "tli": tli(chisq, df, base_chisq, base_df),
+        "rmsea": rmsea(chisq, df, cs.n, 1),
+        "rmsea_ci_lower": lo,
+        "rmsea_ci_upper": up,
+        "srmr": srmr_w + srmr_b,
+        "srmr_within": srmr_w,
+        "srmr_between": srmr_b,
+        "logl": logl,
+        "unrestricted_logl": logl_h1,
+        "aic": -2 * logl + 2 * npar,
+        "bic": -2 * logl + npar * math.log(cs.n),
+        "npar": float(npar),
+        "nobs": float(cs.n),
+    }
+
+
+def _estimate_table(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray) -> pd.DataFrame:
+    """The estimate table with a ``level`` column (1 within, 2 between), std_all per level."""
+    frames = []
+    se_all = np.sqrt(np.maximum(np.diag(vcov), 0)) if np.all(np.isfinite(vcov)) else np.full(len(x), np.nan)
+    for level, (table, model, xl, sel) in enumerate(
+            ((est.table_w, est.model_w, x[:est.k], slice(0, est.k)),
+             (est.table_b, est.model_b, x[est.k:], slice(est.k, None))), start=1):
+        rows = table.rows
+        values = model.row_values(xl)
+        se_l = se_all[sel]
+        se = np.array([se_l[r.pid] if r.pid >= 0 else 0.0 for r in rows])
+        std = Standardizer(table)(model, xl)
+        free = np.array([r.pid >= 0 for r in rows])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(free & (se > 0), values / se, np.nan)
+        frames.append(pd.DataFrame({
+            "lhs": [r.lhs for r in rows], "op": [r.op for r in rows], "rhs": [r.rhs for r in rows],
+            "group": "", "label": [r.label for r in rows], "est": values, "se": se, "z": z,
+            "pvalue": 2 * stats.norm.sf(np.abs(z)), "ci_lower": values - _Z975 * se, "ci_upper": values + _Z975 * se,
+            "std_all": std, "level": level}))
+    return pd.concat(frames, ignore_index=True)[[*ESTIMATE_COLUMNS, "level"]]
+
+
+def _heywood(est: TwoLevelEstimator, x: np.ndarray) -> list[str]:
+    out = []
+    for name, model, xl in (("within", est.model_w, x[:est.k]), ("between", est.model_b, x[est.k:])):
+        imp = model.implied(xl, 0)
+        st = model.table.structure
+        neg = [v for i, v in enumerate(st.ov) if imp.theta[i, i] < 0]
+        neg += [v for i, v in enumerate(st.eta) if imp.psi[i, i] < 0]
+        if neg:
+            out.append(f"negative variance estimates (Heywood case) at the {name} level: {', '.join(neg)}; "
+                       "the solution is improper")
+    return out
