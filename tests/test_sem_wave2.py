@@ -251,3 +251,11 @@ def test_two_level_within_and_between_orders_may_differ():
     assert abs(a.fit_measures["chisq"] - b.fit_measures["chisq"]) < 1e-5
     row = b.estimates[(b.estimates.lhs == "fb") & (b.estimates.rhs == "y2")].iloc[0]
     assert abs(row.est - 0.795808) < 2e-3 and row.level == 2
+
+
+def test_two_level_summary_shows_the_levels():
+    res = sem.fit(SIM_TWOLEVEL, reference_data("twolevel_sim.csv"), cluster="cluster")
+    text = str(res.summary())
+    assert "Level 1 [within]:" in text and "Level 2 [between]:" in text and "SRMR (between)" in text
+    assert text.index("fw =~ y2") < text.index("Level 2 [between]:") < text.index("fb =~ y2")
+    assert res.r2.loc[("between", "y1")] == pytest.approx(1 - 0.22723, abs=2e-3)

@@ -209,6 +209,7 @@ class Summary:
     warnings: tuple[str, ...]
     multigroup: bool
     digits: int = 3
+    levels: bool = False
 
     def text(self) -> str:
         """The lavaan-like text (to move to ``reports/``)."""
@@ -232,8 +233,8 @@ class Summary:
             return f"{v:>10.{digits}f}" if np.isfinite(v) else " " * 10
 
         for group, title, part in self.sections:
-            if self.multigroup and group != shown_group:
-                lines += ["", f"Group [{group}]:"]
+            if (self.multigroup or self.levels) and group != shown_group:
+                lines += ["", f"{group}:" if self.levels else f"Group [{group}]:"]
                 shown_group = group
             lines += ["", f"{title}:", f"{'':24s}{'Estimate':>10s}{'Std.Err':>10s}{'z-value':>10s}"
                       f"{'P(>|z|)':>10s}{'Std.all':>10s}"]
@@ -255,16 +256,26 @@ def summary(result: SEMResult, *, digits: int = 3) -> Summary:
     fm = result.fit_measures
     est = result.estimates
     sections = []
-    for group in result.groups:
+    levels = "level" in est.columns
+    if levels:  # two-level: sections per level (analysis.sem.twolevel)
+        for level, name in ((1, "Level 1 [within]"), (2, "Level 2 [between]")):
+            for op, title in _TITLES.items():
+                part = est[(est["op"] == op) & (est["level"] == level)]
+                if not part.empty:
+                    sections.append((name, title, part))
+    for group in ([] if levels else result.groups):
         for op, title in _TITLES.items():
             if op == ":=" and group != result.groups[-1]:
                 continue
             part = est[(est["op"] == op) & ((est["group"] == group) | (op == ":="))]
             if not part.empty:
                 sections.append((group, title, part))
+    measures = [(name, fm[key]) for key, name in _FIT_LINES]
+    if levels:
+        measures += [("SRMR (within)", fm["srmr_within"]), ("SRMR (between)", fm["srmr_between"])]
     return Summary(
         estimator=f"ML{', FIML' if result.missing == 'fiml' else ''}", converged=result.converged,
         nobs=result.nobs, nobs_per_group=dict(result.nobs_per_group),
         test={k: fm[k] for k in ("chisq", "df", "pvalue")},
-        measures=tuple((name, fm[key]) for key, name in _FIT_LINES), sections=tuple(sections),
-        warnings=result.warnings, multigroup=len(result.groups) > 1, digits=digits)
+        measures=tuple(measures), sections=tuple(sections),
+        warnings=result.warnings, multigroup=len(result.groups) > 1, digits=digits, levels=levels)
