@@ -5,7 +5,8 @@ returns an :class:`SEMResult` with lavaan's estimate table, fit measures
 (:mod:`analysis.sem.fit_measures`), standardized solution, R², modification indices and,
 optionally, bootstrap percentile intervals. Multi-group models tie parameters by shared
 labels or ``group_equal``; :func:`invariance` runs the configural -> metric -> scalar
-sequence. ``missing="fiml"`` maximises the casewise (full-information) likelihood.
+sequence. ``missing="fiml"`` maximises the casewise (full-information) likelihood;
+``cluster=`` with ``level:`` blocks fits a two-level model (:mod:`analysis.sem.twolevel`).
 
 The estimator is implemented here with numpy/scipy; semopy 2.3.11 gives the same
 single-group ML estimates (tests cross-check the two) but lacks equality constraints
@@ -20,7 +21,7 @@ The package follows lavaan's stages, one module per concept:
 ``samplestats``        data to one float array per group, moments, checks
 ``casewise``           casewise likelihood of incomplete data, E-step, EM (h1)
 ``matrices``           LISREL matrices, implied moments, their analytic Jacobian
-``ml``, ``fiml``       the estimators (DWLS, two-level: one more module each)
+``ml``, ``fiml``       the estimators (DWLS would be one more module)
 ``start``              start values
 ``optimizer``          Fisher scoring with a line search; L-BFGS as the safeguard
 ``variance``           information, standard errors, delta method
@@ -31,6 +32,7 @@ The package follows lavaan's stages, one module per concept:
 ``fitted``, ``results``  the typed fitted state, the estimate table, :class:`SEMResult`, :class:`Summary`
 ``fitting``            :func:`fit`, the stages in order
 ``invariance``         configural -> metric -> scalar
+``twolevel``           two-level ML (``level: 1`` / ``level: 2`` with ``cluster=``)
 =====================  ===============================================================
 """
 

@@ -34,8 +34,9 @@ from analysis.sem.variance import vcov as _vcov
 from analysis.threads import limit_blas_threads
 from surveys.errors import did_you_mean
 
-#: The estimator of each ``missing`` option. DWLS (ordinal items) and two-level models
-#: would be one more module each with a subclass of :class:`MLEstimator`, and one entry here.
+#: The estimator of each ``missing`` option. DWLS (ordinal items) would be one more module with
+#: a subclass of :class:`MLEstimator`, and one entry here; two-level models (``cluster=``) go to
+#: :func:`analysis.sem.twolevel.fit_twolevel`.
 ESTIMATORS: dict[str, type[MLEstimator]] = {"listwise": MLEstimator, "fiml": FIMLEstimator}
 
 
