@@ -198,16 +198,15 @@ _METRIC_FUNCTIONS = {"nps": "nps", "enps": "enps", "csat": "csat_top2box", "ces"
 
 
 def _unit_metric(name: str, frame: pd.DataFrame, study: Study, instrument: Any) -> pd.Series:
-    """A metric node per unit by :func:`analysis.metrics.by_unit`: ``nps``/``enps`` (NPS
+    """A metric node per unit by :func:`analysis.metrics.unit_values`: ``nps``/``enps`` (NPS
     points), ``csat`` (top-two-box share), ``ces`` (mean effort)."""
     item_id = getattr(instrument.metrics, name)
     options: dict[str, Any] = {}
     if name == "csat":
         item = instrument.item(item_id)
         options["scale"] = item.scale if item.scale is not None else np.arange(item.min, item.max + 1)
-    table = metrics_module.by_unit(frame, item_id, study.unit_key, metric=_METRIC_FUNCTIONS[name],
-                                   min_group_size=1, **options).units
-    return table.set_index("unit")["value"].astype(float).rename(name)
+    values = metrics_module.unit_values(frame, item_id, study.unit_key, metric=_METRIC_FUNCTIONS[name], **options)
+    return values.astype(float).rename(name)
 
 
 def unit_table(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.DataFrame

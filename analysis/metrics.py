@@ -506,3 +506,41 @@ def by_unit(
     overall = function(frame["x"], **options) if len(frame) >= min_group_size else None
     return UnitMetric(metric=metric, units=units, overall=overall, min_group_size=int(min_group_size))
 
+
+
+def unit_values(data: pd.DataFrame, item: str, group: str, *, metric: str, scale: Any = None,
+                scale_points: int | None = None, top: int = 2) -> pd.Series:
+    """The metric's point value per group, vectorised, for model inputs (never displayed).
+
+    The same values as ``by_unit(...).units["value"]`` with ``min_group_size=1`` (NPS and
+    eNPS in points, CSAT as the top-``top``-box share, CES as the mean), without intervals
+    or suppression, in one grouped pass: the linkage chain and ``tandem power`` need only
+    the values, for thousands of simulated units. Groups without an answer are left out.
+    Answers outside the metric's range raise :class:`DataError` as in the metric functions.
+    """
+    if metric not in METRICS:
+        raise DataError(f"unknown metric '{metric}'.{did_you_mean(str(metric), METRICS)}", where="unit_values",
+                        fix=f"use one of {sorted(METRICS)}.")
+    where = f"{metric} by '{group}'"
+    require_columns(data, [group], where=where)
+    x = numeric_columns(data, [item], where=where)[item]
+    keep = x.notna() & data[group].notna()
+    x, groups = x[keep].to_numpy(dtype=float), data.loc[keep, group]
+    if metric in ("nps", "enps"):
+        bad = x[(x < 0) | (x > 10) | (x != np.round(x))]
+        if bad.size:
+            raise DataError(f"{bad.size} answers are not whole numbers from 0 to 10 (e.g. {bad[0]:g}).",
+                            where=where, fix="pass the 0-10 likelihood-to-recommend item.")
+        values = 100.0 * ((x >= 9).astype(float) - (x <= 6).astype(float))
+    elif metric == "csat_top2box":
+        points = _scale_values(scale, scale_points, where)
+        if not 1 <= top < points.size:
+            raise DataError(f"top must be between 1 and {points.size - 1}, got {top}.", where=where, fix="use top=2.")
+        outside = x[~np.isin(x, points)]
+        if outside.size:
+            raise DataError(f"{outside.size} answers are not values of the scale {points.tolist()} "
+                            f"(e.g. {outside[0]:g}).", where=where, fix="pass the scale the item was asked on.")
+        values = (x >= points[-top]).astype(float)
+    else:
+        values = x
+    return pd.Series(values, index=groups.index).groupby(groups.to_numpy(), sort=True).mean().rename(metric)

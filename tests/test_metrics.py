@@ -172,3 +172,23 @@ def test_customer_metrics_by_store_from_the_instrument():
         shown = units[~units["suppressed"]]
         assert (shown["n"] >= k).all() and shown["value"].notna().all()
     assert (sizes < k).any(), "the seed should produce at least one small store"
+
+
+@pytest.mark.parametrize("metric", ["nps", "csat_top2box", "ces"])
+def test_unit_values_equal_by_unit_values(metric):
+    """The vectorised values of the linkage chain and power equal by_unit's point values."""
+    from analysis.metrics import by_unit, unit_values
+
+    rng = np.random.default_rng(4)
+    units = np.repeat([f"u{i}" for i in range(12)], rng.integers(3, 30, size=12))
+    answers = {"nps": rng.integers(0, 11, units.size), "csat_top2box": rng.integers(1, 6, units.size),
+               "ces": rng.integers(1, 8, units.size)}[metric].astype(float)
+    answers[rng.random(units.size) < 0.1] = np.nan
+    frame = pd.DataFrame({"unit": units, "x": answers})
+    options = {"scale_points": 5} if metric == "csat_top2box" else {}
+    expected = by_unit(frame, "x", "unit", metric=metric, min_group_size=1, **options).units.set_index("unit")
+    got = unit_values(frame, "x", "unit", metric=metric, **options)
+    pd.testing.assert_series_equal(got, expected["value"].astype(float).loc[got.index], check_names=False)
+    if metric != "ces":  # NPS and CSAT answers have a fixed range, as in nps() and csat_top2box()
+        with pytest.raises(DataError):
+            unit_values(frame.assign(x=frame["x"] + 20), "x", "unit", metric=metric, **options)
