@@ -65,7 +65,7 @@ METHODS = (
      "R: multilevel::rwg.j, ad.m"),
     ("Relative weights with bootstrap percentile intervals and rank stability",
      "key drivers: share of explained variance",
-     "Johnson (2000); Tonidandel & LeBreton (2011); Efron & Tibshirani (1993). R: relaimpo (lmg)"),
+     "Johnson (2000); Tonidandel & LeBreton (2011); Efron & Tibshirani (1993)"),
     ("Importance-performance analysis", "where to act first", "Martilla & James (1977)"),
     ("Welch's ANOVA; one-way ANOVA with eta² and omega²", "do groups (units, waves, demographics) differ",
      "Welch (1951); Hays (1963). R: oneway.test, aov"),
@@ -126,20 +126,73 @@ def _fmt(value: object, digits: int = 2) -> str:
     return str(value)
 
 
+def _fmt_p(value: object) -> str:
+    """A p-value as APA writes it: "< .001", else three decimals without the leading zero."""
+    if value is None or value is pd.NA:
+        return ""
+    p = float(value)  # type: ignore[arg-type]
+    if not np.isfinite(p):
+        return ""
+    return "< .001" if p < 0.001 else f"{p:.3f}".removeprefix("0")
+
+
+def _fmt_int(value: object) -> str:
+    """A count (degrees of freedom, n, rank) as an integer; fractional values keep one decimal."""
+    if value is None or value is pd.NA:
+        return ""
+    x = float(value)  # type: ignore[arg-type]
+    if not np.isfinite(x):
+        return ""
+    return f"{x:.0f}" if abs(x - round(x)) < 1e-9 else f"{x:.1f}"
+
+
+def _is_p(column: str) -> bool:
+    return str(column) in ("p", "pvalue") or "pvalue" in str(column)
+
+
+#: Columns printed as integers (degrees of freedom and counts).
+INTEGER_COLUMNS = ("df", "n", "n_items", "n_groups", "rank", "n_units")
+
+
+def _fit(fm: Mapping[str, object], keys: Sequence[str]) -> str:
+    """Fit measures as "chisq = 41.203, df = 29, pvalue = .068, ..." (df an integer, p as p)."""
+    def one(k: str) -> str:
+        value = fm.get(k)
+        text = _fmt_p(value) if _is_p(k) else _fmt_int(value) if k in INTEGER_COLUMNS else _fmt(value, 3)
+        return f"{'p' if _is_p(k) else k} {text if text.startswith('<') else '= ' + text}"
+    return ", ".join(one(k) for k in keys if k in fm)
+
+
 def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, digits: int = 2,
            text_columns: Sequence[str] = ()) -> str:
-    """An HTML table of ``frame`` (values escaped), optionally renaming/choosing columns."""
+    """An HTML table of ``frame`` (values escaped), optionally renaming/choosing columns.
+
+    p-value columns (``pvalue``, ``*pvalue*``) are printed as "< .001" or three
+    decimals, degrees of freedom and counts (:data:`INTEGER_COLUMNS`) as integers.
+    """
+    original = list(frame.columns)
     if columns:
-        frame = frame[[c for c in columns if c in frame.columns]].rename(columns=columns)
+        original = [c for c in columns if c in frame.columns]
+        frame = frame[original].rename(columns=columns)
         text_columns = [columns.get(c, c) for c in text_columns]
+    kinds = {shown: ("p" if _is_p(name) else "int" if name in INTEGER_COLUMNS else "")
+             for name, shown in zip(original, frame.columns, strict=True)}
     head = "".join(f'<th class="{"text" if c in text_columns else ""}">{escape(str(c))}</th>' for c in frame.columns)
     rows = []
     for _, row in frame.iterrows():
         cells = "".join(
-            f'<td class="{"text" if c in text_columns else ""}">{escape(_fmt(row[c], digits))}</td>'
+            f'<td class="{"text" if c in text_columns else ""}">{escape(_cell(row[c], kinds.get(c, ""), digits))}</td>'
             for c in frame.columns)
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _cell(value: object, kind: str, digits: int) -> str:
+    if kind == "p":
+        return _fmt_p(value)
+    if kind == "int":
+        return _fmt_int(value)
+    return _fmt(value, digits)
 
 
 def _section(key: str, body: str) -> str:
@@ -240,8 +293,7 @@ def _linkage(insight: Insight) -> str:
                                                       "ci_upper": "upper 95%", "pvalue": "p"},
                             text_columns=("lhs", "rhs"), digits=3))
     fm = result.fit_measures
-    parts.append(_p("Model fit: " + ", ".join(f"{k} = {_fmt(fm.get(k), 3)}" for k in
-                                              ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr") if k in fm)))
+    parts.append(_p("Model fit: " + _fit(fm, ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr"))))
     if len(result.drivers):
         main = "csat" if "csat" in set(result.drivers["outcome"]) else result.drivers["outcome"].iloc[0]
         top = result.drivers[result.drivers["outcome"] == main].sort_values("rank").head(2)
@@ -333,8 +385,7 @@ def _health(insight: Insight) -> str:
             "cross_loading": "largest cross-loading"}, text_columns=("item", "construct")))
         if report.fit_measures:
             fm = report.fit_measures
-            parts.append(_p("CFA fit: " + ", ".join(f"{k} = {_fmt(fm.get(k), 3)}" for k in
-                                                    ("chisq", "df", "cfi", "tli", "rmsea", "srmr") if k in fm)))
+            parts.append(_p("CFA fit: " + _fit(fm, ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr"))))
         parallel = insight.parallel.get(side)
         if parallel is not None:
             parts.append(_figure(charts.scree(parallel.scree, n_factors=parallel.n_factors,

@@ -327,3 +327,25 @@ def test_a_pulse_campaign_with_a_customer_campaign_gets_a_linkage_page(tmp_path,
     only_pulse.sidebar.radio(key="insight:source").set_value("Campaigns").run()
     only_pulse.sidebar.multiselect(key="insight:campaigns").set_value(["pulse"]).run()
     assert any("a customer survey is not among the chosen data" in i.value for i in only_pulse.info)
+
+
+# --------------------------------------------------------------------------- report formatting (issue 14)
+def test_report_prints_p_values_apa_style_and_degrees_of_freedom_as_integers():
+    import pandas as pd
+
+    from reports import html
+
+    assert html._fmt_p(8e-10) == "< .001" and html._fmt_p(0.0456) == ".046" and html._fmt_p(float("nan")) == ""
+    assert html._fmt_int(29.0) == "29" and html._fmt_int(27.43) == "27.4"
+    fit = html._fit({"chisq": 41.2034, "df": 29.0, "pvalue": 3e-12, "cfi": 0.98}, ("chisq", "df", "pvalue", "cfi"))
+    assert fit == "chisq = 41.203, df = 29, p < .001, cfi = 0.980"
+    table = html._table(pd.DataFrame({"lhs": ["a"], "pvalue": [0.00000000082], "df": [29.0], "est": [0.5]}),
+                        columns={"lhs": "outcome", "est": "beta", "pvalue": "p", "df": "df"}, digits=3)
+    assert "&lt; .001" in table and "0000" not in table and ">29<" in table and "29.000" not in table
+
+
+def test_report_methods_cite_johnson_for_relative_weights_not_relaimpo_lmg():
+    from reports.html import METHODS
+
+    row = next(r for r in METHODS if r[0].startswith("Relative weights"))
+    assert "Johnson (2000)" in row[2] and "lmg" not in row[2] and "relaimpo" not in row[2]
