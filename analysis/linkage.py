@@ -16,7 +16,7 @@ experience move our customers, and by how much?*, in five steps:
 5. rank the employee drivers of each customer outcome
    (:func:`analysis.drivers.relative_weights`, bootstrapped over units).
 
-The result (:class:`StudyResult`) holds numbers only; :func:`format_study` renders it
+The result (:class:`StudyResult`) holds numbers only; :func:`reports.text.format_study` renders it
 as text. No output of this module contains a unit below the study's minimum sizes.
 """
 
@@ -38,7 +38,7 @@ from analysis.study import METRIC_NODES, Study
 from analysis.threads import limit_blas_threads
 from surveys.errors import TandemError, did_you_mean
 
-__all__ = ["LinkageError", "StudyResult", "format_study", "run_study", "unit_table"]
+__all__ = ["LinkageError", "StudyResult", "run_study", "unit_table"]
 
 PATH_COLUMNS = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]
 DROPPED_COLUMNS = ["unit", "reason"]
@@ -452,65 +452,3 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
 
 
 # --------------------------------------------------------------------------- rendering
-
-
-def _fmt(x: Any, digits: int = 2) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "-"
-    return f"{x:.{digits}f}"
-
-
-def _stars(p: float) -> str:
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-
-
-def format_study(result: StudyResult) -> str:
-    """Plain-text report of a :class:`StudyResult` (aggregation, chain, drivers)."""
-    lines = [f"Study: {result.title} ({result.study_id})",
-             f"Units analysed: {result.n_units} (each with >= {result.min_employees} employee and "
-             f">= {result.min_customers} customer responses); left out: {len(result.dropped)}"]
-    if result.waves.get("employee") or result.waves.get("customer"):
-        lines.append(f"Waves: employees {', '.join(result.waves['employee']) or '-'}; "
-                     f"customers {', '.join(result.waves['customer']) or '-'}")
-    lines += ["", "1. Can we aggregate to units? (ICC(1) > .05 with p < .05, ICC(2) >= .70, r_wg(J) >= .70)"]
-    lines.append(f"   {'side':9} {'construct':24} {'ICC(1)':>7} {'ICC(2)':>7} {'rwg(J)':>7}  verdict")
-    for row in result.aggregation.itertuples():
-        lines.append(f"   {row.side:9} {row.construct:24} {_fmt(row.icc1):>7} {_fmt(row.icc2):>7} "
-                     f"{_fmt(row.rwg_j_mean):>7}  {row.verdict}")
-    interval = f"95% {'bootstrap' if result.bootstrap else 'normal'} CI"
-    lines += ["", f"2. The chain at unit level (standardized paths, {interval})"]
-    for row in result.paths.itertuples():
-        lines.append(f"   {row.lhs:>20} <- {row.rhs:<20} {row.est:6.2f} [{row.ci_lower:5.2f}, {row.ci_upper:5.2f}] "
-                     f"{_stars(row.pvalue)}")
-    lines.append("   R²: " + ", ".join(f"{k} {v:.2f}" for k, v in result.r2.items()))
-    fm = result.fit_measures
-    lines.append("   Fit: " + ", ".join(f"{k} {_fmt(fm[k], 0 if k == 'df' else 3)}"
-                                       for k in ("chisq", "df", "pvalue", "cfi", "rmsea", "srmr") if k in fm))
-    lines += ["", "3. How much each employee construct moves each customer outcome",
-              "   (standardized indirect effect through the chain; * = its 95% interval excludes 0)"]
-    outcomes = list(dict.fromkeys(result.indirect["rhs"]))
-    lines.append(f"   {'':20}" + "".join(f"{o:>17}" for o in outcomes))
-    for source, table in result.indirect.groupby("lhs", sort=False):
-        cells = table.set_index("rhs")
-        row = ""
-        for outcome in outcomes:
-            if outcome not in cells.index:
-                row += f"{'':>17}"
-                continue
-            cell = cells.loc[outcome]
-            sig = "*" if cell.ci_lower > 0 or cell.ci_upper < 0 else " "
-            row += f"{cell.est:16.3f}{sig}"
-        lines.append(f"   {source:20}" + row)
-    lines += ["", "4. Ranked employee drivers of each customer outcome (relative weights; share of R²)"]
-    for outcome, table in result.drivers.groupby("outcome", sort=False):
-        lines.append(f"   {outcome} (R² {table['r2'].iloc[0]:.2f} explained by the employee constructs):")
-        table = table.sort_values("rank")
-        for row in table.itertuples():
-            interval = f" [{row.pct_ci_lower:4.0f}%, {row.pct_ci_upper:4.0f}%]" if result.bootstrap else ""
-            lines.append(f"     {int(row.rank)}. {row.predictor:<20} {row.pct:5.1f}% of R²{interval}")
-    if len(result.dropped):
-        lines += ["", "Units left out:"]
-        lines += [f"   {row.unit}: {row.reason}" for row in result.dropped.itertuples()]
-    if result.warnings:
-        lines += ["", "Warnings:"] + [f"   - {w}" for w in result.warnings]
-    return "\n".join(lines)

@@ -32,7 +32,7 @@ from analysis.simulate import SERVICE_PROFIT_CHAIN, simulate_service_profit_chai
 from analysis.study import Study
 from analysis.threads import limit_blas_threads
 
-__all__ = ["PathPlan", "PowerResult", "effects_for", "format_power", "path_model_tests", "path_plan", "power"]
+__all__ = ["PathPlan", "PowerResult", "effects_for", "path_model_tests", "path_plan", "power"]
 
 #: Simulated units per chunk of replications (memory: about 50 respondents a unit).
 CHUNK_UNITS = 4_000
@@ -348,20 +348,3 @@ def path_model_tests(plan: PathPlan, cov: np.ndarray, n: np.ndarray) -> tuple[np
     with np.errstate(divide="ignore", invalid="ignore"):
         z = b_out / se_out
     return b_out, special.erfc(np.abs(z) / np.sqrt(2))
-
-
-def format_power(result: PowerResult) -> str:
-    """Plain-text power table: one row per path, one column per number of units."""
-    table = result.table.assign(path=result.table["lhs"] + " ~ " + result.table["rhs"])
-    wide = table.pivot_table(index=["path", "effect"], columns="n_units", values="power", sort=False)
-    sizes = list(wide.columns)
-    lines = [f"Power by simulation ({result.reps} replications per size, alpha = {result.alpha}; "
-             f"{result.employees_per_unit[0]}-{result.employees_per_unit[1]} employees and "
-             f"{result.customers_per_unit[0]}-{result.customers_per_unit[1]} customers per unit)",
-             f"{'path':44} {'effect':>6} " + " ".join(f"{f'{n} units':>10}" for n in sizes)]
-    for (path, effect), row in wide.iterrows():
-        lines.append(f"{path:44} {effect:6.2f} " + " ".join(f"{v:10.2f}" for v in row.to_numpy()))
-    lines += ["", "Units needed for 80% power (smallest number tried):"]
-    lines += [f"  {path:42} {int(n) if np.isfinite(n) else f'more than {max(sizes)}'}"
-              for path, n in result.units_needed().items()]
-    return "\n".join(lines)

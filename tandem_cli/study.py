@@ -39,8 +39,8 @@ def analyze_study(
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = DEFAULTS.seed,
 ) -> None:
     """Aggregation verdicts, the unit-level service-profit chain and ranked drivers."""
-    from analysis.linkage import format_study
     from analysis.study import load_study
+    from reports.text import format_study
     from services.insight import linkage
     from services.selection import select
     from services.sources import demo_dataset, file_dataset
@@ -84,8 +84,9 @@ def power_command(
     """Power to detect each hypothesised path, by simulation: how many units you need."""
     from rich.progress import Progress
 
-    from analysis.power import format_power, power
+    from analysis.power import power
     from analysis.study import load_study
+    from reports.text import format_power
 
     spec = load_study(study)
     try:

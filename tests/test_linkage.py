@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.linkage import LinkageError, fit_chain, format_study, run_study, unit_table
+from analysis.linkage import LinkageError, fit_chain, run_study, unit_table
 from analysis.sem import count_parameters
 from analysis.simulate import simulate_service_profit_chain
 from analysis.study import load_study
+from reports.text import format_study
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "instruments" / "studies" / "service_profit_chain.yaml"

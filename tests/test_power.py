@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from analysis.linkage import LinkageError, fit_chain, unit_table
-from analysis.power import effects_for, format_power, path_model_tests, path_plan, power
+from analysis.power import effects_for, path_model_tests, path_plan, power
 from analysis.sem import count_parameters
 from analysis.simulate import SERVICE_PROFIT_CHAIN, simulate_service_profit_chain
 from analysis.study import load_study
+from reports.text import format_power
 
 STUDY = Path(__file__).resolve().parents[1] / "instruments" / "studies" / "service_profit_chain.yaml"
 
