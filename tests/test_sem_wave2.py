@@ -29,7 +29,6 @@ def wave2_cases() -> dict:
 NOT_BUILT = {
     "bfi_AC_wlsmv": "ordinal indicators (WLSMV) are not built",
     "hs1939_ordinal_wlsmv": "ordinal indicators (WLSMV) are not built",
-    "hs1939_partial_scalar_latent_means": "partial invariance (group.partial) is not built",
 }
 TWO_LEVEL = ("sim_twolevel_cfa", "bh1996_twolevel_path")
 
@@ -43,6 +42,8 @@ def _fit_case(case: dict):
         kwargs["group"] = options["group"]
     if "group.equal" in options:
         kwargs["group_equal"] = tuple(options["group.equal"])
+    if "group.partial" in options:
+        kwargs["group_partial"] = tuple(options["group.partial"])
     if "fixed.x" in options:
         kwargs["fixed_x"] = bool(options["fixed.x"])
     if "cluster" in options:
@@ -56,6 +57,8 @@ def _find(estimates, row: dict):
         hit = estimates[(estimates.lhs == row["rhs"]) & (estimates.op == "~~") & (estimates.rhs == row["lhs"])]
     if "level" in row and "level" in estimates.columns:
         hit = hit[hit.level == row["level"]]
+    if "group_label" in row:
+        hit = hit[hit.group == row["group_label"]]
     return hit
 
 
@@ -73,7 +76,8 @@ def case_misses(name: str, case: dict, res) -> list[str]:
         if not abs(actual - value) <= bound:
             misses.append(f"{name}: fit {stat}: expected {value:.8g}, actual {actual:.8g}")
     for row in expected["estimates"]:
-        label = f"{name}: {row['lhs']} {row['op']} {row['rhs']}" + (f" (level {row['level']})" if "level" in row else "")
+        label = f"{name}: {row['lhs']} {row['op']} {row['rhs']}" + (f" (level {row['level']})" if "level" in row else "") \
+            + (f" (group {row['group_label']})" if "group_label" in row else "")
         hit = _find(res.estimates, row)
         if len(hit) != 1:
             misses.append(f"{label}: {len(hit)} rows in the estimate table, expected 1")
@@ -259,3 +263,16 @@ def test_two_level_summary_shows_the_levels():
     assert "Level 1 [within]:" in text and "Level 2 [between]:" in text and "SRMR (between)" in text
     assert text.index("fw =~ y2") < text.index("Level 2 [between]:") < text.index("fb =~ y2")
     assert res.r2.loc[("between", "y1")] == pytest.approx(1 - 0.22723, abs=2e-3)
+
+
+def test_group_partial_refuses_unknown_terms():
+    from analysis.errors import ModelSpecificationError
+
+    hs = reference_data("holzinger_swineford_1939.csv")
+    model = wave2_cases()["hs1939_partial_scalar_latent_means"]["model"]
+    with pytest.raises(ModelSpecificationError, match="not a parameter"):
+        sem.fit(model, hs, group="school", group_equal=("loadings", "intercepts"), group_partial=("x42 ~ 1",))
+    with pytest.raises(ModelSpecificationError, match="needs group_equal"):
+        sem.fit(model, hs, group="school", group_partial=("x3 ~ 1",))
+    with pytest.raises(ModelSpecificationError, match="not 'lhs op rhs'"):
+        sem.fit(model, hs, group="school", group_equal=("intercepts",), group_partial=("x3",))

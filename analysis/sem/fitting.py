@@ -42,7 +42,7 @@ ESTIMATORS: dict[str, type[MLEstimator]] = {"listwise": MLEstimator, "fiml": FIM
 
 def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal: str | tuple[str, ...] = (),
         missing: str = "listwise", bootstrap: int = 0, seed: int | None = None,
-        fixed_x: bool = True, cluster: str | None = None) -> SEMResult:
+        fixed_x: bool = True, cluster: str | None = None, group_partial: str | tuple[str, ...] = ()) -> SEMResult:
     """Fit a structural equation model by maximum likelihood (lavaan ``sem()``).
 
     Parameters
@@ -58,6 +58,9 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
         ``"intercepts"``, ``"residuals"``, ``"residual.covariances"``, ``"lv.variances"``,
         ``"lv.covariances"``, ``"regressions"``, ``"means"`` (lavaan ``group.equal``).
         With equal intercepts the latent means are free in all but the first group.
+    group_partial
+        Parameters exempt from ``group_equal`` (lavaan ``group.partial``), e.g.
+        ``("x3 ~ 1", "visual =~ x2")``: partial invariance.
     missing
         ``"listwise"`` (cases with a missing value are dropped and reported) or
         ``"fiml"`` (full-information ML; lavaan ``missing = "ml"``).
@@ -139,6 +142,12 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
         if ge not in GROUP_EQUAL:
             raise ModelSpecificationError(f"group_equal '{ge}' is unknown.{did_you_mean(ge, GROUP_EQUAL)}",
                                           where="fit(group_equal=...)", fix=f"use any of {GROUP_EQUAL}")
+    if isinstance(group_partial, str):
+        group_partial = (group_partial,)
+    group_partial = tuple(group_partial)
+    if group_partial and not group_equal:
+        raise ModelSpecificationError("group_partial needs group_equal", where="fit(group_partial=...)",
+                                      fix="pass group_equal=(...) as well")
     if group_equal and group is None:
         raise ModelSpecificationError("group_equal needs a group column", where="fit(group_equal=...)",
                                       fix="pass group='column'")
@@ -155,6 +164,7 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
                                       complete=st.exo_x if fixed_x else ())
     n_groups = len(labels)
     table = build_table(syntax, n_groups=n_groups, group_equal=group_equal, fixed_x=bool(fixed_x),
+                        group_partial=group_partial,
                         meanstructure=uses_meanstructure(syntax, n_groups=n_groups, missing=missing))
     estimator = ESTIMATORS[missing](Model(table), group_data)
     table.check_identified()

@@ -12,6 +12,7 @@ is the only source of the number of free parameters (``npar``), of sample moment
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -24,6 +25,7 @@ GROUP_EQUAL = ("loadings", "intercepts", "residuals", "residual.covariances", "l
 MATRICES = ("lambda", "beta", "psi", "theta", "nu", "alpha")
 SYMMETRIC = frozenset({"psi", "theta"})
 _T = TypeVar("_T")
+_PARTIAL = re.compile(r"^\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*(=~|~~|~)\s*([A-Za-z0-9_.]+)\s*$")
 
 
 @dataclass
@@ -148,7 +150,8 @@ def uses_meanstructure(syntax: ModelSyntax, *, n_groups: int = 1, missing: str =
 
 
 def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool = False,
-                group_equal: tuple[str, ...] = (), fixed_x: bool = True) -> ParameterTable:
+                group_equal: tuple[str, ...] = (), fixed_x: bool = True,
+                group_partial: tuple[str, ...] = ()) -> ParameterTable:
     """The parameter table of a parsed model (lavaan ``lavaanify`` with ``sem()``'s defaults).
 
     Raises
@@ -158,7 +161,7 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
     """
     st = structure_of(syntax)
     rows = _build_rows(syntax, st, n_groups, meanstructure, group_equal, fixed_x)
-    npar = _assign_parameters(rows, syntax, group_equal)
+    npar = _assign_parameters(rows, syntax, group_equal, _partial_keys(group_partial, rows))
     known = {r.label for r in rows if r.label} | {d.name for d in syntax.definitions}
     for d in syntax.definitions:
         for name in d.names:
@@ -170,11 +173,13 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
 
 
 def count_parameters(model: str, *, n_groups: int = 1, missing: str = "listwise",
-                     group_equal: tuple[str, ...] = (), fixed_x: bool = True) -> ParameterTable:
+                     group_equal: tuple[str, ...] = (), fixed_x: bool = True,
+                     group_partial: tuple[str, ...] = ()) -> ParameterTable:
     """The parameter table of model syntax without data: what :func:`analysis.sem.fit`
     will estimate (``npar``, ``ndat``, ``df``), for checks before fitting."""
     syntax = parse_model(model)
     return build_table(syntax, n_groups=n_groups, group_equal=tuple(group_equal), fixed_x=fixed_x,
+                       group_partial=tuple(group_partial),
                        meanstructure=uses_meanstructure(syntax, n_groups=n_groups, missing=missing))
 
 
@@ -326,8 +331,31 @@ def _build_rows(syntax: ModelSyntax, st: Structure, n_groups: int, meanstructure
     return rows
 
 
-def _assign_parameters(rows: list[ParameterRow], syntax: ModelSyntax, group_equal: tuple[str, ...]) -> int:
-    """Give free rows parameter ids; shared labels, ``==`` and ``group_equal`` share one id."""
+def _partial_keys(group_partial: tuple[str, ...], rows: list[ParameterRow]) -> set[tuple[str, str, str]]:
+    """lavaan ``group.partial`` terms (``"x3 ~ 1"``, ``"visual =~ x2"``, ``"x1 ~~ x1"``) as row keys."""
+    keys: set[tuple[str, str, str]] = set()
+    have = {(r.lhs, r.op, r.rhs) for r in rows}
+    for term in group_partial:
+        m = _PARTIAL.match(term)
+        if not m:
+            raise ModelSpecificationError(f"group_partial term '{term}' is not 'lhs op rhs'",
+                                          where="fit(group_partial=...)", fix="write e.g. 'x3 ~ 1' or 'visual =~ x2'")
+        lhs, op, rhs = m.groups()
+        key = (lhs, "~1", "") if (op == "~" and rhs == "1") else (lhs, op, rhs)
+        candidates = [key, (rhs, op, lhs)] if op == "~~" else [key]
+        found = [k for k in candidates if k in have]
+        if not found:
+            raise ModelSpecificationError(f"group_partial term '{term}' is not a parameter of the model",
+                                          where="fit(group_partial=...)", fix="name a parameter of the model")
+        keys.update(found)
+    return keys
+
+
+def _assign_parameters(rows: list[ParameterRow], syntax: ModelSyntax, group_equal: tuple[str, ...],
+                       partial: set[tuple[str, str, str]] | None = None) -> int:
+    """Give free rows parameter ids; shared labels, ``==`` and ``group_equal`` share one id
+    (except the ``partial`` rows, lavaan ``group.partial``)."""
+    partial = partial or set()
     parent: dict[int, int] = {}
 
     def find(i):
@@ -352,7 +380,8 @@ def _assign_parameters(rows: list[ParameterRow], syntax: ModelSyntax, group_equa
         if r.group == 0:
             by_key[(r.lhs, r.op, r.rhs)] = i
     for i, r in enumerate(rows):
-        if r.group > 0 and r.free and not r.label and r.category in group_equal:
+        if r.group > 0 and r.free and not r.label and r.category in group_equal \
+                and (r.lhs, r.op, r.rhs) not in partial:
             j = by_key.get((r.lhs, r.op, r.rhs))
             if j is not None and rows[j].free:
                 union(j, i)
