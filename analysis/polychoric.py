@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from analysis.bivariate_normal import BivariateGrid, bivariate_normal_cdf, bivariate_normal_pdf
 from analysis.errors import DataError
+from analysis.polychoric_se import standard_errors
 from analysis.scoring import numeric_items
 
 __all__ = [
@@ -51,128 +53,6 @@ DEFAULT_MAX_CATEGORIES = 15
 #: lavaan's bounds of the polychoric (nlminb, +-0.999) and polyserial (+-0.995) correlation.
 POLYCHORIC_BOUND = 0.999
 POLYSERIAL_BOUND = 0.995
-
-_TWO_PI = 2.0 * math.pi
-
-# 20-point Gauss-Legendre rule on [-1, 1] (the positive half; Genz's bvnu), mapped to [0, 2].
-_GL_HALF_X = np.array([
-    0.9931285991850949, 0.9639719272779138, 0.9122344282513259, 0.8391169718222188, 0.7463319064601508,
-    0.6360536807265150, 0.5108670019508271, 0.3737060887154196, 0.2277858511416451, 0.07652652113349733,
-])
-_GL_HALF_W = np.array([
-    0.01761400713915212, 0.04060142980038694, 0.06267204833410906, 0.08327674157670475, 0.1019301198172404,
-    0.1181945319615184, 0.1316886384491766, 0.1420961093183821, 0.1491729864726037, 0.1527533871307259,
-])
-_GL_X = np.concatenate([1.0 - _GL_HALF_X, 1.0 + _GL_HALF_X])
-_GL_W = np.concatenate([_GL_HALF_W, _GL_HALF_W])
-
-
-# --------------------------------------------------------------------------- bivariate normal
-
-
-def _bvn_upper(h: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """P(X > h, Y > k) for standard bivariate normals of correlation r; h, k finite, |r| <= 1.
-
-    Alan Genz's ``bvnu`` (Drezner & Wesolowsky 1990 with Genz's refinements), vectorised,
-    always with the 20-point rule (accurate to about 1e-15).
-    """
-    out = np.empty(h.shape)
-    small = np.abs(r) < 0.925
-    if small.any():
-        hs, ks, rs = h[small], k[small], r[small]
-        hk = hs * ks
-        half_sq = (hs * hs + ks * ks) / 2.0
-        asr = np.arcsin(rs) / 2.0
-        sn = np.sin(asr[:, None] * _GL_X)
-        bvn = np.exp((sn * hk[:, None] - half_sq[:, None]) / (1.0 - sn * sn)) @ _GL_W
-        out[small] = bvn * asr / _TWO_PI + special.ndtr(-hs) * special.ndtr(-ks)
-    large = ~small
-    if large.any():
-        hs, rs = h[large], r[large]
-        ks = np.where(rs < 0, -k[large], k[large])
-        hk = hs * ks
-        bvn = np.zeros(hs.shape)
-        inner = np.abs(rs) < 1.0
-        if inner.any():
-            hi, ki, hki, ri = hs[inner], ks[inner], hk[inner], rs[inner]
-            a_s = (1.0 - ri) * (1.0 + ri)
-            a = np.sqrt(a_s)
-            bs = (hi - ki) ** 2
-            c = (4.0 - hki) / 8.0
-            d = (12.0 - hki) / 80.0
-            with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-                asr = -(bs / a_s + hki) / 2.0
-                value = np.where(asr > -100.0, a * np.exp(asr) * (1.0 - c * (bs - a_s) * (1.0 - d * bs) / 3.0
-                                                                  + c * d * a_s * a_s), 0.0)
-                b = np.sqrt(bs)
-                sp = math.sqrt(_TWO_PI) * special.ndtr(-b / a)
-                value = value - np.where(hki > -100.0,
-                                         np.exp(-hki / 2.0) * sp * b * (1.0 - c * bs * (1.0 - d * bs) / 3.0), 0.0)
-                a_half = a / 2.0
-                xs = (a_half[:, None] * _GL_X) ** 2
-                asr_x = -(bs[:, None] / xs + hki[:, None]) / 2.0
-                spx = 1.0 + c[:, None] * xs * (1.0 + 5.0 * d[:, None] * xs)
-                rsx = np.sqrt(1.0 - xs)
-                ep = np.exp(-(hki[:, None] / 2.0) * xs / (rsx + 1.0) ** 2) / rsx
-                terms = np.where(asr_x > -100.0, np.exp(asr_x) * (spx - ep), 0.0)
-            bvn[inner] = (a_half * (terms @ _GL_W) - value) / _TWO_PI
-        positive = rs > 0
-        out_large = np.empty(hs.shape)
-        out_large[positive] = bvn[positive] + special.ndtr(-np.maximum(hs[positive], ks[positive]))
-        neg = ~positive
-        hn, kn, bn = hs[neg], ks[neg], bvn[neg]
-        lower = np.where(hn < 0, special.ndtr(kn) - special.ndtr(hn), special.ndtr(-hn) - special.ndtr(-kn))
-        out_large[neg] = np.where(hn >= kn, -bn, lower - bn)
-        out[large] = out_large
-    return np.clip(out, 0.0, 1.0)
-
-
-def bivariate_normal_cdf(h: np.ndarray | float, k: np.ndarray | float, r: np.ndarray | float) -> np.ndarray:
-    """P(X <= h, Y <= k) of a standard bivariate normal with correlation ``r``, elementwise.
-
-    Parameters
-    ----------
-    h, k
-        Upper limits (broadcast together with ``r``); ``-inf`` and ``+inf`` allowed.
-    r
-        Correlation(s) in [-1, 1].
-
-    Returns
-    -------
-    numpy.ndarray
-        Probabilities, accurate to about 1e-15 (Genz's ``bvnu`` with a 20-point
-        Gauss-Legendre rule, the algorithm of R's ``pbivnorm`` and ``mnormt``).
-
-    References
-    ----------
-    Drezner, Z., & Wesolowsky, G. O. (1990). On the computation of the bivariate normal
-    integral. *Journal of Statistical Computation and Simulation*, 35, 101-107.
-    Genz, A. (2004). Numerical computation of rectangular bivariate and trivariate
-    normal and t probabilities. *Statistics and Computing*, 14, 251-260.
-    """
-    h, k, r = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(h, k, r))
-    out = np.empty(h.shape)
-    flat_h, flat_k, flat_r, flat_out = h.ravel(), k.ravel(), r.ravel(), out.ravel()
-    finite = np.isfinite(flat_h) & np.isfinite(flat_k)
-    # limits at infinity: P(X <= -inf, .) = 0, P(X <= +inf, Y <= k) = Phi(k)
-    low = (flat_h == -np.inf) | (flat_k == -np.inf)
-    flat_out[~finite] = np.where(
-        low[~finite], 0.0,
-        np.where(flat_h[~finite] == np.inf, special.ndtr(flat_k[~finite]), special.ndtr(flat_h[~finite])))
-    if finite.any():
-        flat_out[finite] = _bvn_upper(-flat_h[finite], -flat_k[finite], np.clip(flat_r[finite], -1.0, 1.0))
-    return flat_out.reshape(h.shape)
-
-
-def bivariate_normal_pdf(h: np.ndarray | float, k: np.ndarray | float, r: np.ndarray | float) -> np.ndarray:
-    """Density of a standard bivariate normal with correlation ``r`` (0 where h or k is infinite)."""
-    h, k, r = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(h, k, r))
-    one_minus = (1.0 - r) * (1.0 + r)
-    with np.errstate(invalid="ignore", over="ignore"):
-        q = (h * h - 2.0 * r * h * k + k * k) / one_minus
-        density = np.exp(-q / 2.0) / (_TWO_PI * np.sqrt(one_minus))
-    return np.where(np.isfinite(h) & np.isfinite(k), density, 0.0)
-
 
 # --------------------------------------------------------------------------- checks and thresholds
 
@@ -256,57 +136,6 @@ def _pair_tables(codes: np.ndarray, k: np.ndarray, pairs: np.ndarray, k_max: int
     return tables.reshape(len(pairs), k_max, k_max)
 
 
-class _BivariateGrid:
-    """The thresholds of every pair on one padded grid and the pieces that do not change with rho."""
-
-    def __init__(self, ext_a: np.ndarray, ext_b: np.ndarray) -> None:
-        # ext_a, ext_b: (P, k_max + 1) extended thresholds [-inf, t1, ..., +inf, +inf ...]
-        self.shape = (ext_a.shape[0], ext_a.shape[1], ext_b.shape[1])
-        a = np.broadcast_to(ext_a[:, :, None], self.shape)
-        b = np.broadcast_to(ext_b[:, None, :], self.shape)
-        self.finite = np.isfinite(a) & np.isfinite(b)
-        self.a, self.b = a[self.finite], b[self.finite]
-        self.pair = np.broadcast_to(np.arange(self.shape[0])[:, None, None], self.shape)[self.finite]
-        # the grid at infinite limits: 0 on the -inf edges, Phi(other) on the +inf edges
-        edge = np.zeros(self.shape)
-        edge[~self.finite] = bivariate_normal_cdf(a[~self.finite], b[~self.finite], 0.0)
-        self.edge = edge
-
-    def subset(self, idx: np.ndarray) -> _BivariateGrid:
-        """The grid of the pairs ``idx`` (ascending) only."""
-        sub = object.__new__(_BivariateGrid)
-        sub.shape = (len(idx), *self.shape[1:])
-        sub.finite = self.finite[idx]
-        keep = np.zeros(self.shape[0], dtype=bool)
-        keep[idx] = True
-        keep = keep[self.pair]
-        sub.a, sub.b = self.a[keep], self.b[keep]
-        sub.pair = np.searchsorted(idx, self.pair[keep])
-        sub.edge = self.edge[idx]
-        return sub
-
-    def cell_terms(self, rho: np.ndarray, derivatives: bool = True):
-        """Cell probabilities and their first and second derivatives in rho, each (P, K, K)."""
-        r = rho[self.pair]
-        cdf = self.edge.copy()
-        cdf[self.finite] = bivariate_normal_cdf(self.a, self.b, r)
-        prob = _second_difference(cdf)
-        if not derivatives:
-            return prob, None, None
-        dens = np.zeros(self.shape)
-        d2 = np.zeros(self.shape)
-        phi = bivariate_normal_pdf(self.a, self.b, r)
-        one_minus = (1.0 - r) * (1.0 + r)
-        quad = self.a * self.a - 2.0 * r * self.a * self.b + self.b * self.b
-        dens[self.finite] = phi
-        d2[self.finite] = phi * ((r + self.a * self.b) / one_minus - r * quad / one_minus**2)
-        return prob, _second_difference(dens), _second_difference(d2)
-
-
-def _second_difference(grid: np.ndarray) -> np.ndarray:
-    return grid[:, 1:, 1:] - grid[:, :-1, 1:] - grid[:, 1:, :-1] + grid[:, :-1, :-1]
-
-
 def _fit_polychoric(tables: np.ndarray, ext_a: np.ndarray, ext_b: np.ndarray, start: np.ndarray,
                     *, bound: float = POLYCHORIC_BOUND, tol: float = 1e-10, max_iter: int = 100
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -317,7 +146,7 @@ def _fit_polychoric(tables: np.ndarray, ext_a: np.ndarray, ext_b: np.ndarray, st
     non-negative curvature) is replaced by bisection. Returns rho, whether it is at a
     bound of [-bound, bound], and whether the iteration stopped before converging.
     """
-    grid = _BivariateGrid(ext_a, ext_b)
+    grid = BivariateGrid(ext_a, ext_b)
     counts = tables.astype(float)
     observed = counts > 0
     n_pairs = tables.shape[0]
@@ -356,7 +185,7 @@ def _fit_polychoric(tables: np.ndarray, ext_a: np.ndarray, ext_b: np.ndarray, st
     return rho, at_bound, active & ~at_bound
 
 
-def _loglik(grid: _BivariateGrid, counts: np.ndarray, rho: np.ndarray) -> np.ndarray:
+def _loglik(grid: BivariateGrid, counts: np.ndarray, rho: np.ndarray) -> np.ndarray:
     prob, _, _ = grid.cell_terms(rho, derivatives=False)
     observed = counts > 0
     return np.where(observed, counts * np.log(np.where(observed, np.maximum(prob, 1e-300), 1.0)), 0.0).sum(axis=(1, 2))
@@ -400,66 +229,6 @@ def _standardize(values: np.ndarray) -> np.ndarray:
     mean = values[present].mean()
     sd = values[present].std()  # ML (N denominator), as lavaan's univariate step
     return (values - mean) / sd
-
-
-# --------------------------------------------------------------------------- standard errors (Muthén 1984)
-
-
-def _dnorm(x: np.ndarray) -> np.ndarray:
-    return np.exp(-0.5 * x * x) / math.sqrt(_TWO_PI)
-
-
-def _threshold_scores(thresholds: np.ndarray) -> np.ndarray:
-    """Scores of the univariate ordinal likelihood: row = category (K), column = threshold (K-1)."""
-    k = len(thresholds) + 1
-    ext = np.concatenate([[-np.inf], thresholds, [np.inf]])
-    prob = special.ndtr(ext[1:]) - special.ndtr(ext[:-1])
-    density = _dnorm(thresholds)
-    scores = np.zeros((k, k - 1))
-    scores[np.arange(k - 1), np.arange(k - 1)] = density / prob[:-1]    # the threshold above the category
-    scores[np.arange(1, k), np.arange(k - 1)] = -density / prob[1:]     # the threshold below it
-    return scores
-
-
-def _influence_tables(counts: np.ndarray, ext_a: np.ndarray, ext_b: np.ndarray, rho: np.ndarray,
-                      scores_a: np.ndarray, inv_a: np.ndarray, scores_b: np.ndarray, inv_b: np.ndarray
-                      ) -> np.ndarray:
-    """lavaan's (Muthén 1984) linearisation of every pair's correlation, per cell of its table.
-
-    With the case-wise scores of the correlation (:math:`s_r`) and of the two items'
-    thresholds, and lavaan's outer-product approximations :math:`A_{22} = \\sum s_r^2`,
-    :math:`A_{21} = \\sum s_r \\partial\\log P_r/\\partial\\tau`, :math:`A_{11}` (the threshold
-    scores' cross-products), a case in cell (a, b) contributes
-    :math:`U_{ab} = -A_{22}^{-1} A_{21} A_{11}^{-1} s^\\tau + s_{ab}/A_{22}`; the asymptotic
-    covariance of the estimates is :math:`\\sum_r U_r U_r'`. ``scores_*`` are (P, K, K-1)
-    threshold scores by category, ``inv_*`` the (P, K-1, K-1) inverses of :math:`A_{11}`.
-    """
-    grid = _BivariateGrid(ext_a, ext_b)
-    prob, dp, _ = grid.cell_terms(rho)
-    observed = counts > 0
-    safe = np.where(observed, np.maximum(prob, 1e-300), 1.0)
-    score = np.where(observed, dp / safe, 0.0)
-    q = np.where(observed, counts * score / safe, 0.0)
-    shape = grid.shape
-    a = np.broadcast_to(ext_a[:, :, None], shape)
-    b = np.broadcast_to(ext_b[:, None, :], shape)
-    r = rho[:, None, None]
-    s = np.sqrt((1.0 - r) * (1.0 + r))
-    fa, fb = np.isfinite(a), np.isfinite(b)
-    a0, b0 = np.where(fa, a, 0.0), np.where(fb, b, 0.0)
-    ga = np.where(fa, _dnorm(a0) * special.ndtr((b - r * a0) / s), 0.0)   # dPhi2/da
-    gb = np.where(fb, _dnorm(b0) * special.ndtr((a - r * b0) / s), 0.0)   # dPhi2/db
-    k = counts.shape[1]
-    row_a = (ga[:, :, 1:] - ga[:, :, :-1])[:, 1:k, :]          # (P, K-1, K): threshold u, column b
-    row_b = (gb[:, 1:, :] - gb[:, :-1, :])[:, :, 1:k]          # (P, K, K-1): row a, threshold v
-    a21_a = (row_a * (q[:, :-1, :] - q[:, 1:, :])).sum(axis=2)
-    a21_b = (row_b * (q[:, :, :-1] - q[:, :, 1:])).sum(axis=1)
-    a22 = (counts * score * score).sum(axis=(1, 2))
-    coef_a = -np.einsum("pu,puv->pv", a21_a, inv_a) / a22[:, None]
-    coef_b = -np.einsum("pu,puv->pv", a21_b, inv_b) / a22[:, None]
-    u_a = np.einsum("pkt,pt->pk", scores_a, coef_a)
-    u_b = np.einsum("pkt,pt->pk", scores_b, coef_b)
-    return u_a[:, :, None] + u_b[:, None, :] + score / a22[:, None, None]
 
 
 # --------------------------------------------------------------------------- result and entry points
@@ -747,7 +516,7 @@ def polychoric(
             notes.append(f"the polychoric correlation of {names[pairs[x, 0]]!r} and {names[pairs[x, 1]]!r} did not "
                          "converge in 100 iterations; its estimate is not trustworthy")
         if se or gamma:
-            errors = _standard_errors(names, codes, n_levels, thresholds, tables, ext, pairs, rho, fixed,
+            errors = standard_errors(names, codes, n_levels, thresholds, tables, ext, pairs, rho, fixed,
                                       k_max, with_gamma=gamma)
 
     # pairs with a continuous variable
@@ -781,44 +550,6 @@ def polychoric(
         threshold_se=errors["threshold_se"] if se else None,
         gamma=errors["gamma"] if gamma else None,
     )
-
-
-def _standard_errors(names: list[str], codes: np.ndarray, n_levels: np.ndarray, thresholds: dict[str, np.ndarray],
-                     tables: np.ndarray, ext: np.ndarray, pairs: np.ndarray, rho: np.ndarray, fixed: np.ndarray,
-                     k_max: int, *, with_gamma: bool) -> dict:
-    """Standard errors of thresholds and correlations and lavaan's NACOV (complete data, all ordered)."""
-    p, n = len(names), codes.shape[0]
-    scores = np.zeros((p, k_max, k_max - 1))
-    inverse = np.zeros((p, k_max - 1, k_max - 1))
-    threshold_se = {}
-    for j, name in enumerate(names):
-        k = n_levels[j]
-        sc = _threshold_scores(thresholds[name])
-        counts = np.bincount(codes[:, j], minlength=k).astype(float)
-        inv = np.linalg.inv(sc.T @ (sc * counts[:, None]))
-        scores[j, :k, :k - 1] = sc
-        inverse[j, :k - 1, :k - 1] = inv
-        threshold_se[name] = tuple(float(v) for v in np.sqrt(np.diag(inv) * n / (n - 1)))
-    live = ~fixed
-    u = np.zeros(tables.shape)
-    if live.any():
-        a, b = pairs[live, 0], pairs[live, 1]
-        u[live] = _influence_tables(tables[live].astype(float), ext[a], ext[b], rho[live],
-                                    scores[a], inverse[a], scores[b], inverse[b])
-    variance = np.where(live, (tables * u * u).sum(axis=(1, 2)), np.nan)
-    se = np.full((p, p), np.nan)
-    se[pairs[:, 0], pairs[:, 1]] = se[pairs[:, 1], pairs[:, 0]] = np.sqrt(variance * n / (n - 1))
-    index = pd.Index(names, name="item")
-    out: dict = {"se": pd.DataFrame(se, index=index, columns=names), "threshold_se": threshold_se, "gamma": None}
-    if with_gamma:
-        blocks = [scores[j][codes[:, j], :n_levels[j] - 1] @ inverse[j][:n_levels[j] - 1, :n_levels[j] - 1]
-                  for j in range(p)]
-        blocks.append(u[np.arange(len(pairs))[None, :], codes[:, pairs[:, 0]], codes[:, pairs[:, 1]]])
-        matrix = np.hstack(blocks)
-        labels = [f"{name}|t{t + 1}" for name in names for t in range(len(thresholds[name]))]
-        labels += [f"{names[i]}~~{names[j]}" for i, j in pairs]
-        out["gamma"] = pd.DataFrame(n * (matrix.T @ matrix), index=labels, columns=labels)
-    return out
 
 
 def _table_pearson(tables: np.ndarray) -> np.ndarray:

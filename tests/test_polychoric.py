@@ -16,11 +16,10 @@ import pytest
 from conftest import REFERENCE_DIR, reference_data
 from scipy import optimize, special, stats
 
+from analysis.bivariate_normal import bivariate_normal_cdf, bivariate_normal_pdf
 from analysis.errors import DataError
 from analysis.polychoric import (
     PolychoricResult,
-    bivariate_normal_cdf,
-    bivariate_normal_pdf,
     ordinal_thresholds,
     polychoric,
     polyserial,
