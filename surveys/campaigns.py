@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -66,6 +65,7 @@ from surveys.errors import TandemError, did_you_mean
 from surveys.instrument import Instrument
 from surveys.loader import parse_instrument
 from surveys.question_types import UNIT_ID
+from surveys.sealing import open_seal, progress_key_id, seal
 
 __all__ = [
     "LINK_STATES",
@@ -528,60 +528,9 @@ def resolve_link(store: db.Store, campaign_id: str, token: str | None = None, *,
 
 # --------------------------------------------------------------------------- progress
 
-#: Purpose labels of the two keys derived from a token (or an open link's session key):
-#: the id a progress row is found under, and the AES-256-GCM key it is sealed with.
-PROGRESS_KEY_LABEL = b"tandem/progress-key/v1"
-PROGRESS_SEAL_LABEL = b"tandem/progress-seal/v1"
-#: Version byte in front of every sealed progress value.
-_SEAL_VERSION = b"\x01"
-#: Sealed plaintexts are padded to a power of two of at least this many bytes, so the
-#: length of a row says little about how much a respondent wrote.
-_SEAL_MIN_SIZE = 1024
 RETENTION_VARIABLE = "TANDEM_PROGRESS_RETENTION_DAYS"
 #: Days unfinished progress is kept after its last save (``TANDEM_PROGRESS_RETENTION_DAYS``).
 DEFAULT_RETENTION_DAYS = 30
-
-
-def _derive(key: str, label: bytes, campaign_id: str) -> bytes:
-    """HMAC-SHA256 of ``label`` and the campaign id under the token: one 32-byte key per purpose.
-
-    The token (192 random bits) is the HMAC key, so without it nothing derived here can
-    be computed, and neither derived key says anything about the invitation's
-    ``token_hash`` (plain SHA-256 of the token).
-    """
-    secret = str(key).encode("utf-8", "surrogatepass")
-    return hmac.new(secret, label + b"\x00" + campaign_id.encode("utf-8"), hashlib.sha256).digest()
-
-
-def progress_key_id(campaign_id: str, key: str) -> str:
-    """The id (hex) a respondent's progress row is stored under; derivable only from the token."""
-    return _derive(key, PROGRESS_KEY_LABEL, campaign_id).hex()
-
-
-def _seal(campaign_id: str, key: str, key_id: str, payload: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    size = max(_SEAL_MIN_SIZE, 1 << (len(payload) + 4 - 1).bit_length())
-    padded = len(payload).to_bytes(4, "big") + payload + b"\x00" * (size - 4 - len(payload))
-    nonce = secrets.token_bytes(12)
-    aad = _SEAL_VERSION + campaign_id.encode("utf-8") + b"\x00" + key_id.encode("ascii")
-    return _SEAL_VERSION + nonce + AESGCM(_derive(key, PROGRESS_SEAL_LABEL, campaign_id)).encrypt(nonce, padded, aad)
-
-
-def _open_seal(campaign_id: str, key: str, key_id: str, sealed: bytes) -> bytes | None:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    sealed = bytes(sealed)
-    if sealed[:1] != _SEAL_VERSION or len(sealed) < 1 + 12 + 16 + 4:
-        return None
-    aad = _SEAL_VERSION + campaign_id.encode("utf-8") + b"\x00" + key_id.encode("ascii")
-    try:
-        padded = AESGCM(_derive(key, PROGRESS_SEAL_LABEL, campaign_id)).decrypt(sealed[1:13], sealed[13:], aad)
-    except InvalidTag:
-        return None
-    length = int.from_bytes(padded[:4], "big")
-    return padded[4:4 + length]
 
 
 def progress_retention(environ: Mapping[str, str] | None = None) -> dt.timedelta:
@@ -625,7 +574,7 @@ def save_progress(store: db.Store, campaign_id: str, key: str, progress: Mapping
 
     ``key`` is the invitation token (invited campaigns: it must be issued and unused) or a
     :func:`new_session_key` (open campaigns). The row's id is
-    :func:`progress_key_id` (HMAC-SHA256 of the token under :data:`PROGRESS_KEY_LABEL`),
+    :func:`progress_key_id` (HMAC-SHA256 of the token under :data:`surveys.sealing.PROGRESS_KEY_LABEL`),
     its content the JSON of ``{"page", "progress"}`` sealed with AES-256-GCM under a key
     derived with :data:`PROGRESS_SEAL_LABEL`, and its time is the hour
     (:func:`surveys.store.coarse_time`). Stored in the database, so it survives a
@@ -648,7 +597,7 @@ def save_progress(store: db.Store, campaign_id: str, key: str, progress: Mapping
             _invitation(conn, campaign.id, key)
         key_id = progress_key_id(campaign.id, key)
         p = db.progress
-        values = {"sealed": _seal(campaign.id, key, key_id, text.encode("ascii")),
+        values = {"sealed": seal(campaign.id, key, key_id, text.encode("ascii")),
                   "updated_at": db.coarse_time(moment)}
         _purge(conn, moment)
         done = conn.execute(p.update().where(p.c.campaign_id == campaign.id, p.c.key_id == key_id).values(**values))
@@ -677,7 +626,7 @@ def load_progress(store: db.Store, campaign_id: str, key: str, *,
     cid, sealed = store.run(tx, write=False)
     if sealed is None:
         return None
-    payload = _open_seal(cid, key, progress_key_id(cid, key), sealed)
+    payload = open_seal(cid, key, progress_key_id(cid, key), sealed)
     if payload is None:
         return None
     return json.loads(payload.decode("ascii"))["progress"]

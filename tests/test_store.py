@@ -16,6 +16,7 @@ from surveys import store as db
 from surveys.answers import AnswerError
 from surveys.loader import load_instrument, parse_instrument
 from surveys.question_types import frame_columns
+from surveys.sealing import progress_key_id
 
 SURVEY = Path(__file__).parent / "store_fixtures" / "survey.yaml"
 
@@ -455,7 +456,7 @@ def test_progress_is_kept_under_a_derived_key_and_sealed(any_store, survey):
     with any_store.read() as conn:
         (row,) = conn.execute(sa.select(db.progress)).all()
         token_hash = conn.execute(sa.select(db.invitations.c.token_hash)).scalar_one()
-    assert row.key_id == cp.progress_key_id("ee1", token) != token_hash
+    assert row.key_id == progress_key_id("ee1", token) != token_hash
     assert row.key_id not in {hashlib.sha256(token_hash.encode()).hexdigest(), hashlib.sha256(token.encode()).hexdigest()}
     assert b"SECRET-MARKER-41" not in bytes(row.sealed) and b"manager" not in bytes(row.sealed)
     assert len(row.sealed) >= 1024  # padded: the length says little about what was written
@@ -474,11 +475,11 @@ def test_tampered_or_moved_progress_is_not_opened(any_store, survey):
     cp.save_progress(any_store, "ee1", second, {"b": 2})
     p = db.progress
     with any_store.write() as conn:
-        sealed = conn.execute(sa.select(p.c.sealed).where(p.c.key_id == cp.progress_key_id("ee1", first))).scalar_one()
-        conn.execute(p.update().where(p.c.key_id == cp.progress_key_id("ee1", second)).values(sealed=sealed))
+        sealed = conn.execute(sa.select(p.c.sealed).where(p.c.key_id == progress_key_id("ee1", first))).scalar_one()
+        conn.execute(p.update().where(p.c.key_id == progress_key_id("ee1", second)).values(sealed=sealed))
         flipped = bytearray(sealed)
         flipped[-1] ^= 1
-        conn.execute(p.update().where(p.c.key_id == cp.progress_key_id("ee1", first)).values(sealed=bytes(flipped)))
+        conn.execute(p.update().where(p.c.key_id == progress_key_id("ee1", first)).values(sealed=bytes(flipped)))
     assert cp.load_progress(any_store, "ee1", first) is None
     assert cp.load_progress(any_store, "ee1", second) is None
 
