@@ -231,7 +231,7 @@ SIM_TWOLEVEL = wave2_cases()["sim_twolevel_cfa"]["model"]
     ("level: 1\nfw =~ y1 + y2 + y3\ns | y1 ~ y4\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
      "random slopes"),
     ("level: 1\nfw =~ y1 + y2 + y3 + y4\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
-     "within-only or between-only"),
+     "within-only"),
     ("level: 1\ny1 ~ y2\nlevel: 2\ny1 ~ y2", {"cluster": "cluster"}, "fixed_x=False"),
     ("fw =~ y1 + y2\nlevel: 1\nfw =~ y3\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
      "before the first 'level:'"),
@@ -276,3 +276,66 @@ def test_group_partial_refuses_unknown_terms():
         sem.fit(model, hs, group="school", group_partial=("x3 ~ 1",))
     with pytest.raises(ModelSpecificationError, match="not 'lhs op rhs'"):
         sem.fit(model, hs, group="school", group_equal=("intercepts",), group_partial=("x3",))
+
+
+# ------------------------------------------------------------------ two-level: between-only variables
+def _bh_between_only():
+    """bh1996 with two between-only variables: GHRS (company mean of HRS), GSIZE (company size / 10)."""
+    data = reference_data("bh1996.csv")
+    data["GHRS"] = data.groupby("GRP")["HRS"].transform("mean")
+    data["GSIZE"] = data.groupby("GRP")["HRS"].transform("size") / 10
+    return data
+
+
+#: lavaan 0.6.14 sem(model, data, cluster = "GRP", fixed.x = FALSE) on _bh_between_only() (Rscript, pinned):
+#: chisq, df, npar, logl, unrestricted_logl, baseline_chisq, baseline_df, cfi, tli, rmsea, srmr_within,
+#: srmr_between, bic; and level-2 rows (lhs, op, rhs): (est, se, std_all)
+BETWEEN_ONLY = {
+    "covariate": ("level: 1\nWBEING ~ COHES + LEAD\nlevel: 2\nWBEING ~ COHES + LEAD + GSIZE\nCOHES ~ GSIZE",
+                  (44.163601, 1, 19, -26078.625388, -26056.543587, 1551.419608, 7, 0.972052, 0.804363, 0.076467,
+                   0.000608, 0.275827, 52326.479973),
+                  {("WBEING", "~", "COHES"): (-0.186560, 0.139474, -0.170042),
+                   ("WBEING", "~", "GSIZE"): (0.003275, 0.004005, 0.071325),
+                   ("COHES", "~", "GSIZE"): (0.003099, 0.004710, 0.074065),
+                   ("LEAD", "~~", "GSIZE"): (0.019221, 0.128139, 0.015664),
+                   ("GSIZE", "~~", "GSIZE"): (18.426810, 2.619031, 1.000000),
+                   ("GSIZE", "~1", ""): (7.456606, 0.431427, 1.737065),
+                   ("COHES", "~1", ""): (3.036041, 0.043039, 16.901294)}),
+    "outcome": ("level: 1\nWBEING ~ COHES + LEAD\nlevel: 2\nWBEING ~ COHES + LEAD\nGHRS ~ WBEING",
+                (3.936096, 2, 18, -25865.202562, -25863.234514, 1574.086164, 7, 0.998765, 0.995676, 0.011451,
+                 0.000314, 0.045017, 51890.727522),
+                {("WBEING", "~", "COHES"): (-0.273483, 0.159277, -0.268817),
+                 ("GHRS", "~", "WBEING"): (-3.558014, 0.411265, -0.791876),
+                 ("GHRS", "~~", "GHRS"): (0.271880, 0.058916, 0.372932),
+                 ("WBEING", "~~", "WBEING"): (0.021065, 0.004155, 0.583339),
+                 ("GHRS", "~1", ""): (21.217214, 1.141200, 24.849315)}),
+}
+_BETWEEN_ONLY_FIT = ("chisq", "df", "npar", "logl", "unrestricted_logl", "baseline_chisq", "baseline_df", "cfi", "tli",
+                     "rmsea", "srmr_within", "srmr_between", "bic")
+
+
+@pytest.mark.parametrize("name", sorted(BETWEEN_ONLY))
+def test_two_level_between_only_variables_equal_lavaan(name):
+    model, fit_values, rows = BETWEEN_ONLY[name]
+    res = sem.fit(model, _bh_between_only(), cluster="GRP", fixed_x=False)
+    assert res.converged
+    misses = []
+    for stat, value in zip(_BETWEEN_ONLY_FIT, fit_values, strict=True):
+        bound = 0.01 if stat in ("logl", "unrestricted_logl", "bic") else max(1e-3 * abs(value), 1e-4)
+        if abs(res.fit_measures[stat] - value) > bound:
+            misses.append(f"between-only {name}: fit {stat}: expected {value}, actual {res.fit_measures[stat]:.6f}")
+    est = res.estimates
+    for (lhs, op, rhs), (value, se, std) in rows.items():
+        got = est[(est.lhs == lhs) & (est.op == op) & (est.rhs == rhs) & (est.level == 2)].iloc[0]
+        if abs(got.est - value) > 2e-3 or abs(got.se / se - 1) > 0.02 or abs(got.std_all - std) > 2e-3:
+            misses.append(f"between-only {name}: {lhs} {op} {rhs}: expected {value}, {se}, {std}; "
+                          f"actual {got.est:.6f}, {got.se:.6f}, {got.std_all:.6f}")
+    assert not misses, "\n".join(misses)
+
+
+def test_two_level_between_only_variable_must_be_constant_within_clusters():
+    from analysis.errors import DataError
+
+    with pytest.raises(DataError, match="varies within clusters"):
+        sem.fit("level: 1\nWBEING ~ COHES\nlevel: 2\nWBEING ~ COHES + HRS", reference_data("bh1996.csv"),
+                cluster="GRP", fixed_x=False)

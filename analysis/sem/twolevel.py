@@ -12,15 +12,18 @@ own LISREL model (:mod:`analysis.sem.matrices`). The log-likelihood is lavaan's
 
 with ``S_W``, ``S_B`` the model-implied within and between covariance matrices, ``mu``
 the between means and ``W_j`` the within-cluster SSCP. Clusters of the same size share
-one factorisation of ``S_W + n S_B``. The saturated (h1) model has free ``S_W``,
+one factorisation of ``S_W + n S_B``. A variable named at level 2 only is between-only
+(constant within a cluster, e.g. a unit's outcome or size): it enters the cluster vector
+``u_j = (ybar_j, z_j)`` whose covariance is ``S_B + S_W / n_j`` on the split block (see
+:func:`loglik`). The saturated (h1) model has free ``S_W``,
 ``S_B``, ``mu``; the baseline is independence at both levels (the exogenous covariates
 keep their covariances among themselves). Standard errors use the observed information
 (the Hessian of the log-likelihood, central differences of the analytic gradient),
 lavaan's default for two-level models.
 
 Not supported (a :class:`~analysis.errors.ModelSpecificationError` says so): random
-slopes, FIML with missing values, groups, the bootstrap, variables in only one level
-(within-only or between-only), ``fixed_x=True`` with exogenous covariates (lavaan's
+slopes, FIML with missing values, groups, the bootstrap, within-only variables (named at
+level 1 only), ``fixed_x=True`` with exogenous covariates (lavaan's
 fixed.x treatment of covariates that vary at both levels is not ML), labels shared by
 the two levels, ``==`` constraints and ``:=`` definitions.
 """
@@ -95,98 +98,122 @@ def split_levels(model: str) -> tuple[str, str]:
 class ClusterStats:
     """The sufficient statistics of two-level data.
 
-    ``n`` cases in ``J`` clusters; ``within`` the pooled within-cluster SSCP
-    ``sum_j sum_i (y_ij - ybar_j)(y_ij - ybar_j)'``; per distinct cluster size ``sizes[k]``:
-    ``counts[k]`` clusters, ``sums[k]`` the sum of their means and ``cross[k]`` the sum of
-    ``ybar_j ybar_j'``."""
+    ``n`` cases in ``J`` clusters; the first ``p_y`` variables are split (within and
+    between parts), the others between-only (constant within a cluster). ``within`` is the
+    pooled within-cluster SSCP of the split variables ``sum_j sum_i (y_ij - ybar_j)(y_ij - ybar_j)'``;
+    each cluster has the vector ``u_j = (ybar_j, z_j)``; per distinct cluster size
+    ``sizes[k]``: ``counts[k]`` clusters, ``sums[k]`` the sum of their ``u_j`` and
+    ``cross[k]`` the sum of ``u_j u_j'``."""
 
     n: int
     J: int
+    p_y: int
     within: np.ndarray
     sizes: np.ndarray
     counts: np.ndarray
     sums: np.ndarray
     cross: np.ndarray
-    grand_mean: np.ndarray
-    between_cov: np.ndarray   # covariance of the cluster means (/J), for start values
+    log_sizes: float          # sum_j log n_j
+    grand_mean: np.ndarray    # case means of the split variables, cluster means of the others
+    between_cov: np.ndarray   # covariance of the u_j (/J), for start values
 
     @classmethod
-    def of(cls, y: np.ndarray, cluster: np.ndarray) -> ClusterStats:
+    def of(cls, y: np.ndarray, z: np.ndarray, cluster: np.ndarray) -> ClusterStats:
         codes, _ = pd.factorize(cluster)
         n_j = np.bincount(codes)
-        means = np.zeros((len(n_j), y.shape[1]))
-        np.add.at(means, codes, y)
-        means /= n_j[:, None]
-        dev = y - means[codes]
+        p_y = y.shape[1]
+        data = np.hstack([y, z])
+        u = np.zeros((len(n_j), data.shape[1]))
+        np.add.at(u, codes, data)
+        u /= n_j[:, None]
+        dev = y - u[codes, :p_y]
         within = dev.T @ dev
         sizes = np.unique(n_j)
         counts = np.array([int(np.sum(n_j == s)) for s in sizes])
-        sums = np.array([means[n_j == s].sum(axis=0) for s in sizes])
-        cross = np.array([means[n_j == s].T @ means[n_j == s] for s in sizes])
-        centred = means - means.mean(axis=0)
-        return cls(y.shape[0], len(n_j), within, sizes, counts, sums, cross, y.mean(axis=0),
-                   centred.T @ centred / len(n_j))
+        sums = np.array([u[n_j == s].sum(axis=0) for s in sizes])
+        cross = np.array([u[n_j == s].T @ u[n_j == s] for s in sizes])
+        centred = u - u.mean(axis=0)
+        grand = np.concatenate([y.mean(axis=0), u[:, p_y:].mean(axis=0)])
+        return cls(y.shape[0], len(n_j), p_y, within, sizes, counts, sums, cross, float(np.sum(np.log(n_j))),
+                   grand, centred.T @ centred / len(n_j))
 
 
 def loglik(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray, *, derivatives: bool = False):
     """The two-level normal log-likelihood; with ``derivatives`` also ``dL/dS_W``, ``dL/dS_B``
-    (entries taken as independent) and ``dL/dmu``. ``-inf`` if a matrix is not positive definite."""
-    p = len(mu)
+    (entries taken as independent) and ``dL/dmu``. ``-inf`` if a matrix is not positive definite.
+
+    ``s_w`` covers the split variables, ``s_b`` and ``mu`` all (split, then between-only).
+    Per cluster, ``u_j = (ybar_j, z_j)`` is normal with covariance
+    ``V_j = S_B + [S_W / n_j on the split block]``, independent of the within deviations, so
+    ``logl = sum_j [-(n_j - 1) p_y/2 log 2 pi - (n_j - 1)/2 log|S_W| - tr(S_W^-1 W_j)/2
+    - p_y/2 log n_j + log N(u_j; mu, V_j)]``; without between-only variables this is the
+    formula of the module docstring (``|S_W + n_j S_B| = n_j^p |V_j|``)."""
+    q, py = len(mu), cs.p_y
     inv_w = inverse_pd(s_w)
     if inv_w is None:
         return (-math.inf, None, None, None) if derivatives else -math.inf
     k_w, logdet_w = inv_w
-    ll = -0.5 * cs.n * p * math.log(2 * math.pi) - 0.5 * (cs.n - cs.J) * logdet_w - 0.5 * float(np.sum(k_w * cs.within))
+    log2pi = math.log(2 * math.pi)
+    ll = (-0.5 * (cs.n - cs.J) * py * log2pi - 0.5 * cs.J * q * log2pi - 0.5 * (cs.n - cs.J) * logdet_w
+          - 0.5 * float(np.sum(k_w * cs.within)) - 0.5 * py * cs.log_sizes)
     if derivatives:
         g_w = -0.5 * (cs.n - cs.J) * k_w + 0.5 * k_w @ cs.within @ k_w
         g_b = np.zeros_like(s_b)
-        g_mu = np.zeros(p)
-    for s, c, m, q in zip(cs.sizes, cs.counts, cs.sums, cs.cross, strict=True):
-        inv_v = inverse_pd(s_w + s * s_b)
+        g_mu = np.zeros(q)
+    for s, c, m, cross in zip(cs.sizes, cs.counts, cs.sums, cs.cross, strict=True):
+        v = s_b.copy()
+        v[:py, :py] += s_w / s
+        inv_v = inverse_pd(v)
         if inv_v is None:
             return (-math.inf, None, None, None) if derivatives else -math.inf
         k_v, logdet_v = inv_v
-        mm = q - np.outer(mu, m) - np.outer(m, mu) + c * np.outer(mu, mu)
-        ll -= 0.5 * c * logdet_v + 0.5 * s * float(np.sum(k_v * mm))
+        mm = cross - np.outer(mu, m) - np.outer(m, mu) + c * np.outer(mu, mu)
+        ll -= 0.5 * c * logdet_v + 0.5 * float(np.sum(k_v * mm))
         if derivatives:
-            gv = -0.5 * c * k_v + 0.5 * s * k_v @ mm @ k_v
-            g_w += gv
-            g_b += s * gv
-            g_mu += s * (k_v @ (m - c * mu))
+            gv = -0.5 * c * k_v + 0.5 * k_v @ mm @ k_v
+            g_b += gv
+            g_w += gv[:py, :py] / s
+            g_mu += k_v @ (m - c * mu)
     if derivatives:
         return ll, g_w, g_b, g_mu
     return ll
 
 
 # ----------------------------------------------------------------------------- unrestricted models
-def _fit_blocks(cs: ClusterStats, blocks: list[list[int]]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """ML of S_W, S_B block-diagonal over ``blocks`` (free within a block) and free mu, by
-    L-BFGS on Cholesky factors (the saturated model: one block; the baseline: singletons)."""
-    p = len(cs.grand_mean)
+def _lower_mask(p: int, blocks: list[list[int]]) -> np.ndarray:
     mask = np.zeros((p, p), dtype=bool)
     for b in blocks:
         for i in b:
             for j in b:
-                if j <= i:
-                    mask[i, j] = True
-    rows, cols = np.nonzero(mask)
-    k = len(rows)
+                mask[max(i, j), min(i, j)] = True
+    return mask
+
+
+def _fit_blocks(cs: ClusterStats, blocks_w: list[list[int]],
+                blocks_b: list[list[int]]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """ML of S_W, S_B block-diagonal over ``blocks_w`` / ``blocks_b`` (free within a block) and
+    free mu, by L-BFGS on Cholesky factors (the saturated model: one block per level; the
+    baseline: singletons, the exogenous covariates one block)."""
+    py, q = cs.p_y, len(cs.grand_mean)
+    mask_w, mask_b = _lower_mask(py, blocks_w), _lower_mask(q, blocks_b)
+    rw, cw = np.nonzero(mask_w)
+    rb, cb = np.nonzero(mask_b)
+    kw, kb = len(rw), len(rb)
     s_w0 = cs.within / (cs.n - cs.J)
-    nbar = cs.n / cs.J
-    s_b0 = cs.between_cov - s_w0 / nbar
+    s_b0 = cs.between_cov.copy()
+    s_b0[:py, :py] -= s_w0 * cs.J / cs.n
     ev, evec = np.linalg.eigh(s_b0)
-    s_b0 = (evec * np.maximum(ev, 0.05 * np.maximum(np.diag(s_b0).mean(), 1e-3))) @ evec.T
-    block_mask = mask | mask.T
+    s_b0 = (evec * np.maximum(ev, 0.05 * max(float(np.diag(s_b0).mean()), 1e-3))) @ evec.T
 
-    def chol(s):
-        return np.linalg.cholesky(np.where(block_mask, s, 0.0))
+    def chol(s, mask):
+        return np.linalg.cholesky(np.where(mask | mask.T, s, 0.0))
 
-    x0 = np.concatenate([chol(s_w0)[rows, cols], chol(s_b0)[rows, cols], cs.grand_mean])
+    x0 = np.concatenate([chol(s_w0, mask_w)[rw, cw], chol(s_b0, mask_b)[rb, cb], cs.grand_mean])
 
     def unpack(x):
-        lw, lb = np.zeros((p, p)), np.zeros((p, p))
-        lw[rows, cols], lb[rows, cols] = x[:k], x[k:2 * k]
-        return lw, lb, x[2 * k:]
+        lw, lb = np.zeros((py, py)), np.zeros((q, q))
+        lw[rw, cw], lb[rb, cb] = x[:kw], x[kw:kw + kb]
+        return lw, lb, x[kw + kb:]
 
     def objective(x):
         lw, lb, mu = unpack(x)
@@ -195,7 +222,7 @@ def _fit_blocks(cs: ClusterStats, blocks: list[list[int]]) -> tuple[float, np.nd
             return 1e10, np.zeros_like(x)
         d_lw = (g_w + g_w.T) @ lw
         d_lb = (g_b + g_b.T) @ lb
-        return -ll / cs.n, -np.concatenate([d_lw[rows, cols], d_lb[rows, cols], g_mu]) / cs.n
+        return -ll / cs.n, -np.concatenate([d_lw[rw, cw], d_lb[rb, cb], g_mu]) / cs.n
 
     res = optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
                             options={"maxiter": 20_000, "maxfun": 40_000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 30})
@@ -288,13 +315,11 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     syntax_w, syntax_b = parse_model(text_w), parse_model(text_b)
     _check_supported(syntax_w, syntax_b)
     st_w, st_b = structure_of(syntax_w), structure_of(syntax_b)
-    if set(st_w.ov) != set(st_b.ov):
-        only_w = sorted(set(st_w.ov) - set(st_b.ov))
-        only_b = sorted(set(st_b.ov) - set(st_w.ov))
+    only_w = [v for v in st_w.ov if v not in st_b.ov]
+    if only_w:
         raise ModelSpecificationError(
-            "within-only or between-only variables are not supported yet "
-            f"(only at level 1: {', '.join(only_w) or 'none'}; only at level 2: {', '.join(only_b) or 'none'})",
-            where="model syntax", fix="name every observed variable at both levels")
+            f"within-only variables are not supported yet ({', '.join(only_w)} only at level 1)",
+            where="model syntax", fix="name every level-1 variable at level 2 as well")
     if fixed_x and (st_w.exo_x or st_b.exo_x):
         raise ModelSpecificationError(
             "two-level models with exogenous covariates need fixed_x=False (lavaan's fixed.x treatment of "
@@ -305,12 +330,13 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     if cluster not in columns:
         raise DataError(f"cluster column '{cluster}' is not in the data.{did_you_mean(cluster, columns)}",
                         where="fit(cluster=...)", fix="name an existing column")
-    for v in st_w.ov:
+    ov = list(st_w.ov) + [v for v in st_b.ov if v not in st_w.ov]   # split, then between-only
+    for v in ov:
         if v not in columns:
             raise ModelSpecificationError(
                 f"the model names variable '{v}' which is not a column of the data.{did_you_mean(v, columns)}",
                 where="model syntax", fix="correct the name, or name the latent variable on the left of '=~'")
-    ov = list(st_w.ov)
+    p_y = len(st_w.ov)
     y = numeric_array(data, ov)
     cl = data[cluster].to_numpy()
     ok = ~np.isnan(y).any(axis=1) & pd.notna(cl)
@@ -318,7 +344,8 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
         warnings_out.append(f"listwise deletion dropped {int((~ok).sum())} of {len(ok)} cases with missing values "
                             f"(or no cluster); {int(ok.sum())} used")
     y, cl = y[ok], cl[ok]
-    cs = ClusterStats.of(y, cl)
+    _check_between_only(y[:, p_y:], cl, ov[p_y:])
+    cs = ClusterStats.of(y[:, :p_y], y[:, p_y:], cl)
     if cs.J < 2 or cs.n <= cs.J:
         raise DataError(f"{cs.n} cases in {cs.J} clusters: too few for a two-level model", where="data",
                         fix="collect more clusters")
@@ -327,14 +354,16 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     perm = [list(st_b.ov).index(v) for v in ov]
     est = TwoLevelEstimator(table_w, table_b, cs, perm)
     npar = est.npar
-    ndat = len(ov) * (len(ov) + 1) + len(ov)
+    q = len(ov)
+    ndat = p_y * (p_y + 1) // 2 + q * (q + 1) // 2 + q
     if npar > ndat:
         raise ModelSpecificationError(f"the model is not identified: {npar} free parameters but only {ndat} "
                                       "sample moments", where="model", fix="remove parameters or add constraints")
     s_w0 = cs.within / (cs.n - cs.J)
-    var_b = np.maximum(np.diag(cs.between_cov) - np.diag(s_w0) * cs.J / cs.n, 0.05 * np.diag(cs.between_cov))
+    var_b = np.diag(cs.between_cov).copy()
+    var_b[:p_y] = np.maximum(var_b[:p_y] - np.diag(s_w0) * cs.J / cs.n, 0.05 * var_b[:p_y])
     own = [ov.index(v) for v in st_b.ov]
-    g_w = GroupStats(cs.n, np.zeros(len(ov)), s_w0, y)
+    g_w = GroupStats(cs.n, np.zeros(p_y), s_w0, y)
     g_b = GroupStats(cs.J, cs.grand_mean[own], np.diag(var_b[own]), y)
     x0 = np.concatenate([start_values(table_w, [g_w]), start_values(table_b, [g_b])])
     res = optimize.minimize(est.objective, x0, jac=True, method="L-BFGS-B",
@@ -377,6 +406,21 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
                      "listwise", None, None)
 
 
+def _check_between_only(z: np.ndarray, cluster: np.ndarray, names: list[str]) -> None:
+    """A between-only variable must be constant within each cluster."""
+    if not names:
+        return
+    codes, _ = pd.factorize(cluster)
+    first = np.zeros((codes.max() + 1, z.shape[1]))
+    first[codes[::-1]] = z[::-1]
+    varies = np.abs(z - first[codes]) > 1e-9 * np.maximum(1.0, np.abs(z))
+    for j, name in enumerate(names):
+        if varies[:, j].any():
+            raise DataError(f"'{name}' is named at level 2 only but varies within clusters",
+                            where=f"data column '{name}'",
+                            fix="name it at level 1 as well, or give it one value per cluster")
+
+
 def _cor(s: np.ndarray) -> np.ndarray:
     d = np.sqrt(np.diag(s))
     return s / np.outer(d, d)
@@ -394,12 +438,17 @@ def _srmr_level(sample: np.ndarray, implied: np.ndarray) -> float:
 def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl: float, npar: int, ndat: int,
                   ov: list[str], table_w: ParameterTable, table_b: ParameterTable) -> dict[str, float]:
     """lavaan's ``fitMeasures`` of a two-level model (see the module docstring)."""
-    p = len(ov)
-    logl_h1, sw_h1, sb_h1, _ = _fit_blocks(cs, [list(range(p))])
-    exo = [i for i, v in enumerate(ov) if v in table_w.structure.exo_x and v in table_b.structure.exo_x]
-    blocks = [[i] for i in range(p) if i not in exo] + ([exo] if exo else [])
-    logl_b = _fit_blocks(cs, blocks)[0]
-    base_npar = 2 * sum(len(b) * (len(b) + 1) // 2 for b in blocks) + p
+    p_y, q = cs.p_y, len(ov)
+    logl_h1, sw_h1, sb_h1, _ = _fit_blocks(cs, [list(range(p_y))], [list(range(q))])
+
+    def independence(n_vars: int, exo_names: list[str]) -> list[list[int]]:
+        exo = [i for i in range(n_vars) if ov[i] in exo_names]
+        return [[i] for i in range(n_vars) if i not in exo] + ([exo] if exo else [])
+
+    blocks_w = independence(p_y, table_w.structure.exo_x)
+    blocks_b = independence(q, table_b.structure.exo_x)
+    logl_b = _fit_blocks(cs, blocks_w, blocks_b)[0]
+    base_npar = sum(len(b) * (len(b) + 1) // 2 for b in blocks_w + blocks_b) + q
     df, base_df = ndat - npar, ndat - base_npar
     chisq = max(2 * (logl_h1 - logl), 0.0)
     base_chisq = max(2 * (logl_h1 - logl_b), 0.0)
