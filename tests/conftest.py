@@ -119,3 +119,19 @@ def any_store(request):
 def any_store_url(request):
     """A fresh database URL on SQLite and on PostgreSQL (for tests that open several stores)."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+class Mismatches:
+    """Collects 'case / statistic: expected x, got y' lines and fails once with all of them."""
+
+    def __init__(self, case: str, tol: float) -> None:
+        self.case, self.tol, self.lines = case, tol, []
+
+    def check(self, statistic: str, expected: float, actual: float) -> None:
+        if not abs(float(actual) - float(expected)) <= self.tol:
+            self.lines.append(f"{self.case} / {statistic}: expected {expected:.6f}, got {float(actual):.6f} "
+                              f"(tolerance {self.tol})")
+
+    def assert_none(self) -> None:
+        if self.lines:
+            pytest.fail("\n".join(self.lines))

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import reference_cases_of, reference_data
+from conftest import Mismatches, reference_cases_of, reference_data
 
 from analysis.errors import DataError
 from analysis.reliability import alpha, ave, composite_reliability, htmt, item_analysis, omega
@@ -24,22 +24,6 @@ def keyed_items(case: dict) -> pd.DataFrame:
     for name in [reverse] if isinstance(reverse, str) else reverse:
         items[name] = 7 - items[name]
     return items
-
-
-class Mismatches:
-    """Collects 'case / statistic: expected x, got y' lines and fails once with all of them."""
-
-    def __init__(self, case: str, tol: float) -> None:
-        self.case, self.tol, self.lines = case, tol, []
-
-    def check(self, statistic: str, expected: float, actual: float) -> None:
-        if not abs(float(actual) - float(expected)) <= self.tol:
-            self.lines.append(f"{self.case} / {statistic}: expected {expected:.6f}, got {float(actual):.6f} "
-                              f"(tolerance {self.tol})")
-
-    def assert_none(self) -> None:
-        if self.lines:
-            pytest.fail("\n".join(self.lines))
 
 
 @pytest.mark.parametrize("name", sorted(RELIABILITY))

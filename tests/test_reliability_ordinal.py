@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REFERENCE_DIR, reference_data
+from conftest import REFERENCE_DIR, Mismatches, reference_data
 
 from analysis.errors import DataError
 from analysis.polychoric import polychoric
@@ -16,22 +16,6 @@ from analysis.reliability import alpha, ordinal_alpha
 
 WAVE2 = json.loads((REFERENCE_DIR / "expected_wave2.json").read_text())
 ORDINAL = {name: case for name, case in WAVE2.items() if case["kind"] == "ordinal_reliability"}
-
-
-class Mismatches:
-    """Collects 'case / statistic: expected x, got y' lines and fails once with all of them."""
-
-    def __init__(self, case: str, tol: float) -> None:
-        self.case, self.tol, self.lines = case, tol, []
-
-    def check(self, statistic: str, expected: float, actual: float) -> None:
-        if not abs(float(actual) - float(expected)) <= self.tol:
-            self.lines.append(f"{self.case} / {statistic}: expected {expected:.6f}, got {float(actual):.6f} "
-                              f"(tolerance {self.tol})")
-
-    def assert_none(self) -> None:
-        if self.lines:
-            pytest.fail("\n".join(self.lines))
 
 
 def test_the_ordinal_reliability_case_is_present():
