@@ -339,3 +339,15 @@ def test_two_level_between_only_variable_must_be_constant_within_clusters():
     with pytest.raises(DataError, match="varies within clusters"):
         sem.fit("level: 1\nWBEING ~ COHES\nlevel: 2\nWBEING ~ COHES + HRS", reference_data("bh1996.csv"),
                 cluster="GRP", fixed_x=False)
+
+
+def test_two_level_counts_without_data():
+    from analysis.errors import ModelSpecificationError
+    from analysis.sem import twolevel
+
+    sim = twolevel.count_parameters(SIM_TWOLEVEL)
+    assert (sim.npar_within, sim.npar_between, sim.ndat, sim.df) == (12, 18, 48, 18)
+    bh = twolevel.count_parameters(wave2_cases()["bh1996_twolevel_path"]["model"], fixed_x=False)
+    assert (bh.npar, bh.df) == (22, 2)
+    with pytest.raises(ModelSpecificationError, match="twolevel.count_parameters"):
+        sem.count_parameters(SIM_TWOLEVEL)

@@ -176,7 +176,13 @@ def count_parameters(model: str, *, n_groups: int = 1, missing: str = "listwise"
                      group_equal: tuple[str, ...] = (), fixed_x: bool = True,
                      group_partial: tuple[str, ...] = ()) -> ParameterTable:
     """The parameter table of model syntax without data: what :func:`analysis.sem.fit`
-    will estimate (``npar``, ``ndat``, ``df``), for checks before fitting."""
+    will estimate (``npar``, ``ndat``, ``df``), for checks before fitting. Two-level syntax
+    (``level:`` blocks) is refused here with a pointer to
+    :func:`analysis.sem.twolevel.count_parameters` (per-level counts)."""
+    if re.search(r"(?im)^\s*level\s*:", model):
+        raise ModelSpecificationError("count_parameters() counts one-level models; this model has 'level:' blocks",
+                                      where="model syntax",
+                                      fix="use analysis.sem.twolevel.count_parameters(model) for per-level counts")
     syntax = parse_model(model)
     return build_table(syntax, n_groups=n_groups, group_equal=tuple(group_equal), fixed_x=fixed_x,
                        group_partial=tuple(group_partial),

@@ -302,10 +302,27 @@ def _check_supported(syntax_w: ModelSyntax, syntax_b: ModelSyntax) -> None:
                                       where="model syntax", fix="use different labels per level")
 
 
-def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool = True,
-                 warnings_out: list[str] | None = None) -> SEMResult:
-    """A two-level model by ML (see the module docstring); called by :func:`analysis.sem.fit`."""
-    warnings_out = [] if warnings_out is None else warnings_out
+@dataclass(frozen=True)
+class TwoLevelCount:
+    """The counts of a two-level model without data (:func:`count_parameters`).
+
+    ``npar_between`` is what the clusters must support (the linkage "too few units" check
+    of a two-level model compares it with the number of clusters)."""
+
+    npar_within: int
+    npar_between: int
+    ndat: int
+
+    @property
+    def npar(self) -> int:
+        return self.npar_within + self.npar_between
+
+    @property
+    def df(self) -> int:
+        return self.ndat - self.npar
+
+
+def _tables(model: str, fixed_x: bool):
     text_w, text_b = split_levels(model)
     for i, line in enumerate(model.splitlines()):
         if "|" in line.split("#")[0].split("!")[0]:
@@ -324,19 +341,37 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
         raise ModelSpecificationError(
             "two-level models with exogenous covariates need fixed_x=False (lavaan's fixed.x treatment of "
             "covariates that vary at both levels is not ML)", where="fit(fixed_x=...)", fix="pass fixed_x=False")
+    table_w = build_table(syntax_w, meanstructure=False, fixed_x=fixed_x)
+    table_b = build_table(syntax_b, meanstructure=True, fixed_x=fixed_x)
+    ov = list(st_w.ov) + [v for v in st_b.ov if v not in st_w.ov]   # split, then between-only
+    p_y, q = len(st_w.ov), len(ov)
+    return table_w, table_b, ov, p_y, p_y * (p_y + 1) // 2 + q * (q + 1) // 2 + q
+
+
+def count_parameters(model: str, *, fixed_x: bool = True) -> TwoLevelCount:
+    """Free parameters per level and sample moments of two-level syntax, without data
+    (what :func:`fit_twolevel` will estimate; refuses what it refuses)."""
+    table_w, table_b, _, _, ndat = _tables(model, fixed_x)
+    return TwoLevelCount(table_w.npar, table_b.npar, ndat)
+
+
+def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool = True,
+                 warnings_out: list[str] | None = None) -> SEMResult:
+    """A two-level model by ML (see the module docstring); called by :func:`analysis.sem.fit`."""
+    warnings_out = [] if warnings_out is None else warnings_out
+    table_w, table_b, ov, p_y, ndat = _tables(model, fixed_x)
+    st_b = table_b.structure
     if not isinstance(data, pd.DataFrame):
         raise DataError("data must be a pandas DataFrame", fix="pass pd.DataFrame(...)")
     columns = list(data.columns)
     if cluster not in columns:
         raise DataError(f"cluster column '{cluster}' is not in the data.{did_you_mean(cluster, columns)}",
                         where="fit(cluster=...)", fix="name an existing column")
-    ov = list(st_w.ov) + [v for v in st_b.ov if v not in st_w.ov]   # split, then between-only
     for v in ov:
         if v not in columns:
             raise ModelSpecificationError(
                 f"the model names variable '{v}' which is not a column of the data.{did_you_mean(v, columns)}",
                 where="model syntax", fix="correct the name, or name the latent variable on the left of '=~'")
-    p_y = len(st_w.ov)
     y = numeric_array(data, ov)
     cl = data[cluster].to_numpy()
     ok = ~np.isnan(y).any(axis=1) & pd.notna(cl)
@@ -349,13 +384,9 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     if cs.J < 2 or cs.n <= cs.J:
         raise DataError(f"{cs.n} cases in {cs.J} clusters: too few for a two-level model", where="data",
                         fix="collect more clusters")
-    table_w = build_table(syntax_w, meanstructure=False, fixed_x=fixed_x)
-    table_b = build_table(syntax_b, meanstructure=True, fixed_x=fixed_x)
     perm = [list(st_b.ov).index(v) for v in ov]
     est = TwoLevelEstimator(table_w, table_b, cs, perm)
     npar = est.npar
-    q = len(ov)
-    ndat = p_y * (p_y + 1) // 2 + q * (q + 1) // 2 + q
     if npar > ndat:
         raise ModelSpecificationError(f"the model is not identified: {npar} free parameters but only {ndat} "
                                       "sample moments", where="model", fix="remove parameters or add constraints")
