@@ -30,6 +30,7 @@ __all__ = [
     "loadings_heatmap",
     "metric_by_unit",
     "metric_intervals",
+    "metric_scale",
     "response_rates",
     "scree",
     "trend",
@@ -53,6 +54,44 @@ METRIC_AXES = {
     "ces": ("Customer effort score (mean)", None),
 }
 METRIC_NAMES = {"nps": "NPS", "enps": "eNPS", "csat_top2box": "CSAT (top-two box)", "ces": "CES"}
+
+
+def metric_scale(instrument: object, metric: str) -> tuple[float, float, str] | None:
+    """The answer scale of a mean metric (CES) of ``instrument``: ``(low, high, text)``.
+
+    ``text`` names both ends with the instrument's labels and, where the item's wording
+    says it, the direction: "1 = Strongly disagree ... 7 = Strongly agree; higher is
+    better (easier)" for an agreement that something was easy, "lower is better" for a
+    question about effort or difficulty. ``None`` for the share and NPS metrics (their
+    axes are fixed) or when the instrument does not measure ``metric``.
+    """
+    if metric != "ces":
+        return None
+    item_id = getattr(getattr(instrument, "metrics", None), metric, None)
+    if not item_id:
+        return None
+    try:
+        item = instrument.item(item_id)  # type: ignore[attr-defined]
+    except Exception:  # an instrument without that item: no scale to state
+        return None
+    scale = getattr(item, "scale", None)
+    points = getattr(scale, "points", None)
+    if points:
+        low, high = points[0], points[-1]
+        lo, hi = float(low.value), float(high.value)
+        text = (f"{lo:g} = {instrument.text(low.label)} ... "  # type: ignore[attr-defined]
+                f"{hi:g} = {instrument.text(high.label)}")  # type: ignore[attr-defined]
+    else:
+        lo = float(getattr(item, "min", getattr(scale, "min", 1)))
+        hi = float(getattr(item, "max", getattr(scale, "max", 7)))
+        text = f"{lo:g} to {hi:g}"
+    wording = str(instrument.text(item.text)).lower() if getattr(item, "text", None) else ""  # type: ignore[attr-defined]
+    high_words = str(text).lower()
+    if any(w in wording for w in ("effort", "difficult", "hard")):
+        text += "; lower is better (less effort)"
+    elif "easy" in wording and "agree" in high_words:
+        text += "; higher is better (easier)"
+    return lo, hi, text
 
 
 def _label(name: str, labels: Mapping[str, str] | None) -> str:
@@ -164,8 +203,18 @@ def scree(table: pd.DataFrame, *, n_factors: int | None = None, quantile: float 
     if n_factors is not None:
         title += f": {n_factors} factor{'s' if n_factors != 1 else ''} beat random data"
         fig.add_vline(x=n_factors + 0.5, line_dash="dot", line_color=MUTED)
+    values = pd.concat([pd.to_numeric(table[c], errors="coerce") for c in
+                        ("observed", "simulated_quantile", "simulated_mean") if c in table]).dropna()
+    top = float(values.max()) if len(values) else 1.0
+    bottom = min(0.0, float(values.min())) if len(values) else 0.0
+    last = float(pd.to_numeric(table["factor"], errors="coerce").max()) if len(table) else 1.0
+    # The x axis starts at the first factor (no 0 or -1 tick); y from 0 (or the lowest
+    # eigenvalue when one is negative), so the elbow is not exaggerated.
     return _layout(fig, title, height=380, xaxis_title="Factor (component) number",
-                   yaxis_title="Eigenvalue", xaxis={"dtick": 1})
+                   yaxis_title="Eigenvalue",
+                   xaxis={"dtick": 1, "tick0": 1, "range": [0.8, max(last, 1.0) + 0.2]},
+                   yaxis={"range": [bottom - 0.05 * (top - bottom), top + 0.08 * (top - bottom)],
+                          "zeroline": True})
 
 
 def loadings_heatmap(loadings: pd.DataFrame, *, title: str = "Factor loadings",
@@ -199,16 +248,23 @@ def htmt_heatmap(matrix: pd.DataFrame, *, threshold: float = 0.85,
         :func:`analysis.reliability.htmt` output (constructs x constructs).
     threshold
         Values above it are printed with a "!" (discriminant validity in doubt).
+
+    HTMT is defined on absolute correlations (Henseler et al. 2015), so it is never
+    negative; a negative entry (constructs that correlate negatively) is drawn and
+    printed as its absolute value, and the title says so.
     """
-    z = matrix.to_numpy(dtype=float).copy()
-    np.fill_diagonal(z, np.nan)
+    signed = matrix.to_numpy(dtype=float).copy()
+    np.fill_diagonal(signed, np.nan)
+    negative = bool(np.nanmin(signed) < 0) if np.isfinite(signed).any() else False
+    z = np.abs(signed)
     text = [["" if not np.isfinite(v) else f"{v:.2f}{' !' if v > threshold else ''}" for v in row] for row in z]
     names = [_label(c, labels) for c in matrix.columns]
     fig = go.Figure(go.Heatmap(z=z, x=names, y=names, zmin=0, zmax=1, colorscale="Oranges", text=text,
                                texttemplate="%{text}", colorbar={"title": "HTMT"},
-                               hovertemplate="%{y} / %{x}: %{z:.2f}<extra></extra>"))
+                               hovertemplate="%{y} / %{x}: |HTMT| %{z:.2f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, f"Are the constructs distinct? HTMT (above {threshold:.2f} marked !)",
+    note = "; absolute values, negative correlations shown as positive" if negative else ""
+    return _layout(fig, f"Are the constructs distinct? HTMT (above {threshold:.2f} marked !{note})",
                    height=max(320, 100 + 40 * len(matrix)))
 
 
@@ -240,7 +296,8 @@ def unit_scatter(units: pd.DataFrame, *, x: str, y: str, size: str, min_size: in
                    yaxis_title=f"{yl} (unit value)")
 
 
-def response_rates(table: pd.DataFrame, *, min_group_size: int, title: str = "Responses by unit") -> go.Figure:
+def response_rates(table: pd.DataFrame, *, min_group_size: int, title: str = "Responses by unit",
+                   names: Mapping[str, str] | None = None) -> go.Figure:
     """Response rate (or count) per unit; suppressed units show "fewer than k", no number.
 
     Parameters
@@ -251,6 +308,9 @@ def response_rates(table: pd.DataFrame, *, min_group_size: int, title: str = "Re
         suppressed unit; default "fewer than k respondents"), as
         :func:`services.insight.responses_by_unit` gives. Rows with fewer than
         ``min_group_size`` responses are treated as suppressed as well.
+    names
+        Display names of the units (the instrument's unit labels): the bars are named
+        by them, with the unit id in the hover.
     """
     data = table.copy()
     hidden = pd.to_numeric(data["responses"], errors="coerce").fillna(0) < min_group_size
@@ -265,14 +325,16 @@ def response_rates(table: pd.DataFrame, *, min_group_size: int, title: str = "Re
         value = pd.to_numeric(data["responses"], errors="coerce")
         axis = "Responses"
     value = value.where(~hidden)
-    units = data["unit"].astype(str)
+    ids = data["unit"].astype(str)
+    units = pd.Series([_label(u, names) for u in ids], index=data.index, dtype=object)
     shown = ~hidden
     labels = data["shown"] if "shown" in data else pd.Series(suppression_label(min_group_size), index=data.index)
     text = [label if h else (f"{v:.0f}%" if has_rate else f"{v:.0f}")
             for h, v, label in zip(hidden, value, labels.where(hidden, suppression_label(min_group_size)), strict=True)]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=units[shown], y=value[shown], marker_color=ACCENT, name="shown",
-                         text=[t for t, s in zip(text, shown, strict=True) if s], textposition="outside"))
+                         text=[t for t, s in zip(text, shown, strict=True) if s], textposition="outside",
+                         customdata=ids[shown], hovertemplate="%{x} (%{customdata}): %{text}<extra></extra>"))
     if hidden.any():
         fig.add_trace(go.Bar(x=units[hidden], y=[0] * int(hidden.sum()), marker_color=MUTED, name="suppressed",
                              text=[t for t, h in zip(text, hidden, strict=True) if h], textposition="outside",
@@ -283,7 +345,8 @@ def response_rates(table: pd.DataFrame, *, min_group_size: int, title: str = "Re
 
 
 def metric_by_unit(frame: pd.DataFrame, *, metric: str, title: str | None = None,
-                   group_label: str = "Unit") -> go.Figure:
+                   group_label: str = "Unit", names: Mapping[str, str] | None = None,
+                   scale: tuple[float, float, str] | None = None) -> go.Figure:
     """A metric per unit with its interval, overall as a line; suppressed units labelled.
 
     Parameters
@@ -295,24 +358,32 @@ def metric_by_unit(frame: pd.DataFrame, *, metric: str, title: str | None = None
         ``nps``, ``enps``, ``csat_top2box`` or ``ces`` (axis and scale).
     group_label
         What the rows are (units, or a demographic question for a breakdown).
+    names
+        Display names of the rows (the instrument's unit labels); the id shows in the hover.
+    scale
+        ``(low, high, text)`` of a mean metric (:func:`metric_scale`): the axis spans
+        the whole answer scale and its title states it.
     """
-    axis, rng = METRIC_AXES.get(metric, (metric, None))
+    axis, rng = _axis(metric, scale)
     k = _percent_scale(metric)
     units = frame[frame["level"] == "unit"]
     shown = units[~units["suppressed"].astype(bool)]
     hidden = units[units["suppressed"].astype(bool)]
+    ids = shown["unit"].astype(str)
     fig = go.Figure(go.Scatter(
-        x=shown["unit"].astype(str), y=k * shown["value"].astype(float), mode="markers", name="unit",
+        x=[_label(u, names) for u in ids], y=k * shown["value"].astype(float), mode="markers", name="unit",
         marker={"color": ACCENT, "size": 9},
         error_y={"type": "data", "symmetric": False, "array": k * (shown["ci_upper"] - shown["value"]).astype(float),
                  "arrayminus": k * (shown["value"] - shown["ci_lower"]).astype(float), "color": MUTED},
-        customdata=shown["n"].astype(float), hovertemplate="%{x}: %{y:.1f} (n = %{customdata:.0f})<extra></extra>"))
+        customdata=np.column_stack([shown["n"].astype(float), ids]) if len(shown) else None,
+        hovertemplate="%{x} (%{customdata[1]}): %{y:.1f} (n = %{customdata[0]:.0f})<extra></extra>"))
     overall = frame[(frame["level"] == "overall") & ~frame["suppressed"].astype(bool)]
     if len(overall):
         fig.add_hline(y=k * float(overall["value"].iloc[0]), line_dash="dash", line_color=WARN,
                       annotation_text=f"overall {k * float(overall['value'].iloc[0]):.1f}")
     if len(hidden):
-        fig.add_trace(go.Scatter(x=hidden["unit"].astype(str), y=[rng[0] if rng else 0] * len(hidden),
+        fig.add_trace(go.Scatter(x=[_label(u, names) for u in hidden["unit"].astype(str)],
+                                 y=[rng[0] if rng else 0] * len(hidden),
                                  mode="text", text=list(hidden["label"].astype(str)), name="suppressed",
                                  textposition="top center", hoverinfo="skip"))
     name = METRIC_NAMES.get(metric, metric)
@@ -324,7 +395,18 @@ def metric_by_unit(frame: pd.DataFrame, *, metric: str, title: str | None = None
     return fig
 
 
-def metric_intervals(results: Sequence[object], *, title: str = "Headline metrics with 95% intervals") -> go.Figure:
+def _axis(metric: str, scale: tuple[float, float, str] | None) -> tuple[str, tuple[float, float] | None]:
+    """Axis title and range of a metric; a mean metric with its scale spans the whole scale."""
+    axis, rng = METRIC_AXES.get(metric, (metric, None))
+    if scale is not None:
+        low, high, _text = scale
+        axis = f"{METRIC_NAMES.get(metric, metric)} (mean on {low:g} to {high:g})"
+        rng = (low, high)
+    return axis, rng
+
+
+def metric_intervals(results: Sequence[object], *, title: str = "Headline metrics with 95% intervals",
+                     scales: Mapping[str, tuple[float, float, str]] | None = None) -> go.Figure:
     """Headline metrics (NPS, eNPS, CSAT, CES) as points with intervals, one panel each.
 
     Parameters
@@ -332,6 +414,10 @@ def metric_intervals(results: Sequence[object], *, title: str = "Headline metric
     results
         Result objects of :mod:`analysis.metrics` (``metric, value, ci_lower, ci_upper,
         n``); ``None`` entries (suppressed) are skipped.
+    scales
+        Metric -> ``(low, high, text)`` (:func:`metric_scale`) for mean metrics (CES):
+        their panel spans the whole answer scale (an honest axis, not one zoomed to the
+        interval) and names both ends and the direction under the panel.
     """
     from plotly.subplots import make_subplots
 
@@ -345,13 +431,16 @@ def metric_intervals(results: Sequence[object], *, title: str = "Headline metric
             text=[f"{k * r.value:.1f}"], textposition="middle right", marker={"size": 14, "color": ACCENT},
             error_y={"type": "data", "symmetric": False, "array": [k * (r.ci_upper - r.value)],
                      "arrayminus": [k * (r.value - r.ci_lower)], "color": "#333"}, showlegend=False), row=1, col=col)
-        axis, rng = METRIC_AXES.get(r.metric, (r.metric, None))
+        scale = (scales or {}).get(r.metric)
+        axis, rng = _axis(r.metric, scale)
         fig.update_yaxes(title_text=axis, row=1, col=col, **({"range": list(rng)} if rng else {}))
-    return _layout(fig, title, height=360)
+        if scale is not None:
+            fig.update_xaxes(title_text=scale[2].replace("; ", "<br>"), row=1, col=col)
+    return _layout(fig, title, height=400 if scales else 360)
 
 
 def trend(frame: pd.DataFrame, *, metric: str, series: str | None = None,
-          title: str | None = None) -> go.Figure:
+          title: str | None = None, scale: tuple[float, float, str] | None = None) -> go.Figure:
     """A metric across waves with intervals (one line per series, e.g. per unit).
 
     Parameters
@@ -361,7 +450,7 @@ def trend(frame: pd.DataFrame, *, metric: str, series: str | None = None,
         in order. Suppressed rows (NaN value) leave a gap.
     """
     k = _percent_scale(metric)
-    axis, rng = METRIC_AXES.get(metric, (metric, None))
+    axis, rng = _axis(metric, scale)
     fig = go.Figure()
     groups = frame.groupby(series, sort=False) if series else [("overall", frame)]
     for name, part in groups:

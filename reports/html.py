@@ -126,7 +126,28 @@ def _fmt(value: object, digits: int = 2) -> str:
     return str(value)
 
 
-def _fmt_p(value: object) -> str:
+def format_against(value: float, threshold: float, *, digits: int = 2) -> tuple[str, str]:
+    """``value`` and ``threshold`` with as many decimals as it takes (``digits`` at least,
+    6 at most) for a value that differs from its threshold to print differently: 0.498
+    against 0.50 is "0.498" and "0.500", not "0.50" and "0.50"."""
+    d = digits
+    if np.isfinite(value) and np.isfinite(threshold) and value != threshold:
+        while d < 6 and round(float(value), d) == round(float(threshold), d):
+            d += 1
+    return _fmt(float(value), d), _fmt(float(threshold), d)
+
+
+def flag_rows(flags: pd.DataFrame) -> pd.DataFrame:
+    """The flags table as text (one type per column): value and threshold printed with
+    :func:`format_against`, so a flagged value never reads like its threshold."""
+    out = flags.copy()
+    pairs = [format_against(float(v), float(t)) for v, t in zip(flags["value"], flags["threshold"], strict=True)]
+    out["value"] = [v for v, _ in pairs]
+    out["threshold"] = [t for _, t in pairs]
+    return out.astype({c: "string" for c in out.columns})
+
+
+def format_p(value: object) -> str:
     """A p-value as APA writes it: "< .001", else three decimals without the leading zero."""
     if value is None or value is pd.NA:
         return ""
@@ -136,7 +157,7 @@ def _fmt_p(value: object) -> str:
     return "< .001" if p < 0.001 else f"{p:.3f}".removeprefix("0")
 
 
-def _fmt_int(value: object) -> str:
+def format_count(value: object) -> str:
     """A count (degrees of freedom, n, rank) as an integer; fractional values keep one decimal."""
     if value is None or value is pd.NA:
         return ""
@@ -158,7 +179,7 @@ def _fit(fm: Mapping[str, object], keys: Sequence[str]) -> str:
     """Fit measures as "chisq = 41.203, df = 29, pvalue = .068, ..." (df an integer, p as p)."""
     def one(k: str) -> str:
         value = fm.get(k)
-        text = _fmt_p(value) if _is_p(k) else _fmt_int(value) if k in INTEGER_COLUMNS else _fmt(value, 3)
+        text = format_p(value) if _is_p(k) else format_count(value) if k in INTEGER_COLUMNS else _fmt(value, 3)
         return f"{'p' if _is_p(k) else k} {text if text.startswith('<') else '= ' + text}"
     return ", ".join(one(k) for k in keys if k in fm)
 
@@ -189,9 +210,9 @@ def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, dig
 
 def _cell(value: object, kind: str, digits: int) -> str:
     if kind == "p":
-        return _fmt_p(value)
+        return format_p(value)
     if kind == "int":
-        return _fmt_int(value)
+        return format_count(value)
     return _fmt(value, digits)
 
 
@@ -214,18 +235,24 @@ def _responses(insight: Insight) -> str:
                         "comparison are hidden too."))
         if view.note:
             parts.append(_p(view.note, "note"))
-        parts.append(_figure(charts.response_rates(table, min_group_size=k,
+        names = {u.id: instrument.text(u.label) for u in instrument.units}
+        parts.append(_figure(charts.response_rates(table, min_group_size=k, names=names,
                                                    title=f"{side.capitalize()} responses by unit")))
         metrics = insight.metrics.get(side, {})
+        scales = {m.metric: sc for m in metrics.values() if (sc := charts.metric_scale(instrument, m.metric))}
         overall = [m.overall for m in metrics.values()]
         if any(o is not None for o in overall):
-            parts.append(_figure(charts.metric_intervals(overall, title=f"{side.capitalize()} headline metrics "
-                                                                        "with 95% intervals")))
+            parts.append(_figure(charts.metric_intervals(overall, scales=scales, title=f"{side.capitalize()} "
+                                                         "headline metrics with 95% intervals")))
+        for metric, (_low, _high, text) in scales.items():
+            parts.append(_p(f"{charts.METRIC_NAMES.get(metric, metric)}: mean on {text}.", "note"))
         for name, unit_metric in metrics.items():
-            parts.append(_figure(charts.metric_by_unit(unit_metric.to_frame(), metric=unit_metric.metric)))
+            parts.append(_figure(charts.metric_by_unit(unit_metric.to_frame(), metric=unit_metric.metric, names=names,
+                                                       scale=scales.get(unit_metric.metric))))
             waves = insight.trends.get(side, {}).get(name, pd.DataFrame())
             if len(waves) > 1:
-                parts.append(_figure(charts.trend(waves, metric=unit_metric.metric)))
+                parts.append(_figure(charts.trend(waves, metric=unit_metric.metric,
+                                                  scale=scales.get(unit_metric.metric))))
     return "\n".join(parts) or _p("No responses.", "note")
 
 
@@ -365,7 +392,7 @@ def _health(insight: Insight) -> str:
         flags = report.flags
         if len(flags):
             parts.append("<p><strong>Flags and what to consider</strong></p>")
-            parts.append(_table(flags, columns={"level": "level", "target": "what", "statistic": "statistic",
+            parts.append(_table(flag_rows(flags), columns={"level": "level", "target": "what", "statistic": "statistic",
                                                 "value": "value", "threshold": "threshold",
                                                 "message": "what to consider"},
                                 text_columns=("level", "target", "statistic", "message")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from reports.html import flag_rows, format_count, format_p
 from views import insight
 from views.errors import shown_errors
 
@@ -27,9 +28,11 @@ with shown_errors("instrument health"):
         fm = report.fit_measures
         st.subheader("Flags and what to consider")
         if len(report.flags):
-            st.dataframe(report.flags, hide_index=True, width="stretch",
-                         column_config={"value": st.column_config.NumberColumn(format="%.3f"),
-                                        "threshold": st.column_config.NumberColumn(format="%.2f")})
+            # A list, not a table: every message is shown in full (a table cell cuts it off), and
+            # value and threshold carry enough decimals to differ visibly (0.498 against 0.500).
+            for flag in flag_rows(report.flags).itertuples(index=False):
+                st.markdown(f"- **{flag.level} {flag.target}**: {flag.statistic} = {flag.value} "
+                            f"(threshold {flag.threshold}). {flag.message}")
         else:
             st.success("No flags: every scale passed every check.")
         st.subheader("Confirmatory factor analysis: model fit")
@@ -39,7 +42,10 @@ with shown_errors("instrument health"):
                                                  ("chisq", "chi²")), strict=True):
                 value = fm.get(name)
                 col.metric(label, "n/a" if value is None else f"{value:.3f}")
-            st.caption(f"df = {fm.get('df', float('nan')):.0f}, N = {report.cfa.nobs if report.cfa else 'n/a'}. "
+            p_chisq = format_p(fm.get("pvalue"))
+            st.caption(f"df = {format_count(fm.get('df'))}"
+                       + (f", p {p_chisq if p_chisq.startswith('<') else '= ' + p_chisq}" if p_chisq else "")
+                       + f", N = {report.cfa.nobs if report.cfa else 'n/a'}. "
                        "Acceptable: CFI ≥ .90, RMSEA ≤ .08, SRMR ≤ .08 (Hu & Bentler 1999).")
         else:
             st.warning("The CFA could not be fitted (see the flags).")
@@ -63,9 +69,15 @@ with shown_errors("instrument health"):
                                            labels=labels), key="cfa_loadings")
         if report.efa is not None:
             st.plotly_chart(insight.figure(ctx, f"efa:{side}", "loadings_heatmap", report.efa.loadings,
-                                           title="EFA pattern loadings (oblimin): cross-loadings show up off the "
-                                                 "diagonal blocks"), key="efa_loadings")
+                                           title="EFA pattern loadings (oblimin): an item loading on more "
+                                                 "than one factor is a cross-loading"), key="efa_loadings")
+            st.caption("Factors of an exploratory analysis have no names and come in no set order, so they need not "
+                       "line up with the constructs; read each item's row: one large loading is clean, a second "
+                       "one above about .30 is a cross-loading.")
         if len(report.htmt):
             chart = insight.figure(ctx, f"htmt:{side}", "htmt_heatmap", report.htmt,
                                    threshold=report.thresholds.htmt, labels=labels)
             st.plotly_chart(chart, key="htmt")
+            st.caption("HTMT is defined on absolute correlations (Henseler, Ringle & Sarstedt 2015), so it is "
+                       "shown as an absolute value: a negative correlation between two constructs shows as its "
+                       "size. Above the threshold (marked !) the two constructs may not be distinct.")

@@ -26,6 +26,8 @@ with shown_errors("overview"):
         if not insight.shown(view):
             continue
         metrics = insight.metrics(ctx, side)
+        unit_names = {u.id: instrument.text(u.label) for u in instrument.units}
+        scales = {m.metric: sc for m in metrics.values() if (sc := charts.metric_scale(instrument, m.metric))}
         columns = st.columns(max(1, len(metrics) + 1))
         columns[0].metric("Responses", f"{view.n:,}")
         for column, (name, unit_metric) in zip(columns[1:], metrics.items(), strict=False):
@@ -39,16 +41,20 @@ with shown_errors("overview"):
                               help=f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}"
                                    f"{unit}, n = {overall.n}")
                 column.caption(f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
+                if unit_metric.metric in scales:
+                    column.caption(f"Mean on {scales[unit_metric.metric][2]}")
         table = insight.responses(ctx, side)
         st.plotly_chart(insight.figure(ctx, f"rates:{side}", "response_rates", table, min_group_size=k,
-                                       title=f"{side.capitalize()} responses by unit"),
+                                       names=unit_names, title=f"{side.capitalize()} responses by unit"),
                         key=f"rates:{side}")
         with st.expander("Responses by unit (table)"):
             columns = ["unit", "label", "shown"] + (["invited"] if table["invited"].notna().any() else [])
-            st.dataframe(table[columns].rename(columns={"shown": "responses"}), hide_index=True)
+            # One type per column (Arrow): the responses column is text ("12", "fewer than 5").
+            st.dataframe(table[columns].rename(columns={"shown": "responses"}).astype({"responses": "string"}),
+                         hide_index=True)
         if metrics:
             chart = insight.figure(ctx, f"headline:{side}", "metric_intervals",
-                                   [m.overall for m in metrics.values()],
+                                   [m.overall for m in metrics.values()], scales=scales,
                                    title=f"{side.capitalize()} headline metrics with 95% intervals")
             st.plotly_chart(chart, key=f"headline:{side}")
         options = insight.breakdowns(ctx, side)
@@ -57,12 +63,15 @@ with shown_errors("overview"):
         grouped = metrics if group == "unit" else insight.metrics(ctx, side, group)
         for name, unit_metric in grouped.items():
             chart = insight.figure(ctx, f"by_group:{side}:{group}:{name}", "metric_by_unit", unit_metric.to_frame(),
-                                   metric=unit_metric.metric, group_label=options[group])
+                                   metric=unit_metric.metric, group_label=options[group],
+                                   names=unit_names if group == "unit" else None,
+                                   scale=scales.get(unit_metric.metric))
             st.plotly_chart(chart, key=f"by_unit:{side}:{name}")
         for name, unit_metric in metrics.items():
             waves = insight.trend(ctx, side, name)
             if len(waves) > 1:
-                chart = insight.figure(ctx, f"trend:{side}:{name}", "trend", waves, metric=unit_metric.metric)
+                chart = insight.figure(ctx, f"trend:{side}:{name}", "trend", waves, metric=unit_metric.metric,
+                                       scale=scales.get(unit_metric.metric))
                 st.plotly_chart(chart, key=f"trend:{side}:{name}")
             else:
                 st.caption(f"{charts.METRIC_NAMES.get(unit_metric.metric, name)}: one wave so far; trends appear "
