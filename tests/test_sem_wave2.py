@@ -351,3 +351,35 @@ def test_two_level_counts_without_data():
     assert (bh.npar, bh.df) == (22, 2)
     with pytest.raises(ModelSpecificationError, match="twolevel.count_parameters"):
         sem.count_parameters(SIM_TWOLEVEL)
+
+
+def test_two_level_fixed_x_between_only_covariates_conditional_logl():
+    """lavaan 0.6.14, fixed.x = TRUE (the default) with between-only covariates GSIZE, GHRS: their moments over
+    the 99 companies are fixed (se 0, not in npar) and logl is conditional on them (-18763.123916; fixed.x =
+    FALSE: -19172.079577, 5 more parameters, the same chi-square)."""
+    model = "level: 1\nWBEING ~~ COHES\nlevel: 2\nWBEING ~ GSIZE + GHRS\nCOHES ~ GSIZE"
+    res = sem.fit(model, _bh_between_only(), cluster="GRP")
+    lavaan = {"chisq": 0.792669, "df": 1, "npar": 11, "logl": -18763.123916, "unrestricted_logl": -18762.727582,
+              "baseline_chisq": 501.739516, "baseline_df": 6, "cfi": 1.0, "tli": 1.002509, "bic": 37624.222631,
+              "srmr_between": 0.039639}
+    misses = []
+    for stat, value in lavaan.items():
+        # lavaan's EM h1 stops a little short of the ML (our unrestricted logl is 1.5e-4 higher), which moves
+        # chisq by 3e-4 and srmr_between (residuals against the h1 S_B) by 2e-3 relative
+        bound = 0.01 if stat in ("logl", "unrestricted_logl", "bic") else max(2.5e-3 * abs(value), 1e-4)
+        if abs(res.fit_measures[stat] - value) > bound:
+            misses.append(f"fixed.x between-only: fit {stat}: expected {value}, actual {res.fit_measures[stat]:.6f}")
+    est = res.estimates
+    for (lhs, op, rhs), (value, se, std) in {("WBEING", "~", "GHRS"): (-0.170741, 0.017569, -0.790865),
+                                            ("WBEING", "~~", "COHES"): (0.009617, 0.003702, 0.448750),
+                                            ("GSIZE", "~~", "GHRS"): (-0.397108, 0.0, -0.108344),
+                                            ("GHRS", "~1", ""): (11.351956, 0.0, 13.295281)}.items():
+        got = est[(est.lhs == lhs) & (est.op == op) & (est.rhs == rhs) & (est.level == 2)].iloc[0]
+        se_ok = got.se == 0 if se == 0 else abs(got.se / se - 1) <= 0.02
+        if abs(got.est - value) > 2e-3 or not se_ok or abs(got.std_all - std) > 2e-3:
+            misses.append(f"fixed.x between-only: {lhs} {op} {rhs}: expected {value}, {se}, {std}; "
+                          f"actual {got.est:.6f}, {got.se:.6f}, {got.std_all:.6f}")
+    assert not misses, "\n".join(misses)
+    free = sem.fit(model, _bh_between_only(), cluster="GRP", fixed_x=False)
+    assert free.fit_measures["logl"] == pytest.approx(-19172.079577, abs=0.01)
+    assert free.fit_measures["npar"] == 16

@@ -23,8 +23,9 @@ lavaan's default for two-level models.
 
 Not supported (a :class:`~analysis.errors.ModelSpecificationError` says so): random
 slopes, FIML with missing values, groups, the bootstrap, within-only variables (named at
-level 1 only), ``fixed_x=True`` with exogenous covariates (lavaan's
-fixed.x treatment of covariates that vary at both levels is not ML), labels shared by
+level 1 only), ``fixed_x=True`` with exogenous covariates at level 1
+(lavaan's fixed.x treatment of covariates that vary at both levels is not ML; between-only
+covariates may stay fixed, the logl then conditional on them), labels shared by
 the two levels, ``==`` constraints and ``:=`` definitions.
 """
 
@@ -39,7 +40,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.errors import DataError, ModelSpecificationError
-from analysis.sem.fit_measures import cfi, rmsea, rmsea_ci, tli
+from analysis.sem.fit_measures import cfi, rmsea, rmsea_ci, saturated_loglik, tli
 from analysis.sem.matrices import Model
 from analysis.sem.ml import inverse_pd
 from analysis.sem.partable import ParameterTable, build_table, structure_of
@@ -337,15 +338,16 @@ def _tables(model: str, fixed_x: bool):
         raise ModelSpecificationError(
             f"within-only variables are not supported yet ({', '.join(only_w)} only at level 1)",
             where="model syntax", fix="name every level-1 variable at level 2 as well")
-    if fixed_x and (st_w.exo_x or st_b.exo_x):
+    if fixed_x and (st_w.exo_x or any(v in st_w.ov for v in st_b.exo_x)):
         raise ModelSpecificationError(
-            "two-level models with exogenous covariates need fixed_x=False (lavaan's fixed.x treatment of "
-            "covariates that vary at both levels is not ML)", where="fit(fixed_x=...)", fix="pass fixed_x=False")
+            "two-level models with exogenous covariates at level 1 need fixed_x=False (lavaan's fixed.x "
+            "treatment of covariates that vary at both levels is not ML); between-only covariates may stay "
+            "fixed", where="fit(fixed_x=...)", fix="pass fixed_x=False")
     table_w = build_table(syntax_w, meanstructure=False, fixed_x=fixed_x)
     table_b = build_table(syntax_b, meanstructure=True, fixed_x=fixed_x)
     ov = list(st_w.ov) + [v for v in st_b.ov if v not in st_w.ov]   # split, then between-only
-    p_y, q = len(st_w.ov), len(ov)
-    return table_w, table_b, ov, p_y, p_y * (p_y + 1) // 2 + q * (q + 1) // 2 + q
+    p_y, q, k = len(st_w.ov), len(ov), len(table_b.fixed_exo)
+    return table_w, table_b, ov, p_y, p_y * (p_y + 1) // 2 + q * (q + 1) // 2 + q - k * (k + 3) // 2
 
 
 def count_parameters(model: str, *, fixed_x: bool = True) -> TwoLevelCount:
@@ -386,6 +388,9 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
                         fix="collect more clusters")
     perm = [list(st_b.ov).index(v) for v in ov]
     est = TwoLevelEstimator(table_w, table_b, cs, perm)
+    own = [ov.index(v) for v in st_b.ov]
+    if table_b.fixed_exo:  # fixed.x: between-only covariates at their moments over the clusters
+        est.model_b.set_sample([GroupStats(cs.J, cs.grand_mean[own], cs.between_cov[np.ix_(own, own)], y)])
     npar = est.npar
     if npar > ndat:
         raise ModelSpecificationError(f"the model is not identified: {npar} free parameters but only {ndat} "
@@ -393,7 +398,6 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     s_w0 = cs.within / (cs.n - cs.J)
     var_b = np.diag(cs.between_cov).copy()
     var_b[:p_y] = np.maximum(var_b[:p_y] - np.diag(s_w0) * cs.J / cs.n, 0.05 * var_b[:p_y])
-    own = [ov.index(v) for v in st_b.ov]
     g_w = GroupStats(cs.n, np.zeros(p_y), s_w0, y)
     g_b = GroupStats(cs.J, cs.grand_mean[own], np.diag(var_b[own]), y)
     x0 = np.concatenate([start_values(table_w, [g_w]), start_values(table_b, [g_b])])
@@ -426,8 +430,11 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
         vcov = np.full((npar, npar), np.nan)
         warnings_out.append("the observed information is singular: the model may not be identified; "
                             "no standard errors")
-    logl = est.loglik(x)
-    measures = _fit_measures(est, cs, x, logl, npar, ndat, ov, table_w, table_b)
+    # fixed.x: conditional on the between-only covariates, less their saturated logl over the clusters
+    fixed = [ov.index(v) for v in table_b.fixed_exo]
+    logl_x = saturated_loglik(cs.J, cs.between_cov[np.ix_(fixed, fixed)]) if fixed else 0.0
+    logl = est.loglik(x) - logl_x
+    measures = _fit_measures(est, cs, x, logl, npar, ndat, ov, table_w, table_b, logl_x)
     estimates = _estimate_table(est, x, vcov)
     warnings_out.extend(_heywood(est, x))
     r2 = pd.concat([r_squared(est.model_w, est.parts(x)[0], ("",)), r_squared(est.model_b, est.parts(x)[1], ("",))],
@@ -467,10 +474,12 @@ def _srmr_level(sample: np.ndarray, implied: np.ndarray) -> float:
 
 
 def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl: float, npar: int, ndat: int,
-                  ov: list[str], table_w: ParameterTable, table_b: ParameterTable) -> dict[str, float]:
+                  ov: list[str], table_w: ParameterTable, table_b: ParameterTable,
+                  logl_x: float = 0.0) -> dict[str, float]:
     """lavaan's ``fitMeasures`` of a two-level model (see the module docstring)."""
     p_y, q = cs.p_y, len(ov)
     logl_h1, sw_h1, sb_h1, _ = _fit_blocks(cs, [list(range(p_y))], [list(range(q))])
+    logl_h1 -= logl_x
 
     def independence(n_vars: int, exo_names: list[str]) -> list[list[int]]:
         exo = [i for i in range(n_vars) if ov[i] in exo_names]
@@ -478,8 +487,9 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
 
     blocks_w = independence(p_y, table_w.structure.exo_x)
     blocks_b = independence(q, table_b.structure.exo_x)
-    logl_b = _fit_blocks(cs, blocks_w, blocks_b)[0]
-    base_npar = sum(len(b) * (len(b) + 1) // 2 for b in blocks_w + blocks_b) + q
+    logl_b = _fit_blocks(cs, blocks_w, blocks_b)[0] - logl_x
+    k = len(table_b.fixed_exo)
+    base_npar = sum(len(b) * (len(b) + 1) // 2 for b in blocks_w + blocks_b) + q - k * (k + 3) // 2
     df, base_df = ndat - npar, ndat - base_npar
     chisq = max(2 * (logl_h1 - logl), 0.0)
     base_chisq = max(2 * (logl_h1 - logl_b), 0.0)
