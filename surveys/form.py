@@ -224,6 +224,16 @@ class Form:
         index = steps.index(state.step) if state.step in steps else 0
         return index / len(steps)
 
+    def page_position(self, state: FormState) -> tuple[int, int] | None:
+        """``(x, y)`` for "page x of y": the current page among the pages that show for the
+        answers so far (consent and the thank-you step are no page: ``None``)."""
+        if state.step in (CONSENT, THANKS):
+            return None
+        steps = self.steps(state.answers)
+        if state.step not in steps:
+            return None
+        return steps.index(state.step) + 1, len(steps)
+
     def merge(self, state: FormState, page_answers: Mapping[str, Any]) -> dict[str, Any]:
         """All answers with this page's answers merged in, hidden questions' answers dropped.
 
@@ -314,6 +324,8 @@ UI_TEXT: Mapping[str, Mapping[str, str]] = {
         "submit": "Submit",
         "language": "Language",
         "progress": "Progress",
+        "page_of": "Page {page} of {pages}",
+        "welcome_back": "Welcome back! Your earlier answers were kept: you can continue where you stopped.",
         "consent_agree": "I agree to take part",
         "consent_required": "Please agree to take part to continue, or close this page.",
         "thanks": "Thank you! Your answers have been saved.",
@@ -336,6 +348,9 @@ UI_TEXT: Mapping[str, Mapping[str, str]] = {
         "submit": "Absenden",
         "language": "Sprache",
         "progress": "Fortschritt",
+        "page_of": "Seite {page} von {pages}",
+        "welcome_back": ("Willkommen zurück! Ihre bisherigen Antworten sind erhalten: Sie können dort weitermachen, "
+                         "wo Sie aufgehört haben."),
         "consent_agree": "Ich bin einverstanden teilzunehmen",
         "consent_required": "Bitte stimmen Sie der Teilnahme zu, um fortzufahren, oder schließen Sie diese Seite.",
         "thanks": "Vielen Dank! Ihre Antworten wurden gespeichert.",

@@ -260,6 +260,7 @@ def test_open_link_answers_without_a_token(db_url, monkeypatch):
     assert "Thank you" in texts(at)
     frame = responses_of(db_url, CID)
     assert len(frame) == 1 and frame.iloc[0]["unit"] == "south"  # an open link takes the chosen unit
+    assert "s" not in at.query_params  # the response is in: a reload starts afresh, it resumes nothing
 
 
 def test_randomized_page_order_is_stable_for_a_respondent(db_url, tokens):
@@ -284,3 +285,102 @@ def test_a_campaign_closed_between_pages_stops_politely_and_keeps_no_progress(db
         assert campaigns.load_progress(store, CID, tokens[0]) is None
     finally:
         store.dispose()
+
+
+# --------------------------------------------------------------------------- issue 14: the respondent's page
+def progress_text(at) -> str:
+    return at.get("progress")[0].proto.text
+
+
+def test_each_page_says_page_x_of_y_in_the_respondents_language(db_url, tokens):
+    at = past_consent(app(c=CID, t=tokens[0]))
+    assert progress_text(at) == "Page 1 of 3"
+    fill_page1(at)
+    click_next(at)
+    assert progress_text(at) == "Page 2 of 3"
+    at.selectbox(key=f"lang:{CID}").set_value("de").run()
+    assert progress_text(at) == "Seite 2 von 3"
+
+
+def test_a_resumed_survey_says_welcome_back_until_the_respondent_moves_on(db_url, tokens):
+    at = fill_page1(past_consent(app(c=CID, t=tokens[1], lang="de")))
+    assert "Willkommen zurück" not in texts(at)
+    click_next(at)
+    assert "Willkommen zurück" not in texts(at) and "Welcome back" not in texts(at)
+    resumed = no_exception(app(c=CID, t=tokens[1]))
+    assert "Willkommen zurück! Ihre bisherigen Antworten sind erhalten" in texts(resumed)
+    fill_page2(resumed)
+    click_next(resumed)
+    assert "Willkommen zurück" not in texts(resumed)
+    fresh = no_exception(app(c=CID, t=tokens[2]))
+    assert "Welcome back" not in texts(fresh)
+
+
+def _in_order(block):
+    """The elements of a block in page order (containers walked depth first)."""
+    for child in block.children.values():
+        if getattr(child, "children", None):
+            yield from _in_order(child)
+        else:
+            yield child
+
+
+def test_the_buttons_come_after_the_page_content_next_at_the_right_end(db_url, tokens):
+    at = past_consent(app(c=CID, t=tokens[0]))
+    for step in range(2):  # the first page (nothing answered: the questions, the reminder, then the buttons) and the next
+        if step:
+            fill_page1(at)
+        click_next(at)
+        shown = [e for e in _in_order(at.main) if e.type not in ("html", "empty")]
+        assert [getattr(e, "key", None) for e in shown[-2:]] == ["nav:back", "nav:next"], [e.type for e in shown]
+        (nav,) = [b for b in _all_blocks(at.main) if "nav:next" in [getattr(e, "key", None) for e in b.children.values()]]
+        proto = str(nav.proto)  # one row, Next at the right end
+        assert "direction: HORIZONTAL" in proto and "justify: JUSTIFY_END" in proto, proto
+
+
+def _all_blocks(block):
+    yield block
+    for child in block.children.values():
+        if getattr(child, "children", None):
+            yield from _all_blocks(child)
+
+
+def test_an_open_link_keeps_its_random_session_key_in_the_url_and_a_reload_keeps_the_answers(db_url, monkeypatch):
+    from surveys import campaigns
+    from views.respond import SESSION_KEY
+
+    monkeypatch.setenv("TANDEM_ALLOW_OPEN_EMPLOYEE_LINKS", "1")
+    seed_campaign(db_url, ALL_TYPES, campaign_id=CID, mode="open")
+    at = fill_page1(past_consent(app(c=CID)), open_link=True)
+    session = at.query_params["s"]
+    session = session[0] if isinstance(session, list) else session
+    assert SESSION_KEY.fullmatch(session)
+    click_next(at)
+    at.radio(key=key("sat")).set_value(2).run()
+    # the reload: a new browser session with the same URL
+    reloaded = no_exception(app(c=CID, s=session))
+    assert "Your work" in texts(reloaded) and "Welcome back" in texts(reloaded)
+    reloaded.button(key="nav:back").click().run()
+    assert reloaded.radio(key=key("role")).value == "manager"
+    assert reloaded.selectbox(key=key("unit")).value == "south"
+    # another respondent of the link gets another random key and none of these answers
+    other = no_exception(app(c=CID))
+    other_key = other.query_params["s"]
+    other_key = other_key[0] if isinstance(other_key, list) else other_key
+    assert SESSION_KEY.fullmatch(other_key) and other_key != session
+    assert "About you" in texts(other) or other.checkbox(key=f"consent:{CID}")
+    # a key of the wrong form is not taken: a fresh random one replaces it
+    forged = no_exception(app(c=CID, s="../../etc"))
+    forged_key = forged.query_params["s"]
+    forged_key = forged_key[0] if isinstance(forged_key, list) else forged_key
+    assert forged_key != "../../etc" and SESSION_KEY.fullmatch(forged_key)
+    assert campaigns.new_session_key() != campaigns.new_session_key()
+
+
+def test_an_invitation_link_gets_no_session_key_in_its_url(db_url, tokens):
+    at = fill_page1(past_consent(app(c=CID, t=tokens[0])))
+    click_next(at)
+    assert "s" not in at.query_params
+    with_key = no_exception(app(c=CID, t=tokens[1], s="A" * 32))  # an &s= never replaces the token
+    assert "s" in with_key.query_params  # left as given, but unused:
+    assert "Welcome back" not in texts(with_key) and with_key.checkbox(key=f"consent:{CID}")

@@ -11,7 +11,9 @@ logged on the server and shown as a short apology, never as a stack trace.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import re
 from typing import Any
 
 import streamlit as st
@@ -22,6 +24,38 @@ from views import gateway
 from views.widgets import held_answers, render_question
 
 log = logging.getLogger("tandem.app")
+
+#: The form of :func:`surveys.campaigns.new_session_key` (``secrets.token_urlsafe(24)``): an
+#: ``&s=`` parameter of any other form is not taken, a new random key is made instead.
+SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
+
+#: Likert, rating and matrix scales (Streamlit's horizontal radios) on one row at any width:
+#: the options share the row equally, each with its circle above its label, and a long label
+#: wraps inside its own option (hyphenated in the document's language) instead of pushing
+#: the next options onto a second line. Vertical radios (single choice) are left alone.
+SCALE_CSS = """
+<style>
+div[data-testid="stRadio"] div[role="radiogroup"]:has(> label:nth-child(2)) { gap: 0.25rem; }
+div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"],
+div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale {
+  flex-wrap: nowrap !important; flex-direction: row !important; width: 100%; align-items: flex-start; }
+div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"] > label,
+div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale > label {
+  flex: 1 1 0 !important; min-width: 0 !important; margin: 0 !important; padding: 0 0.1rem;
+  flex-direction: column !important; align-items: center !important; text-align: center; }
+div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"] > label > div:last-child,
+div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale > label > div:last-child {
+  padding-left: 0 !important; padding-top: 0.2rem; width: 100%; min-width: 0; }
+div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"] > label p,
+div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale > label p {
+  white-space: normal !important; overflow-wrap: break-word; word-break: normal; hyphens: auto;
+  text-align: center; line-height: 1.2; font-size: 0.9rem; }
+@media (max-width: 640px) {
+  div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"] > label p,
+  div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale > label p { font-size: 0.72rem; }
+}
+</style>
+"""
 
 LANGUAGE_NAMES = {
     "en": "English", "de": "Deutsch", "fr": "Français", "es": "Español", "it": "Italiano",
@@ -50,13 +84,37 @@ def _message(kind: str, language: str | None) -> None:
 
 
 def _session(campaign_id: str, token: str | None) -> dict[str, Any]:
-    """This browser session's bookkeeping for one link (the token itself is not kept here)."""
+    """This browser session's bookkeeping for one link (the token itself is not kept here).
+
+    An open link's progress key is random (:func:`surveys.campaigns.new_session_key`) and
+    kept in the URL (``&s=``, see :func:`_keep_session_key`), so a reload of the page
+    resumes from the sealed progress; an ``&s=`` that is not of that form is ignored. An
+    invitation link never takes ``&s=``: its progress is kept under its token.
+    """
     key = f"respond:{campaign_id}:{campaigns.hash_token(token)[:16] if token else 'open'}"
     if key not in st.session_state:
+        given = None if token else str(st.query_params.get("s") or "")
         st.session_state[key] = {
-            "state": None, "problems": {}, "started_at": None, "session_key": campaigns.new_session_key(),
+            "state": None, "problems": {}, "started_at": None, "welcome": False,
+            "session_key": given if given and SESSION_KEY.fullmatch(given) else campaigns.new_session_key(),
         }
     return st.session_state[key]
+
+
+def _keep_session_key(link: gateway.Link, box: dict[str, Any]) -> None:
+    """Put an open link's progress key into the URL (``&s=``) once its survey is open; an
+    invitation link's URL gets none (its token already keeps the progress)."""
+    if link.token is None and st.query_params.get("s") != box["session_key"]:
+        st.query_params["s"] = box["session_key"]
+
+
+def _document(title: str, lang: str) -> None:
+    """The tab's title and the document's language (``<html lang>``, for screen readers and
+    hyphenation) in the respondent's language, and the layout of the scales."""
+    st.set_page_config(page_title=title)
+    st.html(SCALE_CSS)
+    st.html(f"<script>document.documentElement.lang = {json.dumps(lang)}; "
+            f"document.title = {json.dumps(title)};</script>", unsafe_allow_javascript=True)
 
 
 def _render() -> None:
@@ -64,10 +122,13 @@ def _render() -> None:
     token = st.query_params.get("t") or None
     box = _session(campaign_id, token)
     if box["state"] is not None and box["state"]["step"] == THANKS:
+        if token is None and "s" in st.query_params:
+            del st.query_params["s"]  # the response is in: a reload starts a new one, it resumes nothing
         st.success(ui_text("thanks", box["state"]["language"]))
         st.write(ui_text("thanks_detail", box["state"]["language"]))
         return
     link = gateway.open_link(campaign_id, token, session_key=box["session_key"])
+    _keep_session_key(link, box)
     instrument = link.instrument
     form = Form(instrument, seed_key=link.seed_key, invitation_unit=link.unit)
     if box["state"] is None:
@@ -76,9 +137,17 @@ def _render() -> None:
 
     state = _language_selector(form, state, box, campaign_id)
     lang = state.language
-    st.title(instrument.text(instrument.title, lang))
+    title = instrument.text(instrument.title, lang)
+    _document(title, lang)
+    st.title(title)
     progress = form.progress(state)
-    st.progress(progress, text=ui_text("progress", lang))
+    position = form.page_position(state)
+    text = ui_text("progress", lang)
+    if position is not None:
+        text = ui_text("page_of", lang).format(page=position[0], pages=position[1])
+    st.progress(progress, text=text)
+    if box.get("welcome"):
+        st.info(ui_text("welcome_back", lang), icon=":material/waving_hand:")
     if progress == 0 and instrument.description is not None:
         st.markdown(instrument.text(instrument.description, lang))
     if state.step == CONSENT:
@@ -100,6 +169,7 @@ def _first_state(form: Form, link: gateway.Link, box: dict[str, Any]) -> FormSta
     box["started_at"] = (saved or {}).get("started_at") or dt.datetime.now(dt.UTC).isoformat()
     if state is None:
         return form.start(language=requested)
+    box["welcome"] = True  # progress was restored: say so until the respondent moves on
     return form.with_language(state, requested) if requested else state
 
 
@@ -126,8 +196,18 @@ def _consent_step(form: Form, state: FormState, box: dict[str, Any], link: gatew
     agreed = st.checkbox(ui_text("consent_agree", lang), key=f"consent:{link.campaign_id}", value=state.consented)
     if CONSENT in box["problems"]:
         st.warning(box["problems"][CONSENT])
-    if st.button(ui_text("next", lang), type="primary", key="nav:next"):
+    _, forward = _navigation(lang, has_back=False, last=False)
+    if forward:
         _apply(form, form.next(state, {CONSENT: agreed}), box, link)
+
+
+def _navigation(lang: str, *, has_back: bool, last: bool) -> tuple[bool, bool]:
+    """Back and Next (or Submit) in one row after the page's content, Next always at the right
+    end, on every step alike. Returns (back clicked, forward clicked)."""
+    with st.container(horizontal=True, horizontal_alignment="right", key="nav"):
+        back = has_back and st.button(ui_text("back", lang), key="nav:back")
+        forward = st.button(ui_text("submit" if last else "next", lang), type="primary", key="nav:next")
+    return bool(back), bool(forward)
 
 
 def _page_step(form: Form, state: FormState, box: dict[str, Any], link: gateway.Link, lang: str) -> None:
@@ -152,11 +232,9 @@ def _page_step(form: Form, state: FormState, box: dict[str, Any], link: gateway.
     steps = form.steps(form.merge(state, page_answers))
     last = state.step == steps[-1]
     has_back = instrument.consent is not None or state.step != steps[0]
-    left, right = st.columns(2)
-    back = has_back and left.button(ui_text("back", lang), key="nav:back")
-    forward = right.button(ui_text("submit" if last else "next", lang), type="primary", key="nav:next")
     if problems:
         st.warning(ui_text("fix_problems", lang))
+    back, forward = _navigation(lang, has_back=has_back, last=last)
     if back:
         box["problems"] = {}
         new_state = form.back(state, page_answers)
@@ -169,6 +247,7 @@ def _page_step(form: Form, state: FormState, box: dict[str, Any], link: gateway.
 def _apply(form: Form, move: Move, box: dict[str, Any], link: gateway.Link) -> None:
     """Act on a move: show problems, submit on the last page, else save progress; then rerun."""
     box["problems"] = dict(move.problems)
+    box["welcome"] = False
     if move.submit:
         refused = link.submit(move.state.answers, language=move.state.language, started_at=box["started_at"])
         box["problems"] = refused
@@ -181,6 +260,7 @@ def _apply(form: Form, move: Move, box: dict[str, Any], link: gateway.Link) -> N
 def _save(state: FormState, box: dict[str, Any], link: gateway.Link) -> None:
     """Keep the progress (sealed, in the database); a campaign closed or a link used meanwhile stops calmly."""
     box["state"] = state.to_dict()
+    box["welcome"] = False
     pages = [p.id for p in link.instrument.pages]
     try:
         link.save_progress(
