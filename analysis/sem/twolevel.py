@@ -15,15 +15,15 @@ the between means and ``W_j`` the within-cluster SSCP. Clusters of the same size
 one factorisation of ``S_W + n S_B``. A variable named at level 2 only is between-only
 (constant within a cluster, e.g. a unit's outcome or size): it enters the cluster vector
 ``u_j = (ybar_j, z_j)`` whose covariance is ``S_B + S_W / n_j`` on the split block (see
-:func:`loglik`). The saturated (h1) model has free ``S_W``,
+:func:`loglik`). A variable named at level 1 only is within-only: no between part (zero
+rows of ``S_B``), its mean a level-1 intercept. The saturated (h1) model has free ``S_W``,
 ``S_B``, ``mu``; the baseline is independence at both levels (the exogenous covariates
 keep their covariances among themselves). Standard errors use the observed information
 (the Hessian of the log-likelihood, central differences of the analytic gradient),
 lavaan's default for two-level models.
 
 Not supported (a :class:`~analysis.errors.ModelSpecificationError` says so): random
-slopes, FIML with missing values, groups, the bootstrap, within-only variables (named at
-level 1 only), ``fixed_x=True`` with exogenous covariates at level 1
+slopes, FIML with missing values, groups, the bootstrap, ``fixed_x=True`` with exogenous covariates at level 1
 (lavaan's fixed.x treatment of covariates that vary at both levels is not ML; between-only
 covariates may stay fixed, the logl then conditional on them), labels shared by
 the two levels, ``==`` constraints and ``:=`` definitions.
@@ -206,10 +206,13 @@ def _fit_blocks(cs: ClusterStats, blocks_w: list[list[int]],
     ev, evec = np.linalg.eigh(s_b0)
     s_b0 = (evec * np.maximum(ev, 0.05 * max(float(np.diag(s_b0).mean()), 1e-3))) @ evec.T
 
-    def chol(s, mask):
-        return np.linalg.cholesky(np.where(mask | mask.T, s, 0.0))
+    def chol(s, blocks):  # block by block: variables in no block (within-only at level 2) get zero rows
+        out = np.zeros_like(s)
+        for b in blocks:
+            out[np.ix_(b, b)] = np.linalg.cholesky(s[np.ix_(b, b)])
+        return out
 
-    x0 = np.concatenate([chol(s_w0, mask_w)[rw, cw], chol(s_b0, mask_b)[rb, cb], cs.grand_mean])
+    x0 = np.concatenate([chol(s_w0, blocks_w)[rw, cw], chol(s_b0, blocks_b)[rb, cb], cs.grand_mean])
 
     def unpack(x):
         lw, lb = np.zeros((py, py)), np.zeros((q, q))
@@ -236,13 +239,20 @@ def _fit_blocks(cs: ClusterStats, blocks_w: list[list[int]],
 class TwoLevelEstimator:
     """The two-level discrepancy ``-logl / N`` of the within and between models, and its gradient.
 
-    ``perm`` maps the sample statistics' variable order (the within model's) to the between
-    model's: ``S_B`` in the statistics' order is ``S_B_own[perm][:, perm]``."""
+    The sample statistics order the variables split, within-only, between-only. ``w_own[i]``
+    is the within model's index of statistic variable ``i`` (the first ``p_y``), ``b_stat[j]``
+    the statistics' index of the between model's variable ``j``; ``wo_stat`` are the
+    within-only variables (no between part: zero rows of ``S_B``; their means are the level-1
+    intercepts)."""
 
-    def __init__(self, table_w: ParameterTable, table_b: ParameterTable, cs: ClusterStats, perm: list[int]):
+    def __init__(self, table_w: ParameterTable, table_b: ParameterTable, cs: ClusterStats,
+                 w_own: list[int], b_stat: list[int], wo_stat: list[int]):
         self.table_w, self.table_b, self.cs = table_w, table_b, cs
         self.model_w, self.model_b = Model(table_w), Model(table_b)
-        self.perm = np.array(perm, dtype=int)
+        self.w_own, self.b_stat = np.array(w_own, dtype=int), np.array(b_stat, dtype=int)
+        self.wo_stat = np.array(wo_stat, dtype=int)
+        self.wo_own = self.w_own[self.wo_stat] if len(wo_stat) else np.array([], dtype=int)
+        self.q = len(cs.grand_mean)
         self.k = table_w.npar
         self.npar = table_w.npar + table_b.npar
 
@@ -250,11 +260,17 @@ class TwoLevelEstimator:
         return x[:self.k], x[self.k:]
 
     def moments(self, x: np.ndarray):
-        """``(imp_w, imp_b, S_W, S_B, mu)`` with ``S_B`` and ``mu`` in the statistics' order."""
+        """``(imp_w, imp_b, S_W, S_B, mu)`` with ``S_W``, ``S_B`` and ``mu`` in the statistics' order."""
         xw, xb = self.parts(x)
         imp_w, imp_b = self.model_w.implied(xw, 0), self.model_b.implied(xb, 0)
-        pm = self.perm
-        return imp_w, imp_b, imp_w.sigma, imp_b.sigma[np.ix_(pm, pm)], imp_b.mu[pm]
+        wo, bs = self.w_own, self.b_stat
+        s_b = np.zeros((self.q, self.q))
+        s_b[np.ix_(bs, bs)] = imp_b.sigma
+        mu = np.zeros(self.q)
+        mu[bs] = imp_b.mu
+        if len(self.wo_stat):
+            mu[self.wo_stat] = imp_w.mu[self.wo_own]
+        return imp_w, imp_b, imp_w.sigma[np.ix_(wo, wo)], s_b, mu
 
     def loglik(self, x: np.ndarray) -> float:
         _, _, s_w, s_b, mu = self.moments(x)
@@ -265,13 +281,15 @@ class TwoLevelEstimator:
         ll, g_w, g_b, g_mu = loglik(self.cs, s_w, s_b, mu, derivatives=True)
         if not np.isfinite(ll):
             return 1e10, np.zeros_like(x)
-        pm = self.perm
-        g_b_own = np.zeros_like(g_b)
-        g_b_own[np.ix_(pm, pm)] = g_b
-        g_mu_own = np.zeros_like(g_mu)
-        g_mu_own[pm] = g_mu
-        grad = np.concatenate([self.model_w.gradient(imp_w, 0, g_w, None),
-                               self.model_b.gradient(imp_b, 0, g_b_own, g_mu_own)])
+        wo, bs = self.w_own, self.b_stat
+        g_w_own = np.zeros_like(g_w)
+        g_w_own[np.ix_(wo, wo)] = g_w
+        d_mu_w = None
+        if len(self.wo_stat):
+            d_mu_w = np.zeros(len(wo))
+            d_mu_w[self.wo_own] = g_mu[self.wo_stat]
+        grad = np.concatenate([self.model_w.gradient(imp_w, 0, g_w_own, d_mu_w),
+                               self.model_b.gradient(imp_b, 0, g_b[np.ix_(bs, bs)], g_mu[bs])])
         return -ll / self.cs.n, -grad / self.cs.n
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
@@ -294,9 +312,11 @@ def _check_supported(syntax_w: ModelSyntax, syntax_b: ModelSyntax) -> None:
             if s.op not in ("=~", "~", "~~"):
                 raise ModelSpecificationError(f"operator '{s.op}' is not supported in two-level models",
                                               where=f"model syntax line {s.line}", fix="remove it")
-            if level == 1 and s.op == "~" and s.rhs == "1":
-                raise ModelSpecificationError("intercepts live at level 2 in a two-level model",
-                                              where=f"model syntax line {s.line}", fix="move 'y ~ 1' to 'level: 2'")
+    between = set(syntax_b.variable_names)
+    for s in syntax_w.statements:
+        if s.op == "~" and s.rhs == "1" and s.lhs in between:
+            raise ModelSpecificationError("intercepts of variables at both levels live at level 2",
+                                          where=f"model syntax line {s.line}", fix="move 'y ~ 1' to 'level: 2'")
     shared = set(syntax_w.labels) & set(syntax_b.labels)
     if shared:
         raise ModelSpecificationError(f"labels shared by the two levels are not supported: {', '.join(sorted(shared))}",
@@ -333,21 +353,34 @@ def _tables(model: str, fixed_x: bool):
     syntax_w, syntax_b = parse_model(text_w), parse_model(text_b)
     _check_supported(syntax_w, syntax_b)
     st_w, st_b = structure_of(syntax_w), structure_of(syntax_b)
-    only_w = [v for v in st_w.ov if v not in st_b.ov]
-    if only_w:
-        raise ModelSpecificationError(
-            f"within-only variables are not supported yet ({', '.join(only_w)} only at level 1)",
-            where="model syntax", fix="name every level-1 variable at level 2 as well")
+    split = [v for v in st_w.ov if v in st_b.ov]
+    w_only = [v for v in st_w.ov if v not in st_b.ov]
     if fixed_x and (st_w.exo_x or any(v in st_w.ov for v in st_b.exo_x)):
         raise ModelSpecificationError(
             "two-level models with exogenous covariates at level 1 need fixed_x=False (lavaan's fixed.x "
             "treatment of covariates that vary at both levels is not ML); between-only covariates may stay "
             "fixed", where="fit(fixed_x=...)", fix="pass fixed_x=False")
-    table_w = build_table(syntax_w, meanstructure=False, fixed_x=fixed_x)
+    table_w = build_table(syntax_w, meanstructure=bool(w_only), fixed_x=fixed_x)
+    if w_only:  # level 1 carries only the within-only variables' intercepts
+        _fix_rows(table_w, lambda r: r.op == "~1" and r.lhs not in w_only)
     table_b = build_table(syntax_b, meanstructure=True, fixed_x=fixed_x)
-    ov = list(st_w.ov) + [v for v in st_b.ov if v not in st_w.ov]   # split, then between-only
-    p_y, q, k = len(st_w.ov), len(ov), len(table_b.fixed_exo)
-    return table_w, table_b, ov, p_y, p_y * (p_y + 1) // 2 + q * (q + 1) // 2 + q - k * (k + 3) // 2
+    ov = split + w_only + [v for v in st_b.ov if v not in st_w.ov]   # split, within-only, between-only
+    p_y, q_b, k = len(st_w.ov), len(st_b.ov), len(table_b.fixed_exo)
+    ndat = p_y * (p_y + 1) // 2 + q_b * (q_b + 1) // 2 + q_b + len(w_only) - k * (k + 3) // 2
+    return table_w, table_b, ov, p_y, ndat
+
+
+def _fix_rows(table: ParameterTable, which) -> None:
+    """Fix the rows ``which(row)`` at 0 and renumber the parameter ids."""
+    for r in table.rows:
+        if r.pid >= 0 and which(r):
+            r.free, r.value, r.pid = False, 0.0, -1
+    remap = {old: new for new, old in enumerate(sorted({r.pid for r in table.rows if r.pid >= 0}))}
+    for r in table.rows:
+        if r.pid >= 0:
+            r.pid = remap[r.pid]
+    table.npar = len(remap)
+    table._free_rows.clear()
 
 
 def count_parameters(model: str, *, fixed_x: bool = True) -> TwoLevelCount:
@@ -386,9 +419,11 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     if cs.J < 2 or cs.n <= cs.J:
         raise DataError(f"{cs.n} cases in {cs.J} clusters: too few for a two-level model", where="data",
                         fix="collect more clusters")
-    perm = [list(st_b.ov).index(v) for v in ov]
-    est = TwoLevelEstimator(table_w, table_b, cs, perm)
+    st_w = table_w.structure
+    w_own = [list(st_w.ov).index(v) for v in ov[:p_y]]
     own = [ov.index(v) for v in st_b.ov]
+    wo_stat = [i for i in range(p_y) if ov[i] not in st_b.ov]
+    est = TwoLevelEstimator(table_w, table_b, cs, w_own, own, wo_stat)
     if table_b.fixed_exo:  # fixed.x: between-only covariates at their moments over the clusters
         est.model_b.set_sample([GroupStats(cs.J, cs.grand_mean[own], cs.between_cov[np.ix_(own, own)], y)])
     npar = est.npar
@@ -398,7 +433,8 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     s_w0 = cs.within / (cs.n - cs.J)
     var_b = np.diag(cs.between_cov).copy()
     var_b[:p_y] = np.maximum(var_b[:p_y] - np.diag(s_w0) * cs.J / cs.n, 0.05 * var_b[:p_y])
-    g_w = GroupStats(cs.n, np.zeros(p_y), s_w0, y)
+    w_stat = [ov.index(v) for v in st_w.ov]   # the within model's variables in the statistics' order
+    g_w = GroupStats(cs.n, cs.grand_mean[w_stat], s_w0[np.ix_(w_stat, w_stat)], y)
     g_b = GroupStats(cs.J, cs.grand_mean[own], np.diag(var_b[own]), y)
     x0 = np.concatenate([start_values(table_w, [g_w]), start_values(table_b, [g_b])])
     res = optimize.minimize(est.objective, x0, jac=True, method="L-BFGS-B",
@@ -459,6 +495,16 @@ def _check_between_only(z: np.ndarray, cluster: np.ndarray, names: list[str]) ->
                             fix="name it at level 1 as well, or give it one value per cluster")
 
 
+def _force_pd(s: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """lavaan's ``lav_matrix_symmetric_force_pd``: eigenvalues below ``tol`` times the largest raised to it."""
+    if s.shape[0] == 1:
+        return np.maximum(s, tol)
+    ev, vec = np.linalg.eigh(s)
+    top = abs(ev[-1])
+    ev = np.where(ev / top < tol, tol * top, ev)
+    return (vec * ev) @ vec.T
+
+
 def _cor(s: np.ndarray) -> np.ndarray:
     d = np.sqrt(np.diag(s))
     return s / np.outer(d, d)
@@ -478,15 +524,16 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
                   logl_x: float = 0.0) -> dict[str, float]:
     """lavaan's ``fitMeasures`` of a two-level model (see the module docstring)."""
     p_y, q = cs.p_y, len(ov)
-    logl_h1, sw_h1, sb_h1, _ = _fit_blocks(cs, [list(range(p_y))], [list(range(q))])
+    bs = sorted(int(i) for i in est.b_stat)   # the variables with a between part
+    logl_h1, sw_h1, sb_h1, _ = _fit_blocks(cs, [list(range(p_y))], [bs])
     logl_h1 -= logl_x
 
-    def independence(n_vars: int, exo_names: list[str]) -> list[list[int]]:
-        exo = [i for i in range(n_vars) if ov[i] in exo_names]
-        return [[i] for i in range(n_vars) if i not in exo] + ([exo] if exo else [])
+    def independence(indices: list[int], exo_names: list[str]) -> list[list[int]]:
+        exo = [i for i in indices if ov[i] in exo_names]
+        return [[i] for i in indices if i not in exo] + ([exo] if exo else [])
 
-    blocks_w = independence(p_y, table_w.structure.exo_x)
-    blocks_b = independence(q, table_b.structure.exo_x)
+    blocks_w = independence(list(range(p_y)), table_w.structure.exo_x)
+    blocks_b = independence(bs, table_b.structure.exo_x)
     logl_b = _fit_blocks(cs, blocks_w, blocks_b)[0] - logl_x
     k = len(table_b.fixed_exo)
     base_npar = sum(len(b) * (len(b) + 1) // 2 for b in blocks_w + blocks_b) + q - k * (k + 3) // 2
@@ -494,7 +541,8 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
     chisq = max(2 * (logl_h1 - logl), 0.0)
     base_chisq = max(2 * (logl_h1 - logl_b), 0.0)
     _, _, s_w, s_b, _ = est.moments(x)
-    srmr_w, srmr_b = _srmr_level(sw_h1, s_w), _srmr_level(sb_h1, s_b)
+    # lavaan forces the implied between matrix positive definite first (a Heywood case changes it)
+    srmr_w, srmr_b = _srmr_level(sw_h1, s_w), _srmr_level(sb_h1[np.ix_(bs, bs)], _force_pd(s_b[np.ix_(bs, bs)]))
     lo, up = rmsea_ci(chisq, df, cs.n, 1)
     return {
         "chisq": chisq,
