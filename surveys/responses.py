@@ -29,11 +29,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from surveys import store as db
-from surveys.answers import validate_answers
-from surveys.campaigns import _load_campaign, get_campaign
+from surveys.answers import AnswerError, validate_answers
+from surveys.campaigns import CampaignError, _load_campaign, get_campaign
 from surveys.question_types import frame_columns, kind_of
 
-__all__ = ["LOAD_CHUNK", "META_COLUMNS", "import_frame", "response_count", "response_rates", "responses_frame"]
+__all__ = ["LOAD_CHUNK", "META_COLUMNS", "ImportRefused", "import_frame", "insert_records", "prepare_records",
+           "response_count", "response_rates", "responses_frame"]
 
 META_COLUMNS = ("response_id", "campaign", "wave", "unit", "language", "submitted_at")
 
@@ -160,36 +161,78 @@ def responses_frame(store: db.Store, campaign_id: str) -> pd.DataFrame:
     return pd.DataFrame(data, index=answers.index)
 
 
-def import_frame(store: db.Store, campaign_id: str, frame: pd.DataFrame, *, language: str | None = None) -> int:
-    """Store the rows of a wide frame (the contract's columns) as responses; return how many.
+def prepare_records(campaign: Any, frame: pd.DataFrame, *, first_row: int = 1,
+                    language: str | None = None) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+    """Rows of a wide frame as response records, each validated like a submission.
 
-    Each row is turned back into stored answers and validated like a submission
-    (except that required questions may be unanswered: item nonresponse in data
-    collected elsewhere);
+    Required questions may be unanswered (item nonresponse in data collected elsewhere);
     ``unit``, ``language`` and ``submitted_at`` come from the frame when present (times
-    are truncated to the hour). Used by the demo; works on any campaign state and does
-    not touch invitations. All rows go in one transaction.
+    truncated to the hour).
+
+    Returns
+    -------
+    records, refused
+        The records of the valid rows, and ``(row number, reason)`` for every refused
+        row (rows counted from ``first_row``).
     """
-    campaign = get_campaign(store, campaign_id)
     instrument = campaign.instrument
     questions = [q for q in instrument.questions if kind_of(q).columns(q)]
-    records = []
-    for row in frame.to_dict(orient="records"):
+    records: list[dict[str, Any]] = []
+    refused: list[tuple[int, str]] = []
+    for number, row in enumerate(frame.to_dict(orient="records"), start=first_row):
         answers = {key: value for q in questions for key, value in kind_of(q).encode(q, row).items()}
         unit = row.get("unit")
         if unit is not None and not _missing(unit):
             answers[instrument.unit_question] = str(unit)
         lang = row.get("language") if row.get("language") in instrument.languages else (
             language or instrument.default_language)
-        cleaned = validate_answers(instrument, answers, language=lang, enforce_required=False)
-        submitted = row.get("submitted_at")
-        moment = pd.Timestamp(submitted).to_pydatetime() if not _missing(submitted) else db.utcnow()
+        try:
+            cleaned = validate_answers(instrument, answers, language=lang, enforce_required=False)
+            submitted = row.get("submitted_at")
+            moment = pd.Timestamp(submitted).to_pydatetime() if not _missing(submitted) else db.utcnow()
+        except AnswerError as exc:
+            refused.append((number, "; ".join(f"{p.key}: {p.message}" for p in exc.problems)))
+            continue
+        except (ValueError, TypeError):
+            refused.append((number, f"submitted_at: '{str(row.get('submitted_at'))[:40]}' is not a date and time"))
+            continue
         records.append({"id": str(uuid.uuid4()), "campaign_id": campaign.id,
                         "unit": cleaned.get(instrument.unit_question), "language": lang, "started_at": None,
                         "submitted_at": db.coarse_time(moment), "answers": cleaned})
+    return records, refused
+
+
+def insert_records(conn: Connection, records: list[dict[str, Any]]) -> None:
+    """Insert prepared records inside the caller's transaction."""
     if records:
-        store.run(lambda conn: conn.execute(db.responses.insert(), records))
+        conn.execute(db.responses.insert(), records)
+
+
+def import_frame(store: db.Store, campaign_id: str, frame: pd.DataFrame, *, language: str | None = None) -> int:
+    """Store the rows of a wide frame (the contract's columns) as responses; return how many.
+
+    Every row is validated (:func:`prepare_records`); if any is refused, nothing is
+    stored and :class:`ImportRefused` lists them. All rows go in one transaction. Used by
+    the demo; works on any campaign state and does not touch invitations. Files of any
+    size: :func:`services.imports.import_responses`.
+    """
+    campaign = get_campaign(store, campaign_id)
+    records, refused = prepare_records(campaign, frame, language=language)
+    if refused:
+        raise ImportRefused(refused, where=f"campaign '{campaign_id}'")
+    store.run(lambda conn: insert_records(conn, records))
     return len(records)
+
+
+class ImportRefused(CampaignError):
+    """Rows that do not fit the instrument; ``refused`` lists ``(row, reason)``; nothing was stored."""
+
+    def __init__(self, refused: list[tuple[int, str]], *, where: str = "") -> None:
+        self.refused = tuple(refused)
+        shown = "; ".join(f"row {n}: {reason}" for n, reason in self.refused[:5])
+        more = f" (and {len(self.refused) - 5} more)" if len(self.refused) > 5 else ""
+        super().__init__(f"{len(self.refused)} row(s) refused, nothing imported: {shown}{more}", where=where,
+                         fix="correct the rows named (or leave them out) and import again.")
 
 
 def _missing(value: Any) -> bool:

@@ -187,6 +187,31 @@ def export(
                    f"{dictionary}.")
 
 
+def import_file(
+    path: Annotated[Path, typer.Argument(help="Response file: CSV (UTF-8), Excel (.xlsx) or SPSS (.sav).")],
+    campaign: CampaignOpt,
+    chunk: Annotated[int, typer.Option(help="Rows read and checked at a time (memory bound).")] = 50_000,
+) -> None:
+    """Import responses collected elsewhere: every row validated, all stored or none."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from services.imports import import_responses
+
+    with _store() as store, Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+        task = bar.add_task("reading ...")
+        report = import_responses(store, campaign, path, chunk_rows=chunk,
+                                  progress=lambda stage, n: bar.update(task, description=f"{stage}: {n:,} rows"))
+    if not report.ok:
+        typer.echo(f"Nothing imported: {report.refused:,} of {report.rows:,} rows do not fit the campaign's "
+                   "instrument.", err=True)
+        for row in report.problems.itertuples():
+            typer.echo(f"  row {row.row}: {row.problem}", err=True)
+        if report.refused > len(report.problems):
+            typer.echo(f"  ... and {report.refused - len(report.problems):,} more rows", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Imported {report.imported:,} responses into {report.campaign}.")
+
+
 def demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Only when the database has no campaign.")] = False,
     seed: Annotated[int | None, typer.Option(help="Seed of the simulation (default: the analysis demo's).")] = None,

@@ -46,4 +46,5 @@ from tandem_cli import campaign as campaign_cli  # noqa: E402
 app.add_typer(campaign_cli.campaign_app, name="campaign")
 app.command("invite")(campaign_cli.invite)
 app.command("export")(campaign_cli.export)
+app.command("import")(campaign_cli.import_file)
 app.command("demo")(campaign_cli.demo)
