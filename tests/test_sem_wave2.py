@@ -420,3 +420,9 @@ def twolevel_count(model):
     from analysis.sem import twolevel
 
     return twolevel.count_parameters(model)
+
+
+def test_two_level_modification_indices_say_not_available():
+    res = sem.fit(SIM_TWOLEVEL, reference_data("twolevel_sim.csv"), cluster="cluster")
+    with pytest.raises(ValueError, match="two-level"):
+        res.modification_indices()

@@ -89,6 +89,8 @@ class SEMResult:
         ``information = "expected"``).
         """
         if self.fitted is None:
+            if "level" in self.estimates.columns:
+                raise ValueError("modification indices are not available for two-level models yet")
             raise ValueError("this result carries no fitted model")
         return modification_indices(self.fitted, minimum)
 
