@@ -9,6 +9,7 @@ problem reported at once, is :mod:`surveys.loader` (``load_instrument``,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -155,9 +156,9 @@ class Scale(_Model):
     points: tuple[ScalePoint, ...] = Field(min_length=2, max_length=21)
     ordered: bool = True
 
-    @property
+    @functools.cached_property
     def values(self) -> tuple[int | float, ...]:
-        """The point values in the order written."""
+        """The point values in the order written (computed once: answers are checked against it)."""
         return tuple(p.value for p in self.points)
 
     @property
