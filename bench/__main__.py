@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 #: The benchmarks in the order the docs present them.
-BENCHMARKS = ("store", "sem", "health", "drivers", "linkage", "pages", "inputs", "polychoric", "power")
+BENCHMARKS = ("store", "sem", "health", "drivers", "linkage", "pages", "inputs", "polychoric", "power", "import")
 
 
 def main(argv: list[str] | None = None) -> int:
