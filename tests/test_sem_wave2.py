@@ -362,9 +362,7 @@ def test_two_level_fixed_x_between_only_covariates_conditional_logl():
               "srmr_between": 0.039639}
     misses = []
     for stat, value in lavaan.items():
-        # lavaan's EM h1 stops a little short of the ML (our unrestricted logl is 1.5e-4 higher), which moves
-        # chisq by 3e-4 and srmr_between (residuals against the h1 S_B) by 2e-3 relative
-        bound = 0.01 if stat in ("logl", "unrestricted_logl", "bic") else max(2.5e-3 * abs(value), 1e-4)
+        bound = 0.01 if stat in ("logl", "unrestricted_logl", "bic") else max(1e-3 * abs(value), 1e-4)
         if abs(res.fit_measures[stat] - value) > bound:
             misses.append(f"fixed.x between-only: fit {stat}: expected {value}, actual {res.fit_measures[stat]:.6f}")
     est = res.estimates
@@ -426,3 +424,21 @@ def test_two_level_modification_indices_say_not_available():
     res = sem.fit(SIM_TWOLEVEL, reference_data("twolevel_sim.csv"), cluster="cluster")
     with pytest.raises(ValueError, match="two-level"):
         res.modification_indices()
+
+
+def test_two_level_saturated_model_is_lavaans_em_near_a_zero_between_variance():
+    """lavaan fits the saturated model by EM (stopping at a logl gain below 1e-4), which stops short of the ML
+    when a between variance is near 0; chisq and srmr_between follow it (lavaan 0.6.14 on these data:
+    25 clusters of twolevel_sim.csv, y6 replaced by noise without between variance; Rscript, pinned)."""
+    import numpy as np
+
+    data = reference_data("twolevel_sim.csv")
+    data = data[data.cluster.isin(data.cluster.unique()[:25])].copy()
+    data["y6"] = np.random.default_rng(1).normal(size=len(data))
+    res = sem.fit(SIM_TWOLEVEL, data, cluster="cluster")
+    lavaan = {"chisq": 12.729393, "df": 18, "logl": -3800.977742, "unrestricted_logl": -3794.613045,
+              "srmr_between": 0.235677}
+    misses = [f"EM h1: fit {k}: expected {v}, actual {res.fit_measures[k]:.6f}" for k, v in lavaan.items()
+              if abs(res.fit_measures[k] - v) > max(1e-4 * abs(v), 1e-4)]
+    assert not misses, "\n".join(misses)
+    assert any("Heywood" in w for w in res.warnings)   # y6 ~~ y6 < 0 at level 2, as in lavaan

@@ -117,6 +117,9 @@ class ClusterStats:
     log_sizes: float          # sum_j log n_j
     grand_mean: np.ndarray    # case means of the split variables, cluster means of the others
     between_cov: np.ndarray   # covariance of the u_j (/J), for start values
+    u: np.ndarray             # the u_j (J x q), for lavaan's EM of the saturated model
+    n_j: np.ndarray           # cluster sizes
+    y1y1: np.ndarray          # sum_i y_i y_i' of the split variables (uncentred)
 
     @classmethod
     def of(cls, y: np.ndarray, z: np.ndarray, cluster: np.ndarray) -> ClusterStats:
@@ -136,7 +139,7 @@ class ClusterStats:
         centred = u - u.mean(axis=0)
         grand = np.concatenate([y.mean(axis=0), u[:, p_y:].mean(axis=0)])
         return cls(y.shape[0], len(n_j), p_y, within, sizes, counts, sums, cross, float(np.sum(np.log(n_j))),
-                   grand, centred.T @ centred / len(n_j))
+                   grand, centred.T @ centred / len(n_j), u, n_j, y.T @ y)
 
 
 def loglik(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray, *, derivatives: bool = False):
@@ -233,6 +236,74 @@ def _fit_blocks(cs: ClusterStats, blocks_w: list[list[int]],
     lw, lb, mu = unpack(res.x)
     s_w, s_b = lw @ lw.T, lb @ lb.T
     return loglik(cs, s_w, s_b, mu), s_w, s_b, mu
+
+
+def em_saturated(cs: ClusterStats, tol: float = 1e-4, max_iter: int = 5000,
+                 min_variance: float = 1e-5) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """lavaan's saturated two-level model (``lav_mvnorm_cluster_em_sat``, used for h1 with
+    complete data): EM from identity matrices, stopped when the logl gains less than ``tol``,
+    so ``unrestricted_logl``, ``chisq`` and ``srmr_between`` are lavaan's even where its EM
+    stops short of the ML (near a zero between variance). Returns ``(logl, S_W, S_B, mu)``
+    with ``mu`` the total means (within + between)."""
+    py, q = cs.p_y, len(cs.grand_mean)
+    pz = q - py
+    sigma_w, sigma_b = np.eye(py), np.eye(py)
+    sigma_yz = np.zeros((py, pz))
+    mu_w, mu_b = np.zeros(py), np.zeros(py)
+    z = cs.u[:, py:]
+    mu_z = z.mean(axis=0)
+    zc = z - mu_z
+    sigma_zz = zc.T @ zc / cs.J
+
+    def implied(s_w, s_b, s_yz, m_w, m_b):
+        big = np.zeros((q, q))
+        big[:py, :py], big[:py, py:], big[py:, :py], big[py:, py:] = s_b, s_yz, s_yz.T, sigma_zz
+        return s_w, big, np.concatenate([m_w + m_b, mu_z])
+
+    fx_old = loglik(cs, np.eye(py), np.eye(q), np.zeros(q))
+    out = implied(sigma_w, sigma_b, sigma_yz, mu_w, mu_b)
+    fx = fx_old
+    for _ in range(max_iter):
+        mu_y = mu_w + mu_b
+        sigma_1 = np.hstack([sigma_yz, sigma_b])
+        mu = np.concatenate([mu_z, mu_y])
+        cw2, cb = np.zeros((py, py)), np.zeros((py, py))
+        mw, mb, zy = np.zeros(py), np.zeros(py), np.zeros((pz, py))
+        for nj in cs.sizes:
+            sel = cs.n_j == nj
+            ybar = cs.u[sel, :py]
+            b_j = np.hstack([cs.u[sel, py:], ybar])
+            sigma_j = sigma_w + nj * sigma_b
+            omega = np.block([[sigma_zz, sigma_yz.T], [sigma_yz, sigma_j / nj]])
+            s1_inv = sigma_1 @ np.linalg.inv(omega)
+            ev = (b_j - mu) @ s1_inv.T + mu_b
+            covv = int(sel.sum()) * (sigma_b - s1_inv @ sigma_1.T)
+            evv = (covv + covv.T) / 2 + ev.T @ ev
+            mw += nj * (ybar - ev).sum(axis=0)
+            mb += ev.sum(axis=0)
+            cw2 += nj * (evv - ybar.T @ ev - ev.T @ ybar)
+            cb += evv
+            if pz:
+                zy += cs.u[sel, py:].T @ ev
+        m_ws, m_bs = mw / cs.n, mb / cs.J
+        sigma_w = (cs.y1y1 + cw2) / cs.n - np.outer(m_ws, m_ws)
+        sigma_b = cb / cs.J - np.outer(m_bs, m_bs)
+        if pz:
+            sigma_yz = (zy / cs.J - np.outer(mu_z, m_bs)).T
+        mu_w, mu_b = m_ws, m_bs
+        s_w, s_b, mu_all = implied(sigma_w, sigma_b, sigma_yz, mu_w, mu_b)
+        zero = np.diag(s_w) < min_variance
+        if zero.any():
+            s_w = s_w.copy()
+            s_w[:, zero] = s_w[zero, :] = 0.0
+            s_w[zero, zero] = min_variance
+            sigma_w = s_w.copy()
+        out = (s_w, s_b, mu_all)
+        fx = loglik(cs, s_w, s_b, mu_all)
+        if fx - fx_old < tol:
+            break
+        fx_old = fx
+    return fx, out[0], out[1], out[2]
 
 
 # ----------------------------------------------------------------------------- the model
@@ -525,7 +596,10 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
     """lavaan's ``fitMeasures`` of a two-level model (see the module docstring)."""
     p_y, q = cs.p_y, len(ov)
     bs = sorted(int(i) for i in est.b_stat)   # the variables with a between part
-    logl_h1, sw_h1, sb_h1, _ = _fit_blocks(cs, [list(range(p_y))], [bs])
+    if len(est.wo_stat):  # within-only variables: the ML of the saturated model
+        logl_h1, sw_h1, sb_h1, _ = _fit_blocks(cs, [list(range(p_y))], [bs])
+    else:  # lavaan's EM, with its stopping rule
+        logl_h1, sw_h1, sb_h1, _ = em_saturated(cs)
     logl_h1 -= logl_x
 
     def independence(indices: list[int], exo_names: list[str]) -> list[list[int]]:
