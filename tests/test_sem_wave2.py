@@ -442,3 +442,21 @@ def test_two_level_saturated_model_is_lavaans_em_near_a_zero_between_variance():
               if abs(res.fit_measures[k] - v) > max(1e-4 * abs(v), 1e-4)]
     assert not misses, "\n".join(misses)
     assert any("Heywood" in w for w in res.warnings)   # y6 ~~ y6 < 0 at level 2, as in lavaan
+
+
+def test_partial_invariance_latent_mean_differences():
+    """expected_wave2.json latent_mean_differences: the second group's latent means (first fixed at 0)."""
+    case = wave2_cases()["hs1939_partial_scalar_latent_means"]
+    res = _fit_case(case)
+    est = res.estimates
+    misses = []
+    for factor, exp in case["expected"]["latent_mean_differences"].items():
+        got = est[(est.lhs == factor) & (est.op == "~1") & (est.group == exp["group"])].iloc[0]
+        for key, tol in (("est", 2e-3), ("z", 2e-2 * max(1, abs(exp["z"]))), ("pvalue", 5e-3), ("std_all", 2e-3)):
+            if abs(got[key] - exp[key]) > tol:
+                misses.append(f"hs1939_partial_scalar_latent_means: {factor} ~1 ({exp['group']}) {key}: "
+                              f"expected {exp[key]:.6g}, actual {got[key]:.6g}")
+        if abs(got.se / exp["se"] - 1) > 0.02:
+            misses.append(f"hs1939_partial_scalar_latent_means: {factor} ~1 se: expected {exp['se']:.6g}, "
+                          f"actual {got.se:.6g}")
+    assert not misses, "\n".join(misses)
