@@ -35,24 +35,29 @@ SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
 #: the next options onto a second line. Vertical radios (single choice) are left alone.
 SCALE_CSS = """
 <style>
-div[data-testid="stRadio"] div[role="radiogroup"]:has(> label:nth-child(2)) { gap: 0.25rem; }
-div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"],
-div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale {
-  flex-wrap: nowrap !important; flex-direction: row !important; width: 100%; align-items: flex-start; }
-div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"] > label,
-div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale > label {
-  flex: 1 1 0 !important; min-width: 0 !important; margin: 0 !important; padding: 0 0.1rem;
-  flex-direction: column !important; align-items: center !important; text-align: center; }
-div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"] > label > div:last-child,
-div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale > label > div:last-child {
-  padding-left: 0 !important; padding-top: 0.2rem; width: 100%; min-width: 0; }
-div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"] > label p,
-div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale > label p {
-  white-space: normal !important; overflow-wrap: break-word; word-break: normal; hyphens: auto;
-  text-align: center; line-height: 1.2; font-size: 0.9rem; }
+div[data-testid="stRadio"]:has(> div[data-testid="stRadioGroup"][aria-orientation="horizontal"]),
+div[data-testid="stElementContainer"]:has(div[data-testid="stRadioGroup"][aria-orientation="horizontal"]) {
+  width: 100% !important; }
+div[data-testid="stRadioGroup"][aria-orientation="horizontal"] {
+  display: flex; flex-wrap: nowrap !important; flex-direction: row; width: 100%; gap: 0.25rem;
+  align-items: flex-start; }
+div[data-testid="stRadioGroup"][aria-orientation="horizontal"] > div {
+  flex: 1 1 0; min-width: 0; margin: 0 !important; padding: 0 !important; }
+div[data-testid="stRadioGroup"][aria-orientation="horizontal"] label[data-testid="stRadioOption"] {
+  width: 100%; margin: 0 !important; padding: 0 !important; }
+div[data-testid="stRadioGroup"][aria-orientation="horizontal"] label[data-testid="stRadioOption"] > div {
+  display: flex; flex-direction: column; align-items: center; width: 100%; min-width: 0; gap: 0.2rem; }
+div[data-testid="stRadioGroup"][aria-orientation="horizontal"] label[data-testid="stRadioOption"] > div > div {
+  margin: 0 !important; }
+div[data-testid="stRadioGroup"][aria-orientation="horizontal"] [data-testid="stMarkdownContainer"] {
+  width: 100%; min-width: 0; padding: 0 !important; }
+div[data-testid="stRadioGroup"][aria-orientation="horizontal"] [data-testid="stMarkdownContainer"] p {
+  white-space: normal; word-break: normal; overflow-wrap: break-word; hyphens: auto; text-align: center;
+  line-height: 1.2; font-size: 0.9rem; margin: 0; }
 @media (max-width: 640px) {
-  div[data-testid="stRadio"] div[role="radiogroup"][aria-orientation="horizontal"] > label p,
-  div[data-testid="stRadio"] div[role="radiogroup"].tandem-scale > label p { font-size: 0.72rem; }
+  div[data-testid="stRadioGroup"][aria-orientation="horizontal"] [data-testid="stMarkdownContainer"] p {
+    font-size: 0.72rem; }
+  h1 { font-size: 1.9rem !important; hyphens: auto; }
 }
 </style>
 """
