@@ -105,9 +105,15 @@ class HealthThresholds:
     cfi, rmsea, srmr
         Model fit: flag CFI below (.90), RMSEA above (.08), SRMR above (.08)
         (Hu & Bentler, 1999, relaxed to the usual "acceptable" values).
+    ordinal_max_categories
+        A construct whose items all have at most this many answer categories is treated
+        as ordinal: its reliability is also given as ordinal alpha (alpha on the
+        polychoric correlations, Zumbo, Gadermann & Zeisser 2007), and the alpha flag
+        judges that value (Cronbach's alpha stays alongside). 0 turns this off.
     """
 
     alpha: float = 0.70
+    ordinal_max_categories: int = 5
     loading: float = 0.40
     cross_loading: float = 0.30
     ave: float = 0.50
@@ -265,7 +271,26 @@ def instrument_health(frame: pd.DataFrame, instrument: Any, *,
     )
 
 
-_CONSTRUCT_COLUMNS = ("n_items", "n", "alpha", "std_alpha", "ci_lower", "ci_upper", "composite_reliability", "ave")
+_CONSTRUCT_COLUMNS = ("n_items", "n", "alpha", "std_alpha", "ci_lower", "ci_upper", "ordinal_alpha",
+                      "composite_reliability", "ave")
+
+
+def _ordinal_alpha(items: pd.DataFrame, max_categories: int) -> float:
+    """Ordinal alpha of a scale whose items all have at most ``max_categories`` integer
+    categories (:func:`analysis.reliability.ordinal_alpha`), else NaN."""
+    from analysis.reliability import ordinal_alpha
+
+    complete = items.dropna()
+    if max_categories < 2 or len(complete) < 10:
+        return float("nan")
+    values = complete.to_numpy(dtype=float)
+    if not np.all(values == np.round(values)) or any(len(np.unique(values[:, j])) > max_categories
+                                                      for j in range(values.shape[1])):
+        return float("nan")
+    try:
+        return float(ordinal_alpha(complete).ordinal_alpha)
+    except TandemError:
+        return float("nan")
 _ITEM_COLUMNS = ("construct", "mean", "sd", "missing_share", "item_rest_cor", "alpha_if_deleted", "loading",
                  "cross_loading", "cross_construct")
 
@@ -282,10 +307,14 @@ def _reliability_step(scored: pd.DataFrame, instrument: Any, limits: HealthThres
                 row.update(n=result.n, alpha=result.alpha, std_alpha=result.std_alpha,
                            ci_lower=result.ci_lower, ci_upper=result.ci_upper)
                 item_frames.append(item_analysis(scored[list(c.items)]).assign(construct=c.id))
-                if result.alpha < limits.alpha:
-                    _flag(flags, "construct", c.id, "alpha", result.alpha, limits.alpha,
-                          f"Cronbach's alpha is low: check the item-rest correlations and alpha-if-deleted of "
-                          f"'{c.id}', reverse-keying, and whether the items measure one thing.")
+                ordinal = _ordinal_alpha(scored[list(c.items)], limits.ordinal_max_categories)
+                row["ordinal_alpha"] = ordinal
+                judged, name = (ordinal, "ordinal alpha (on the polychoric correlations; the items have few "
+                                "categories)") if np.isfinite(ordinal) else (result.alpha, "Cronbach's alpha")
+                if judged < limits.alpha:
+                    _flag(flags, "construct", c.id, "alpha", judged, limits.alpha,
+                          f"{name[0].upper() + name[1:]} is low: check the item-rest correlations and "
+                          f"alpha-if-deleted of '{c.id}', reverse-keying, and whether the items measure one thing.")
             except TandemError as exc:
                 _flag(flags, "construct", c.id, "alpha", np.nan, limits.alpha, f"Not computed: {exc}")
         construct_rows.append(row)

@@ -157,3 +157,24 @@ def test_health_cfa_keeps_respondents_who_skipped_items(employee, responses):
     assert complete < 0.3 * len(holes)  # listwise deletion would lose most responses
     assert report.fit_measures["nobs"] == len(holes)
     assert report.fit_measures["cfi"] > 0.9
+
+
+def test_five_point_scales_get_ordinal_alpha_beside_cronbachs():
+    """Likert items with at most five categories: ordinal alpha (on the polychoric matrix) is
+    reported beside Cronbach's alpha, equals analysis.reliability.ordinal_alpha, and is higher
+    (Pearson correlations of coarse items are attenuated)."""
+    from analysis.reliability import ordinal_alpha
+    from analysis.scoring import score
+    from analysis.simulate import simulate_responses
+
+    instrument = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
+    frame = simulate_responses(instrument, n_units=10, respondents_per_unit=40, seed=2)
+    report = instrument_health(frame, instrument)
+    table = report.constructs
+    assert table["ordinal_alpha"].notna().all()
+    assert (table["ordinal_alpha"] > table["alpha"]).all()
+    c = instrument.constructs[0]
+    expected = ordinal_alpha(score(frame, instrument)[list(c.items)].dropna()).ordinal_alpha
+    assert table.loc[c.id, "ordinal_alpha"] == pytest.approx(expected, abs=1e-12)
+    off = instrument_health(frame, instrument, thresholds=HealthThresholds(ordinal_max_categories=0))
+    assert off.constructs["ordinal_alpha"].isna().all()
