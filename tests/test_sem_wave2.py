@@ -234,6 +234,10 @@ SIM_TWOLEVEL = wave2_cases()["sim_twolevel_cfa"]["model"]
     ("fw =~ y1 + y2\nlevel: 1\nfw =~ y3\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
      "before the first 'level:'"),
     ("level: 1\nfw =~ y1 + y2 + y3\nlevel: 3\nfb =~ y1 + y2 + y3", {"cluster": "cluster"}, "unknown level"),
+    ("level: 1\nfw =~ y1 + a*y2 + y3\nlevel: 2\nfb =~ y1 + b*y2 + y3\na == b", {"cluster": "cluster"},
+     "'==' constraints"),
+    ("level: 1\nfw =~ y1 + a*y2 + y3\nlevel: 2\nfb =~ y1 + y2 + y3\nd := a - c", {"cluster": "cluster"},
+     "unknown label 'c'"),
     ("level: 1\nfw =~ y1 + y2 + y3\ny1 ~ 1\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
      "intercepts of variables at both levels live at level 2"),
 ])
@@ -460,3 +464,21 @@ def test_partial_invariance_latent_mean_differences():
             misses.append(f"hs1939_partial_scalar_latent_means: {factor} ~1 se: expected {exp['se']:.6g}, "
                           f"actual {got.se:.6g}")
     assert not misses, "\n".join(misses)
+
+
+def test_two_level_defined_parameters_across_levels_equal_lavaan():
+    """lavaan 0.6.14 (Rscript, pinned): indirect effects per level and their difference, level 0 rows."""
+    model = ("level: 1\nCOHES ~ aw*LEAD\nWBEING ~ bw*COHES + LEAD + HRS\nlevel: 2\nCOHES ~ a*LEAD\n"
+             "WBEING ~ b*COHES + LEAD + HRS\nabw := aw*bw\nab := a*b\nd := ab - abw")
+    res = sem.fit(model, reference_data("bh1996.csv"), cluster="GRP", fixed_x=False)
+    est = res.estimates
+    misses = []
+    for name, (value, se, std) in {"abw": (0.03827691, 0.00587458, 0.03109770),
+                                   "ab": (0.01234342, 0.06057301, 0.01931941),
+                                   "d": (-0.02593349, 0.06115004, -0.01177829)}.items():
+        got = est[(est.lhs == name) & (est.op == ":=")].iloc[0]
+        if got.level != 0 or abs(got.est - value) > 2e-4 or abs(got.se / se - 1) > 0.02 or abs(got.std_all - std) > 2e-4:
+            misses.append(f"two-level := {name}: expected {value}, {se}, {std}; actual {got.est:.8f}, "
+                          f"{got.se:.8f}, {got.std_all:.8f} (level {got.level})")
+    assert not misses, "\n".join(misses)
+    assert "ab := a*b" in str(res.summary())

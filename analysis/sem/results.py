@@ -265,6 +265,9 @@ def summary(result: SEMResult, *, digits: int = 3) -> Summary:
                 part = est[(est["op"] == op) & (est["level"] == level)]
                 if not part.empty:
                     sections.append((name, title, part))
+        defined = est[est["op"] == ":="]
+        if not defined.empty:
+            sections.append(("Defined parameters (both levels)", _TITLES[":="], defined))
     for group in ([] if levels else result.groups):
         for op, title in _TITLES.items():
             if op == ":=" and group != result.groups[-1]:

@@ -26,14 +26,15 @@ Not supported (a :class:`~analysis.errors.ModelSpecificationError` says so): ran
 slopes, FIML with missing values, groups, the bootstrap, ``fixed_x=True`` with exogenous covariates at level 1
 (lavaan's fixed.x treatment of covariates that vary at both levels is not ML; between-only
 covariates may stay fixed, the logl then conditional on them), labels shared by
-the two levels, ``==`` constraints and ``:=`` definitions.
+the two levels and ``==`` constraints. ``:=`` parameters may use the labels of both levels
+(level 0 in the estimate table, delta-method SEs, as lavaan).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ from analysis.sem.samplestats import GroupStats, numeric_array
 from analysis.sem.standardized import Standardizer, r_squared
 from analysis.sem.start import start_values
 from analysis.sem.syntax import ModelSyntax, parse_model
+from analysis.sem.variance import defined_values, label_values
 from surveys.errors import did_you_mean
 
 _LEVEL = re.compile(r"^\s*level\s*:\s*([A-Za-z0-9_]+)\s*$", re.IGNORECASE)
@@ -376,8 +378,8 @@ class TwoLevelEstimator:
 
 def _check_supported(syntax_w: ModelSyntax, syntax_b: ModelSyntax) -> None:
     for syn, level in ((syntax_w, 1), (syntax_b, 2)):
-        if syn.definitions or syn.constraints:
-            raise ModelSpecificationError("':=' definitions and '==' constraints are not supported in two-level models",
+        if syn.constraints:
+            raise ModelSpecificationError("'==' constraints are not supported in two-level models",
                                           where=f"model syntax, level {level}", fix="remove them")
         for s in syn.statements:
             if s.op not in ("=~", "~", "~~"):
@@ -423,6 +425,16 @@ def _tables(model: str, fixed_x: bool):
                                           fix="fit a random-intercept model (fixed slopes at level 1)")
     syntax_w, syntax_b = parse_model(text_w), parse_model(text_b)
     _check_supported(syntax_w, syntax_b)
+    # ':=' may use the labels of both levels: kept apart from the levels' tables
+    definitions = ModelSyntax((), syntax_w.definitions + syntax_b.definitions, (), model)
+    known = set(syntax_w.labels) | set(syntax_b.labels) | {d.name for d in definitions.definitions}
+    for d in definitions.definitions:
+        for name in d.names:
+            if name not in known:
+                raise ModelSpecificationError(
+                    f"defined parameter '{d.name}' uses unknown label '{name}'.{did_you_mean(name, known)}",
+                    where=f"model syntax line {d.line}", fix="label the parameter first, e.g. 'y ~ a*x'")
+    syntax_w, syntax_b = replace(syntax_w, definitions=()), replace(syntax_b, definitions=())
     st_w, st_b = structure_of(syntax_w), structure_of(syntax_b)
     split = [v for v in st_w.ov if v in st_b.ov]
     w_only = [v for v in st_w.ov if v not in st_b.ov]
@@ -438,7 +450,7 @@ def _tables(model: str, fixed_x: bool):
     ov = split + w_only + [v for v in st_b.ov if v not in st_w.ov]   # split, within-only, between-only
     p_y, q_b, k = len(st_w.ov), len(st_b.ov), len(table_b.fixed_exo)
     ndat = p_y * (p_y + 1) // 2 + q_b * (q_b + 1) // 2 + q_b + len(w_only) - k * (k + 3) // 2
-    return table_w, table_b, ov, p_y, ndat
+    return table_w, table_b, ov, p_y, ndat, definitions
 
 
 def _fix_rows(table: ParameterTable, which) -> None:
@@ -457,7 +469,7 @@ def _fix_rows(table: ParameterTable, which) -> None:
 def count_parameters(model: str, *, fixed_x: bool = True) -> TwoLevelCount:
     """Free parameters per level and sample moments of two-level syntax, without data
     (what :func:`fit_twolevel` will estimate; refuses what it refuses)."""
-    table_w, table_b, _, _, ndat = _tables(model, fixed_x)
+    table_w, table_b, _, _, ndat, _ = _tables(model, fixed_x)
     return TwoLevelCount(table_w.npar, table_b.npar, ndat)
 
 
@@ -465,7 +477,7 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
                  warnings_out: list[str] | None = None) -> SEMResult:
     """A two-level model by ML (see the module docstring); called by :func:`analysis.sem.fit`."""
     warnings_out = [] if warnings_out is None else warnings_out
-    table_w, table_b, ov, p_y, ndat = _tables(model, fixed_x)
+    table_w, table_b, ov, p_y, ndat, definitions = _tables(model, fixed_x)
     st_b = table_b.structure
     if not isinstance(data, pd.DataFrame):
         raise DataError("data must be a pandas DataFrame", fix="pass pd.DataFrame(...)")
@@ -542,7 +554,7 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     logl_x = saturated_loglik(cs.J, cs.between_cov[np.ix_(fixed, fixed)]) if fixed else 0.0
     logl = est.loglik(x) - logl_x
     measures = _fit_measures(est, cs, x, logl, npar, ndat, ov, table_w, table_b, logl_x)
-    estimates = _estimate_table(est, x, vcov)
+    estimates = _estimate_table(est, x, vcov, definitions)
     warnings_out.extend(_heywood(est, x))
     r2 = pd.concat([r_squared(est.model_w, est.parts(x)[0], ("",)), r_squared(est.model_b, est.parts(x)[1], ("",))],
                    keys=["within", "between"], names=["level", "variable"])
@@ -642,8 +654,45 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
     }
 
 
-def _estimate_table(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray) -> pd.DataFrame:
-    """The estimate table with a ``level`` column (1 within, 2 between), std_all per level."""
+def _labels(est: TwoLevelEstimator, values_w: np.ndarray, values_b: np.ndarray) -> dict[str, float]:
+    return {**label_values(est.table_w, values_w), **label_values(est.table_b, values_b)}
+
+
+def _defined_rows(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray, definitions: ModelSyntax) -> pd.DataFrame:
+    """The ``:=`` rows (level 0, as lavaan): values, delta-method SEs over both levels' parameters
+    (numeric Jacobian), std_all at the standardized labels."""
+
+    def values(xx: np.ndarray) -> np.ndarray:
+        xw, xb = est.parts(xx)
+        return defined_values(definitions, _labels(est, est.model_w.row_values(xw), est.model_b.row_values(xb)))
+
+    dvals = values(x)
+    labelled = sorted({r.pid for r in est.table_w.rows if r.label and r.pid >= 0}
+                      | {est.k + r.pid for r in est.table_b.rows if r.label and r.pid >= 0})
+    jac = np.zeros((len(dvals), len(x)))
+    for k in labelled:
+        h = 1e-6 * max(1.0, abs(x[k]))
+        xp, xm = x.copy(), x.copy()
+        xp[k] += h
+        xm[k] -= h
+        jac[:, k] = (values(xp) - values(xm)) / (2 * h)
+    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, vcov, jac), 0))
+    xw, xb = est.parts(x)
+    std = defined_values(definitions, _labels(est, Standardizer(est.table_w)(est.model_w, xw),
+                                              Standardizer(est.table_b)(est.model_b, xb)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, dvals / se, np.nan)
+    defs = definitions.definitions
+    return pd.DataFrame({"lhs": [d.name for d in defs], "op": ":=",
+                         "rhs": [d.expression.replace("**", "^") for d in defs], "group": "",
+                         "label": [d.name for d in defs], "est": dvals, "se": se, "z": z,
+                         "pvalue": 2 * stats.norm.sf(np.abs(z)), "ci_lower": dvals - _Z975 * se,
+                         "ci_upper": dvals + _Z975 * se, "std_all": std, "level": 0})
+
+
+def _estimate_table(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray,
+                    definitions: ModelSyntax | None = None) -> pd.DataFrame:
+    """The estimate table with a ``level`` column (1 within, 2 between; 0 for ``:=``), std_all per level."""
     frames = []
     se_all = np.sqrt(np.maximum(np.diag(vcov), 0)) if np.all(np.isfinite(vcov)) else np.full(len(x), np.nan)
     for level, (table, model, xl, sel) in enumerate(
@@ -662,6 +711,8 @@ def _estimate_table(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray) -> 
             "group": "", "label": [r.label for r in rows], "est": values, "se": se, "z": z,
             "pvalue": 2 * stats.norm.sf(np.abs(z)), "ci_lower": values - _Z975 * se, "ci_upper": values + _Z975 * se,
             "std_all": std, "level": level}))
+    if definitions is not None and definitions.definitions:
+        frames.append(_defined_rows(est, x, vcov, definitions))
     return pd.concat(frames, ignore_index=True)[[*ESTIMATE_COLUMNS, "level"]]
 
 
