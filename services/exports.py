@@ -65,7 +65,8 @@ def safe_frame(view: Any) -> pd.DataFrame:
     if texts:
         keys = [c for c in ("wave", *generalised) if c in frame]
         counted = pd.Series(data.counted[view.shown], index=frame.index)
-        group_size = counted.groupby([frame[c] for c in keys]).transform("sum") if keys else counted.sum()
+        group_size = (counted.groupby([frame[c] for c in keys], dropna=False).transform("sum") if keys
+                      else counted.sum())
         thin = np.asarray(group_size < data.min_comment_group_size)
         frame.loc[thin, texts] = None
     return frame.reset_index(drop=True)
