@@ -234,8 +234,8 @@ SIM_TWOLEVEL = wave2_cases()["sim_twolevel_cfa"]["model"]
     ("fw =~ y1 + y2\nlevel: 1\nfw =~ y3\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
      "before the first 'level:'"),
     ("level: 1\nfw =~ y1 + y2 + y3\nlevel: 3\nfb =~ y1 + y2 + y3", {"cluster": "cluster"}, "unknown level"),
-    ("level: 1\nfw =~ y1 + a*y2 + y3\nlevel: 2\nfb =~ y1 + b*y2 + y3\na == b", {"cluster": "cluster"},
-     "'==' constraints"),
+    ("level: 1\nfw =~ y1 + a*y2 + y3\nlevel: 2\nfb =~ y1 + b*y2 + y3\na == c", {"cluster": "cluster"},
+     "unknown label 'c'"),
     ("level: 1\nfw =~ y1 + a*y2 + y3\nlevel: 2\nfb =~ y1 + y2 + y3\nd := a - c", {"cluster": "cluster"},
      "unknown label 'c'"),
     ("level: 1\nfw =~ y1 + y2 + y3\ny1 ~ 1\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},
@@ -482,3 +482,32 @@ def test_two_level_defined_parameters_across_levels_equal_lavaan():
                           f"{got.se:.8f}, {got.std_all:.8f} (level {got.level})")
     assert not misses, "\n".join(misses)
     assert "ab := a*b" in str(res.summary())
+
+
+def test_two_level_labels_and_constraints_across_levels_equal_lavaan():
+    """lavaan 0.6.14 (Rscript, pinned): loadings equal across levels by shared labels, one fixed by
+    'e == 0.7'; then 'e == b' ties a between loading to another label."""
+    data = reference_data("twolevel_sim.csv")
+    shared = "level: 1\nfw =~ y1 + a*y2 + b*y3 + c*y4 + y5 + y6\nlevel: 2\nfb =~ y1 + a*y2 + b*y3 + c*y4 + e*y5 + y6\n"
+    res = sem.fit(shared + "e == 0.7", data, cluster="cluster")
+    lavaan = {"chisq": 25.144986, "df": 22, "npar": 26, "logl": -21454.152687, "cfi": 0.999567, "tli": 0.999409,
+              "rmsea": 0.007381, "srmr_within": 0.004673, "srmr_between": 0.033616, "bic": 43112.989209}
+    misses = [f"cross-level ties: fit {k}: expected {v}, actual {res.fit_measures[k]:.6f}" for k, v in lavaan.items()
+              if abs(res.fit_measures[k] - v) > (0.01 if k in ("logl", "bic") else max(1e-3 * abs(v), 1e-4))]
+    est = res.estimates
+    for (lhs, rhs, level), (value, se, std) in {("fw", "y2", 1): (0.767420, 0.019409, 0.714569),
+                                                ("fb", "y2", 2): (0.767420, 0.019409, 0.713475),
+                                                ("fb", "y5", 2): (0.700000, 0.0, 0.815387),
+                                                ("fb", "y6", 2): (0.964147, 0.070785, 0.890170)}.items():
+        got = est[(est.lhs == lhs) & (est.op == "=~") & (est.rhs == rhs) & (est.level == level)].iloc[0]
+        se_ok = got.se == 0 if se == 0 else abs(got.se / se - 1) <= 0.02
+        if abs(got.est - value) > 2e-3 or not se_ok or abs(got.std_all - std) > 2e-3:
+            misses.append(f"cross-level ties: {lhs} =~ {rhs} (level {level}): expected {value}, {se}, {std}; "
+                          f"actual {got.est:.6f}, {got.se:.6f}, {got.std_all:.6f}")
+    tied = sem.fit(shared + "e == b", data, cluster="cluster")
+    if abs(tied.fit_measures["chisq"] - 36.185198) > 0.036 or tied.fit_measures["npar"] != 26:
+        misses.append(f"e == b: chisq expected 36.185198, actual {tied.fit_measures['chisq']:.6f}")
+    y5 = tied.estimates[(tied.estimates.rhs == "y5") & (tied.estimates.op == "=~")]
+    if not (abs(y5.est.iloc[1] - 0.869015) < 2e-3 and abs(y5.se.iloc[1] / 0.019852 - 1) < 0.02):
+        misses.append(f"e == b: fb =~ y5 expected 0.869015 (0.019852), actual {y5.est.iloc[1]:.6f} ({y5.se.iloc[1]:.6f})")
+    assert not misses, "\n".join(misses)

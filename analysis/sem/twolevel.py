@@ -23,11 +23,12 @@ keep their covariances among themselves). Standard errors use the observed infor
 lavaan's default for two-level models.
 
 Not supported (a :class:`~analysis.errors.ModelSpecificationError` says so): random
-slopes, FIML with missing values, groups, the bootstrap, ``fixed_x=True`` with exogenous covariates at level 1
-(lavaan's fixed.x treatment of covariates that vary at both levels is not ML; between-only
-covariates may stay fixed, the logl then conditional on them), labels shared by
-the two levels and ``==`` constraints. ``:=`` parameters may use the labels of both levels
-(level 0 in the estimate table, delta-method SEs, as lavaan).
+slopes, FIML with missing values, groups, the bootstrap, and ``fixed_x=True`` with
+exogenous covariates at level 1 (lavaan's fixed.x treatment of covariates that vary at both
+levels is not ML; between-only covariates may stay fixed, the logl then conditional on
+them). Supported besides the two blocks: labels shared by the levels and ``a == b`` tie
+parameters across levels, ``a == 0.7`` fixes them; ``:=`` parameters may use the labels of
+both levels (level 0 in the estimate table, delta-method SEs, as lavaan).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from analysis.errors import DataError, ModelSpecificationError
 from analysis.sem.fit_measures import cfi, rmsea, rmsea_ci, saturated_loglik, tli
 from analysis.sem.matrices import Model
 from analysis.sem.ml import inverse_pd
-from analysis.sem.partable import ParameterTable, build_table, structure_of
+from analysis.sem.partable import ParameterTable, _is_number, build_table, structure_of
 from analysis.sem.results import ESTIMATE_COLUMNS, SEMResult
 from analysis.sem.samplestats import GroupStats, numeric_array
 from analysis.sem.standardized import Standardizer, r_squared
@@ -319,18 +320,24 @@ class TwoLevelEstimator:
     intercepts)."""
 
     def __init__(self, table_w: ParameterTable, table_b: ParameterTable, cs: ClusterStats,
-                 w_own: list[int], b_stat: list[int], wo_stat: list[int]):
+                 w_own: list[int], b_stat: list[int], wo_stat: list[int], tie: JointParameters | None = None):
         self.table_w, self.table_b, self.cs = table_w, table_b, cs
         self.model_w, self.model_b = Model(table_w), Model(table_b)
         self.w_own, self.b_stat = np.array(w_own, dtype=int), np.array(b_stat, dtype=int)
         self.wo_stat = np.array(wo_stat, dtype=int)
         self.wo_own = self.w_own[self.wo_stat] if len(wo_stat) else np.array([], dtype=int)
         self.q = len(cs.grand_mean)
-        self.k = table_w.npar
-        self.npar = table_w.npar + table_b.npar
+        tie = tie or JointParameters.untied(table_w.npar, table_b.npar)
+        self.map_w, self.map_b, self.npar = tie.map_w, tie.map_b, tie.npar
 
     def parts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return x[:self.k], x[self.k:]
+        """The within and between models' parameter vectors from the joint one."""
+        return x[self.map_w], x[self.map_b]
+
+    def join(self, g_w: np.ndarray, g_b: np.ndarray) -> np.ndarray:
+        """Per-level gradients to the joint parameters (tied parameters add up)."""
+        return (np.bincount(self.map_w, weights=g_w, minlength=self.npar)
+                + np.bincount(self.map_b, weights=g_b, minlength=self.npar))
 
     def moments(self, x: np.ndarray):
         """``(imp_w, imp_b, S_W, S_B, mu)`` with ``S_W``, ``S_B`` and ``mu`` in the statistics' order."""
@@ -361,8 +368,8 @@ class TwoLevelEstimator:
         if len(self.wo_stat):
             d_mu_w = np.zeros(len(wo))
             d_mu_w[self.wo_own] = g_mu[self.wo_stat]
-        grad = np.concatenate([self.model_w.gradient(imp_w, 0, g_w_own, d_mu_w),
-                               self.model_b.gradient(imp_b, 0, g_b[np.ix_(bs, bs)], g_mu[bs])])
+        grad = self.join(self.model_w.gradient(imp_w, 0, g_w_own, d_mu_w),
+                         self.model_b.gradient(imp_b, 0, g_b[np.ix_(bs, bs)], g_mu[bs]))
         return -ll / self.cs.n, -grad / self.cs.n
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
@@ -377,10 +384,7 @@ class TwoLevelEstimator:
 
 
 def _check_supported(syntax_w: ModelSyntax, syntax_b: ModelSyntax) -> None:
-    for syn, level in ((syntax_w, 1), (syntax_b, 2)):
-        if syn.constraints:
-            raise ModelSpecificationError("'==' constraints are not supported in two-level models",
-                                          where=f"model syntax, level {level}", fix="remove them")
+    for syn in (syntax_w, syntax_b):
         for s in syn.statements:
             if s.op not in ("=~", "~", "~~"):
                 raise ModelSpecificationError(f"operator '{s.op}' is not supported in two-level models",
@@ -390,18 +394,15 @@ def _check_supported(syntax_w: ModelSyntax, syntax_b: ModelSyntax) -> None:
         if s.op == "~" and s.rhs == "1" and s.lhs in between:
             raise ModelSpecificationError("intercepts of variables at both levels live at level 2",
                                           where=f"model syntax line {s.line}", fix="move 'y ~ 1' to 'level: 2'")
-    shared = set(syntax_w.labels) & set(syntax_b.labels)
-    if shared:
-        raise ModelSpecificationError(f"labels shared by the two levels are not supported: {', '.join(sorted(shared))}",
-                                      where="model syntax", fix="use different labels per level")
 
 
 @dataclass(frozen=True)
 class TwoLevelCount:
     """The counts of a two-level model without data (:func:`count_parameters`).
 
-    ``npar_between`` is what the clusters must support (the linkage "too few units" check
-    of a two-level model compares it with the number of clusters)."""
+    ``npar_between`` (the between model's parameters not tied to a within one) is what the
+    clusters must support (the linkage "too few units" check of a two-level model compares it
+    with the number of clusters)."""
 
     npar_within: int
     npar_between: int
@@ -434,7 +435,16 @@ def _tables(model: str, fixed_x: bool):
                 raise ModelSpecificationError(
                     f"defined parameter '{d.name}' uses unknown label '{name}'.{did_you_mean(name, known)}",
                     where=f"model syntax line {d.line}", fix="label the parameter first, e.g. 'y ~ a*x'")
-    syntax_w, syntax_b = replace(syntax_w, definitions=()), replace(syntax_b, definitions=())
+    constraints = syntax_w.constraints + syntax_b.constraints
+    labels = set(syntax_w.labels) | set(syntax_b.labels)
+    for con in constraints:
+        for side in (con.lhs, con.rhs):
+            if not _is_number(side) and side not in labels:
+                raise ModelSpecificationError(
+                    f"equality constraint uses unknown label '{side}'.{did_you_mean(side, labels)}",
+                    where=f"model syntax line {con.line}", fix="label the parameter first, e.g. 'y ~ a*x'")
+    syntax_w = replace(syntax_w, definitions=(), constraints=())
+    syntax_b = replace(syntax_b, definitions=(), constraints=())
     st_w, st_b = structure_of(syntax_w), structure_of(syntax_b)
     split = [v for v in st_w.ov if v in st_b.ov]
     w_only = [v for v in st_w.ov if v not in st_b.ov]
@@ -447,17 +457,73 @@ def _tables(model: str, fixed_x: bool):
     if w_only:  # level 1 carries only the within-only variables' intercepts
         _fix_rows(table_w, lambda r: r.op == "~1" and r.lhs not in w_only)
     table_b = build_table(syntax_b, meanstructure=True, fixed_x=fixed_x)
+    for con in constraints:  # label == number: fixed at it in both levels
+        if _is_number(con.lhs) or _is_number(con.rhs):
+            label, number = (con.lhs, con.rhs) if _is_number(con.rhs) else (con.rhs, con.lhs)
+            for t in (table_w, table_b):
+                _fix_rows(t, lambda r, label=label: r.label == label, float(number))
+    tie = JointParameters.of(table_w, table_b, [(c.lhs, c.rhs) for c in constraints
+                                                if not (_is_number(c.lhs) or _is_number(c.rhs))])
     ov = split + w_only + [v for v in st_b.ov if v not in st_w.ov]   # split, within-only, between-only
     p_y, q_b, k = len(st_w.ov), len(st_b.ov), len(table_b.fixed_exo)
     ndat = p_y * (p_y + 1) // 2 + q_b * (q_b + 1) // 2 + q_b + len(w_only) - k * (k + 3) // 2
-    return table_w, table_b, ov, p_y, ndat, definitions
+    return table_w, table_b, ov, p_y, ndat, definitions, tie
 
 
-def _fix_rows(table: ParameterTable, which) -> None:
-    """Fix the rows ``which(row)`` at 0 and renumber the parameter ids."""
+@dataclass(frozen=True)
+class JointParameters:
+    """The joint parameter vector of the two levels: ``map_w[k]`` / ``map_b[k]`` is the joint
+    index of the within / between model's parameter ``k``; labels shared by the levels and
+    ``a == b`` constraints give one joint parameter."""
+
+    map_w: np.ndarray
+    map_b: np.ndarray
+    npar: int
+
+    @classmethod
+    def untied(cls, npar_w: int, npar_b: int) -> JointParameters:
+        return cls(np.arange(npar_w), npar_w + np.arange(npar_b), npar_w + npar_b)
+
+    @classmethod
+    def of(cls, table_w: ParameterTable, table_b: ParameterTable,
+           equal: list[tuple[str, str]]) -> JointParameters:
+        nodes = [(0, k) for k in range(table_w.npar)] + [(1, k) for k in range(table_b.npar)]
+        parent = {n: n for n in nodes}
+
+        def find(n):
+            while parent[n] != n:
+                n = parent[n]
+            return n
+
+        def union(a, b):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+
+        by_label: dict[str, list[tuple[int, int]]] = {}
+        for level, table in ((0, table_w), (1, table_b)):
+            for r in table.rows:
+                if r.label and r.pid >= 0:
+                    by_label.setdefault(r.label, []).append((level, r.pid))
+        for members in by_label.values():
+            for m in members[1:]:
+                union(members[0], m)
+        for a, b in equal:
+            if by_label.get(a) and by_label.get(b):
+                union(by_label[a][0], by_label[b][0])
+        roots = {}
+        for n in nodes:
+            roots.setdefault(find(n), len(roots))
+        joint = {n: roots[find(n)] for n in nodes}
+        return cls(np.array([joint[(0, k)] for k in range(table_w.npar)], dtype=int),
+                   np.array([joint[(1, k)] for k in range(table_b.npar)], dtype=int), len(roots))
+
+
+def _fix_rows(table: ParameterTable, which, value: float = 0.0) -> None:
+    """Fix the rows ``which(row)`` at ``value`` and renumber the parameter ids."""
     for r in table.rows:
         if r.pid >= 0 and which(r):
-            r.free, r.value, r.pid = False, 0.0, -1
+            r.free, r.value, r.pid = False, value, -1
     remap = {old: new for new, old in enumerate(sorted({r.pid for r in table.rows if r.pid >= 0}))}
     for r in table.rows:
         if r.pid >= 0:
@@ -469,15 +535,15 @@ def _fix_rows(table: ParameterTable, which) -> None:
 def count_parameters(model: str, *, fixed_x: bool = True) -> TwoLevelCount:
     """Free parameters per level and sample moments of two-level syntax, without data
     (what :func:`fit_twolevel` will estimate; refuses what it refuses)."""
-    table_w, table_b, _, _, ndat, _ = _tables(model, fixed_x)
-    return TwoLevelCount(table_w.npar, table_b.npar, ndat)
+    table_w, _, _, _, ndat, _, tie = _tables(model, fixed_x)
+    return TwoLevelCount(table_w.npar, tie.npar - table_w.npar, ndat)
 
 
 def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool = True,
                  warnings_out: list[str] | None = None) -> SEMResult:
     """A two-level model by ML (see the module docstring); called by :func:`analysis.sem.fit`."""
     warnings_out = [] if warnings_out is None else warnings_out
-    table_w, table_b, ov, p_y, ndat, definitions = _tables(model, fixed_x)
+    table_w, table_b, ov, p_y, ndat, definitions, tie = _tables(model, fixed_x)
     st_b = table_b.structure
     if not isinstance(data, pd.DataFrame):
         raise DataError("data must be a pandas DataFrame", fix="pass pd.DataFrame(...)")
@@ -506,7 +572,7 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     w_own = [list(st_w.ov).index(v) for v in ov[:p_y]]
     own = [ov.index(v) for v in st_b.ov]
     wo_stat = [i for i in range(p_y) if ov[i] not in st_b.ov]
-    est = TwoLevelEstimator(table_w, table_b, cs, w_own, own, wo_stat)
+    est = TwoLevelEstimator(table_w, table_b, cs, w_own, own, wo_stat, tie)
     if table_b.fixed_exo:  # fixed.x: between-only covariates at their moments over the clusters
         est.model_b.set_sample([GroupStats(cs.J, cs.grand_mean[own], cs.between_cov[np.ix_(own, own)], y)])
     npar = est.npar
@@ -519,7 +585,9 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     w_stat = [ov.index(v) for v in st_w.ov]   # the within model's variables in the statistics' order
     g_w = GroupStats(cs.n, cs.grand_mean[w_stat], s_w0[np.ix_(w_stat, w_stat)], y)
     g_b = GroupStats(cs.J, cs.grand_mean[own], np.diag(var_b[own]), y)
-    x0 = np.concatenate([start_values(table_w, [g_w]), start_values(table_b, [g_b])])
+    x0 = np.zeros(est.npar)  # tied parameters start at the between model's start value
+    x0[est.map_w] = start_values(table_w, [g_w])
+    x0[est.map_b] = start_values(table_b, [g_b])
     res = optimize.minimize(est.objective, x0, jac=True, method="L-BFGS-B",
                             options={"maxiter": 20_000, "maxfun": 40_000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 30})
     x = res.x
@@ -668,7 +736,7 @@ def _defined_rows(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray, defin
 
     dvals = values(x)
     labelled = sorted({r.pid for r in est.table_w.rows if r.label and r.pid >= 0}
-                      | {est.k + r.pid for r in est.table_b.rows if r.label and r.pid >= 0})
+                      | {int(est.map_b[r.pid]) for r in est.table_b.rows if r.label and r.pid >= 0})
     jac = np.zeros((len(dvals), len(x)))
     for k in labelled:
         h = 1e-6 * max(1.0, abs(x[k]))
@@ -696,8 +764,8 @@ def _estimate_table(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray,
     frames = []
     se_all = np.sqrt(np.maximum(np.diag(vcov), 0)) if np.all(np.isfinite(vcov)) else np.full(len(x), np.nan)
     for level, (table, model, xl, sel) in enumerate(
-            ((est.table_w, est.model_w, x[:est.k], slice(0, est.k)),
-             (est.table_b, est.model_b, x[est.k:], slice(est.k, None))), start=1):
+            ((est.table_w, est.model_w, x[est.map_w], est.map_w),
+             (est.table_b, est.model_b, x[est.map_b], est.map_b)), start=1):
         rows = table.rows
         values = model.row_values(xl)
         se_l = se_all[sel]
@@ -718,7 +786,7 @@ def _estimate_table(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray,
 
 def _heywood(est: TwoLevelEstimator, x: np.ndarray) -> list[str]:
     out = []
-    for name, model, xl in (("within", est.model_w, x[:est.k]), ("between", est.model_b, x[est.k:])):
+    for name, model, xl in (("within", est.model_w, x[est.map_w]), ("between", est.model_b, x[est.map_b])):
         imp = model.implied(xl, 0)
         st = model.table.structure
         neg = [v for i, v in enumerate(st.ov) if imp.theta[i, i] < 0]
