@@ -45,6 +45,7 @@ from analysis.errors import DataError, ModelSpecificationError
 from analysis.sem.fit_measures import cfi, rmsea, rmsea_ci, saturated_loglik, tli
 from analysis.sem.matrices import Model
 from analysis.sem.ml import inverse_pd
+from analysis.sem.optimizer import CONVERGED_GRADIENT
 from analysis.sem.partable import ParameterTable, _is_number, build_table, structure_of
 from analysis.sem.results import ESTIMATE_COLUMNS, SEMResult
 from analysis.sem.samplestats import GroupStats, numeric_array
@@ -605,7 +606,8 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
         else:
             break
     f, g = est.objective(x)
-    converged = bool(f < 1e9 and np.max(np.abs(g)) < 1e-6)
+    # the one-level criterion (gradient of F_ML ~ 2 logl / N below CONVERGED_GRADIENT) on -logl / N
+    converged = bool(f < 1e9 and np.max(np.abs(g)) < CONVERGED_GRADIENT / 2)
     if not converged:
         warnings_out.append(f"ConvergenceWarning: the optimiser did not converge ({res.message}); "
                             "estimates are not trustworthy")
