@@ -109,3 +109,39 @@ def test_scales_sit_on_one_row_and_the_document_speaks_the_respondents_language(
             if shot:
                 page.screenshot(path=str(SHOTS / shot), full_page=False)
             assert not errors, errors
+
+
+def test_an_open_link_survives_a_reload_of_the_page(server):
+    """The open link's random key is in the browser's URL (&s=), so a reload resumes the sealed progress."""
+    from app_support import seed_campaign
+
+    from surveys.loader import load_instrument
+
+    url, db_url = server
+    instrument = load_instrument(CUSTOMER)
+    campaign = seed_campaign(db_url, CUSTOMER, campaign_id="cx-open", mode="open").id
+    with launched_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/?c={campaign}")
+        page.get_by_role("progressbar").wait_for(timeout=30_000)
+        _idle(page)
+        page.wait_for_function("() => new URL(location.href).searchParams.get('s')", timeout=10_000)
+        key = page.evaluate("new URL(location.href).searchParams.get('s')")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{32}", key)
+        forward = page.get_by_role("button", name="Next", exact=True)
+        consent = page.locator(f".{_css_key(f'consent:{campaign}')} label")
+        if consent.count():
+            _click(page, consent)
+            _idle(page)
+            _go_on(page, forward)
+        done: set[str] = set()
+        while _fill_visible(page, instrument, campaign, done):
+            pass
+        _go_on(page, forward)
+        where = page.get_by_text(re.compile(PAGE_OF["en"])).inner_text()
+        page.reload()
+        page.get_by_role("progressbar").wait_for(timeout=30_000)
+        _idle(page)
+        page.get_by_text("Welcome back").wait_for(timeout=30_000)
+        assert where.startswith("Page 2 of") and page.get_by_text(re.compile(PAGE_OF["en"])).inner_text() == where
+        assert page.evaluate("new URL(location.href).searchParams.get('s')") == key
