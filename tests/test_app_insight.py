@@ -427,11 +427,18 @@ def test_instrument_health_shows_flags_in_full_with_distinct_threshold_digits(de
         assert value != threshold and f"= {value} (threshold {threshold})" in shown
 
 
-def test_instrument_health_captions_scree_and_htmt_are_honest():
+def test_instrument_health_captions_scree_and_htmt_are_honest(demo):
+    from reports.html import format_p
+    from services.insight import instrument_health
+
+    _, views = demo
+    fm = instrument_health(views["employee"]).fit_measures
     at = page("insight_instrument_health").run()
     shown = texts(at)
     assert "diagonal block" not in shown and not any("diagonal block" in str(s) for s in _specs(at))
-    assert "df = 558, p = .188" in shown  # the demo's CFA: integer df, p with three decimals
+    p = format_p(fm["pvalue"])
+    assert f"df = {int(fm['df'])}, p {p if p.startswith('<') else '= ' + p}," in shown  # integer df, APA p
+    assert ".000" not in p and len(p) <= 6
     scree = _titled(at, "Scree plot")
     assert scree["layout"]["xaxis"]["range"][0] > 0.5 and scree["layout"]["xaxis"]["tick0"] == 1
     assert scree["layout"]["yaxis"]["range"][0] <= 0
