@@ -122,6 +122,19 @@ def metric_trend(view: SideView, name: str) -> pd.DataFrame:
     return result.units.rename(columns={"unit": "wave"})[columns]
 
 
+def campaign_list(store: Any) -> pd.DataFrame:
+    """The campaigns with their response totals as text: the number, or "fewer than k"
+    below the campaign's minimum group size (with one unit, a total would tell what the
+    rates by unit hide). One column type, so every table renders it as is."""
+    from surveys import campaigns
+
+    listing = campaigns.list_campaigns(store)
+    small = listing["responses"] < listing["min_group_size"]
+    shown = listing["responses"].astype(int).astype(str)
+    listing["responses"] = shown.where(~small, "fewer than " + listing["min_group_size"].astype(str))
+    return listing
+
+
 def responses_by_unit(view: SideView) -> pd.DataFrame:
     """Responses (and invitations, with the response rate) per unit.
 

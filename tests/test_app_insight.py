@@ -503,8 +503,6 @@ def test_overview_and_responses_pages_log_no_arrow_conversion_warning(arrow_log,
     assert not [m for m in arrow_log if "Conversion failed" in m or "Arrow" in m], arrow_log
 
 
-@pytest.mark.xfail(reason="views/staff_campaigns._suppressed puts 'fewer than k' into the integer responses column "
-                          "(another engineer's file); fix: .astype(str) on that column", strict=False)
 def test_campaigns_page_with_a_small_campaign_logs_no_arrow_conversion_warning(arrow_log, tmp_path, monkeypatch):
     from app_support import goto
 

@@ -342,10 +342,9 @@ def campaign_table(ctx: Context) -> Any:
     """The chosen campaigns (name, instrument, wave, state, invitations, responses), or None."""
     if ctx.dataset.kind != "campaigns":
         return None
-    from surveys import campaigns
     from views.gateway import current_store
 
     chosen = [c for data in ctx.dataset.sides.values() for c in data.campaigns]
-    listing = campaigns.list_campaigns(current_store())
+    listing = results.campaign_list(current_store())
     listing = listing[listing["campaign"].isin(chosen)]
     return listing[["campaign", "name", "instrument", "version", "audience", "wave", "state", "invited", "responses"]]

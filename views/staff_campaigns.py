@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import streamlit as st
 
+from services.insight import campaign_list
 from surveys import auth, campaigns
 from surveys.instrument import InstrumentError
 from surveys.loader import load_instrument, parse_instrument
@@ -67,7 +68,7 @@ def _campaign_table() -> None:
     if listing.empty:
         st.info("No campaigns yet. Create one below from a shipped instrument or your own YAML file.")
         return
-    st.dataframe(_suppressed(listing), hide_index=True)
+    st.dataframe(campaign_list(current_store()), hide_index=True)
     ids = list(listing["campaign"])
     chosen = st.selectbox("Campaign", ids, key="staff:campaign_state")
     open_col, close_col, _ = st.columns([1, 1, 4])
@@ -83,18 +84,6 @@ def _campaign_table() -> None:
     if row.get("mode") == "open":
         st.caption("Open link (anyone with it can answer):")
         st.code(f"{_base_url()}?c={chosen}", language=None)
-
-
-def _suppressed(listing: pd.DataFrame) -> pd.DataFrame:
-    """The campaign list with response counts below the campaign's minimum group size as "fewer than k".
-
-    With one unit, a campaign's total would otherwise tell what the rates page hides.
-    """
-    shown = listing.copy()
-    small = shown["responses"] < shown["min_group_size"]
-    shown["responses"] = shown["responses"].astype(object)
-    shown.loc[small, "responses"] = "fewer than " + shown.loc[small, "min_group_size"].astype(str)
-    return shown
 
 
 def _new_campaign() -> None:
