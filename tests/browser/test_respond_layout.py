@@ -3,12 +3,14 @@ width, in English and German (issue 14): every option of a likert, rating or mat
 scale sits on one row (their boxes share a top within a few pixels), the document's
 language and the tab's title are the respondent's, and Back/Next come after the content.
 
-Screenshots of the first scale page go to ``docs/screenshots/respond_<width>_<lang>.png``.
+Screenshots of the first scale page go to ``test-artifacts/respond_<width>_<lang>.png``
+(with ``TANDEM_SCREENSHOTS=1``: to ``docs/screenshots/``, to refresh the documentation).
 Skips when ``/usr/bin/chromium`` is missing, unless ``TANDEM_REQUIRE_BROWSER=1``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -18,7 +20,7 @@ from test_e2e_survey import _MOVED, _click, _css_key, _fill_visible, _idle
 
 pytestmark = pytest.mark.browser
 
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = ROOT / ("docs/screenshots" if os.environ.get("TANDEM_SCREENSHOTS") == "1" else "test-artifacts")
 EMPLOYEE = ROOT / "instruments" / "employee_experience.yaml"
 CUSTOMER = ROOT / "instruments" / "customer_experience.yaml"
 PORTS = range(8641, 8650)
@@ -107,6 +109,7 @@ def test_scales_sit_on_one_row_and_the_document_speaks_the_respondents_language(
             nxt = page.locator(f".{_css_key('nav:next')} button").bounding_box()
             assert abs(back["y"] - nxt["y"]) <= 2 and nxt["x"] > back["x"]
             if shot:
+                SHOTS.mkdir(exist_ok=True)
                 page.screenshot(path=str(SHOTS / shot), full_page=False)
             assert not errors, errors
 
