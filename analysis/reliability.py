@@ -379,7 +379,7 @@ def htmt(frame: pd.DataFrame, constructs: Mapping[str, Sequence[str]] | Sequence
 
     Notes
     -----
-    With :math:`r` the item correlations, for constructs :math:`i` (items
+    With :math:`r` the absolute item correlations, for constructs :math:`i` (items
     :math:`K_i`) and :math:`j`
 
     .. math:: HTMT_{ij} = \\frac{\\overline{r}_{K_i \\times K_j}}
@@ -387,8 +387,10 @@ def htmt(frame: pd.DataFrame, constructs: Mapping[str, Sequence[str]] | Sequence
 
     the mean heterotrait-heteromethod correlation over the geometric mean of the two
     mean monotrait-heteromethod (within-construct, off-diagonal) correlations.
-    Values above .85 (or .90) question discriminant validity.
-    R: ``semTools::htmt``.
+    Values above .85 (or .90) question discriminant validity. Absolute values, so an
+    item keyed the other way (or a negative correlation between constructs) does not
+    pull the ratio down, and HTMT is never negative. R: ``semTools::htmt(absolute = TRUE)``,
+    its default.
 
     References
     ----------
@@ -412,7 +414,7 @@ def htmt(frame: pd.DataFrame, constructs: Mapping[str, Sequence[str]] | Sequence
     if constant:
         raise DataError(f"item(s) {', '.join(map(repr, constant))} are constant", where=where,
                         fix="drop constant items")
-    corr = data.corr()
+    corr = data.corr().abs()  # Henseler et al. (2015): absolute correlations (semTools' absolute = TRUE)
     ids = list(constructs)
     mono = {}
     for c in ids:

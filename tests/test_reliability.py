@@ -230,3 +230,21 @@ def test_omega_rejects_names_the_model_syntax_cannot_hold():
     items = _small_scale().rename(columns={"i0": "item 0"})
     with pytest.raises(DataError, match="'item 0' are not valid model variable names"):
         omega(items)
+
+
+def test_htmt_uses_absolute_correlations():
+    """Henseler et al. (2015) and semTools' default: HTMT of absolute correlations, so flipping
+    an item's sign (an unreversed reverse-keyed item) changes nothing and no value is negative."""
+    from analysis.reliability import htmt
+
+    data = reference_data("holzinger_swineford_1939.csv")
+    constructs = {"visual": ["x1", "x2", "x3"], "textual": ["x4", "x5", "x6"], "speed": ["x7", "x8", "x9"]}
+    plain = htmt(data, constructs)
+    flipped = htmt(data.assign(x2=-data["x2"], x5=-data["x5"]), constructs)
+    np.testing.assert_allclose(plain.to_numpy(), flipped.to_numpy(), equal_nan=True)
+    corr = data[[f"x{i}" for i in range(1, 10)]].corr().abs()
+    mono = lambda items: corr.loc[items, items].to_numpy()[np.triu_indices(len(items), 1)].mean()  # noqa: E731
+    expected = corr.loc[constructs["visual"], constructs["speed"]].to_numpy().mean() / np.sqrt(
+        mono(constructs["visual"]) * mono(constructs["speed"]))
+    assert plain.loc["visual", "speed"] == pytest.approx(expected, abs=1e-12)
+    assert (flipped.stack() >= 0).all()
