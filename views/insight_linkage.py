@@ -13,6 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from reports.diagram import path_diagram
+from reports.html import format_count, format_p
 from views import insight
 from views.errors import shown_errors
 
@@ -43,7 +44,9 @@ with shown_errors("linkage"):
     st.graphviz_chart(path_diagram(result.paths, r2=result.r2, side=spec.side, labels=labels))
     st.caption("Solid, thick arrows: supported (p < .05, marked *); dashed: not supported. R² in each box.")
     fm = result.fit_measures
-    st.caption("Fit: " + ", ".join(f"{k} = {fm[k]:.3f}" for k in ("chisq", "df", "cfi", "rmsea", "srmr") if k in fm))
+    shown = {"chisq": f"{fm.get('chisq', float('nan')):.3f}", "df": format_count(fm.get("df")),
+             "p": format_p(fm.get("pvalue")), **{k: f"{fm[k]:.3f}" for k in ("cfi", "rmsea", "srmr") if k in fm}}
+    st.caption("Fit: " + ", ".join(f"{k} = {v}" for k, v in shown.items()))
     with st.expander("Paths and indirect effects (tables)"):
         st.dataframe(result.paths, hide_index=True, width="stretch")
         st.dataframe(result.indirect, hide_index=True, width="stretch")
