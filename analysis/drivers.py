@@ -683,10 +683,13 @@ def importance_performance(
     -------
     pandas.DataFrame
         Columns ``driver, importance, performance, importance_rank, quadrant``, most
-        important first; quadrants are "concentrate here" (important, performing
-        below the cut), "keep up the good work" (important, performing well), "low
-        priority" (less important, performing below the cut) and "possible overkill"
-        (less important, performing well).
+        important first, and with a bootstrapped :class:`DriverResult` the importance's
+        interval (``importance_ci_lower/upper``, BC), with a respondent frame and
+        ``kind="mean"`` the performance's t interval (``performance_ci_lower/upper``);
+        quadrants are "concentrate here" (important, performing below the cut), "keep up
+        the good work" (important, performing well), "low priority" (less important,
+        performing below the cut) and "possible overkill" (less important, performing
+        well).
 
     References
     ----------
@@ -695,6 +698,7 @@ def importance_performance(
     """
     where = "importance_performance"
     imp = importance.importance if isinstance(importance, DriverResult) else pd.Series(importance, dtype=float)
+    scores = performance if isinstance(performance, pd.DataFrame) else None
     if isinstance(performance, pd.DataFrame):
         require_columns(performance, list(imp.index), where=where)
         performance = _performance_of(performance, list(imp.index), kind, scale_points)
@@ -721,6 +725,17 @@ def importance_performance(
     i_cut = float(imp.median()) if importance_cut is None else float(importance_cut)
     p_cut = float(perf.median()) if performance_cut is None else float(performance_cut)
     table = pd.DataFrame({"driver": list(imp.index), "importance": imp.to_numpy(), "performance": perf.to_numpy()})
+    if isinstance(importance, DriverResult) and importance.bootstrap:
+        bounds = importance.table.set_index("predictor").loc[list(imp.index), ["pct_ci_lower", "pct_ci_upper"]] / 100
+        table["importance_ci_lower"] = bounds["pct_ci_lower"].to_numpy()
+        table["importance_ci_upper"] = bounds["pct_ci_upper"].to_numpy()
+    if scores is not None and kind == "mean":
+        from scipy import stats
+
+        answered = scores[list(imp.index)].astype(float)
+        n = answered.notna().sum().to_numpy()
+        half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * answered.std(ddof=1).to_numpy() / np.sqrt(np.maximum(n, 1))
+        table["performance_ci_lower"], table["performance_ci_upper"] = perf.to_numpy() - half, perf.to_numpy() + half
     table["importance_rank"] = _ranks(table["importance"].to_numpy())
     table["quadrant"] = [
         QUADRANTS[(bool(i >= i_cut), bool(q >= p_cut))]

@@ -165,10 +165,19 @@ def importance_performance(table: pd.DataFrame, *, performance_label: str = "Per
     p_cut = float(table["performance"].median()) if performance_cut is None else performance_cut
     fig = go.Figure()
     for quadrant, part in table.groupby("quadrant", sort=False):
+        bars = {}
+        if "performance_ci_lower" in part:
+            bars["error_x"] = {"type": "data", "symmetric": False, "color": MUTED,
+                               "array": part["performance_ci_upper"] - part["performance"],
+                               "arrayminus": part["performance"] - part["performance_ci_lower"]}
+        if "importance_ci_lower" in part:
+            bars["error_y"] = {"type": "data", "symmetric": False, "color": MUTED,
+                               "array": 100 * (part["importance_ci_upper"] - part["importance"]),
+                               "arrayminus": 100 * (part["importance"] - part["importance_ci_lower"])}
         fig.add_trace(go.Scatter(
             x=part["performance"], y=100 * part["importance"], mode="markers+text", name=quadrant,
             text=[_label(d, labels) for d in part["driver"]], textposition="top center",
-            marker={"size": 14, "color": QUADRANT_COLOURS.get(quadrant, ACCENT)},
+            marker={"size": 14, "color": QUADRANT_COLOURS.get(quadrant, ACCENT)}, **bars,
             hovertemplate="%{text}<br>performance %{x:.2f}<br>importance %{y:.1f}%<extra>" + quadrant + "</extra>"))
     fig.add_vline(x=p_cut, line_dash="dot", line_color=MUTED)
     fig.add_hline(y=100 * i_cut, line_dash="dot", line_color=MUTED)
@@ -176,8 +185,9 @@ def importance_performance(table: pd.DataFrame, *, performance_label: str = "Per
                        font={"color": QUADRANT_COLOURS["concentrate here"]}, xanchor="left")
     fig.add_annotation(text="keep up the good work", xref="paper", yref="paper", x=0.99, y=0.99, showarrow=False,
                        font={"color": QUADRANT_COLOURS["keep up the good work"]}, xanchor="right")
-    return _layout(fig, "Importance and performance: where to act first", height=460,
-                   xaxis_title=performance_label, yaxis_title="Importance (% of explained variance)")
+    intervals = " with 95% intervals" if {"importance_ci_lower", "performance_ci_lower"} & set(table) else ""
+    return _layout(fig, f"Importance and performance{intervals} (the quadrants describe; they do not recommend)",
+                   height=460, xaxis_title=performance_label, yaxis_title="Importance (% of explained variance)")
 
 
 def scree(table: pd.DataFrame, *, n_factors: int | None = None, quantile: float = 0.95) -> go.Figure:

@@ -313,3 +313,25 @@ def test_importance_performance_from_respondent_data_mean_and_top2box():
         importance_performance(importance, data, kind="top2box")
     with pytest.raises(DataError, match="Did you mean 'top2box'"):
         importance_performance(importance, data, kind="top2bx", scale_points=5)
+
+
+def test_importance_performance_carries_both_intervals():
+    """With a bootstrapped result and the respondents' scores, the table has the importance's
+    BC interval and the performance's t interval, and the chart draws both as error bars."""
+    from scipy import stats
+
+    from reports import charts
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(300, 3))
+    frame = pd.DataFrame(x + 3, columns=["a", "b", "c"]).assign(y=x @ [0.6, 0.3, 0.1] + rng.normal(size=300))
+    result = relative_weights(frame, "y", ["a", "b", "c"], bootstrap=100, seed=2)
+    table = importance_performance(result, frame[["a", "b", "c"]]).set_index("driver")
+    ranked = result.table.set_index("predictor")
+    np.testing.assert_allclose(table["importance_ci_lower"], ranked.loc[table.index, "pct_ci_lower"] / 100)
+    half = stats.t.ppf(0.975, 299) * frame["a"].std() / np.sqrt(300)
+    assert table.loc["a", "performance_ci_upper"] == pytest.approx(frame["a"].mean() + half)
+    assert (table["importance_ci_lower"] <= table["importance"]).all()
+    fig = charts.importance_performance(table.reset_index())
+    assert all(t.error_x.array is not None and t.error_y.array is not None for t in fig.data)
+    assert "95% intervals" in fig.layout.title.text
