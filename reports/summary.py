@@ -39,11 +39,15 @@ def _recommendation_sentence(found: Any, side: str, outcome: str, labels: Mappin
     """The recommendation rule's verdict in words (:mod:`analysis.recommendation`)."""
     name = labels.get(outcome, outcome)
     if found.driver is not None:
-        return (f"Fix first in the {side} survey: {labels.get(found.driver, found.driver)}: it clearly leads the "
+        where = "across units" if side == "unit-level" else f"in the {side} survey"
+        return (f"Fix first {where}: {labels.get(found.driver, found.driver)}: it clearly leads the "
                 f"drivers of {name} and performs below the others ({found.gap:+.2f} points, 95% interval "
                 f"{found.gap_ci_lower:+.2f} to {found.gap_ci_upper:+.2f}).")
     failed = [row["check"] for _, row in found.checks.iterrows() if not row["passed"]]
     why = "; ".join(f"not established that {c}" for c in failed) or "no bootstrap was run"
+    if side == "unit-level":
+        return (f"No employee driver of {name} stands out yet across units ({why}). More units (`tandem power` "
+                "says how many), or the next wave showing the same pattern, would settle it.")
     return (f"No driver of {name} in the {side} survey stands out yet ({why}). More responses, or the next wave "
             "showing the same pattern, would settle it.")
 
@@ -59,6 +63,8 @@ def summary_points(insight: Insight) -> list[str]:
         main = "csat" if "csat" in outcomes else outcomes[0]
         table = result.drivers[result.drivers["outcome"] == main]
         points.append(_driver_sentence(table, main, labels, f"across {result.n_units} units"))
+        if insight.unit_recommendation is not None:
+            points.append(_recommendation_sentence(insight.unit_recommendation, "unit-level", main, labels))
         if result.bootstrap == 0:
             points.append("No bootstrap was run, so the driver ranking carries no interval: treat it as a first look.")
     else:

@@ -525,6 +525,23 @@ def report_comparisons(view: SideView) -> dict[str, GroupDifferences]:
     return out
 
 
+def unit_recommendation(result: Any, study: Any, *, bootstrap: int = DEFAULTS.bootstrap,
+                        seed: int | None = DEFAULTS.seed) -> Any:
+    """The recommendation rule (:func:`analysis.recommendation.recommend`) for the main
+    customer outcome (CSAT when the study has it) across the analysed units: the employee
+    drivers' unit-level relative weights and their unit means as performance."""
+    from analysis.drivers import relative_weights
+    from analysis.recommendation import recommend
+
+    outcomes = list(study.outcomes)
+    main = "csat" if "csat" in outcomes else outcomes[0]
+    predictors = list(study.predictors)
+    # the same draws as the study's unit-level drivers (analysis.linkage seeds outcome k with seed + 1 + k)
+    weights = relative_weights(result.units, main, predictors, bootstrap=bootstrap,
+                               seed=None if seed is None else seed + 1 + outcomes.index(main))
+    return recommend(weights, result.units[predictors], bootstrap=bootstrap, seed=seed, unit="units")
+
+
 @dataclass(frozen=True)
 class Insight:
     """Everything the report shows, for one dataset and selection.
@@ -548,6 +565,9 @@ class Insight:
         Step -> why it is not shown (plain words).
     comparisons
         Side -> breakdown column -> :func:`compare` (:func:`report_comparisons`).
+    unit_recommendation
+        The recommendation rule (:func:`unit_recommendation`) for the study's main
+        customer outcome across units, or None.
     bootstrap, seed
         Resampling settings used.
     """
@@ -565,6 +585,7 @@ class Insight:
     drivers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     problems: Mapping[str, str] = field(default_factory=dict)
     comparisons: Mapping[str, Mapping[str, GroupDifferences]] = field(default_factory=dict)
+    unit_recommendation: Any = None
     bootstrap: int = 0
     seed: int | None = None
 
@@ -635,10 +656,15 @@ def collect_insight(dataset: Dataset, selection: Selection | None = None, *, tit
         result = attempt("linkage", linkage, views, study, bootstrap=bootstrap, seed=seed)
     elif study is None and len(views) > 1:
         problems["linkage"] = dataset.study.reason
+    recommendation = None
+    if result is not None and len(result.drivers) and bootstrap:
+        recommendation = attempt("unit-level recommendation", unit_recommendation, result, study,
+                                 bootstrap=bootstrap, seed=seed)
     if title is None:
         title = study.title if study is not None and getattr(study, "title", "") else " and ".join(
             v.instrument.text(v.instrument.title) for v in views.values())
     return Insight(title=title, dataset=dataset, views=views, study=study, result=result,
+                   unit_recommendation=recommendation,
                    health={k: v for k, v in health.items() if v is not None},
                    parallel={k: v for k, v in parallel.items() if v is not None}, metrics=metrics, trends=trends,
                    responses={k: v for k, v in responses.items() if v is not None}, drivers=drivers,

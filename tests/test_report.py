@@ -294,3 +294,20 @@ def test_report_of_the_linked_demo_study():
     assert "<svg" in html and "Is aggregating to units justified?" in text
     for verdict in insight.result.aggregation["verdict"]:
         assert verdict in text
+
+
+def test_the_unit_level_verdict_uses_the_same_draws_as_the_drivers_it_follows():
+    """The summary's unit-level recommendation judges the very weights and intervals the summary
+    prints for the study's drivers (one bootstrap, not two that disagree)."""
+    from services.sources import demo_dataset
+
+    insight = collect_insight(demo_dataset(), bootstrap=60, seed=4)
+    found = insight.unit_recommendation
+    assert found is not None
+    table = insight.result.drivers
+    lead = table[(table["outcome"] == "csat") & (table["rank"] == 1)].iloc[0]
+    detail = found.checks.set_index("check").loc["the driver clearly leads", "detail"]
+    assert f"{lead['pct_ci_lower']:.0f}% to {lead['pct_ci_upper']:.0f}%" in detail
+    assert f"{100 * lead['rank_stability']:.0f}% of resamples" in detail
+    points = summary_points(insight)
+    assert any("across units" in p for p in points)
