@@ -430,6 +430,15 @@ def _health(insight: Insight) -> str:
 def _methods(insight: Insight) -> str:
     rows = pd.DataFrame(METHODS, columns=["statistic", "used for", "reference"])
     body = [_table(rows, text_columns=("statistic", "used for", "reference"))]
+    body.append(_p("How sure we are, in one way per table. Every interval is a 95% bootstrap interval: the "
+                   "analysis is repeated on resampled data (units for the chain and the unit-level drivers, "
+                   "respondents within a survey), and the interval holds the middle 95% of the results. For the "
+                   "paths and indirect effects of the chain, the p-value comes from the same resamples, so an "
+                   "interval excludes 0 exactly when p is below .05. Shares of explained variance use the "
+                   "bias-corrected version of that interval (Efron 1982), which keeps the estimate inside its "
+                   "interval when the resampled shares are skewed. 'Fix first' appears only when the "
+                   "recommendation rule holds: the model explains enough, the driver clearly leads, and its "
+                   "performance gap is real, each judged on its interval."))
     body.append(_p(f"Bootstrap: {insight.bootstrap} resamples (seed {insight.seed}). Anonymity: groups with fewer "
                    f"than {insight.min_group_size} respondents are never shown as numbers, and no two groups shown "
                    "(filters, waves, totals, breakdowns) differ by fewer than that many respondents: every figure "
