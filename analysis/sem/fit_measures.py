@@ -209,24 +209,34 @@ def fit_measures(estimator: MLEstimator, x: np.ndarray, table: ParameterTable) -
     chisq = max(2 * (logl_h1 - logl), 0.0)
     base_df = table.baseline_df
     base_chisq = max(2 * (logl_h1 - logl_b), 0.0)
-    lo, up = rmsea_ci(chisq, df, n_total, n_groups)
+    return {**likelihood_measures(chisq=chisq, df=df, baseline_chisq=base_chisq, baseline_df=base_df,
+                                  logl=logl, logl_h1=logl_h1, npar=npar, n=n_total, n_groups=n_groups),
+            "srmr": srmr_sum / n_total}
+
+
+def likelihood_measures(*, chisq: float, df: int, baseline_chisq: float, baseline_df: int, logl: float,
+                        logl_h1: float, npar: int, n: int, n_groups: int = 1) -> dict[str, float]:
+    """The fit measures that follow from the likelihoods and counts, with lavaan's names:
+    chisq, df, pvalue, the baseline's, cfi, tli, rmsea with its 90% interval, logl,
+    unrestricted_logl, aic (-2 logl + 2 npar), bic (-2 logl + npar log n), npar, nobs.
+    Shared by single-level (:func:`fit_measures`) and two-level models."""
+    lo, up = rmsea_ci(chisq, df, n, n_groups)
     return {
         "chisq": chisq,
         "df": float(df),
         "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan"),
-        "baseline_chisq": base_chisq,
-        "baseline_df": float(base_df),
-        "baseline_pvalue": float(stats.chi2.sf(base_chisq, base_df)) if base_df > 0 else float("nan"),
-        "cfi": cfi(chisq, df, base_chisq, base_df),
-        "tli": tli(chisq, df, base_chisq, base_df),
-        "rmsea": rmsea(chisq, df, n_total, n_groups),
+        "baseline_chisq": baseline_chisq,
+        "baseline_df": float(baseline_df),
+        "baseline_pvalue": float(stats.chi2.sf(baseline_chisq, baseline_df)) if baseline_df > 0 else float("nan"),
+        "cfi": cfi(chisq, df, baseline_chisq, baseline_df),
+        "tli": tli(chisq, df, baseline_chisq, baseline_df),
+        "rmsea": rmsea(chisq, df, n, n_groups),
         "rmsea_ci_lower": lo,
         "rmsea_ci_upper": up,
-        "srmr": srmr_sum / n_total,
         "logl": logl,
         "unrestricted_logl": logl_h1,
         "aic": -2 * logl + 2 * npar,
-        "bic": -2 * logl + npar * math.log(n_total),
+        "bic": -2 * logl + npar * math.log(n),
         "npar": float(npar),
-        "nobs": float(n_total),
+        "nobs": float(n),
     }

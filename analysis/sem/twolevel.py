@@ -42,7 +42,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.errors import DataError, ModelSpecificationError
-from analysis.sem.fit_measures import cfi, rmsea, rmsea_ci, saturated_loglik, tli
+from analysis.sem.fit_measures import likelihood_measures, saturated_loglik
 from analysis.sem.matrices import Model
 from analysis.sem.ml import inverse_pd
 from analysis.sem.optimizer import CONVERGED_GRADIENT
@@ -699,29 +699,9 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
     _, _, s_w, s_b, _ = est.moments(x)
     # lavaan forces the implied between matrix positive definite first (a Heywood case changes it)
     srmr_w, srmr_b = _srmr_level(sw_h1, s_w), _srmr_level(sb_h1[np.ix_(bs, bs)], _force_pd(s_b[np.ix_(bs, bs)]))
-    lo, up = rmsea_ci(chisq, df, cs.n, 1)
-    return {
-        "chisq": chisq,
-        "df": float(df),
-        "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan"),
-        "baseline_chisq": base_chisq,
-        "baseline_df": float(base_df),
-        "baseline_pvalue": float(stats.chi2.sf(base_chisq, base_df)) if base_df > 0 else float("nan"),
-        "cfi": cfi(chisq, df, base_chisq, base_df),
-        "tli": tli(chisq, df, base_chisq, base_df),
-        "rmsea": rmsea(chisq, df, cs.n, 1),
-        "rmsea_ci_lower": lo,
-        "rmsea_ci_upper": up,
-        "srmr": srmr_w + srmr_b,
-        "srmr_within": srmr_w,
-        "srmr_between": srmr_b,
-        "logl": logl,
-        "unrestricted_logl": logl_h1,
-        "aic": -2 * logl + 2 * npar,
-        "bic": -2 * logl + npar * math.log(cs.n),
-        "npar": float(npar),
-        "nobs": float(cs.n),
-    }
+    return {**likelihood_measures(chisq=chisq, df=df, baseline_chisq=base_chisq, baseline_df=base_df, logl=logl,
+                                  logl_h1=logl_h1, npar=npar, n=cs.n),
+            "srmr": srmr_w + srmr_b, "srmr_within": srmr_w, "srmr_between": srmr_b}
 
 
 def _labels(est: TwoLevelEstimator, values_w: np.ndarray, values_b: np.ndarray) -> dict[str, float]:
