@@ -135,3 +135,22 @@ class Mismatches:
     def assert_none(self) -> None:
         if self.lines:
             pytest.fail("\n".join(self.lines))
+
+
+def fit_options(case: dict) -> dict:
+    """The ``analysis.sem.fit`` keyword arguments of a reference case's lavaan ``options``."""
+    options = case.get("options", {})
+    kwargs: dict = {}
+    if "missing" in options:
+        kwargs["missing"] = "fiml" if options["missing"] in ("ml", "fiml") else options["missing"]
+    if "group" in options:
+        kwargs["group"] = options["group"]
+    if "group.equal" in options:
+        kwargs["group_equal"] = tuple(options["group.equal"])
+    if "group.partial" in options:
+        kwargs["group_partial"] = tuple(options["group.partial"])
+    if "fixed.x" in options:
+        kwargs["fixed_x"] = bool(options["fixed.x"])
+    if "cluster" in options:
+        kwargs["cluster"] = options["cluster"]
+    return kwargs

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import reference_cases_of, reference_data
+from conftest import fit_options, reference_cases_of, reference_data
 from scipy import stats
 
 from analysis import sem
@@ -43,15 +43,7 @@ def hs_fit(hs):
 def test_reference_case(name):
     """Every `sem` case of expected.json within its tolerance; a failure lists every miss."""
     case = SEM_CASES[name]
-    options = case.get("options", {})
-    kwargs = {}
-    if "missing" in options:
-        kwargs["missing"] = "fiml" if options["missing"] in ("ml", "fiml") else options["missing"]
-    if "group" in options:
-        kwargs["group"] = options["group"]
-    if "group.equal" in options:
-        kwargs["group_equal"] = tuple(options["group.equal"])
-    res = sem.fit(case["model"], reference_data(case["data"]), **kwargs)
+    res = sem.fit(case["model"], reference_data(case["data"]), **fit_options(case))
     tol = case["tolerance"]
     expected = case["expected"]
     misses = []

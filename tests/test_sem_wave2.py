@@ -14,7 +14,7 @@ import math
 from functools import cache
 
 import pytest
-from conftest import REFERENCE_DIR, reference_data
+from conftest import REFERENCE_DIR, fit_options, reference_data
 
 from analysis import sem
 
@@ -34,21 +34,7 @@ TWO_LEVEL = ("sim_twolevel_cfa", "bh1996_twolevel_path")
 
 
 def _fit_case(case: dict):
-    options = case.get("options", {})
-    kwargs = {}
-    if "missing" in options:
-        kwargs["missing"] = "fiml" if options["missing"] in ("ml", "fiml") else options["missing"]
-    if "group" in options:
-        kwargs["group"] = options["group"]
-    if "group.equal" in options:
-        kwargs["group_equal"] = tuple(options["group.equal"])
-    if "group.partial" in options:
-        kwargs["group_partial"] = tuple(options["group.partial"])
-    if "fixed.x" in options:
-        kwargs["fixed_x"] = bool(options["fixed.x"])
-    if "cluster" in options:
-        kwargs["cluster"] = options["cluster"]
-    return sem.fit(case["model"], reference_data(case["data"]), **kwargs)
+    return sem.fit(case["model"], reference_data(case["data"]), **fit_options(case))
 
 
 def _find(estimates, row: dict):
