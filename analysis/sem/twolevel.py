@@ -52,7 +52,7 @@ from analysis.sem.samplestats import GroupStats, numeric_array
 from analysis.sem.standardized import Standardizer, r_squared
 from analysis.sem.start import start_values
 from analysis.sem.syntax import ModelSyntax, parse_model
-from analysis.sem.variance import defined_values, label_values
+from analysis.sem.variance import defined_values, delta_method, label_values
 from surveys.errors import did_you_mean
 
 _LEVEL = re.compile(r"^\s*level\s*:\s*([A-Za-z0-9_]+)\s*$", re.IGNORECASE)
@@ -716,17 +716,9 @@ def _defined_rows(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray, defin
         xw, xb = est.parts(xx)
         return defined_values(definitions, _labels(est, est.model_w.row_values(xw), est.model_b.row_values(xb)))
 
-    dvals = values(x)
     labelled = sorted({r.pid for r in est.table_w.rows if r.label and r.pid >= 0}
                       | {int(est.map_b[r.pid]) for r in est.table_b.rows if r.label and r.pid >= 0})
-    jac = np.zeros((len(dvals), len(x)))
-    for k in labelled:
-        h = 1e-6 * max(1.0, abs(x[k]))
-        xp, xm = x.copy(), x.copy()
-        xp[k] += h
-        xm[k] -= h
-        jac[:, k] = (values(xp) - values(xm)) / (2 * h)
-    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, vcov, jac), 0))
+    dvals, se = delta_method(values, x, labelled, vcov)
     xw, xb = est.parts(x)
     std = defined_values(definitions, _labels(est, Standardizer(est.table_w)(est.model_w, xw),
                                               Standardizer(est.table_b)(est.model_b, xb)))

@@ -76,18 +76,23 @@ def defined_se(syntax: ModelSyntax, table: ParameterTable, row_values, x: np.nda
     ``row_values(x)`` gives every row's value at ``x``; only the parameters that carry a
     label can move a defined parameter, so only their columns of ``J`` are computed.
     """
-    dvals = defined_values(syntax, label_values(table, row_values(x)))
     labelled = sorted({r.pid for r in table.rows if r.label and r.pid >= 0})
+    return delta_method(lambda xx: defined_values(syntax, label_values(table, row_values(xx))), x, labelled, cov)
+
+
+def delta_method(values, x: np.ndarray, moving: list[int], cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(values(x), delta-method SEs)``: :math:`SE = \sqrt{\operatorname{diag}(J \Sigma J')}`
+    with the Jacobian :math:`J` by central differences over the parameters in ``moving``
+    (the others cannot change the values); ``cov`` is the parameters' covariance matrix."""
+    dvals = values(x)
     jac = np.zeros((len(dvals), len(x)))
-    for k in labelled:
+    for k in moving:
         h = 1e-6 * max(1.0, abs(x[k]))
         xp, xm = x.copy(), x.copy()
         xp[k] += h
         xm[k] -= h
-        jac[:, k] = (defined_values(syntax, label_values(table, row_values(xp)))
-                     - defined_values(syntax, label_values(table, row_values(xm)))) / (2 * h)
-    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, cov, jac), 0))
-    return dvals, se
+        jac[:, k] = (values(xp) - values(xm)) / (2 * h)
+    return dvals, np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, cov, jac), 0))
 
 
 def parameter_se(table: ParameterTable, cov: np.ndarray) -> np.ndarray:
