@@ -77,22 +77,41 @@ SERVICE_PROFIT_CHAIN: Mapping[str, Mapping[str, float]] = MappingProxyType(
     }
 )
 
-_COMMENTS = (
-    "The visit was as expected.",
-    "Nothing further to add.",
-    "Opening hours could be longer.",
-    "The staff answered my questions.",
-    "I had to wait a little at the counter.",
-    "Information on the website was clear.",
-    "The process took about as long as usual.",
-    "I would like more updates by email.",
-    "The location is easy to reach.",
-    "Some items were out of stock.",
-    "The team was busy but managed.",
-    "More training on the new system would help.",
-    "Communication between shifts could improve.",
-    "The tools work most of the time.",
-)
+#: Simulated open answers, by audience (the demo's comments read like the people who wrote them).
+_COMMENTS = {
+    "employee": (
+        "Nothing further to add.",
+        "More training on the new system would help.",
+        "Communication between shifts could improve.",
+        "The tools work most of the time.",
+        "The team was busy but managed.",
+        "I would like clearer goals for the quarter.",
+        "My manager makes time when I ask.",
+        "Rotas are published too late.",
+        "We need more people at the weekend.",
+        "Recognition for good work is rare.",
+        "The new till system keeps freezing.",
+        "I like my colleagues; the workload is the problem.",
+        "Career steps here are unclear to me.",
+        "Onboarding for new staff was good.",
+    ),
+    "customer": (
+        "The visit was as expected.",
+        "Nothing further to add.",
+        "Opening hours could be longer.",
+        "The staff answered my questions.",
+        "I had to wait a little at the counter.",
+        "Information on the website was clear.",
+        "The process took about as long as usual.",
+        "I would like more updates by email.",
+        "The location is easy to reach.",
+        "Some items were out of stock.",
+        "The staff were friendly and quick.",
+        "Parking was difficult.",
+        "My order was ready on time.",
+        "The store was clean and tidy.",
+    ),
+}
 
 _EPOCH = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
 
@@ -354,13 +373,13 @@ def _meta(instrument: Any, units: np.ndarray, rng: np.random.Generator, campaign
     )
 
 
-def _choice_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+def _choice_answers(question: Any, n: int, rng: np.random.Generator, instrument: Any = None) -> dict[str, Any]:
     values = np.asarray([o.value for o in question.options], dtype=object)
     weights = rng.dirichlet(np.full(values.size, 3.0))
     return {question.id: values[rng.choice(values.size, size=n, p=weights)]}
 
 
-def _multi_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+def _multi_answers(question: Any, n: int, rng: np.random.Generator, instrument: Any = None) -> dict[str, Any]:
     k = len(question.options)
     lo = max(int(getattr(question, "min_selected", 0) or 0), 1)
     hi = min(int(getattr(question, "max_selected", None) or k), k)
@@ -371,32 +390,34 @@ def _multi_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str,
     return {f"{question.id}__{o.value}": chosen[:, j].astype(float) for j, o in enumerate(question.options)}
 
 
-def _ranking_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+def _ranking_answers(question: Any, n: int, rng: np.random.Generator, instrument: Any = None) -> dict[str, Any]:
     k = len(question.options)
     ranks = np.argsort(np.argsort(rng.random((n, k)), axis=1), axis=1) + 1
     return {f"{question.id}__{o.value}": ranks[:, j].astype(float) for j, o in enumerate(question.options)}
 
 
-def _text_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+def _text_answers(question: Any, n: int, rng: np.random.Generator, instrument: Any = None) -> dict[str, Any]:
     max_length = getattr(question, "max_length", None) or 500
-    bank = np.asarray([c[:max_length] for c in _COMMENTS], dtype=object)
+    audience = getattr(instrument, "audience", "customer")
+    bank = np.asarray([c[:max_length] for c in _COMMENTS.get(audience, _COMMENTS["customer"])], dtype=object)
     answer = bank[rng.integers(0, bank.size, size=n)]
     answer[rng.random(n) > 0.35] = None
     return {question.id: answer}
 
 
-def _date_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+def _date_answers(question: Any, n: int, rng: np.random.Generator, instrument: Any = None) -> dict[str, Any]:
     lo = getattr(question, "min", None) or dt.date(2025, 1, 1)
     hi = getattr(question, "max", None) or dt.date(2025, 12, 31)
     days = rng.integers(0, max((hi - lo).days, 0) + 1, size=n)
     return {question.id: np.asarray([(lo + dt.timedelta(days=int(d))).isoformat() for d in days], dtype=object)}
 
 
-def _no_answers(question: Any, n: int, rng: np.random.Generator) -> dict[str, Any]:
+def _no_answers(question: Any, n: int, rng: np.random.Generator, instrument: Any = None) -> dict[str, Any]:
     return {}
 
 
-#: Question type -> how its answers are simulated; ``None`` for the numeric item types,
+#: Question type -> how its answers are simulated (``(question, n, rng, instrument)`` -> columns);
+#: ``None`` for the numeric item types,
 #: whose answers come from the latent model (:func:`_answers`). Every type of
 #: :data:`surveys.question_types.REGISTRY` has an entry (a test checks it).
 SIMULATORS: Mapping[str, Any] = {
@@ -469,7 +490,7 @@ def _fill(instrument: Any, meta: pd.DataFrame, latent: Mapping[str, np.ndarray],
         elif kind.free_text and not comments:
             cols = {}
         else:
-            cols = (SIMULATORS[question.type] or _no_answers)(question, n, rng)
+            cols = (SIMULATORS[question.type] or _no_answers)(question, n, rng, instrument)
         if cols and not getattr(question, "required", False) and not kind.free_text:
             skip = rng.random(n) < missing_rate
             for name in cols:
