@@ -357,23 +357,34 @@ def _partial_keys(group_partial: tuple[str, ...], rows: list[ParameterRow]) -> s
     return keys
 
 
+class DisjointSets:
+    """Union-find over comparable items (row indices, ``(level, pid)``): which parameters
+    are one, through shared labels, ``==`` constraints and ``group_equal``. Each set is
+    represented by its smallest member."""
+
+    def __init__(self) -> None:
+        self.parent: dict = {}
+
+    def find(self, item):
+        """The representative of ``item``'s set."""
+        while self.parent.get(item, item) != item:
+            item = self.parent[item]
+        return item
+
+    def union(self, a, b) -> None:
+        """Join the sets of ``a`` and ``b``."""
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
 def _assign_parameters(rows: list[ParameterRow], syntax: ModelSyntax, group_equal: tuple[str, ...],
                        partial: set[tuple[str, str, str]] | None = None) -> int:
     """Give free rows parameter ids; shared labels, ``==`` and ``group_equal`` share one id
     (except the ``partial`` rows, lavaan ``group.partial``)."""
     partial = partial or set()
-    parent: dict[int, int] = {}
-
-    def find(i):
-        while parent.get(i, i) != i:
-            i = parent[i]
-        return i
-
-    def union(a, b):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    tied = DisjointSets()
+    find, union = tied.find, tied.union
     by_label: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         if r.label:

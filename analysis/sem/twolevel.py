@@ -46,7 +46,7 @@ from analysis.sem.fit_measures import likelihood_measures, saturated_loglik
 from analysis.sem.matrices import Model
 from analysis.sem.ml import inverse_pd
 from analysis.sem.optimizer import CONVERGED_GRADIENT
-from analysis.sem.partable import ParameterTable, _is_number, build_table, structure_of
+from analysis.sem.partable import DisjointSets, ParameterTable, _is_number, build_table, structure_of
 from analysis.sem.results import ESTIMATE_COLUMNS, SEMResult
 from analysis.sem.samplestats import GroupStats, numeric_array
 from analysis.sem.standardized import Standardizer, r_squared
@@ -489,18 +489,8 @@ class JointParameters:
     def of(cls, table_w: ParameterTable, table_b: ParameterTable,
            equal: list[tuple[str, str]]) -> JointParameters:
         nodes = [(0, k) for k in range(table_w.npar)] + [(1, k) for k in range(table_b.npar)]
-        parent = {n: n for n in nodes}
-
-        def find(n):
-            while parent[n] != n:
-                n = parent[n]
-            return n
-
-        def union(a, b):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-
+        tied = DisjointSets()
+        find, union = tied.find, tied.union
         by_label: dict[str, list[tuple[int, int]]] = {}
         for level, table in ((0, table_w), (1, table_b)):
             for r in table.rows:
