@@ -1,8 +1,9 @@
-"""Plain-text renderings for the command line: the linkage study and the power table.
+"""Plain-text renderings for the command line: an SEM summary, the linkage study and the
+power table.
 
-Rendering only: the numbers come from :class:`analysis.linkage.StudyResult` and
-:class:`analysis.power.PowerResult` (collect results, then render: lavaan's
-summary/print split). The HTML report is :mod:`reports.html`.
+Rendering only: the numbers come from :class:`analysis.sem.results.Summary`,
+:class:`analysis.linkage.StudyResult` and :class:`analysis.power.PowerResult` (collect
+results, then render: lavaan's summary/print split). The HTML report is :mod:`reports.html`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["format_power", "format_study"]
+__all__ = ["format_power", "format_sem", "format_study"]
 
 
 def _fmt(x: Any, digits: int = 2) -> str:
@@ -22,6 +23,42 @@ def _fmt(x: Any, digits: int = 2) -> str:
 
 def _stars(p: float) -> str:
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def format_sem(summary: Any) -> str:
+    """The lavaan-like text of an SEM :class:`analysis.sem.results.Summary` (``fit.summary()``):
+    the header, the model test, the fit measures, then the estimates by group (or level) and
+    operator, as lavaan's ``summary(fit, fit.measures = TRUE, standardized = TRUE)`` prints them."""
+    digits = summary.digits
+    lines = [f"Tandem SEM ({summary.estimator})  {'converged' if summary.converged else 'NOT converged'}",
+             f"  Number of observations {summary.nobs:>28d}"]
+    if summary.multigroup:
+        for g, n in summary.nobs_per_group.items():
+            lines.append(f"    {g:<28s}{n:>14d}")
+    lines += ["", "Model Test User Model:",
+              f"  Test statistic {summary.test['chisq']:>36.{digits}f}",
+              f"  Degrees of freedom {summary.test['df']:>32.0f}",
+              f"  P-value (Chi-square) {summary.test['pvalue']:>30.{digits}f}", ""]
+    for name, value in summary.measures:
+        lines.append(f"  {name:<30s}{value:>20.{digits}f}")
+    for w in summary.warnings:
+        lines.append(f"  Warning: {w}")
+    shown_group = None
+
+    def fmt(v: float) -> str:
+        return f"{v:>10.{digits}f}" if np.isfinite(v) else " " * 10
+
+    for group, title, part in summary.sections:
+        if (summary.multigroup or summary.levels) and group != shown_group:
+            lines += ["", f"{group}:" if summary.levels else f"Group [{group}]:"]
+            shown_group = group
+        lines += ["", f"{title}:", f"{'':24s}{'Estimate':>10s}{'Std.Err':>10s}{'z-value':>10s}"
+                  f"{'P(>|z|)':>10s}{'Std.all':>10s}"]
+        for r in part.itertuples():
+            name = f"{r.lhs} {r.op} {r.rhs}".strip() + (f" ({r.label})" if r.label and r.op != ":=" else "")
+            lines.append(f"  {name:<22s}{fmt(r.est)}{fmt(r.se) if r.se > 0 else ' ' * 10}"
+                         f"{fmt(r.z)}{fmt(r.pvalue)}{fmt(r.std_all)}")
+    return "\n".join(lines)
 
 
 def format_study(result: Any) -> str:

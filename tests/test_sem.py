@@ -13,6 +13,7 @@ from scipy import stats
 
 from analysis import sem
 from analysis.sem.fit_measures import cfi, rmsea, rmsea_ci, srmr, tli
+from reports.text import format_sem
 
 HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 SEM_CASES = reference_cases_of("sem")
@@ -112,7 +113,7 @@ def test_r2_is_one_minus_standardized_residual_variance(hs_fit):
 def test_estimate_table_columns_and_summary(hs_fit):
     assert list(hs_fit.estimates.columns) == sem.ESTIMATE_COLUMNS
     assert hs_fit.to_frame().equals(hs_fit.estimates)
-    text = str(sem.summary(hs_fit))
+    text = format_sem(sem.summary(hs_fit))
     assert "85.306" in text and "Latent Variables" in text and "visual =~ x2" in text
 
 

@@ -17,6 +17,7 @@ import pytest
 from conftest import REFERENCE_DIR, fit_options, reference_data
 
 from analysis import sem
+from reports.text import format_sem
 
 
 @cache
@@ -247,7 +248,7 @@ def test_two_level_within_and_between_orders_may_differ():
 
 def test_two_level_summary_shows_the_levels():
     res = sem.fit(SIM_TWOLEVEL, reference_data("twolevel_sim.csv"), cluster="cluster")
-    text = str(res.summary())
+    text = format_sem(res.summary())
     assert "Level 1 [within]:" in text and "Level 2 [between]:" in text and "SRMR (between)" in text
     assert text.index("fw =~ y2") < text.index("Level 2 [between]:") < text.index("fb =~ y2")
     assert res.r2.loc[("between", "y1")] == pytest.approx(1 - 0.22723, abs=2e-3)
@@ -467,7 +468,7 @@ def test_two_level_defined_parameters_across_levels_equal_lavaan():
             misses.append(f"two-level := {name}: expected {value}, {se}, {std}; actual {got.est:.8f}, "
                           f"{got.se:.8f}, {got.std_all:.8f} (level {got.level})")
     assert not misses, "\n".join(misses)
-    assert "ab := a*b" in str(res.summary())
+    assert "ab := a*b" in format_sem(res.summary())
 
 
 def test_two_level_labels_and_constraints_across_levels_equal_lavaan():

@@ -1,8 +1,8 @@
 """Results: the estimate table, :class:`SEMResult` and its :class:`Summary`.
 
 The estimate table has lavaan's ``parameterEstimates`` + ``standardizedSolution``
-columns. :class:`Summary` holds what lavaan's ``summary()`` prints, as data; its text
-rendering (:meth:`Summary.text`) is a method for now and is due to move to ``reports/``.
+columns. :class:`Summary` holds what lavaan's ``summary()`` prints, as data; it is
+rendered by ``reports`` (``reports.text.format_sem`` for the lavaan-like text).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class SEMResult:
         return self.estimates.copy()
 
     def summary(self, *, digits: int = 3) -> Summary:
-        """What lavaan's ``summary(fit)`` shows (``str()`` of it is the text)."""
+        """What lavaan's ``summary(fit)`` shows, as data (``reports.text.format_sem`` renders it)."""
         return summary(self, digits=digits)
 
     def modification_indices(self, *, minimum: float = 0.0) -> pd.DataFrame:
@@ -185,7 +185,7 @@ _TITLES = {"=~": "Latent Variables", "~": "Regressions", "~~": "Covariances / Va
 @dataclass(frozen=True)
 class Summary:
     """lavaan's ``summary(fit)`` as data: the header, the model test, fit measures and
-    the estimates by group and operator. ``str(summary)`` is the lavaan-like text.
+    the estimates by group and operator; ``reports.text.format_sem`` renders it as text.
 
     Attributes
     ----------
@@ -213,48 +213,9 @@ class Summary:
     digits: int = 3
     levels: bool = False
 
-    def text(self) -> str:
-        """The lavaan-like text (to move to ``reports/``)."""
-        digits = self.digits
-        lines = [f"Tandem SEM ({self.estimator})  {'converged' if self.converged else 'NOT converged'}",
-                 f"  Number of observations {self.nobs:>28d}"]
-        if self.multigroup:
-            for g, n in self.nobs_per_group.items():
-                lines.append(f"    {g:<28s}{n:>14d}")
-        lines += ["", "Model Test User Model:",
-                  f"  Test statistic {self.test['chisq']:>36.{digits}f}",
-                  f"  Degrees of freedom {self.test['df']:>32.0f}",
-                  f"  P-value (Chi-square) {self.test['pvalue']:>30.{digits}f}", ""]
-        for name, value in self.measures:
-            lines.append(f"  {name:<30s}{value:>20.{digits}f}")
-        for w in self.warnings:
-            lines.append(f"  Warning: {w}")
-        shown_group = None
-
-        def fmt(v: float) -> str:
-            return f"{v:>10.{digits}f}" if np.isfinite(v) else " " * 10
-
-        for group, title, part in self.sections:
-            if (self.multigroup or self.levels) and group != shown_group:
-                lines += ["", f"{group}:" if self.levels else f"Group [{group}]:"]
-                shown_group = group
-            lines += ["", f"{title}:", f"{'':24s}{'Estimate':>10s}{'Std.Err':>10s}{'z-value':>10s}"
-                      f"{'P(>|z|)':>10s}{'Std.all':>10s}"]
-            for r in part.itertuples():
-                name = f"{r.lhs} {r.op} {r.rhs}".strip() + (f" ({r.label})" if r.label and r.op != ":=" else "")
-                lines.append(f"  {name:<22s}{fmt(r.est)}{fmt(r.se) if r.se > 0 else ' ' * 10}"
-                             f"{fmt(r.z)}{fmt(r.pvalue)}{fmt(r.std_all)}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.text()
-
-    def __contains__(self, text: str) -> bool:
-        return text in self.text()
-
 
 def summary(result: SEMResult, *, digits: int = 3) -> Summary:
-    """A lavaan-like summary (fit measures, then estimates by operator); ``str()`` gives the text."""
+    """A lavaan-like summary as data (fit measures, then estimates by operator)."""
     fm = result.fit_measures
     est = result.estimates
     sections = []
