@@ -1,4 +1,6 @@
-"""Modification indices: score tests of fixed-to-zero loadings and residual covariances.
+"""Modification indices: score tests of fixed-to-zero loadings and residual covariances,
+and the score machinery the tests of equality constraints share
+(:mod:`analysis.sem.score_test`).
 
 Score test with the expected information (Sörbom 1989; lavaan ``modindices``): the model
 is extended by the candidate parameters at 0; for a candidate j with score ``U_j``
@@ -18,7 +20,7 @@ from scipy import linalg
 
 from analysis.sem.fitted import FittedModel
 from analysis.sem.matrices import Model
-from analysis.sem.partable import ParameterRow
+from analysis.sem.partable import ParameterRow, ParameterTable
 from analysis.threads import limit_blas_threads
 
 MI_COLUMNS = ["lhs", "op", "rhs", "group", "mi", "epc", "sepc_all"]
@@ -57,20 +59,10 @@ def modification_indices(fitted: FittedModel, minimum: float = 0.0) -> pd.DataFr
         c.pid = npar + k
     ext_rows = [dataclasses.replace(r) for r in fitted.rows] + candidates
     ext_table = dataclasses.replace(fitted.table, rows=ext_rows, npar=npar + len(candidates), _free_rows={})
-    estimator = fitted.estimator
-    ext = type(estimator)(Model(ext_table), estimator.sample)
     x_ext = np.concatenate([fitted.x, np.zeros(len(candidates))])
-    with limit_blas_threads():
-        _, grad = ext.objective(x_ext)
-        info = ext.expected_information(x_ext)
-    score = -ext.N / 2 * grad           # derivative of the log-likelihood
-    f_idx = np.arange(npar)
-    c_idx = np.arange(npar, npar + len(candidates))
-    i_ff = info[np.ix_(f_idx, f_idx)]
-    i_cf = info[np.ix_(c_idx, f_idx)]
-    v = np.diag(info[np.ix_(c_idx, c_idx)]) - np.einsum("ij,ji->i", i_cf, linalg.solve(i_ff, i_cf.T,
-                                                                                         assume_a="pos"))
-    u = score[c_idx]
+    score, info = extended_score(fitted, ext_table, x_ext)
+    u, v_block = conditional_score(score, info, npar)
+    v = np.diag(v_block)
     with np.errstate(divide="ignore", invalid="ignore"):
         mi = np.where(v > 1e-10, u ** 2 / v, np.nan)
         epc = np.where(v > 1e-10, u / v, np.nan)
@@ -88,3 +80,31 @@ def modification_indices(fitted: FittedModel, minimum: float = 0.0) -> pd.DataFr
                           "mi": mi, "epc": epc, "sepc_all": sepc})
     frame = frame[frame["mi"].fillna(0) >= minimum]
     return frame.sort_values("mi", ascending=False, ignore_index=True)
+
+
+def extended_score(fitted: FittedModel, ext_table: ParameterTable, x_ext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score ``dlogL/dtheta = -N/2 dF/dtheta`` and total expected information of an
+    extended parameterization ``ext_table`` of the fitted model at ``x_ext``, on the
+    fitted sample (same estimator class)."""
+    estimator = fitted.estimator
+    ext = type(estimator)(Model(ext_table), estimator.sample)
+    with limit_blas_threads():
+        _, grad = ext.objective(x_ext)
+        info = ext.expected_information(x_ext)
+    return -ext.N / 2 * grad, info
+
+
+def conditional_score(score: np.ndarray, info: np.ndarray, n_fixed: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""The candidates' score and information given the model's own parameters.
+
+    Parameters are ordered ``[model (n_fixed); candidates]``; returns ``U_c`` and
+    :math:`V = I_{cc} - I_{cf} I_{ff}^{-1} I_{fc}`, so that releasing candidate ``j`` alone
+    has the score statistic ``U_j^2 / V_jj`` and a set ``S`` has ``U_S' V_SS^{-1} U_S``
+    (Rao 1948; Sörbom 1989).
+    """
+    f_idx = np.arange(n_fixed)
+    c_idx = np.arange(n_fixed, len(score))
+    i_ff = info[np.ix_(f_idx, f_idx)]
+    i_cf = info[np.ix_(c_idx, f_idx)]
+    v = info[np.ix_(c_idx, c_idx)] - i_cf @ linalg.solve(i_ff, i_cf.T, assume_a="pos")
+    return score[c_idx], (v + v.T) / 2
