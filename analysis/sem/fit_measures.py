@@ -12,8 +12,10 @@ import math
 import numpy as np
 from scipy import special, stats
 
+from analysis.sem.dwls import DWLSEstimator
 from analysis.sem.ml import MLEstimator, inverse_pd
 from analysis.sem.partable import ParameterTable
+from analysis.sem.robust import WLSPieces, baseline_scaled_shifted, catml_robust, scaled_shifted
 from analysis.sem.samplestats import GroupStats
 
 
@@ -109,23 +111,39 @@ def srmr(cov: np.ndarray, implied_cov: np.ndarray, mean: np.ndarray | None = Non
     return math.sqrt(ss / count)
 
 
-def cfi(chisq: float, df: float, baseline_chisq: float, baseline_df: float) -> float:
+def cfi(chisq: float, df: float, baseline_chisq: float, baseline_df: float, *, c_hat: float = 1.0,
+        c_hat_null: float = 1.0) -> float:
     """Comparative fit index (Bentler 1990), cut to [0, 1] as in lavaan.
 
-    ``1 - max(chisq - df, 0) / max(chisq_b - df_b, chisq - df, 0)``.
+    ``1 - max(chisq - c df, 0) / max(chisq_b - c_0 df_b, chisq - c df, 0)``; ``c = c_0 = 1``
+    except for Savalei's (2021) robust CFI of categorical data (lavaan ``lav_fit_cfi`` with
+    ``c.hat``, ``c.hat.null``; used only when both differ from 1). NaN if an input is NaN.
     """
-    num = max(chisq - df, 0.0)
-    den = max(baseline_chisq - baseline_df, chisq - df, 0.0)
+    if any(math.isnan(v) for v in (chisq, df, baseline_chisq, baseline_df, c_hat, c_hat_null)):
+        return float("nan")
+    if not (df > 0 and c_hat != 1 and c_hat_null != 1):
+        c_hat = c_hat_null = 1.0
+    num = max(chisq - c_hat * df, 0.0)
+    den = max(baseline_chisq - c_hat_null * baseline_df, chisq - c_hat * df, 0.0)
     return 1.0 if den == 0 else 1 - num / den
 
 
-def tli(chisq: float, df: float, baseline_chisq: float, baseline_df: float) -> float:
+def tli(chisq: float, df: float, baseline_chisq: float, baseline_df: float, *, c_hat: float = 1.0,
+        c_hat_null: float = 1.0) -> float:
     """Tucker-Lewis index (non-normed fit index; Tucker & Lewis 1973), as lavaan.
 
-    ``(chisq_b/df_b - chisq/df) / (chisq_b/df_b - 1)``; 1 when ``df = 0``.
+    ``1 - (chisq - c df) df_b / ((chisq_b - c_0 df_b) df)``, i.e. ``(chisq_b/df_b - chisq/df) /
+    (chisq_b/df_b - 1)`` with ``c = c_0 = 1``; 1 when ``df = 0``. ``c_hat``/``c_hat_null`` as in
+    :func:`cfi` (lavaan ``lav_fit_tli``).
     """
+    if any(math.isnan(v) for v in (chisq, df, baseline_chisq, baseline_df, c_hat, c_hat_null)):
+        return float("nan")
     if df <= 0 or baseline_df <= 0:
         return 1.0
+    if c_hat != 1 and c_hat_null != 1:
+        t1 = (chisq - c_hat * df) * baseline_df
+        t2 = (baseline_chisq - c_hat_null * baseline_df) * df
+        return 1 - t1 / t2 if t2 != 0 else 1.0
     t1 = baseline_chisq / baseline_df - chisq / df
     t2 = baseline_chisq / baseline_df - 1
     if t1 < 0 and t2 < 0:
@@ -240,3 +258,72 @@ def likelihood_measures(*, chisq: float, df: int, baseline_chisq: float, baselin
         "npar": float(npar),
         "nobs": float(n),
     }
+
+
+def wls_fit_measures(estimator: DWLSEstimator, x: np.ndarray, table: ParameterTable,
+                     pieces: WLSPieces) -> dict[str, float]:
+    """Fit measures of a WLSMV fit (lavaan ``fitMeasures`` of ``estimator = "WLSMV"``).
+
+    Returns
+    -------
+    dict
+        ``chisq`` (``sum_g (n_g - 1) F_DWLS,g``, lavaan's ``0.5 (n - 1)/n`` factor of the
+        least-squares discrepancies in ``lav_model_objective``), ``df``, ``pvalue``, the baseline's (thresholds free,
+        correlations 0: ``sum_g n_g sum_r w_r r^2``), ``cfi``, ``tli``, ``rmsea`` (+ 90%
+        interval) from them; the scaled-shifted ``chisq_scaled``, ``df_scaled``,
+        ``pvalue_scaled``, ``chisq_scaling_factor``, ``chisq_shift_parameter``,
+        ``baseline_chisq_scaled``, ``baseline_df_scaled``, ``cfi_scaled``, ``tli_scaled``,
+        ``rmsea_scaled`` (+ interval) from those (:mod:`analysis.sem.robust`);
+        ``cfi_robust``, ``tli_robust``, ``rmsea_robust`` (+ interval) after Savalei (2021)
+        (:func:`analysis.sem.robust.catml_robust`); ``srmr`` on the correlations only
+        (lavaan's ``srmr_bentler_nomean``); ``logl``, ``unrestricted_logl``, ``aic``,
+        ``bic`` NaN (no likelihood); ``npar``, ``nobs``.
+
+    Notes
+    -----
+    The RMSEAs use ``N - G`` cases (lavaan's ``lav_utils_get_ntotal`` for a non-ML estimator).
+    Robust RMSEA (lavaan ``lav_fit_rmsea`` with ``c.hat``): ``sqrt(max(T_ML / (N df) - c / N,
+    0)) sqrt(G)``; its interval is that of ``T_ML / c`` times ``sqrt(c)``. Robust CFI/TLI:
+    :func:`cfi`, :func:`tli` of ``T_ML`` and ``T_ML,0`` with ``c`` and ``c_0``.
+    """
+    n_groups, df, base_df = table.n_groups, float(table.df), float(table.baseline_df)
+    n = estimator.N - n_groups  # lavaan's N for the RMSEA of a least-squares estimator (lav_utils_get_ntotal)
+    chisq = base = srmr_sum = 0.0
+    for g, st in enumerate(estimator.stats):
+        imp = estimator.model.implied(x, g)
+        e = st.s - estimator.implied_statistics(x, g, imp)
+        chisq += (st.n - 1) * float(e @ (st.weights * e))
+        r = st.s[st.n_thresholds:]
+        base += (st.n - 1) * float(r @ (st.weights[st.n_thresholds:] * r))
+        srmr_sum += st.n * srmr(st.correlation, imp.sigma)
+    out = likelihood_measures(chisq=chisq, df=int(df), baseline_chisq=base, baseline_df=int(base_df),
+                              logl=float("nan"), logl_h1=float("nan"), npar=table.npar, n=n, n_groups=n_groups)
+    for key in ("logl", "unrestricted_logl", "aic", "bic"):
+        out[key] = float("nan")
+    out["nobs"] = float(estimator.N)
+    scaled = scaled_shifted(chisq, df, pieces.delta, pieces.v, pieces.gamma, pieces.e_inv)
+    base_scaled = baseline_scaled_shifted(base, base_df, pieces, estimator)
+    lo, up = rmsea_ci(scaled.stat, df, n, n_groups)
+    out.update({
+        "chisq_scaled": scaled.stat, "df_scaled": df,
+        "pvalue_scaled": float(stats.chi2.sf(scaled.stat, df)) if df > 0 else float("nan"),
+        "chisq_scaling_factor": scaled.scaling_factor, "chisq_shift_parameter": scaled.shift,
+        "baseline_chisq_scaled": base_scaled.stat, "baseline_df_scaled": base_df,
+        "baseline_pvalue_scaled": float(stats.chi2.sf(base_scaled.stat, base_df)),
+        "baseline_chisq_scaling_factor": base_scaled.scaling_factor,
+        "cfi_scaled": cfi(scaled.stat, df, base_scaled.stat, base_df),
+        "tli_scaled": tli(scaled.stat, df, base_scaled.stat, base_df),
+        "rmsea_scaled": rmsea(scaled.stat, df, n, n_groups), "rmsea_ci_lower_scaled": lo,
+        "rmsea_ci_upper_scaled": up,
+    })
+    ml = catml_robust(estimator, x, pieces, table)
+    out["cfi_robust"] = cfi(ml.chisq, df, ml.chisq_null, ml.df_null, c_hat=ml.c_hat, c_hat_null=ml.c_hat_null)
+    out["tli_robust"] = tli(ml.chisq, df, ml.chisq_null, ml.df_null, c_hat=ml.c_hat, c_hat_null=ml.c_hat_null)
+    if math.isnan(ml.chisq) or ml.df <= 0:
+        out["rmsea_robust"] = out["rmsea_ci_lower_robust"] = out["rmsea_ci_upper_robust"] = float("nan")
+    else:
+        out["rmsea_robust"] = math.sqrt(max(ml.chisq / (n * ml.df) - ml.c_hat / n, 0.0)) * math.sqrt(n_groups)
+        lo, up = rmsea_ci(ml.chisq / ml.c_hat, ml.df, n, n_groups)
+        out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = math.sqrt(ml.c_hat) * lo, math.sqrt(ml.c_hat) * up
+    out["srmr"] = srmr_sum / estimator.N
+    return out

@@ -11,6 +11,7 @@ measures and results (:mod:`analysis.sem.fit_measures`, :mod:`analysis.sem.resul
 from __future__ import annotations
 
 import warnings as _warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,12 +21,15 @@ from analysis.sem import bootstrap as _bootstrap
 from analysis.sem import fit_measures as _fm
 from analysis.sem import optimizer
 from analysis.sem import twolevel as _twolevel
+from analysis.sem.categorical import check_ordered, ordinal_stats
+from analysis.sem.dwls import DeltaModel, DWLSEstimator
 from analysis.sem.fiml import FIMLEstimator
 from analysis.sem.fitted import FittedModel
 from analysis.sem.matrices import Model
 from analysis.sem.ml import MLEstimator
 from analysis.sem.partable import GROUP_EQUAL, build_table, structure_of, uses_meanstructure
 from analysis.sem.results import SEMResult, estimate_table, failed_draws
+from analysis.sem.robust import sandwich_vcov, wls_pieces
 from analysis.sem.samplestats import prepare_data
 from analysis.sem.standardized import Standardizer, r_squared
 from analysis.sem.start import start_values
@@ -34,16 +38,19 @@ from analysis.sem.variance import vcov as _vcov
 from analysis.threads import limit_blas_threads
 from surveys.errors import did_you_mean
 
-#: The estimator of each ``missing`` option. DWLS (ordinal items) would be one more module with
-#: a subclass of :class:`MLEstimator`, and one entry here; two-level models (``cluster=``) go to
-#: :func:`analysis.sem.twolevel.fit_twolevel`.
+#: The estimator of each ``missing`` option. DWLS (ordinal items, ``ordered=``) is
+#: :class:`analysis.sem.dwls.DWLSEstimator`, fitted by :func:`fit_wlsmv`; two-level models
+#: (``cluster=``) go to :func:`analysis.sem.twolevel.fit_twolevel`.
 ESTIMATORS: dict[str, type[MLEstimator]] = {"listwise": MLEstimator, "fiml": FIMLEstimator}
 
 
 def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal: str | tuple[str, ...] = (),
         missing: str = "listwise", bootstrap: int = 0, seed: int | None = None,
-        fixed_x: bool = True, cluster: str | None = None, group_partial: str | tuple[str, ...] = ()) -> SEMResult:
-    """Fit a structural equation model by maximum likelihood (lavaan ``sem()``).
+        fixed_x: bool = True, cluster: str | None = None, group_partial: str | tuple[str, ...] = (),
+        ordered: Sequence[str] | None = None, estimator: str | None = None,
+        parameterization: str = "delta") -> SEMResult:
+    """Fit a structural equation model by maximum likelihood (lavaan ``sem()``), or by
+    WLSMV with ordinal indicators (``ordered=``).
 
     Parameters
     ----------
@@ -87,6 +94,15 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
         (:mod:`analysis.sem.twolevel`, which lists what is not supported). The estimate
         table gains a ``level`` column (1 within, 2 between) and the fit measures
         ``srmr_within``, ``srmr_between``, ``nclusters``.
+    ordered
+        The ordinal indicators (lavaan ``ordered =``); the model is then fitted by WLSMV
+        (:func:`fit_wlsmv`, which lists what is supported): thresholds
+        (``x1 | t1`` rows) and polychoric correlations as the sample statistics, DWLS
+        estimates, robust standard errors, the scaled-shifted test and robust fit indices.
+    estimator
+        ``"ML"`` (the default without ``ordered=``) or ``"WLSMV"`` (the default with it).
+    parameterization
+        ``"delta"`` (lavaan's default for ordinal indicators); ``"theta"`` is not supported.
 
     Returns
     -------
@@ -132,6 +148,17 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
     >>> res = fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", hs)   # doctest: +SKIP
     >>> res.fit_measures["cfi"]                                            # doctest: +SKIP
     """
+    est_name = (estimator or ("WLSMV" if ordered else "ML")).upper()
+    if est_name not in ("ML", "WLSMV"):
+        raise ModelSpecificationError(f"estimator='{estimator}' is not supported", where="fit(estimator=...)",
+                                      fix="use 'ML' (continuous indicators) or 'WLSMV' (ordinal indicators)")
+    if est_name == "WLSMV" or ordered:
+        if est_name != "WLSMV":
+            raise ModelSpecificationError("ordered indicators are fitted by WLSMV, not ML", where="fit(estimator=...)",
+                                          fix="drop estimator= (or pass estimator='WLSMV') with ordered=")
+        return fit_wlsmv(model, data, ordered=ordered, group=group, group_equal=group_equal, missing=missing,
+                         bootstrap=bootstrap, cluster=cluster, group_partial=group_partial,
+                         parameterization=parameterization)
     if missing not in ESTIMATORS:
         raise ModelSpecificationError(f"missing='{missing}' is not supported", where="fit(missing=...)",
                                       fix="use 'listwise' or 'fiml'")
@@ -220,6 +247,84 @@ def _fit_twolevel(model: str, data: pd.DataFrame, cluster: str | None, *, group,
             raise ModelSpecificationError(f"{name} are not supported in two-level models yet", where=where, fix=fix)
     with limit_blas_threads():
         return _twolevel.fit_twolevel(model, data, cluster, fixed_x=fixed_x)
+
+
+def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, group: str | None = None,
+              group_equal: tuple[str, ...] = (), missing: str = "listwise", bootstrap: int = 0,
+              cluster: str | None = None, group_partial: tuple[str, ...] = (),
+              parameterization: str = "delta") -> SEMResult:
+    """Fit a model with ordinal indicators by WLSMV (lavaan ``sem(..., ordered = ..., estimator = "WLSMV")``).
+
+    Stages: listwise deletion (lavaan's default for categorical data) -> thresholds,
+    polychoric correlations, NACOV and DWLS weights per group (:mod:`analysis.sem.categorical`)
+    -> parameter table with ``|`` threshold rows and the ordered variables' residual
+    variances fixed (delta parameterization) -> DWLS by Gauss-Newton (:mod:`analysis.sem.dwls`)
+    -> sandwich standard errors, scaled-shifted test, robust fit indices
+    (:mod:`analysis.sem.robust`, :func:`analysis.sem.fit_measures.wls_fit_measures`).
+
+    Supported: one group, every observed variable ordered, latent variables with
+    regressions and covariances among them, labels, ``==`` and ``:=``. The estimate table has
+    lavaan's ``x | t1`` rows (``std_all`` = the threshold over the latent response SD, 1 in
+    the delta parameterization) and the ordered variables' residual variances as fixed rows
+    (``se`` 0) at ``1 - lambda^2 psi``. Refused with a :class:`ModelSpecificationError`
+    naming the alternative: ``parameterization="theta"``, mixed continuous and ordinal
+    indicators, observed covariates or observed variables in regressions, groups, FIML,
+    two-level models and the bootstrap.
+    """
+    where = "fit(ordered=...)"
+    for bad, what, fix in (
+            (parameterization != "delta", f"parameterization='{parameterization}' is not supported with WLSMV",
+             "use parameterization='delta' (lavaan's default); the theta parameterization gives the same fit"),
+            (not ordered, "estimator='WLSMV' needs the ordinal indicators", "pass ordered=[...] (the item names)"),
+            (cluster is not None or _twolevel.has_levels(model), "two-level models are not supported with WLSMV",
+             "fit the two-level model by ML on the item scores, or a one-level WLSMV model"),
+            (missing != "listwise", "FIML is not defined for WLSMV (there is no likelihood)",
+             "use missing='listwise' (lavaan's default for categorical data), or impute first"),
+            (bool(bootstrap), "the bootstrap is not supported with WLSMV",
+             "drop bootstrap=; WLSMV's standard errors are robust (sandwich) already"),
+            (group is not None or bool(group_equal) or bool(group_partial),
+             "multi-group models with ordered indicators are not supported yet (lavaan's threshold and "
+             "scale-factor constraints across groups are not built)",
+             "fit each group separately (configural), or fit the groups by ML on the item scores")):
+        if bad:
+            raise ModelSpecificationError(what, where=where, fix=fix)
+    syntax = parse_model(model)
+    st = structure_of(syntax)
+    names = check_ordered(list(ordered or ()), st.ov)
+    in_regressions = [v for v in st.phantom if v in names]
+    if in_regressions:
+        raise ModelSpecificationError(
+            f"ordered variable(s) {', '.join(in_regressions)} appear in regressions or covariances with latent "
+            "variables; WLSMV supports ordered indicators of latent variables only for now",
+            where="model syntax", fix="use the ordinal items as indicators (=~) of latent variables")
+    warnings_out: list[str] = []
+    group_data, labels = prepare_data(data, st.ov, None, "listwise", warnings_out)
+    stats = [ordinal_stats(d, st.ov, label=lab) for d, lab in zip(group_data, labels, strict=True)]
+    for s in stats:
+        warnings_out.extend(s.warnings)
+    table = build_table(syntax, n_groups=len(labels), meanstructure=False,
+                        thresholds=[s.thresholds for s in stats])
+    table.check_identified()
+    estimator = DWLSEstimator(DeltaModel(table), stats)
+    with limit_blas_threads():
+        x0 = start_values(table, [s.moments for s in stats])
+        for r in table.thresholds:
+            x0[r.pid] = r.value
+        opt = optimizer.minimize(estimator, x0)
+        if not opt.converged:
+            warnings_out.append(f"ConvergenceWarning: the optimiser did not converge ({opt.message}); "
+                                "estimates are not trustworthy")
+            _warnings.warn(ConvergenceWarning(opt.message), stacklevel=2)
+        x = opt.x
+        warnings_out.extend(_heywood(estimator, x))
+        pieces = wls_pieces(estimator, x, table)
+        fitted = FittedModel(syntax, table, estimator, x, sandwich_vcov(pieces, estimator.N), labels,
+                             Standardizer(table), opt.iterations, opt.method)
+        estimates = estimate_table(fitted, None, None)
+        measures = _fm.wls_fit_measures(estimator, x, table, pieces)
+    return SEMResult(estimates, measures, r_squared(estimator.model, x, labels), opt.converged,
+                     tuple(warnings_out), estimator.N, {lab: s.n for lab, s in zip(labels, stats, strict=True)},
+                     labels, model, "listwise", None, fitted)
 
 
 def _heywood(estimator: MLEstimator, x: np.ndarray) -> list[str]:

@@ -13,6 +13,7 @@ is the only source of the number of free parameters (``npar``), of sample moment
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -103,12 +104,19 @@ class ParameterTable:
     group_equal: tuple[str, ...]
     npar: int
     fixed_x: bool = True
+    ordered: tuple[str, ...] = ()
+    thresholds: list[ParameterRow] = field(default_factory=list)
     _free_rows: dict[int, ParameterRow] = field(default_factory=dict, repr=False)
 
     @property
     def ndat(self) -> int:
-        """Sample moments over all groups (fixed-x moments not counted)."""
+        """Sample moments over all groups (fixed-x moments not counted). With ordered
+        indicators (all of them ordinal, WLSMV): the thresholds and the ``p(p-1)/2``
+        polychoric correlations of each group (lavaan's ``ntotal`` of the WLS statistics)."""
         st = self.structure
+        if self.ordered:
+            p = len(st.ov)
+            return len(self.thresholds) + p * (p - 1) // 2 * self.n_groups
         return data_moments(len(st.ov), len(self.fixed_exo), self.meanstructure) * self.n_groups
 
     @property
@@ -131,7 +139,7 @@ class ParameterTable:
     def row_of(self, pid: int) -> ParameterRow:
         """The first row carrying parameter ``pid``."""
         if not self._free_rows:
-            for r in self.rows:
+            for r in self.rows + self.thresholds:
                 if r.pid >= 0:
                     self._free_rows.setdefault(r.pid, r)
         return self._free_rows[pid]
@@ -151,17 +159,37 @@ def uses_meanstructure(syntax: ModelSyntax, *, n_groups: int = 1, missing: str =
 
 def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool = False,
                 group_equal: tuple[str, ...] = (), fixed_x: bool = True,
-                group_partial: tuple[str, ...] = ()) -> ParameterTable:
+                group_partial: tuple[str, ...] = (),
+                thresholds: Sequence[dict[str, Sequence[float]]] = ()) -> ParameterTable:
     """The parameter table of a parsed model (lavaan ``lavaanify`` with ``sem()``'s defaults).
+
+    ``thresholds`` (ordinal indicators, WLSMV): per group, each ordered variable's sample
+    thresholds. They become free ``|`` rows (``x1 | t1`` ...; start values the sample
+    thresholds), numbered after the other parameters, and the ordered variables' residual
+    variances become fixed rows (delta parameterization: ``theta_ii = 1 - diag(Lambda Psi
+    Lambda')_ii``, computed by :class:`analysis.sem.dwls.DeltaModel`), as lavaan's
+    ``lavaanify(ordered = ...)``.
 
     Raises
     ------
     ModelSpecificationError
-        Doubly specified terms, unknown labels in ``==`` or ``:=``, wrong ``c(...)`` lengths.
+        Doubly specified terms, unknown labels in ``==`` or ``:=``, wrong ``c(...)`` lengths;
+        a free residual variance of an ordered variable (not identified in the delta
+        parameterization).
     """
     st = structure_of(syntax)
     rows = _build_rows(syntax, st, n_groups, meanstructure, group_equal, fixed_x)
+    ordered = tuple(v for v in st.ov if thresholds and v in thresholds[0])
+    if ordered:
+        _fix_ordinal_residuals(rows, syntax, ordered)
     npar = _assign_parameters(rows, syntax, group_equal, _partial_keys(group_partial, rows))
+    threshold_rows = []
+    for g, per_group in enumerate(thresholds):
+        for v in ordered:
+            for k, value in enumerate(per_group[v]):
+                threshold_rows.append(ParameterRow(v, "|", f"t{k + 1}", g, "tau", st.ov.index(v), k, True,
+                                                   float(value), category="thresholds", pid=npar))
+                npar += 1
     known = {r.label for r in rows if r.label} | {d.name for d in syntax.definitions}
     for d in syntax.definitions:
         for name in d.names:
@@ -169,7 +197,24 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
                 raise ModelSpecificationError(
                     f"defined parameter '{d.name}' uses unknown label '{name}'.{did_you_mean(name, known)}",
                     where=f"model syntax line {d.line}", fix="label the parameter first, e.g. 'y ~ a*x'")
-    return ParameterTable(syntax, rows, st, n_groups, meanstructure, tuple(group_equal), npar, fixed_x)
+    return ParameterTable(syntax, rows, st, n_groups, meanstructure, tuple(group_equal), npar, fixed_x,
+                          ordered, threshold_rows)
+
+
+def _fix_ordinal_residuals(rows: list[ParameterRow], syntax: ModelSyntax, ordered: tuple[str, ...]) -> None:
+    """Delta parameterization: the residual variances of ordered variables are not
+    parameters (lavaan fixes them at ``1 - diag(Lambda Psi Lambda')``)."""
+    names = set(ordered)
+    for r in rows:
+        if r.op == "~~" and r.lhs == r.rhs and r.lhs in names and r.matrix == "theta":
+            stmt = next((s for s in syntax.statements if s.op == "~~" and s.lhs == r.lhs and s.rhs == r.rhs), None)
+            if stmt is not None and r.free:
+                raise ModelSpecificationError(
+                    f"the residual variance of ordered variable '{r.lhs}' cannot be a free parameter in the "
+                    "delta parameterization (the latent response has variance 1)",
+                    where=f"model syntax line {stmt.line}: {r.lhs} ~~ {r.rhs}",
+                    fix="remove the term (it is fixed at 1 - explained variance), or treat the variable as continuous")
+            r.free, r.value = False, 1.0
 
 
 def count_parameters(model: str, *, n_groups: int = 1, missing: str = "listwise",

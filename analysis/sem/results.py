@@ -102,6 +102,17 @@ def estimate_table(fitted: FittedModel, boot: np.ndarray | None, boot_std: np.nd
     est = model.row_values(x)
     se = parameter_se(table, cov)
     std = fitted.standardizer(model, x)
+    free = model.pid >= 0
+    if table.thresholds:  # ordinal indicators: lavaan's `x | t1` rows, std_all = tau / sd(y*)
+        thr = table.thresholds
+        rows = rows + thr
+        pid = np.array([r.pid for r in thr], dtype=int)
+        sd = np.sqrt(np.array([[model.implied(x, g).sigma[i, i] for i in range(model.p)]
+                               for g in range(model.G)]))
+        est = np.concatenate([est, x[pid]])
+        se = np.concatenate([se, np.sqrt(np.maximum(np.diag(cov)[pid], 0))])
+        std = np.concatenate([std, x[pid] / sd[[r.group for r in thr], [r.r for r in thr]]])
+        free = np.concatenate([free, np.ones(len(thr), dtype=bool)])
     columns = {"lhs": [r.lhs for r in rows], "op": [r.op for r in rows], "rhs": [r.rhs for r in rows],
                "group": [fitted.groups[r.group] for r in rows], "label": [r.label for r in rows]}
     n_def = len(syntax.definitions)
@@ -115,7 +126,7 @@ def estimate_table(fitted: FittedModel, boot: np.ndarray | None, boot_std: np.nd
         columns["rhs"] += [d.expression.replace("**", "^") for d in syntax.definitions]
         columns["group"] += [""] * n_def
         columns["label"] += [d.name for d in syntax.definitions]
-    free = np.concatenate([model.pid >= 0, np.ones(n_def, dtype=bool)])
+    free = np.concatenate([free, np.ones(n_def, dtype=bool)])
     if boot is not None and boot_std is not None:
         converged = ~failed_draws(boot, len(rows))
         ok, ok_std = boot[converged], boot_std[converged]
