@@ -36,14 +36,15 @@ from analysis.errors import ModelSpecificationError
 from analysis.sem.fitted import FittedModel
 from analysis.sem.modindices import conditional_score, extended_score
 
-__all__ = ["CONSTRAINT_COLUMNS", "PARAMETER_COLUMNS", "ScoreTest", "partial_term", "score_test"]
+__all__ = ["CONSTRAINT_COLUMNS", "LIKELIHOOD_ESTIMATORS", "PARAMETER_COLUMNS", "ScoreTest", "partial_term",
+           "score_test"]
 
 #: Columns of :attr:`ScoreTest.univariate` (one row per constraint, lavaan's ``$uni``).
 CONSTRAINT_COLUMNS = ["lhs", "op", "rhs", "group", "reference_group", "category", "X2", "df", "pvalue", "epc"]
 #: Columns of :attr:`ScoreTest.by_parameter` (one row per parameter released in every later group).
 PARAMETER_COLUMNS = ["term", "lhs", "op", "rhs", "category", "X2", "df", "pvalue"]
 #: Estimators whose objective is a likelihood (the score is ``-N/2`` times its gradient).
-_LIKELIHOOD = ("ml", "fiml")
+LIKELIHOOD_ESTIMATORS = ("ml", "fiml")
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def score_test(fitted: FittedModel, *, categories: Sequence[str] | None = None) 
     R: ``lavTestScore(fit)`` (``$test``, ``$uni``).
     """
     name = getattr(fitted.estimator, "name", "")
-    if name not in _LIKELIHOOD:
+    if name not in LIKELIHOOD_ESTIMATORS:
         raise ModelSpecificationError(f"score tests of equality constraints need a likelihood; estimator '{name}' "
                                       "has none here yet", where="score_test(fitted)",
                                       fix="use estimator ML (missing='listwise' or 'fiml'), or release "
