@@ -11,7 +11,9 @@ Instruments and campaigns
     ``register_instrument(store, instrument) -> int`` (idempotent by sha256; an
     :class:`~surveys.instrument.Instrument` or its YAML text);
     ``create_campaign(store, instrument, *, campaign_id, name=None, wave="1", mode="invited",
-    opens_at=None, closes_at=None, min_group_size=None) -> Campaign`` (status ``draft``);
+    opens_at=None, closes_at=None, min_group_size=None, unit_level=None) -> Campaign`` (status
+    ``draft``; an instrument that lists no units takes them from the organisation in force,
+    :mod:`surveys.org_store`);
     ``open_campaign(store, campaign_id)``, ``close_campaign(store, campaign_id)`` -> Campaign;
     ``get_campaign(store, campaign_id) -> Campaign`` (``.instrument`` is the pinned version);
     ``list_campaigns(store) -> DataFrame`` (``campaign, name, instrument, version, audience,
@@ -59,12 +61,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from surveys import org_store
 from surveys import store as db
 from surveys.answers import validate_answers
 from surveys.errors import TandemError, did_you_mean
-from surveys.instrument import Instrument
+from surveys.instrument import Instrument, LangText, Unit
 from surveys.loader import parse_instrument
 from surveys.question_types import UNIT_ID
+from surveys.schema import campaign_units
 from surveys.sealing import open_seal, progress_key_id, seal
 
 __all__ = [
@@ -136,7 +140,12 @@ class TokenUsed(CampaignError):
 
 @dataclass(frozen=True)
 class Campaign:
-    """A campaign as stored; :attr:`instrument` is the exact instrument version it pins."""
+    """A campaign as stored; :attr:`instrument` is the exact instrument version it pins.
+
+    ``org_version_id`` and ``org_units`` (``(id, name)`` pairs) are set when the instrument
+    lists no units and the campaign took them from the organisation in force when it was
+    created; :attr:`instrument` then offers those units.
+    """
 
     id: str
     name: str
@@ -151,10 +160,14 @@ class Campaign:
     mode: str
     min_group_size: int
     created_at: dt.datetime
+    org_version_id: int | None = None
+    org_units: tuple[tuple[str, str], ...] = ()
 
     @property
     def instrument(self) -> Instrument:
-        """The pinned instrument (parsed once per process and version)."""
+        """The pinned instrument (parsed once per process and version), with the campaign's org units."""
+        if self.org_units:
+            return _with_units(self.instrument_sha256, self.instrument_yaml, self.org_units)
         return _parse(self.instrument_sha256, self.instrument_yaml)
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,6 +203,42 @@ class LinkState:
 @lru_cache(maxsize=64)
 def _parse(sha256: str, text: str) -> Instrument:
     return parse_instrument(text, source=f"instrument version {sha256[:12]}")
+
+
+@lru_cache(maxsize=16)
+def _with_units(sha256: str, text: str, units: tuple[tuple[str, str], ...]) -> Instrument:
+    """The pinned instrument offering the campaign's units (org names in every language of it)."""
+    instrument = _parse(sha256, text)
+    if instrument.units:
+        return instrument
+    return instrument.model_copy(update={"units": tuple(
+        Unit(id=unit_id, label=LangText(dict.fromkeys(instrument.languages, name))) for unit_id, name in units)})
+
+
+def _org_units(store: db.Store, instrument: Instrument, day: dt.date, level: str | None,
+               campaign_id: str) -> tuple[int, list[list[str]]] | None:
+    """The organisation's units for a new campaign: its leaves, or the units of ``level``."""
+    if instrument.units:
+        if level is not None:
+            raise CampaignError("the instrument lists its own units, so no organisation level applies",
+                                where=f"campaign '{campaign_id}'",
+                                fix="Leave out the unit level, or remove 'units:' from the instrument.")
+        return None
+    version = org_store.version_at(store, day)
+    if version is None:
+        if level is not None:
+            raise CampaignError(f"no organisation is in force on {day} to take the '{level}' units from",
+                                where=f"campaign '{campaign_id}'",
+                                fix=f"Import one first ('tandem org import org.csv --as-of {day}').")
+        return None
+    org = org_store.org_version(store, version.id)
+    if level is not None and level not in org.levels:
+        raise CampaignError(f"the organisation in force on {day} has no level '{str(level)[:40]}'",
+                            where=f"campaign '{campaign_id}'",
+                            fix=did_you_mean(str(level), org.levels).strip()
+                            or f"Levels: {', '.join(org.levels)}.")
+    chosen = org.at_level(level) if level is not None else org.leaves()
+    return version.id, [[u, org.unit(u).name] for u in chosen]
 
 
 # --------------------------------------------------------------------------- tokens
@@ -274,6 +323,7 @@ def create_campaign(
     opens_at: dt.datetime | None = None,
     closes_at: dt.datetime | None = None,
     min_group_size: int | None = None,
+    unit_level: str | None = None,
 ) -> Campaign:
     """Create a campaign (status ``draft``) pinned to this instrument version.
 
@@ -292,6 +342,11 @@ def create_campaign(
     min_group_size
         Smallest group whose counts are shown; default the instrument's
         ``anonymity.min_group_size``; never below it.
+    unit_level
+        When the instrument lists no units and an organisation is in force on the opening
+        day (today without ``opens_at``), the campaign takes its units from it: the leaf
+        units, or the units of this level. They are stored with the campaign, so a later
+        organisation never changes it.
     """
     if isinstance(instrument, str):
         instrument = parse_instrument(instrument)
@@ -321,6 +376,7 @@ def create_campaign(
     if opens and closes and closes <= opens:
         raise CampaignError("the campaign closes before it opens", where=f"campaign '{campaign_id}'",
                             fix="Choose a closing time after the opening time.")
+    from_org = _org_units(store, instrument, (opens or db.utcnow()).date(), unit_level, campaign_id)
     version_id = register_instrument(store, instrument)
 
     def tx(conn: Connection) -> None:
@@ -333,14 +389,18 @@ def create_campaign(
             instrument_version_id=version_id, audience=instrument.audience, wave=str(wave)[:100],
             opens_at=opens, closes_at=closes, status="draft", mode=mode, min_group_size=k,
             created_at=db.coarse_time(db.utcnow())))
+        if from_org is not None:
+            conn.execute(campaign_units.insert().values(campaign_id=campaign_id, org_version_id=from_org[0],
+                                                        level=unit_level, units=from_org[1]))
 
     store.run(tx)
     return get_campaign(store, campaign_id)
 
 
 def _campaign_query() -> sa.Select:
-    c, v = db.campaigns, db.instrument_versions
-    return sa.select(c, v.c.sha256, v.c.yaml).join(v, v.c.id == c.c.instrument_version_id)
+    c, v, cu = db.campaigns, db.instrument_versions, campaign_units
+    return (sa.select(c, v.c.sha256, v.c.yaml, cu.c.org_version_id, cu.c.units.label("org_units"))
+            .join(v, v.c.id == c.c.instrument_version_id).outerjoin(cu, cu.c.campaign_id == c.c.id))
 
 
 def _campaign_of(row: Any) -> Campaign:
@@ -351,7 +411,8 @@ def _campaign_of(row: Any) -> Campaign:
         opens_at=db.as_utc(m["opens_at"]) if m["opens_at"] else None,
         closes_at=db.as_utc(m["closes_at"]) if m["closes_at"] else None,
         status=m["status"], mode=m["mode"], min_group_size=m["min_group_size"],
-        created_at=db.as_utc(m["created_at"]))
+        created_at=db.as_utc(m["created_at"]), org_version_id=m.get("org_version_id"),
+        org_units=tuple((str(u), str(n)) for u, n in (m.get("org_units") or ())))
 
 
 def _load_campaign(conn: Connection, campaign_id: str) -> Campaign:

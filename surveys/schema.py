@@ -8,14 +8,18 @@ a new migration in ``surveys/migrations/versions/``.
 Tables: :data:`instrument_versions`, :data:`campaigns`, :data:`invitations`,
 :data:`progress`, :data:`responses` (respondents' data); :data:`export_audit` (who
 downloaded raw data, :mod:`surveys.audit`) and :data:`signin_failures` (the password
-brake of :mod:`surveys.auth`).
+brake of :mod:`surveys.auth`); :data:`org_versions`, :data:`org_units`, :data:`org_managers` (the
+organisation by date, :mod:`surveys.org_store`), :data:`campaign_units` (the units a campaign
+took from the organisation), :data:`kpi_definitions` and :data:`kpi_values` (business KPIs,
+:mod:`surveys.kpis`).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["Timestamp", "campaigns", "export_audit", "instrument_versions", "invitations", "metadata", "progress",
+__all__ = ["Timestamp", "campaign_units", "campaigns", "export_audit", "instrument_versions", "invitations",
+           "kpi_definitions", "kpi_values", "metadata", "org_managers", "org_units", "org_versions", "progress",
            "responses", "signin_failures"]
 
 metadata = sa.MetaData()
@@ -108,4 +112,73 @@ signin_failures = sa.Table(
     sa.Column("first_at", Timestamp, nullable=False),
     sa.Column("last_at", Timestamp, nullable=False),
     sa.Index("ix_signin_failures_last_at", "last_at"),
+)
+
+
+# --------------------------------------------------------------------------- organisation and KPIs
+
+org_versions = sa.Table(
+    "org_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("units", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ix_org_versions_as_of", "as_of", "id"),
+)
+
+org_units = sa.Table(
+    "org_units",
+    metadata,
+    sa.Column("org_version_id", sa.Integer, sa.ForeignKey("org_versions.id"), primary_key=True),
+    sa.Column("unit_id", sa.String(200), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(1000), nullable=False),
+    sa.Column("parent_id", sa.String(200), nullable=True),
+    sa.Column("level", sa.String(100), nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+)
+
+org_managers = sa.Table(
+    "org_managers",
+    metadata,
+    sa.Column("org_version_id", sa.Integer, sa.ForeignKey("org_versions.id"), primary_key=True),
+    sa.Column("unit_id", sa.String(200), primary_key=True),
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Index("ix_org_managers_email", "email"),
+)
+
+campaign_units = sa.Table(
+    "campaign_units",
+    metadata,
+    sa.Column("campaign_id", sa.String(100), sa.ForeignKey("campaigns.id"), primary_key=True),
+    sa.Column("org_version_id", sa.Integer, sa.ForeignKey("org_versions.id"), nullable=False),
+    sa.Column("level", sa.String(100), nullable=True),
+    sa.Column("units", sa.JSON, nullable=False),
+)
+
+kpi_definitions = sa.Table(
+    "kpi_definitions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("higher_is_better", sa.Boolean, nullable=False),
+    sa.Column("measure", sa.String(50), nullable=False),
+    sa.Column("aggregation", sa.String(20), nullable=False),
+    sa.Column("weight", sa.String(64), nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.CheckConstraint("aggregation IN ('mean', 'sum')", name="ck_kpi_definitions_aggregation"),
+)
+
+kpi_values = sa.Table(
+    "kpi_values",
+    metadata,
+    sa.Column("kpi_id", sa.String(64), sa.ForeignKey("kpi_definitions.id"), primary_key=True),
+    sa.Column("unit_id", sa.String(200), primary_key=True),
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("imported_at", Timestamp, nullable=False),
+    sa.Index("ix_kpi_values_period", "period"),
 )

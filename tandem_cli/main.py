@@ -48,3 +48,17 @@ app.command("invite")(campaign_cli.invite)
 app.command("export")(campaign_cli.export)
 app.command("import")(campaign_cli.import_file)
 app.command("demo")(campaign_cli.demo)
+
+from tandem_cli import org as org_cli  # noqa: E402
+
+app.add_typer(org_cli.org_app, name="org")
+org_cli.org_app.command("import")(org_cli.import_org)
+org_cli.org_app.command("validate")(org_cli.validate_org)
+org_cli.org_app.command("show")(org_cli.show)
+
+from tandem_cli import kpi as kpi_cli  # noqa: E402
+
+app.add_typer(kpi_cli.kpi_app, name="kpi")
+kpi_cli.kpi_app.command("declare")(kpi_cli.declare)
+kpi_cli.kpi_app.command("import")(kpi_cli.import_values)
+kpi_cli.kpi_app.command("list")(kpi_cli.list_kpis)
