@@ -21,7 +21,7 @@ from analysis.sem import bootstrap as _bootstrap
 from analysis.sem import fit_measures as _fm
 from analysis.sem import optimizer
 from analysis.sem import twolevel as _twolevel
-from analysis.sem.categorical import check_ordered, ordinal_stats
+from analysis.sem.categorical import check_categories, check_ordered, ordinal_stats
 from analysis.sem.dwls import DeltaModel, DWLSEstimator
 from analysis.sem.fiml import FIMLEstimator
 from analysis.sem.fitted import FittedModel
@@ -262,14 +262,17 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
     -> sandwich standard errors, scaled-shifted test, robust fit indices
     (:mod:`analysis.sem.robust`, :func:`analysis.sem.fit_measures.wls_fit_measures`).
 
-    Supported: one group, every observed variable ordered, latent variables with
-    regressions and covariances among them, labels, ``==`` and ``:=``. The estimate table has
+    Supported: every observed variable ordered, latent variables with regressions and
+    covariances among them, labels, ``==`` and ``:=``, and groups without equality
+    constraints (lavaan's configural defaults for categorical data: thresholds and loadings
+    free per group, intercepts and latent means 0, scale factors 1; every variable must have
+    the same categories in every group). The estimate table has
     lavaan's ``x | t1`` rows (``std_all`` = the threshold over the latent response SD, 1 in
     the delta parameterization) and the ordered variables' residual variances as fixed rows
     (``se`` 0) at ``1 - lambda^2 psi``. Refused with a :class:`ModelSpecificationError`
     naming the alternative: ``parameterization="theta"``, mixed continuous and ordinal
-    indicators, observed covariates or observed variables in regressions, groups, FIML,
-    two-level models and the bootstrap.
+    indicators, observed covariates or observed variables in regressions, ``group_equal``,
+    FIML, two-level models and the bootstrap.
     """
     where = "fit(ordered=...)"
     for bad, what, fix in (
@@ -282,10 +285,11 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
              "use missing='listwise' (lavaan's default for categorical data), or impute first"),
             (bool(bootstrap), "the bootstrap is not supported with WLSMV",
              "drop bootstrap=; WLSMV's standard errors are robust (sandwich) already"),
-            (group is not None or bool(group_equal) or bool(group_partial),
-             "multi-group models with ordered indicators are not supported yet (lavaan's threshold and "
-             "scale-factor constraints across groups are not built)",
-             "fit each group separately (configural), or fit the groups by ML on the item scores")):
+            (bool(group_equal) or bool(group_partial),
+             "equality constraints across groups (group_equal=) with ordered indicators are not supported yet "
+             "(lavaan's threshold and scale-factor parameterization of invariance models is not built)",
+             "fit the configural model (group= without group_equal=), or test invariance by ML on the item "
+             "scores")):
         if bad:
             raise ModelSpecificationError(what, where=where, fix=fix)
     syntax = parse_model(model)
@@ -298,8 +302,9 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
             "variables; WLSMV supports ordered indicators of latent variables only for now",
             where="model syntax", fix="use the ordinal items as indicators (=~) of latent variables")
     warnings_out: list[str] = []
-    group_data, labels = prepare_data(data, st.ov, None, "listwise", warnings_out)
+    group_data, labels = prepare_data(data, st.ov, group, "listwise", warnings_out)
     stats = [ordinal_stats(d, st.ov, label=lab) for d, lab in zip(group_data, labels, strict=True)]
+    check_categories(stats, names, labels)
     for s in stats:
         warnings_out.extend(s.warnings)
     table = build_table(syntax, n_groups=len(labels), meanstructure=False,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.errors import ModelSpecificationError
 from analysis.sem.fitted import FittedModel
 from analysis.sem.modindices import modification_indices
 from analysis.sem.variance import defined_se, parameter_se
@@ -92,6 +93,12 @@ class SEMResult:
             if "level" in self.estimates.columns:
                 raise ValueError("modification indices are not available for two-level models yet")
             raise ValueError("this result carries no fitted model")
+        if self.fitted.estimator.name == "dwls":
+            raise ModelSpecificationError(
+                "modification indices of a WLSMV fit are not supported yet (the score test needs the robust "
+                "DWLS information)", where="SEMResult.modification_indices()",
+                fix="inspect the residual polychoric correlations, or compute modification indices by ML on the "
+                    "item scores")
         return modification_indices(self.fitted, minimum)
 
 
@@ -189,8 +196,14 @@ def percentile_interval(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 _FIT_LINES = (("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA"), ("rmsea_ci_lower", "RMSEA 90% lower"),
               ("rmsea_ci_upper", "RMSEA 90% upper"), ("srmr", "SRMR"), ("logl", "Loglikelihood"),
               ("aic", "AIC"), ("bic", "BIC"))
+_WLSMV_FIT_LINES = (("chisq_scaled", "Test statistic (scaled-shifted)"), ("pvalue_scaled", "P-value (scaled-shifted)"),
+                    ("chisq_scaling_factor", "Scaling correction factor"), ("chisq_shift_parameter", "Shift parameter"),
+                    ("cfi", "CFI"), ("tli", "TLI"), ("cfi_robust", "Robust CFI"), ("tli_robust", "Robust TLI"),
+                    ("rmsea", "RMSEA"), ("rmsea_robust", "Robust RMSEA"),
+                    ("rmsea_ci_lower_robust", "Robust RMSEA 90% lower"),
+                    ("rmsea_ci_upper_robust", "Robust RMSEA 90% upper"), ("srmr", "SRMR"))
 _TITLES = {"=~": "Latent Variables", "~": "Regressions", "~~": "Covariances / Variances",
-           "~1": "Intercepts", ":=": "Defined Parameters"}
+           "~1": "Intercepts", "|": "Thresholds", ":=": "Defined Parameters"}
 
 
 @dataclass(frozen=True)
@@ -247,11 +260,13 @@ def summary(result: SEMResult, *, digits: int = 3) -> Summary:
             part = est[(est["op"] == op) & ((est["group"] == group) | (op == ":="))]
             if not part.empty:
                 sections.append((group, title, part))
-    measures = [(name, fm[key]) for key, name in _FIT_LINES]
+    wlsmv = result.fitted is not None and result.fitted.estimator.name == "dwls"
+    measures = [(name, fm[key]) for key, name in (_WLSMV_FIT_LINES if wlsmv else _FIT_LINES)]
     if levels:
         measures += [("SRMR (within)", fm["srmr_within"]), ("SRMR (between)", fm["srmr_between"])]
     return Summary(
-        estimator=f"ML{', FIML' if result.missing == 'fiml' else ''}", converged=result.converged,
+        estimator="WLSMV" if wlsmv else f"ML{', FIML' if result.missing == 'fiml' else ''}",
+        converged=result.converged,
         nobs=result.nobs, nobs_per_group=dict(result.nobs_per_group),
         test={k: fm[k] for k in ("chisq", "df", "pvalue")},
         measures=tuple(measures), sections=tuple(sections),
