@@ -460,7 +460,7 @@ def import_kpis(store: db.Store, path: str | Path, *, chunk_rows: int = CHUNK_RO
     done = 0
     with store.write() as conn:
         for chunk in _chunks(path, chunk_rows):
-            records = [{**r, "imported_at": now} for r in _Checker.check(checker, chunk, done + 2, columns)]
+            records = [{**r, "imported_at": now} for r in checker.check(chunk, done + 2, columns)]
             _upsert(conn, store.dialect, records)
             done += len(records)
             checker.seen.clear()

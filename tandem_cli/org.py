@@ -44,7 +44,7 @@ def tree_lines(org: Organisation, *, depth: int | None = None) -> list[str]:
         kids = org.children(unit)
         if depth is not None and level >= depth:
             if kids:
-                lines.append(f"{prefix}{'   ' if last else '│  '}… {len(kids)} more below")
+                lines.append(f"{prefix}{'   ' if last or level == 0 else '│  '}… {len(org.subtree(unit)) - 1} units below")
             return
         inner = prefix + ("" if level == 0 else ("   " if last else "│  "))
         for i, child in enumerate(kids):
