@@ -1,0 +1,206 @@
+"""WLSMV (ordinal indicators) in analysis.sem: simulated truth, lavaan 0.6.14 beyond the
+wave-2 cases (groups), hostile input and the options WLSMV refuses.
+
+The wave-2 reference cases (``bfi_AC_wlsmv``, ``hs1939_ordinal_wlsmv``) are in
+``tests/test_sem_wave2.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import Mismatches, reference_data
+
+from analysis import sem
+from analysis.errors import DataError, ModelSpecificationError
+from analysis.polychoric import polychoric
+
+ONE_FACTOR = "f =~ y1 + y2 + y3 + y4 + y5 + y6"
+ITEMS = [f"y{i}" for i in range(1, 7)]
+#: standardized loadings of the latent responses, and skewed thresholds giving 3, 4 or 5 categories
+LOADINGS = np.array([0.8, 0.7, 0.75, 0.6, 0.65, 0.5])
+THRESHOLDS = [(0.5, 1.3), (0.3, 1.0, 1.6), (-0.2, 0.6, 1.2, 1.8), (0.8, 1.5), (0.0, 0.9, 1.6), (0.4, 1.1, 1.7, 2.2)]
+HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+HS_ORDERED = [f"x{i}" for i in range(1, 10)]
+
+
+def simulate_ordinal(n: int, seed: int) -> pd.DataFrame:
+    """One factor, latent responses with unit variance cut at skewed thresholds (1 = lowest)."""
+    rng = np.random.default_rng(seed)
+    eta = rng.standard_normal(n)
+    ystar = eta[:, None] * LOADINGS + rng.standard_normal((n, 6)) * np.sqrt(1 - LOADINGS ** 2)
+    cols = {name: 1 + np.searchsorted(np.array(t), ystar[:, j]) for j, (name, t) in
+            enumerate(zip(ITEMS, THRESHOLDS, strict=True))}
+    return pd.DataFrame(cols).astype(float)
+
+
+def std_loadings(res) -> np.ndarray:
+    est = res.estimates
+    return est[est.op == "=~"].set_index("rhs").loc[ITEMS, "std_all"].to_numpy()
+
+
+# ------------------------------------------------------------------ simulated truth
+def test_wlsmv_recovers_the_latent_loadings_where_ml_on_the_items_is_biased():
+    data = simulate_ordinal(4000, seed=11)
+    wlsmv = sem.fit(ONE_FACTOR, data, ordered=ITEMS)
+    ml = sem.fit(ONE_FACTOR, data)
+    assert wlsmv.converged and ml.converged
+    bias_wlsmv = std_loadings(wlsmv) - LOADINGS
+    bias_ml = std_loadings(ml) - LOADINGS
+    # sampling SD of a standardized loading here is about 0.015-0.02 (seeds 0-7: |bias| <= 0.037)
+    assert np.max(np.abs(bias_wlsmv)) < 0.05, bias_wlsmv
+    assert np.mean(np.abs(bias_wlsmv)) < 0.02, bias_wlsmv
+    # ML treats the categories as interval scores: the coarse, skewed items attenuate every loading
+    assert np.all(bias_ml < -0.02), bias_ml
+    assert bias_ml.mean() < -0.06, bias_ml
+    # the thresholds of the estimate table are the population thresholds (delta parameterization)
+    est = wlsmv.estimates
+    t = est[(est.lhs == "y3") & (est.op == "|")]
+    assert t.rhs.tolist() == ["t1", "t2", "t3", "t4"]
+    np.testing.assert_allclose(t.est, THRESHOLDS[2], atol=0.06)
+    assert np.all(t.se > 0) and np.all(t.std_all == t.est)
+    # residual variances are fixed at 1 - lambda^2 psi, reported with se 0
+    resid = est[(est.op == "~~") & (est.lhs == est.rhs) & est.lhs.isin(ITEMS)].set_index("lhs").loc[ITEMS]
+    np.testing.assert_allclose(resid.est, 1 - std_loadings(wlsmv) ** 2, atol=1e-10)
+    assert np.all(resid.se == 0)
+    fm = wlsmv.fit_measures
+    assert np.isnan(fm["logl"]) and np.isnan(fm["aic"]) and np.isnan(fm["bic"])
+    assert fm["df"] == 9 and fm["cfi_robust"] > 0.99 and fm["rmsea_robust"] < 0.03
+
+
+@pytest.mark.slow
+def test_wlsmv_loadings_are_unbiased_and_its_robust_ses_calibrated_over_replications():
+    reps, n = 100, 800
+    wl, ml, se = [], [], []
+    for seed in range(reps):
+        data = simulate_ordinal(n, seed=1000 + seed)
+        res = sem.fit(ONE_FACTOR, data, ordered=ITEMS)
+        wl.append(std_loadings(res))
+        est = res.estimates
+        se.append(est[est.op == "=~"].set_index("rhs").loc[ITEMS[1:], ["est", "se"]].to_numpy())
+        ml.append(std_loadings(sem.fit(ONE_FACTOR, data)))
+    bias_wl = np.mean(wl, axis=0) - LOADINGS
+    bias_ml = np.mean(ml, axis=0) - LOADINGS
+    assert np.max(np.abs(bias_wl)) < 0.01, bias_wl
+    assert np.all(bias_ml < -0.03), bias_ml
+    se = np.array(se)
+    ratio = se[:, :, 1].mean(axis=0) / se[:, :, 0].std(axis=0, ddof=1)
+    assert np.all(np.abs(ratio - 1) < 0.2), ratio
+
+
+# ------------------------------------------------------------------ lavaan beyond the wave-2 cases
+def test_two_groups_match_lavaan_configural_defaults():
+    """lavaan 0.6.14: sem(model, hs_ordinal, ordered = x1..x9, estimator = "WLSMV", group = "school")
+    (thresholds and loadings free per group, scale factors 1; Rscript output, pinned)."""
+    res = sem.fit(HS_MODEL, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED,
+                  group="school")
+    assert res.converged
+    m = Mismatches("hs1939 ordinal by school", 0.0)
+    lavaan = {"chisq": 59.03573132, "df": 48, "npar": 72, "baseline_chisq": 1554.38652433,
+              "chisq_scaled": 86.97380159, "chisq_scaling_factor": 0.75817737, "baseline_chisq_scaled": 1032.48619233,
+              "cfi_scaled": 0.95942284, "tli_scaled": 0.93913426, "cfi_robust": 0.91557955, "tli_robust": 0.87336932,
+              "rmsea": 0.03921564, "rmsea_scaled": 0.07369621, "rmsea_robust": 0.09882562, "srmr": 0.07071868}
+    for key, value in lavaan.items():
+        m.tol = 1e-3 * abs(value)
+        m.check(key, value, res.fit_measures[key])
+    est = res.estimates
+    for lhs, rhs, group, value, se in [("visual", "x2", "Pasteur", 0.576704, 0.168305),
+                                       ("textual", "x5", "Pasteur", 1.093406, 0.102375),
+                                       ("speed", "x9", "Pasteur", 2.038102, 0.691948),
+                                       ("visual", "x2", "Grant-White", 0.666942, 0.131045),
+                                       ("textual", "x5", "Grant-White", 0.982675, 0.083943),
+                                       ("speed", "x9", "Grant-White", 1.528234, 0.246539)]:
+        row = est[(est.lhs == lhs) & (est.op == "=~") & (est.rhs == rhs) & (est.group == group)].iloc[0]
+        m.tol = 2e-3
+        m.check(f"{lhs} =~ {rhs} ({group}) est", value, row.est)
+        m.tol = 0.02 * se
+        m.check(f"{lhs} =~ {rhs} ({group}) se", se, row.se)
+    m.assert_none()
+
+
+def test_summary_names_the_estimator_and_the_robust_test():
+    res = sem.fit(HS_MODEL, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED)
+    s = res.summary()
+    assert s.estimator == "WLSMV"
+    names = [name for name, _ in s.measures]
+    assert "Test statistic (scaled-shifted)" in names and "Robust CFI" in names and "Loglikelihood" not in names
+    assert any(title == "Thresholds" for _, title, _ in s.sections)
+
+
+# ------------------------------------------------------------------ hostile input
+def test_an_item_with_one_category_is_refused_naming_it():
+    data = simulate_ordinal(500, seed=1)
+    data["y4"] = 2.0
+    with pytest.raises(DataError, match="'y4' is constant") as err:
+        sem.fit(ONE_FACTOR, data, ordered=ITEMS)
+    assert err.value.fix
+
+
+def test_an_empty_cell_of_a_bivariate_table_is_kept_uncorrected_as_in_lavaan():
+    data = simulate_ordinal(1500, seed=2)
+    drop = (data.y1 == 3) & (data.y4 == 1)  # an empty cell in the 3x3 table of y1 and y4
+    data = data[~drop].reset_index(drop=True)
+    assert polychoric(data[ITEMS]).empty_cells.loc["y1", "y4"] == 1
+    res = sem.fit(ONE_FACTOR, data, ordered=ITEMS)
+    assert res.converged
+    stats = res.fitted.estimator.stats[0]
+    # the sample statistic is lavaan's two-step polychoric correlation of the table as it is
+    assert stats.correlation[0, 3] == pytest.approx(polychoric(data[ITEMS]).correlation.loc["y1", "y4"], abs=1e-12)
+    assert np.all(np.isfinite(res.estimates.se))
+
+
+def test_a_variable_with_30_distinct_values_declared_ordered_is_refused():
+    data = simulate_ordinal(600, seed=3)
+    data["y6"] = np.random.default_rng(3).integers(1, 31, len(data)).astype(float)
+    with pytest.raises(DataError, match="'y6' is declared ordered but has 30 distinct values") as err:
+        sem.fit(ONE_FACTOR, data, ordered=ITEMS)
+    assert "fit(ordered=...)" in err.value.where
+    assert "continuous" in err.value.fix
+
+
+def test_a_category_nobody_chose_in_one_group_is_refused_naming_variable_and_group():
+    data = simulate_ordinal(1200, seed=4)
+    data["team"] = np.where(np.arange(len(data)) % 2 == 0, "north", "south")
+    data.loc[(data.team == "south") & (data.y2 == 4), "y2"] = 3.0  # category 4 of y2 empty in 'south'
+    with pytest.raises(DataError, match="'y2' has 4 categories in some groups but only 3 in group 'south'") as err:
+        sem.fit(ONE_FACTOR, data, ordered=ITEMS, group="team")
+    assert "recode" in err.value.fix
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"parameterization": "theta"}, "parameterization='theta' is not supported"),
+    ({"missing": "fiml"}, "FIML is not defined for WLSMV"),
+    ({"bootstrap": 100}, "the bootstrap is not supported with WLSMV"),
+    ({"group": "team", "group_equal": ("loadings",)}, "equality constraints across groups"),
+    ({"cluster": "team"}, "two-level models are not supported with WLSMV"),
+    ({"estimator": "ML"}, "ordered indicators are fitted by WLSMV"),
+    ({"estimator": "GLS"}, "estimator='GLS' is not supported"),
+])
+def test_unsupported_options_are_refused_with_where_and_how(options, message):
+    data = simulate_ordinal(400, seed=5).assign(team=lambda d: np.arange(len(d)) % 2)
+    with pytest.raises(ModelSpecificationError, match=message) as err:
+        sem.fit(ONE_FACTOR, data, ordered=ITEMS, **options)
+    assert err.value.where and err.value.fix
+
+
+def test_mixed_continuous_and_ordered_indicators_are_refused_naming_the_continuous_ones():
+    data = simulate_ordinal(400, seed=6)
+    with pytest.raises(ModelSpecificationError, match=r"mixing continuous \(y5, y6\) and ordered") as err:
+        sem.fit(ONE_FACTOR, data, ordered=ITEMS[:4])
+    assert "ordered" in err.value.fix
+    with pytest.raises(ModelSpecificationError, match="'z9' are not observed variables of the model"):
+        sem.fit(ONE_FACTOR, data, ordered=[*ITEMS, "z9"])
+
+
+def test_a_free_residual_variance_of_an_ordered_item_is_refused():
+    data = simulate_ordinal(400, seed=7)
+    with pytest.raises(ModelSpecificationError, match="residual variance of ordered variable 'y2'") as err:
+        sem.fit(ONE_FACTOR + "\ny2 ~~ y2", data, ordered=ITEMS)
+    assert "line 2" in err.value.where
+
+
+def test_modification_indices_of_a_wlsmv_fit_are_refused():
+    res = sem.fit(ONE_FACTOR, simulate_ordinal(400, seed=8), ordered=ITEMS)
+    with pytest.raises(ModelSpecificationError, match="modification indices of a WLSMV fit"):
+        res.modification_indices()
