@@ -525,3 +525,42 @@ def test_campaigns_page_with_a_small_campaign_logs_no_arrow_conversion_warning(a
     goto(staff, "campaigns")
     assert not staff.exception
     assert not [m for m in arrow_log if "Conversion failed" in m], arrow_log
+
+
+def test_instrument_health_answers_whether_languages_and_waves_measure_the_same(demo):
+    """The page says the service's answers: on the demo German shares every disclosure block with
+    English (hidden) and there is one wave; on an upload with German units and two waves, with one
+    item answered higher in German, it names that item and says the waves compare."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.simulate import simulate_responses
+    from services.invariance import HEADINGS, health_invariance
+    from surveys.loader import load_instrument
+
+    _, views = demo
+    at = page("insight_instrument_health").run()
+    shown = texts(at)
+    for by, found in health_invariance(views["employee"]).items():
+        assert f"**{HEADINGS[by]}**" in shown
+        for sentence in found.sentences:
+            assert f"- {sentence}" in shown
+    assert "Not shown: German is hidden" in shown and "Not yet: the responses shown come from one wave" in shown
+
+    instrument = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
+    frames = []
+    for wave, seed in (("2025", 1), ("2026", 2)):
+        f = simulate_responses(instrument, n_units=30, respondents_per_unit=(15, 25), seed=seed, wave=wave)
+        f["language"] = np.where(f["unit"].isin(sorted(f["unit"].unique())[::3]), "de", "en")
+        frames.append(f)
+    frame = pd.concat(frames, ignore_index=True)
+    item = instrument.construct("communication").items[2]
+    german = frame["language"] == "de"
+    frame.loc[german, item] = np.clip(frame.loc[german, item] + 1, 1, 5)
+    at = _upload(page("insight_instrument_health").run(), "responses.csv", frame.to_csv(index=False).encode(),
+                 "text/csv")
+    at.sidebar.selectbox(key="insight:shipped").set_value("employee_experience").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    assert "- Is the German version measuring the same thing? Partly: in Communication, item " + item in shown
+    assert "- Did the respondents of wave 2026 read the items as those of wave 2025 did? Yes: " in shown

@@ -1,10 +1,11 @@
 """Insight page: instrument health: reliability and item analysis, scree with parallel
-analysis, CFA fit and loadings, HTMT, and the flags with what to consider.
+analysis, CFA fit and loadings, HTMT, measurement invariance across languages and waves,
+and the flags with what to consider.
 
-Thin: :func:`services.insight.instrument_health` and
-:func:`services.insight.parallel_analysis` (cached in :mod:`views.insight`), on the
-responses the disclosure policy lets the selection describe; charts from
-:mod:`reports.charts`.
+Thin: :func:`services.insight.instrument_health`,
+:func:`services.insight.parallel_analysis` (cached in :mod:`views.insight`) and
+:func:`services.invariance.health_invariance`, on the responses the disclosure policy lets
+the selection describe; charts from :mod:`reports.charts`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from reports.html import flag_rows, format_count, format_p
+from services.invariance import HEADINGS, health_invariance
 from views import insight
 from views.errors import shown_errors
 
@@ -49,6 +51,24 @@ with shown_errors("instrument health"):
                        "Acceptable: CFI ≥ .90, RMSEA ≤ .08, SRMR ≤ .08 (Hu & Bentler 1999).")
         else:
             st.warning("The CFA could not be fitted (see the flags).")
+        st.subheader("Same meaning across languages and waves")
+        with st.spinner("Comparing the measurement model across languages and waves ..."):
+            invariance = insight.memo(ctx, "invariance", lambda: health_invariance(view), side)
+        for by, found in invariance.items():
+            st.markdown(f"**{HEADINGS[by]}**")
+            for sentence in found.sentences:
+                st.markdown(f"- {sentence}")
+            if found.fitted:
+                with st.expander(f"Invariance by {by}: models and latent mean differences"):
+                    st.dataframe(found.levels, hide_index=True, width="stretch")
+                    st.dataframe(found.table, hide_index=True, width="stretch")
+                    if len(found.latent):
+                        st.dataframe(found.latent, hide_index=True, width="stretch")
+        st.caption("Each construct's one-factor CFA across the groups: configural, equal loadings (metric), equal "
+                   "loadings and intercepts (scalar); a step holds when CFI drops by at most .01 (Chen 2007). "
+                   "Otherwise the constraint with the largest score test is released, one at a time, keeping two "
+                   "invariant items per construct (Byrne, Shavelson & Muthén 1989). Latent means are differences "
+                   "from the reference group.")
         st.subheader("Reliability per scale")
         constructs = report.constructs.reset_index()
         constructs.insert(1, "label", [labels.get(c, c) for c in constructs["construct"]])
