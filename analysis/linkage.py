@@ -197,15 +197,22 @@ def score_side(frame: pd.DataFrame, study: Study, side: str) -> pd.DataFrame:
 _METRIC_FUNCTIONS = {"nps": "nps", "enps": "enps", "csat": "csat_top2box", "ces": "ces"}
 
 
-def _unit_metric(name: str, frame: pd.DataFrame, study: Study, instrument: Any) -> pd.Series:
-    """A metric node per unit by :func:`analysis.metrics.unit_values`: ``nps``/``enps`` (NPS
-    points), ``csat`` (top-two-box share), ``ces`` (mean effort)."""
+def metric_node(name: str, instrument: Any) -> tuple[str, str, dict[str, Any]]:
+    """``(item id, metric, options)`` of a metric node for :func:`analysis.metrics.unit_values`
+    and :func:`analysis.metrics.answer_points`: ``nps``/``enps`` (NPS points), ``csat``
+    (top-two-box share on the item's scale), ``ces`` (mean effort)."""
     item_id = getattr(instrument.metrics, name)
     options: dict[str, Any] = {}
     if name == "csat":
         item = instrument.item(item_id)
         options["scale"] = item.scale if item.scale is not None else np.arange(item.min, item.max + 1)
-    values = metrics_module.unit_values(frame, item_id, study.unit_key, metric=_METRIC_FUNCTIONS[name], **options)
+    return item_id, _METRIC_FUNCTIONS[name], options
+
+
+def _unit_metric(name: str, frame: pd.DataFrame, study: Study, instrument: Any) -> pd.Series:
+    """A metric node per unit by :func:`analysis.metrics.unit_values` (:func:`metric_node`)."""
+    item_id, metric, options = metric_node(name, instrument)
+    values = metrics_module.unit_values(frame, item_id, study.unit_key, metric=metric, **options)
     return values.astype(float).rename(name)
 
 

@@ -526,13 +526,23 @@ def unit_values(data: pd.DataFrame, item: str, group: str, *, metric: str, scale
     x = numeric_columns(data, [item], where=where)[item]
     keep = x.notna() & data[group].notna()
     x, groups = x[keep].to_numpy(dtype=float), data.loc[keep, group]
+    values = answer_points(x, metric, scale=scale, scale_points=scale_points, top=top, where=where)
+    return pd.Series(values, index=groups.index).groupby(groups.to_numpy(), sort=True).mean().rename(metric)
+
+
+def answer_points(x: np.ndarray, metric: str, *, scale: Any = None, scale_points: int | None = None, top: int = 2,
+                  where: str = "answers") -> np.ndarray:
+    """Each answer's contribution to the metric, whose mean over a group is the group's
+    value (:func:`unit_values`): NPS/eNPS ``100 (1[x >= 9] - 1[x <= 6])`` points, CSAT
+    ``1[x`` in the top ``top`` scale points``]``, CES the answer itself. ``x`` holds no NaN;
+    answers outside the metric's range raise :class:`DataError`."""
     if metric in ("nps", "enps"):
         bad = x[(x < 0) | (x > 10) | (x != np.round(x))]
         if bad.size:
             raise DataError(f"{bad.size} answers are not whole numbers from 0 to 10 (e.g. {bad[0]:g}).",
                             where=where, fix="pass the 0-10 likelihood-to-recommend item.")
-        values = 100.0 * ((x >= 9).astype(float) - (x <= 6).astype(float))
-    elif metric == "csat_top2box":
+        return 100.0 * ((x >= 9).astype(float) - (x <= 6).astype(float))
+    if metric == "csat_top2box":
         points = _scale_values(scale, scale_points, where)
         if not 1 <= top < points.size:
             raise DataError(f"top must be between 1 and {points.size - 1}, got {top}.", where=where, fix="use top=2.")
@@ -540,7 +550,5 @@ def unit_values(data: pd.DataFrame, item: str, group: str, *, metric: str, scale
         if outside.size:
             raise DataError(f"{outside.size} answers are not values of the scale {points.tolist()} "
                             f"(e.g. {outside[0]:g}).", where=where, fix="pass the scale the item was asked on.")
-        values = (x >= points[-top]).astype(float)
-    else:
-        values = x
-    return pd.Series(values, index=groups.index).groupby(groups.to_numpy(), sort=True).mean().rename(metric)
+        return (x >= points[-top]).astype(float)
+    return x

@@ -6,9 +6,12 @@ hypothesised paths with chosen true standardized effects
 fits the unit-level path model as :func:`analysis.linkage.run_study` does, and counts
 how often each path is significant.
 
-Two things make this fast. Units are simulated independently, so the replications of
+Three things make this fast. Units are simulated independently, so the replications of
 one size are simulated and aggregated together, a chunk of replications at a time, as
-one large study whose units are then split into the replications. And when the unit
+one large study whose units are then split into the replications. They are simulated
+straight into unit tables (:func:`analysis.unit_simulation.simulate_unit_table`: only the
+items of the study's nodes, no response frames) unless a node's item is shown
+conditionally, when the response frames are simulated and aggregated. And when the unit
 model is an observed-variable recursive path model (every study's is, unless residual
 covariances tie outcomes with different predictors), maximum likelihood is least
 squares per equation: the estimates, residual variances and the expected-information
@@ -31,6 +34,7 @@ from analysis.sem import count_parameters
 from analysis.simulate import SERVICE_PROFIT_CHAIN, simulate_service_profit_chain
 from analysis.study import Study
 from analysis.threads import limit_blas_threads
+from analysis.unit_simulation import simulate_unit_table, why_not_direct
 
 __all__ = ["PathPlan", "PowerResult", "effects_for", "path_model_tests", "path_plan", "power"]
 
@@ -142,6 +146,7 @@ def power(
     effects = effects_for(study) if effects is None else effects
     hypothesised = [(p.lhs, r) for p in study.paths for r in p.rhs]
     plan = path_plan(study)
+    direct = why_not_direct(study) is None
     rows = []
     for n in sizes:
         significant = np.zeros(len(hypothesised))
@@ -150,15 +155,17 @@ def power(
         per_chunk = max(1, CHUNK_UNITS // n)
         for chunk, first in enumerate(range(0, reps, per_chunk)):
             count = min(per_chunk, reps - first)
-            chain = simulate_service_profit_chain(
-                study.employee, study.customer, n_units=n * count, employees_per_unit=employees_per_unit,
-                customers_per_unit=customers_per_unit, paths=effects, icc_employee=icc_employee,
-                icc_customer=icc_customer, seed=None if seed is None else seed + chunk + 100_003 * n,
-                comments=False,
-            )
-            kept, _ = unit_table(study, chain.employees, chain.customers)
-            replication = {u: i // n for i, u in enumerate(chain.units["unit"])}
-            rep_of = kept["unit"].map(replication).to_numpy(dtype=int)
+            settings = dict(n_units=n * count, employees_per_unit=employees_per_unit,
+                            customers_per_unit=customers_per_unit, paths=effects, icc_employee=icc_employee,
+                            icc_customer=icc_customer, seed=None if seed is None else seed + chunk + 100_003 * n)
+            if direct:
+                kept = simulate_unit_table(study, **settings)
+                rep_of = kept["unit"].to_numpy(dtype=int) // n
+            else:
+                chain = simulate_service_profit_chain(study.employee, study.customer, comments=False, **settings)
+                kept, _ = unit_table(study, chain.employees, chain.customers)
+                replication = {u: i // n for i, u in enumerate(chain.units["unit"])}
+                rep_of = kept["unit"].map(replication).to_numpy(dtype=int)
             est, pvalue = _replications(study, plan, kept, rep_of, count, n, hypothesised)
             ok = ~np.isnan(pvalue).any(axis=1)
             significant += (pvalue[ok] < alpha).sum(axis=0)

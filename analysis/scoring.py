@@ -24,7 +24,8 @@ import pandas as pd
 from analysis.errors import DataError
 from surveys.errors import did_you_mean
 
-__all__ = ["META_COLUMNS", "complete_cases", "numeric_items", "read_responses", "read_responses_bytes", "score"]
+__all__ = ["META_COLUMNS", "complete_cases", "construct_score", "item_bounds", "numeric_items", "read_responses",
+           "read_responses_bytes", "score"]
 
 #: The identifying columns of the wide response frame; :func:`score` keeps those present.
 META_COLUMNS = ("response_id", "campaign", "wave", "unit", "language", "submitted_at")
@@ -170,7 +171,8 @@ def read_responses_bytes(data: bytes, name: str) -> pd.DataFrame:
     return read(data, name)
 
 
-def _bounds(item: Any) -> tuple[float | None, float | None]:
+def item_bounds(item: Any) -> tuple[float | None, float | None]:
+    """An item's lowest and highest answer (its scale's, or ``min``/``max``; None if open)."""
     if item.scale is not None:
         return float(item.scale.min), float(item.scale.max)
     return item.min, item.max
@@ -232,7 +234,7 @@ def score(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
     position = {item_id: j for j, item_id in enumerate(needed)}
     for j, item_id in enumerate(needed):
         item = instrument.item(item_id)
-        low, high = _bounds(item)
+        low, high = item_bounds(item)
         column = values[:, j]
         outside = np.zeros(len(column), dtype=bool)
         if low is not None:
@@ -253,14 +255,19 @@ def score(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
                 raise DataError(f"item {item_id!r} is reverse-keyed but has no bounded scale",
                                 where=where, fix="give the item a scale or min and max")
             values[:, j] = low + high - column
-    scores = {}
-    for construct in instrument.constructs:
-        block = values[:, [position[i] for i in construct.items]]
-        k = block.shape[1]
-        answered = (~np.isnan(block)).sum(axis=1)
-        enough = (answered >= np.ceil(construct.min_answered * k - 1e-9)) & (answered > 0)
-        mean = np.nansum(block, axis=1) / np.maximum(answered, 1)
-        scores[construct.id] = np.where(enough, mean * k if construct.scoring == "sum" else mean, np.nan)
+    scores = {c.id: construct_score(values[:, [position[i] for i in c.items]], c) for c in instrument.constructs}
     meta = [c for c in META_COLUMNS if c in frame.columns]
     keyed = pd.DataFrame(values, index=frame.index, columns=needed)
     return pd.concat([frame[meta], keyed, pd.DataFrame(scores, index=frame.index)], axis=1)
+
+
+def construct_score(block: np.ndarray, construct: Any) -> np.ndarray:
+    """One construct's score per response from its keyed item answers ``block``
+    (responses x items, NaN where unanswered): the mean (``scoring: mean``) or prorated sum
+    (``scoring: sum``, :math:`k \\cdot \\bar x_{answered}`) of the answered items, NaN where
+    fewer than :math:`\\lceil m k \\rceil` items were answered (:func:`score`)."""
+    k = block.shape[1]
+    answered = (~np.isnan(block)).sum(axis=1)
+    enough = (answered >= np.ceil(construct.min_answered * k - 1e-9)) & (answered > 0)
+    mean = np.nansum(block, axis=1) / np.maximum(answered, 1)
+    return np.where(enough, mean * k if construct.scoring == "sum" else mean, np.nan)

@@ -14,18 +14,8 @@ Two public functions:
   are returned beside the data, so the linkage analysis can be checked for
   recovery and power.
 
-The generating model (for every construct or metric node ``c``)::
-
-    unit latent        u_c  (n_units x nodes)   ~ path model B, standardized
-    individual latent  w_ic (respondents x nodes) ~ same path model, standardized
-    respondent score   eta_ic = mu_c + sqrt(icc) * u_{unit(i),c} + sqrt(1 - icc) * w_ic
-    item response      y_ij  = lambda * eta_ic + sqrt(1 - lambda^2) * e_ij
-    observed answer    x_ij  = scale value of the category of y_ij between thresholds
-
-Thresholds cut a standard normal into the categories of the item's scale so that
-the answers have the mildly favourable skew typical of workplace and customer
-surveys (category probabilities from a Beta(3.2, 1.8) distribution on [0, 1]; Beta(4.5, 1.4)
-for 0-10 ratings).
+The generating model (unit and respondent latent scores from a standardized path model,
+items cut into their scale's categories) is :mod:`analysis.answer_model`.
 Reverse-keyed items are generated in the keyed direction and then reflected
 (``min + max - x``), so ``analysis.scoring`` recovers the keyed values.
 
@@ -36,17 +26,26 @@ per construct block.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from analysis.study import METRIC_NODES, node_names, node_side
-from surveys.errors import TandemError, did_you_mean
+from analysis.answer_model import (
+    PathModel,
+    SimulationError,
+    check_fraction,
+    item_answers,
+    item_values,
+    node_items,
+    node_sides,
+    shift_for_mean,
+    unit_sizes,
+)
+from surveys.errors import did_you_mean
 from surveys.question_types import kind_of
 
 __all__ = [
@@ -116,10 +115,6 @@ _COMMENTS = {
 _EPOCH = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
 
 
-class SimulationError(TandemError):
-    """A simulation request that cannot be met (unknown construct, bad ICC ...)."""
-
-
 @dataclass(frozen=True)
 class ChainTruth:
     """The known truth behind a :class:`SimulatedChain`.
@@ -178,178 +173,12 @@ class SimulatedChain:
         return self.units.copy()
 
 
-# --------------------------------------------------------------------------- model
-
-
-@dataclass(frozen=True)
-class _PathModel:
-    """A recursive standardized path model over ordered nodes."""
-
-    nodes: tuple[str, ...]  # topological order
-    beta: np.ndarray  # beta[i, j]: effect of nodes[j] on nodes[i]
-    exogenous_correlation: float
-
-    @classmethod
-    def build(cls, paths: Mapping[str, Mapping[str, float]], extra: Sequence[str], rho: float) -> _PathModel:
-        edges = {(str(lhs), str(rhs)): float(b) for lhs, preds in paths.items() for rhs, b in preds.items()}
-        names: list[str] = []
-        for lhs, rhs in edges:
-            for n in (rhs, lhs):
-                if n not in names:
-                    names.append(n)
-        names += [n for n in extra if n not in names]
-        order: list[str] = []
-        pending = list(names)
-        while pending:
-            ready = [n for n in pending if all(rhs in order for (lhs, rhs) in edges if lhs == n)]
-            if not ready:
-                raise SimulationError(
-                    "the paths contain a cycle: " + ", ".join(sorted(pending)),
-                    fix="Give a recursive (acyclic) chain of paths.",
-                )
-            order += ready
-            pending = [n for n in pending if n not in ready]
-        index = {n: i for i, n in enumerate(order)}
-        beta = np.zeros((len(order), len(order)))
-        for (lhs, rhs), b in edges.items():
-            beta[index[lhs], index[rhs]] = b
-        return cls(tuple(order), beta, rho)
-
-    @property
-    def exogenous(self) -> np.ndarray:
-        return ~self.beta.any(axis=1)
-
-    def exogenous_corr(self, chain_nodes: frozenset[str]) -> np.ndarray:
-        """Correlation of the exogenous nodes: ``rho`` among the chain's drivers, 0 otherwise."""
-        exo = [n for n, e in zip(self.nodes, self.exogenous, strict=True) if e]
-        corr = np.eye(len(exo))
-        for a, na in enumerate(exo):
-            for b, nb in enumerate(exo):
-                if a != b and na in chain_nodes and nb in chain_nodes:
-                    corr[a, b] = self.exogenous_correlation
-        return corr
-
-    def implied_corr(self, chain_nodes: frozenset[str]) -> np.ndarray:
-        """Model-implied correlation matrix; residual variances make every node's variance 1."""
-        k = len(self.nodes)
-        sigma = np.zeros((k, k))
-        exo = np.flatnonzero(self.exogenous)
-        sigma[np.ix_(exo, exo)] = self.exogenous_corr(chain_nodes)
-        for i in range(k):
-            if self.exogenous[i]:
-                continue
-            b = self.beta[i, :i]
-            cov_with_prev = sigma[:i, :i] @ b
-            explained = float(b @ cov_with_prev)
-            if explained >= 1:
-                raise SimulationError(
-                    f"the paths into '{self.nodes[i]}' explain {explained:.2f} of its variance (>= 1)",
-                    fix="Use smaller standardized coefficients so that R² stays below 1.",
-                )
-            sigma[i, :i] = sigma[:i, i] = cov_with_prev
-            sigma[i, i] = 1.0
-        return sigma
-
-    def draw(self, n: int, rng: np.random.Generator, chain_nodes: frozenset[str]) -> np.ndarray:
-        """``n`` draws of all nodes, each with mean 0 and variance 1."""
-        sigma = self.implied_corr(chain_nodes)
-        k = len(self.nodes)
-        out = np.empty((n, k))
-        exo = np.flatnonzero(self.exogenous)
-        chol = np.linalg.cholesky(sigma[np.ix_(exo, exo)])
-        out[:, exo] = rng.standard_normal((n, exo.size)) @ chol.T
-        for i in range(k):
-            if self.exogenous[i]:
-                continue
-            b = self.beta[i, :i]
-            resid = np.sqrt(1.0 - float(b @ sigma[:i, :i] @ b))
-            out[:, i] = out[:, :i] @ b + resid * rng.standard_normal(n)
-        return out
-
-    def total_effects(self) -> np.ndarray:
-        k = len(self.nodes)
-        return np.linalg.inv(np.eye(k) - self.beta) - np.eye(k)
-
-
-# --------------------------------------------------------------------------- items
-
-
-def _category_probabilities(k: int) -> np.ndarray:
-    edges = np.linspace(0.0, 1.0, k + 1)
-    a, b = (3.2, 1.8) if k < 10 else (4.5, 1.4)  # 0-10 ratings lean further to the top (NPS ~ +10)
-    return np.diff(stats.beta.cdf(edges, a, b))
-
-
-def _thresholds(k: int) -> np.ndarray:
-    """Cut points of a standard normal into ``k`` mildly favourable categories."""
-    return stats.norm.ppf(np.cumsum(_category_probabilities(k))[:-1])
-
-
-def _shift_for_mean(values: np.ndarray, target: float, where: str) -> float:
-    """Latent mean shift that gives the expected answer ``target`` on ``values``."""
-    tau = _thresholds(values.size)
-
-    def expected(mu: float) -> float:
-        cdf = np.concatenate([[0.0], stats.norm.cdf(tau - mu), [1.0]])
-        return float(np.diff(cdf) @ values)
-
-    lo, hi = float(values.min()), float(values.max())
-    if not lo < target < hi:
-        raise SimulationError(
-            f"the requested mean {target} lies outside the scale ({lo:g} to {hi:g})",
-            where=where,
-            fix="Give a construct mean strictly inside the range of its items' scale.",
-        )
-    a, b = -6.0, 6.0
-    for _ in range(60):
-        m = (a + b) / 2
-        a, b = (m, b) if expected(m) < target else (a, m)
-    return (a + b) / 2
-
-
-def _item_values(item: Any) -> np.ndarray:
-    """The ordered answer values of an analysable item (scale points or integer range)."""
-    if getattr(item, "scale", None) is not None:
-        return np.sort(np.asarray(item.scale.values, dtype=float))
-    lo = 0.0 if item.min is None else float(item.min)
-    hi = 10.0 if item.max is None else float(item.max)
-    return np.arange(lo, hi + 1.0)
-
-
-def _answers(latent: np.ndarray, values: np.ndarray, loading: float, rng: np.random.Generator,
-             *, reverse: bool, shift: float) -> np.ndarray:
-    y = shift + loading * latent + np.sqrt(1.0 - loading**2) * rng.standard_normal(latent.size)
-    idx = np.searchsorted(_thresholds(values.size), y)
-    if reverse:
-        idx = values.size - 1 - idx
-    return values[idx]
-
-
 # --------------------------------------------------------------------------- frames
 
 
 def _unit_ids(instrument: Any, n_units: int) -> list[str]:
     listed = [u.id for u in getattr(instrument, "units", ())]
     return listed[:n_units] + [f"unit_{j + 1:04d}" for j in range(len(listed), n_units)]
-
-
-def _sizes(spec: int | tuple[int, int], n_units: int, rng: np.random.Generator, what: str) -> np.ndarray:
-    lo, hi = (spec, spec) if isinstance(spec, (int, np.integer)) else spec
-    if lo < 1 or hi < lo:
-        raise SimulationError(
-            f"{what} must be a positive integer or a (low, high) pair with 1 <= low <= high, got {spec!r}",
-            fix="For example 20 or (5, 30).",
-        )
-    return rng.integers(lo, hi + 1, size=n_units)
-
-
-def _check_fraction(name: str, value: float, *, low: float = 0.0, high: float = 1.0, closed: bool = False) -> None:
-    ok = low <= value <= high if closed else low < value < high
-    if not ok:
-        raise SimulationError(
-            f"{name} must lie {'in' if closed else 'strictly between'} {low:g} and {high:g}, got {value!r}",
-            fix=f"Pass a {name} such as 0.2.",
-        )
 
 
 def _meta(instrument: Any, units: np.ndarray, rng: np.random.Generator, campaign: str | None,
@@ -418,7 +247,7 @@ def _no_answers(question: Any, n: int, rng: np.random.Generator, instrument: Any
 
 #: Question type -> how its answers are simulated (``(question, n, rng, instrument)`` -> columns);
 #: ``None`` for the numeric item types,
-#: whose answers come from the latent model (:func:`_answers`). Every type of
+#: whose answers come from the latent model (:func:`answers`). Every type of
 #: :data:`surveys.question_types.REGISTRY` has an entry (a test checks it).
 SIMULATORS: Mapping[str, Any] = {
     "likert": None, "matrix": None, "rating": None, "number": None,
@@ -446,25 +275,11 @@ def _apply_show_if(frame: pd.DataFrame, instrument: Any, columns_of: Mapping[str
         frame.loc[~shown, columns_of[question.id]] = np.nan
 
 
-def _node_items(instrument: Any, nodes: Sequence[str]) -> dict[str, str]:
-    """Item id -> node that drives it (metric node first, then construct, else the item itself)."""
-    owner: dict[str, str] = {}
-    metrics = getattr(instrument, "metrics", None)
-    for name in METRIC_NODES:
-        item = getattr(metrics, name, None) if metrics is not None else None
-        if item and name in nodes:
-            owner[item] = name
-    for construct in instrument.constructs:
-        for item in construct.items:
-            owner.setdefault(item, construct.id)
-    return owner
-
-
 def _fill(instrument: Any, meta: pd.DataFrame, latent: Mapping[str, np.ndarray], rng: np.random.Generator,
           *, loading: float, missing_rate: float, shifts: Mapping[str, float], comments: bool = True) -> pd.DataFrame:
     """Build the wide frame: meta columns, then every question's columns in instrument order."""
     n = len(meta)
-    owner = _node_items(instrument, list(latent))
+    owner = node_items(instrument, list(latent))
     items_by_question: dict[str, list[Any]] = {}
     for item in instrument.items:
         items_by_question.setdefault(item.question_id, []).append(item)
@@ -478,14 +293,14 @@ def _fill(instrument: Any, meta: pd.DataFrame, latent: Mapping[str, np.ndarray],
         if question.id in items_by_question:
             cols = {}
             for item in items_by_question[question.id]:
-                values = _item_values(item)
+                values = item_values(item)
                 node = owner.get(item.id, item.id)
                 if kind.measure == "scale" and node == item.id:  # a free number, not a scale item
                     draws = rng.uniform(values.min(), values.max(), size=n)
                     cols[item.id] = np.round(draws) if getattr(question, "integer", True) else np.round(draws, 1)
                     continue
                 eta = latent[node] if node in latent else rng.standard_normal(n)
-                cols[item.id] = _answers(eta, values, loading, rng, reverse=bool(item.reverse),
+                cols[item.id] = item_answers(eta, values, loading, rng, reverse=bool(item.reverse),
                                          shift=shifts.get(node, 0.0) if values.size > 1 else 0.0)
         elif kind.free_text and not comments:
             cols = {}
@@ -516,7 +331,7 @@ def _construct_shifts(instrument: Any, construct_means: Mapping[str, float] | No
                 fix="Use construct ids of the instrument.",
             )
         first = instrument.item(instrument.construct(cid).items[0])
-        shifts[cid] = _shift_for_mean(_item_values(first), float(target), where=f"construct '{cid}'")
+        shifts[cid] = shift_for_mean(item_values(first), float(target), where=f"construct '{cid}'")
     return shifts
 
 
@@ -575,14 +390,14 @@ def simulate_responses(
     with ``r = construct_correlation``; answers cut ``loading * eta + sqrt(1 - loading^2) e``
     at fixed thresholds (see the module docstring).
     """
-    _check_fraction("icc", icc, closed=True, high=0.99)
-    _check_fraction("loading", loading)
-    _check_fraction("construct_correlation", construct_correlation, closed=True, high=0.99)
-    _check_fraction("missing_rate", missing_rate, closed=True, high=0.99)
+    check_fraction("icc", icc, closed=True, high=0.99)
+    check_fraction("loading", loading)
+    check_fraction("construct_correlation", construct_correlation, closed=True, high=0.99)
+    check_fraction("missing_rate", missing_rate, closed=True, high=0.99)
     if n_units < 1:
         raise SimulationError(f"n_units must be at least 1, got {n_units}", fix="Pass n_units=40 for example.")
     rng = np.random.default_rng(seed)
-    sizes = _sizes(respondents_per_unit, n_units, rng, "respondents_per_unit")
+    sizes = unit_sizes(respondents_per_unit, n_units, rng, "respondents_per_unit")
     unit_index = np.repeat(np.arange(n_units), sizes)
     units = np.asarray(_unit_ids(instrument, n_units), dtype=object)[unit_index]
     n = unit_index.size
@@ -601,20 +416,6 @@ def simulate_responses(
 
 
 # --------------------------------------------------------------------------- chain
-
-
-def _node_sides(employee: Any, customer: Any, nodes: Sequence[str]) -> dict[str, str]:
-    """``node -> "employee" | "customer"`` (:func:`analysis.study.node_side`); unknown nodes raise."""
-    sides = {node: node_side(node, employee, customer) for node in nodes}
-    unknown = [n for n, side in sides.items() if side is None]
-    if unknown:
-        candidates = sorted(node_names(employee) | node_names(customer))
-        raise SimulationError(
-            f"path node '{unknown[0]}' is neither a construct of '{employee.id}' or '{customer.id}' "
-            "nor a metric (csat, nps, ces, enps) they define." + did_you_mean(unknown[0], candidates),
-            fix="Name constructs of the two instruments (or their metric items) in the paths.",
-        )
-    return sides
 
 
 def simulate_service_profit_chain(
@@ -676,17 +477,17 @@ def simulate_service_profit_chain(
     of ``B`` needs units large enough for ICC(2) near 1.
     """
     for name, value in (("icc_employee", icc_employee), ("icc_customer", icc_customer)):
-        _check_fraction(name, value)
-    _check_fraction("loading", loading)
-    _check_fraction("exogenous_correlation", exogenous_correlation, closed=True, high=0.99)
-    _check_fraction("missing_rate", missing_rate, closed=True, high=0.99)
+        check_fraction(name, value)
+    check_fraction("loading", loading)
+    check_fraction("exogenous_correlation", exogenous_correlation, closed=True, high=0.99)
+    check_fraction("missing_rate", missing_rate, closed=True, high=0.99)
     if n_units < 2:
         raise SimulationError(f"n_units must be at least 2, got {n_units}", fix="Pass n_units=40 for example.")
     paths = SERVICE_PROFIT_CHAIN if paths is None else paths
     chain = {str(n) for lhs, preds in paths.items() for n in (lhs, *preds)}
-    sides = _node_sides(employee_instrument, customer_instrument, sorted(chain))
+    sides = node_sides(employee_instrument, customer_instrument, sorted(chain))
     extra = [c.id for inst in (employee_instrument, customer_instrument) for c in inst.constructs if c.id not in chain]
-    model = _PathModel.build(paths, extra, exogenous_correlation)
+    model = PathModel.build(paths, extra, exogenous_correlation)
     chain_nodes = frozenset(chain)
     rng = np.random.default_rng(seed)
     unit_ids = np.asarray(_unit_ids(employee_instrument, n_units), dtype=object)
@@ -698,7 +499,7 @@ def simulate_service_profit_chain(
         ("employee", employee_instrument, employees_per_unit, icc_employee),
         ("customer", customer_instrument, customers_per_unit, icc_customer),
     ):
-        sizes = _sizes(spec, n_units, rng, f"{side}s_per_unit")
+        sizes = unit_sizes(spec, n_units, rng, f"{side}s_per_unit")
         counts[side] = sizes
         index = np.repeat(np.arange(n_units), sizes)
         w = model.draw(index.size, rng, chain_nodes)
@@ -717,7 +518,7 @@ def simulate_service_profit_chain(
                                                                             icc_employee, icc_customer))
 
 
-def _truth(model: _PathModel, sides: Mapping[str, str], chain: frozenset[str],
+def _truth(model: PathModel, sides: Mapping[str, str], chain: frozenset[str],
            icc_employee: float, icc_customer: float) -> ChainTruth:
     nodes = model.nodes
     rows = [
