@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.bivariate_normal import bivariate_normal_cdf
 from analysis.errors import AnalysisError, DataError
 from analysis.polychoric import DEFAULT_MAX_CATEGORIES, polychoric
 from analysis.scoring import complete_cases, numeric_items
@@ -27,6 +28,7 @@ __all__ = [
     "AlphaResult",
     "OmegaResult",
     "OrdinalAlphaResult",
+    "OrdinalOmegaResult",
     "alpha",
     "ave",
     "composite_reliability",
@@ -34,6 +36,7 @@ __all__ = [
     "item_analysis",
     "omega",
     "ordinal_alpha",
+    "ordinal_omega",
 ]
 
 
@@ -530,9 +533,8 @@ def ordinal_alpha(items: pd.DataFrame, *, reverse: Sequence[str] | str = (),
     R: ``psych::alpha(lavCor(x, ordered = names(x)))``: ``raw_alpha``, ``average_r``,
     ``alpha.drop``.
 
-    Ordinal omega (omega from a one-factor categorical CFA estimated by WLSMV on the
-    latent-response scale) is not provided yet: it needs the WLSMV estimator of the
-    SEM package.
+    Ordinal omega (from a one-factor categorical CFA estimated by WLSMV) is
+    :func:`ordinal_omega`.
 
     References
     ----------
@@ -571,3 +573,129 @@ def ordinal_alpha(items: pd.DataFrame, *, reverse: Sequence[str] | str = (),
         correlation=result.correlation,
         thresholds=result.thresholds,
     )
+
+
+@dataclass(frozen=True)
+class OrdinalOmegaResult:
+    """Omega of one ordinal scale from a one-factor categorical CFA (WLSMV).
+
+    Attributes
+    ----------
+    omega_total
+        Omega on the latent-response scale, :math:`(\\sum\\lambda^*)^2 / ((\\sum\\lambda^*)^2
+        + \\sum(1 - \\lambda^{*2}))` with the standardized loadings :math:`\\lambda^*`.
+    omega_green_yang
+        Green & Yang's (2009) omega: the reliability of the observed sum score.
+    standardized_loadings
+        :math:`\\lambda^*` by item (``std_all`` of the WLSMV fit).
+    n, k, n_dropped
+        Cases used (complete on every item), items, cases dropped (listwise).
+    reverse
+        The items reflected before the fit.
+    converged
+        Whether the WLSMV fit converged.
+    """
+
+    omega_total: float
+    omega_green_yang: float
+    standardized_loadings: pd.Series
+    n: int
+    k: int
+    n_dropped: int
+    reverse: tuple[str, ...]
+    converged: bool
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: omega_total, omega_green_yang, n, k, n_dropped, converged."""
+        return pd.DataFrame([{"omega_total": self.omega_total, "omega_green_yang": self.omega_green_yang,
+                              "n": self.n, "k": self.k, "n_dropped": self.n_dropped, "converged": self.converged}])
+
+
+def _sum_score_covariance(thresholds: list[np.ndarray], corr: np.ndarray) -> float:
+    """``sum_ij Cov(x_i, x_j)`` of items scored 0..K-1 from their latent responses with
+    correlation ``corr`` cut at ``thresholds``: ``Cov(x_i, x_j) = sum_c sum_c' Phi2(tau_ic, tau_jc';
+    rho_ij) - (sum_c Phi(tau_ic)) (sum_c' Phi(tau_jc'))`` (Green & Yang 2009, eq. 21), with
+    ``Phi2(a, b; 1) = Phi(min(a, b))`` on the diagonal."""
+    total = 0.0
+    for i, ti in enumerate(thresholds):
+        for j, tj in enumerate(thresholds):
+            a, b = np.meshgrid(ti, tj, indexing="ij")
+            r = corr[i, j]
+            both = stats.norm.cdf(np.minimum(a, b)) if r >= 1.0 else bivariate_normal_cdf(a, b, np.full(a.shape, r))
+            total += float(both.sum()) - float(stats.norm.cdf(ti).sum()) * float(stats.norm.cdf(tj).sum())
+    return total
+
+
+def ordinal_omega(items: pd.DataFrame, *, reverse: Sequence[str] | str = (),
+                  max_categories: int = DEFAULT_MAX_CATEGORIES) -> OrdinalOmegaResult:
+    """Ordinal omega of a scale: a one-factor CFA of the items as ordered (WLSMV).
+
+    Parameters
+    ----------
+    items
+        One column per item (at least 3), integer category codes; listwise deletion.
+    reverse
+        Reverse-keyed items, reflected first (as in :func:`ordinal_alpha`).
+    max_categories
+        Most categories an item may have (see :func:`analysis.polychoric.polychoric`).
+
+    Returns
+    -------
+    OrdinalOmegaResult
+
+    Raises
+    ------
+    DataError
+        As :func:`ordinal_alpha`; an item name that is not a valid model variable name.
+
+    Notes
+    -----
+    The model ``f =~ x1 + ... + xk`` is fitted by :func:`analysis.sem.fit` with
+    ``ordered=`` (WLSMV, delta parameterization, so the latent responses have variance 1
+    and :math:`\\theta_i = 1 - \\lambda_i^{*2}`). Omega on the latent-response scale is
+
+    .. math:: \\omega = \\frac{(\\sum_i\\lambda^*_i)^2}{(\\sum_i\\lambda^*_i)^2 + \\sum_i(1 - \\lambda^{*2}_i)}
+
+    the reliability of the sum of the latent responses. Green and Yang's (2009) omega is
+    the reliability of the observed sum score: the variance of the sum score explained by
+    the factor, :math:`\\sum_{ij}` of the item covariances implied by
+    :math:`\\rho^{common}_{ij} = \\lambda^*_i\\lambda^*_j` through the thresholds, over the
+    variance of the sum score implied by the sample polychoric correlations (the diagonal
+    1) through the same thresholds (:func:`_sum_score_covariance`). R:
+    ``lavaan::cfa(model, x, ordered = items, estimator = "WLSMV", std.lv = TRUE)`` and
+    ``semTools::compRelSEM(fit)`` (``obs.var = TRUE``).
+
+    References
+    ----------
+    Green, S. B., & Yang, Y. (2009). Reliability of summed item scores using structural
+    equation modeling: An alternative to coefficient alpha. *Psychometrika*, 74, 155-167.
+    """
+    where = "ordinal_omega"
+    reversed_items = (reverse,) if isinstance(reverse, str) else tuple(reverse)
+    data, dropped = _reliability_items(items, where, min_items=3)
+    unknown = [r for r in reversed_items if r not in data.columns]
+    if unknown:
+        raise DataError(f"reverse item(s) {', '.join(map(repr, unknown))} are not among the items", where=where,
+                        fix="list in reverse= only items of the scale")
+    bad = [c for c in data.columns if not _MODEL_NAME.match(str(c))]
+    if bad:
+        raise DataError(f"item name(s) {', '.join(map(repr, bad))} are not valid model variable names",
+                        where=where, fix="rename the columns to letters, digits and underscores")
+    keyed = data.copy()
+    for name in reversed_items:
+        keyed[name] = -keyed[name]
+    names = [str(c) for c in keyed.columns]
+    factor = "omega_factor"
+    result = fit(f"{factor} =~ " + " + ".join(names), keyed, ordered=names, estimator="WLSMV")
+    est = result.estimates
+    lam = est[(est["op"] == "=~") & (est["lhs"] == factor)].set_index("rhs").loc[names, "std_all"].astype(float)
+    total = float(lam.sum()) ** 2
+    value = total / (total + float((1 - lam ** 2).sum()))
+    stats_g = result.fitted.estimator.stats[0]
+    thresholds = [np.asarray(stats_g.thresholds[v]) for v in names]
+    common = np.outer(lam, lam)
+    green_yang = _sum_score_covariance(thresholds, common) / _sum_score_covariance(thresholds, stats_g.correlation)
+    loadings = lam.rename("std_all")
+    loadings.index.name = "item"
+    return OrdinalOmegaResult(float(value), float(green_yang), loadings, len(data), len(names), int(dropped),
+                              reversed_items, bool(result.converged))

@@ -12,7 +12,7 @@ from conftest import REFERENCE_DIR, Mismatches, reference_data
 
 from analysis.errors import DataError
 from analysis.polychoric import polychoric
-from analysis.reliability import alpha, ordinal_alpha
+from analysis.reliability import alpha, ordinal_alpha, ordinal_omega
 
 WAVE2 = json.loads((REFERENCE_DIR / "expected_wave2.json").read_text())
 ORDINAL = {name: case for name, case in WAVE2.items() if case["kind"] == "ordinal_reliability"}
@@ -39,10 +39,32 @@ def test_ordinal_alpha_matches_psych_on_the_lavaan_polychoric_matrix(name):
     m.assert_none()
 
 
-@pytest.mark.skip(reason="ordinal omega (omega_total, standardized_loadings, omega_green_yang of the case) needs a "
-                         "one-factor categorical CFA by WLSMV, which waits for the analysis.sem restructuring")
-def test_ordinal_omega_matches_lavaan_wlsmv():  # pragma: no cover - a marker of the missing part
-    raise NotImplementedError
+@pytest.mark.parametrize("name", sorted(ORDINAL))
+def test_ordinal_omega_matches_lavaan_wlsmv(name):
+    """omega_total and the standardized loadings of lavaan's one-factor WLSMV CFA, and
+    semTools::compRelSEM's Green & Yang omega (the case's omega/loadings tolerances)."""
+    case = ORDINAL[name]
+    expected, tol = case["expected"], case["tolerance"]
+    items = reference_data(case["data"])[case["items"]]
+    result = ordinal_omega(items, reverse=case["reverse"])
+    assert result.converged and result.n == expected["n"]
+    m = Mismatches(name, tol["omega_abs"])
+    m.check("omega_total", expected["omega_total"], result.omega_total)
+    m.check("omega_green_yang", expected["omega_green_yang"], result.omega_green_yang)
+    m.tol = tol["loadings_abs"]
+    for item, value in expected["standardized_loadings"].items():
+        m.check(f"standardized_loadings[{item}]", value, result.standardized_loadings[item])
+    m.assert_none()
+    # the observed sum score is less reliable than the sum of the latent responses
+    assert result.omega_green_yang < result.omega_total
+
+
+def test_ordinal_omega_refuses_a_reverse_item_outside_the_scale_and_too_few_items():
+    items = reference_data("bfi.csv")[["A1", "A2", "A3"]]
+    with pytest.raises(DataError, match="'A9' are not among the items"):
+        ordinal_omega(items, reverse="A9")
+    with pytest.raises(DataError):
+        ordinal_omega(items[["A1", "A2"]])
 
 
 def test_ordinal_alpha_is_the_standardized_alpha_formula_on_the_polychoric_matrix():
