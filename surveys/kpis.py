@@ -475,11 +475,10 @@ def _upsert(conn: Connection, dialect: str, records: list[dict[str, Any]]) -> No
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    for start in range(0, len(records), 5_000):
-        statement = insert(values_table).values(records[start:start + 5_000])
-        conn.execute(statement.on_conflict_do_update(
-            index_elements=["kpi_id", "unit_id", "period"],
-            set_={"value": statement.excluded.value, "imported_at": statement.excluded.imported_at}))
+    statement = insert(values_table)
+    conn.execute(statement.on_conflict_do_update(  # one statement, executed for many rows
+        index_elements=["kpi_id", "unit_id", "period"],
+        set_={"value": statement.excluded.value, "imported_at": statement.excluded.imported_at}), records)
 
 
 def kpi_values(store: db.Store, kpi_ids: Iterable[str], periods: Iterable[str]) -> pd.DataFrame:
