@@ -39,6 +39,7 @@ SECTIONS = {
     "compare": "Where do groups differ?",
     "linkage": "The service-profit chain across units",
     "health": "Instrument health",
+    "invariance": "Same meaning across languages and waves",
     "methods": "Methods and references",
 }
 
@@ -56,6 +57,9 @@ METHODS = (
      "Fornell & Larcker (1981). R: semTools::compRelSEM, AVE"),
     ("Heterotrait-monotrait ratio (HTMT)", "are constructs distinct (discriminant validity)",
      "Henseler, Ringle & Sarstedt (2015). R: semTools::htmt"),
+    ("Measurement invariance (configural, metric, scalar; partial by score tests); latent mean differences",
+     "is each language or wave measuring the same thing",
+     "Meredith (1993); Byrne, Shavelson & Muthén (1989); Chen (2007). R: lavaan::lavTestScore"),
     ("Parallel analysis, exploratory factor analysis (minres, oblimin)", "how many factors the items hold",
      "Horn (1965); Harman (1976). R: psych::fa.parallel, psych::fa"),
     ("ICC(1), ICC(2) from a one-way ANOVA", "do units differ; are unit means reliable",
@@ -427,6 +431,34 @@ def _health(insight: Insight) -> str:
         v for k, v in insight.problems.items() if "health" in k) + ".", "note")
 
 
+def _invariance(insight: Insight) -> str:
+    """Is each language or wave measuring the same thing (:mod:`services.invariance`), per side."""
+    from services.invariance import HEADINGS, health_invariance
+
+    labels = {"level": "level", "label": "construct", "released": "released (differs between groups)"}
+    latent = {"label": "construct", "group": "group", "reference_group": "against", "mean": "latent mean difference",
+              "mean_se": "SE", "mean_pvalue": "p", "d": "d (reference SDs)", "variance_ratio": "variance ratio"}
+    parts = []
+    for side, view in insight.views.items():
+        if side not in insight.health:
+            continue
+        parts.append(f"<h3>{escape(side.capitalize())} survey</h3>")
+        try:
+            found = health_invariance(view)
+        except TandemError as exc:
+            parts.append(_p(f"Not available: {getattr(exc, 'message', exc)}", "note"))
+            continue
+        for by, result in found.items():
+            parts.append(f"<p><strong>{escape(HEADINGS[by])}</strong></p>")
+            parts.append("<ul>" + "".join(f"<li>{escape(s)}</li>" for s in result.sentences) + "</ul>")
+            if result.fitted:
+                parts.append(_table(result.levels, columns=labels, text_columns=("label", "level", "released")))
+            if len(result.latent):
+                parts.append(_table(result.latent, columns=latent, digits=3,
+                                    text_columns=("label", "group", "reference_group")))
+    return "\n".join(parts) or _p("Not available: the instrument health check did not run.", "note")
+
+
 def _methods(insight: Insight) -> str:
     rows = pd.DataFrame(METHODS, columns=["statistic", "used for", "reference"])
     body = [_table(rows, text_columns=("statistic", "used for", "reference"))]
@@ -471,6 +503,7 @@ def render_report(insight: Insight, *, generated: dt.datetime | None = None) -> 
         _section("compare", _compare(insight)),
         _section("linkage", _linkage(insight)),
         _section("health", _health(insight)),
+        _section("invariance", _invariance(insight)),
         _section("methods", _methods(insight)),
     ]
     nav = "".join(f'<li><a href="#{k}">{escape(v)}</a></li>' for k, v in SECTIONS.items())

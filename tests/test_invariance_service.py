@@ -129,3 +129,23 @@ def test_unknown_column_or_construct_says_how_to_fix(instrument, shifted):
         measurement_invariance(view, by="unit")
     with pytest.raises(TandemError, match="no construct 'comunication'"):
         measurement_invariance(view, by="wave", constructs=("comunication",))
+
+
+def test_the_report_answers_the_language_and_wave_questions(instrument, shifted):
+    """The HTML report's invariance section carries the same sentences as the service."""
+    from html import unescape
+
+    from reports.html import SECTIONS, render_report
+    from services.insight import collect_insight
+
+    item, view, _ = shifted
+    insight = collect_insight(file_dataset({"employee": (instrument, view.data.frame)}, name="test"), bootstrap=0)
+    html = unescape(render_report(insight))
+    section = html[html.index('<section id="invariance">'):]
+    section = section[:section.index("</section>")]
+    assert SECTIONS["invariance"] in section
+    for sentence in health_invariance(insight.views["employee"])["language"].sentences:
+        assert sentence in section
+    assert f"Is the German version measuring the same thing? Partly: in Communication, item {item}" in section
+    assert "Did the respondents of wave 2026 read the items as those of wave 2025 did? Yes" in section
+    assert "latent mean difference" in section
