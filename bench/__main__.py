@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 #: The benchmarks in the order the docs present them.
-BENCHMARKS = ("store", "sem", "health", "drivers", "linkage", "pages", "inputs", "polychoric", "power", "import")
+BENCHMARKS = ("store", "sem", "health", "drivers", "linkage", "pages", "inputs", "polychoric", "wlsmv", "power",
+              "import")
 
 
 def main(argv: list[str] | None = None) -> int:
