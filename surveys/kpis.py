@@ -315,7 +315,7 @@ def _chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise KpiError("no such file", where=str(path), fix="Give the path of the KPI values CSV file.")
     try:
         with pd.read_csv(path, chunksize=chunk_rows, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                         skipinitialspace=True) as reader:
+                         skipinitialspace=True, skip_blank_lines=False) as reader:  # lines stay the file's
             yield from reader
     except UnicodeDecodeError as exc:
         raise KpiError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x})", where=str(path),
@@ -363,6 +363,8 @@ class _Checker:
         cells = zip(*(frame[columns[c]].tolist() for c in COLUMNS), strict=True)
         for line, (unit, period_text, kpi, value_text) in enumerate(cells, start=first_line):
             unit, kpi, value_text = unit.strip()[:MAX_CELL + 1], kpi.strip()[:MAX_CELL + 1], value_text.strip()
+            if not (unit or kpi or value_text or period_text.strip()):
+                continue  # a blank line
             problems_before = self.count
             try:
                 period = parse_period(period_text[:MAX_CELL])

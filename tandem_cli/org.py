@@ -42,11 +42,11 @@ def tree_lines(org: Organisation, *, depth: int | None = None) -> list[str]:
         count = f"  ({below[unit]} {lowest}{'' if below[unit] == 1 else 's'})" if u.level != lowest else ""
         lines.append(f"{prefix}{branch}{u.id}  {u.name}  [{u.level}]{count}")
         kids = org.children(unit)
+        inner = prefix + ("" if level == 0 else ("   " if last else "│  "))
         if depth is not None and level >= depth:
             if kids:
-                lines.append(f"{prefix}{'   ' if last or level == 0 else '│  '}… {len(org.subtree(unit)) - 1} units below")
+                lines.append(f"{inner}   … {len(org.subtree(unit)) - 1} units below")
             return
-        inner = prefix + ("" if level == 0 else ("   " if last else "│  "))
         for i, child in enumerate(kids):
             walk(child, inner, i == len(kids) - 1, level + 1)
 
