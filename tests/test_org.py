@@ -241,6 +241,23 @@ def test_a_campaign_without_units_takes_the_leaves_of_the_organisation_in_force(
     assert [u.id for u in cp.get_campaign(any_store, "ee1").instrument.units] == ["store_01", "store_02", "store_03"]
 
 
+def test_answers_and_imports_of_an_org_campaign_are_checked_against_its_units(any_store):
+    import pandas as pd
+
+    from surveys import responses
+
+    org_store.import_organisation(any_store, parse_organisation(ORG), as_of="2026-01-01")
+    cp.create_campaign(any_store, without_units_survey(), campaign_id="ee1")
+    cp.open_campaign(any_store, "ee1")
+    token = cp.invite(any_store, "ee1", unit="store_02", count=1)[0]
+    answers = {"role": "staff", "sat": 4, "bored": 2, "ms_1": 5, "ms_2": 1, "enps": 9}
+    cp.submit(any_store, "ee1", answers, token=token, language="en")
+    assert responses.responses_frame(any_store, "ee1")["unit"].tolist() == ["store_02"]
+    with pytest.raises(responses.ImportRefused, match="row 1: unit"):
+        responses.import_frame(any_store, "ee1", pd.DataFrame([{**answers, "unit": "north"}]))
+    assert responses.import_frame(any_store, "ee1", pd.DataFrame([{**answers, "unit": "store_03"}])) == 1
+
+
 def test_a_campaign_can_take_the_units_of_a_chosen_level(any_store):
     org_store.import_organisation(any_store, parse_organisation(ORG), as_of="2026-01-01")
     campaign = cp.create_campaign(any_store, without_units_survey(), campaign_id="ee1", unit_level="district")
