@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.errors import DataError
 from services.selection import HIDDEN_LABEL, SideView
 from surveys.errors import TandemError
 
@@ -91,8 +92,10 @@ class InstrumentInvariance:
         but the reference; a hidden or too small group gets the reason it is not answered).
     sentences
         The answers and the notes on left-out groups and constructs, in order.
-    results
-        Construct -> its :class:`analysis.sem.invariance.InvarianceResult`.
+
+    The fitted models themselves stay inside this module: their case counts per construct
+    could differ from a group's size by respondents who skipped a construct, a group the
+    policy never measured.
     """
 
     side: str
@@ -104,7 +107,6 @@ class InstrumentInvariance:
     latent: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LATENT_COLUMNS))
     answers: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     sentences: tuple[str, ...] = ()
-    results: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def fitted(self) -> bool:
@@ -235,8 +237,10 @@ def measurement_invariance(view: SideView, *, by: str, constructs: Sequence[str]
         model = f"{construct.id} =~ " + " + ".join(items)
         try:
             result = invariance(model, part, _GROUP, missing=missing, rule=rule, **fit_options)
-        except TandemError as exc:
-            skipped.append(f"{label_of[construct.id]}: not compared ({getattr(exc, 'what', exc)}).")
+        except TandemError as exc:  # the reason in general words: a data error may name a count of cases
+            why = ("the answers do not allow it, e.g. an item without variance or too few complete answers in a "
+                   "group" if isinstance(exc, DataError) else "the model cannot be estimated in these groups")
+            skipped.append(f"{label_of[construct.id]}: not compared ({why}).")
             continue
         name = {"construct": construct.id, "label": label_of[construct.id]}
         results[construct.id] = result
@@ -259,7 +263,7 @@ def measurement_invariance(view: SideView, *, by: str, constructs: Sequence[str]
     partly = [n for n, state in zip(groups["note"], groups["status"], strict=True) if state == "used" and n]
     sentences = (*(f"{q} {a}" for q, a in answers.values()), *partly, *skipped)
     return InstrumentInvariance(view.side, by, reference, groups, table, level_table, latent, answers,
-                                tuple(sentences), results)
+                                tuple(sentences))
 
 
 def health_invariance(view: SideView, **options: Any) -> dict[str, InstrumentInvariance]:
