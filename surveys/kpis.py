@@ -63,7 +63,7 @@ from surveys import org_store
 from surveys import store as db
 from surveys.errors import TandemError, did_you_mean, suggestion_budget
 from surveys.limits import RULE as SIZE_RULE
-from surveys.organisation import Organisation
+from surveys.organisation import Organisation, ProblemCollector
 from surveys.problems import InstrumentError, Problem
 from surveys.question_types import UNIT_ID
 from surveys.schema import kpi_definitions
@@ -337,13 +337,8 @@ class _Checker:
         self.declared = definitions(store)
         self.units: dict[str, set[str]] = {}
         self.seen: dict[tuple[str, str, str], int] = {}
-        self.problems: list[Problem] = []
-        self.count = 0
-
-    def add(self, line: int, item: str, rule: str, message: str, fix: str) -> None:
-        self.count += 1
-        if len(self.problems) < MAX_LISTED:
-            self.problems.append(Problem(self.source, line, 0, item[:70], rule, message, fix))
+        self.found = ProblemCollector(source, limit=MAX_LISTED)
+        self.add = self.found.add
 
     def units_of(self, period: str) -> set[str]:
         if period not in self.units:
@@ -365,7 +360,7 @@ class _Checker:
             unit, kpi, value_text = unit.strip()[:MAX_CELL + 1], kpi.strip()[:MAX_CELL + 1], value_text.strip()
             if not (unit or kpi or value_text or period_text.strip()):
                 continue  # a blank line
-            problems_before = self.count
+            problems_before = self.found.count
             try:
                 period = parse_period(period_text[:MAX_CELL])
             except KpiError:
@@ -390,7 +385,7 @@ class _Checker:
                 self.add(line, unit, "bad-value", f"'{clean_text(value_text[:30], multiline=False)}' is not a number",
                          "Write the value as a plain number with a decimal point (12.5), no unit or thousands "
                          "separator.")
-            if self.count > problems_before:
+            if self.found.count > problems_before:
                 continue
             key = (kpi, unit, period)
             if key in self.seen:
@@ -447,13 +442,7 @@ def import_kpis(store: db.Store, path: str | Path, *, chunk_rows: int = CHUNK_RO
             checker.check(chunk, rows + 2, columns)
             rows += len(chunk)
             step("checking", rows)
-    if checker.count:
-        listed = list(checker.problems)
-        if checker.count > len(listed):
-            listed.append(Problem(str(path), listed[-1].line, 1, "", "more-problems",
-                                  f"{checker.count - len(listed):,} more problems are not listed",
-                                  "Fix the problems above and import again."))
-        raise KpiImportRefused(listed)
+    checker.found.raise_if_any(KpiImportRefused)
     if rows == 0:
         raise KpiError("the file has no rows", where=str(path), fix="Add one row per unit, period and KPI.")
     kpis, periods = {k for k, _, _ in checker.seen}, {p for _, _, p in checker.seen}

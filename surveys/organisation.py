@@ -52,7 +52,7 @@ from surveys.text import clean_text
 
 __all__ = [
     "MAX_ATTRIBUTES", "MAX_FIELD", "MAX_MANAGERS", "MAX_ORG_BYTES", "MAX_UNITS", "OrgUnit", "Organisation",
-    "OrganisationError", "parse_organisation", "read_organisation",
+    "OrganisationError", "ProblemCollector", "parse_organisation", "read_organisation",
 ]
 
 #: Largest organisation file accepted (20 MiB: 100,000 units of 200 characters).
@@ -251,27 +251,35 @@ class Organisation:
 # --------------------------------------------------------------------------- reading
 
 
-class _Collector:
-    """Problems of one file, capped at :data:`MAX_PROBLEMS` listed (all counted)."""
+class ProblemCollector:
+    """Problems of one data file, in the order found, capped at ``limit`` listed (all are counted).
 
-    def __init__(self, source: str) -> None:
+    Shared by the organisation and KPI files (:mod:`surveys.kpis`): ``add`` one problem,
+    then ``raise_if_any(ErrorClass)`` raises every problem at once, with a last line saying
+    how many more were found than listed.
+    """
+
+    def __init__(self, source: str, *, limit: int = MAX_PROBLEMS) -> None:
         self.source = source
+        self.limit = limit
         self.problems: list[Problem] = []
         self.count = 0
 
     def add(self, line: int, item: str, rule: str, message: str, fix: str = "", column: int = 0) -> None:
+        """Record one problem (``line`` and ``column`` 1-based, 0 for the whole file)."""
         self.count += 1
-        if len(self.problems) < MAX_PROBLEMS:
+        if len(self.problems) < self.limit:
             self.problems.append(Problem(self.source, line, column, item[:70], rule, message, fix))
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, error: type[InstrumentError] | None = None) -> None:
+        """Raise ``error`` (default :class:`OrganisationError`) with every problem, if any was found."""
         if self.count:
             problems = list(self.problems)
             if self.count > len(problems):
                 problems.append(Problem(self.source, problems[-1].line, problems[-1].column + 1, "", "more-problems",
                                         f"{self.count - len(problems):,} more problems are not listed",
-                                        "Fix the problems above and validate again."))
-            raise OrganisationError(problems)
+                                        "Fix the problems above and check the file again."))
+            raise (error or OrganisationError)(problems)
 
 
 def read_organisation(path: str | Path) -> Organisation:
@@ -286,7 +294,7 @@ def read_organisation(path: str | Path) -> Organisation:
     """
     source = str(path)
     target = Path(path)
-    problems = _Collector(source)
+    problems = ProblemCollector(source)
     try:
         size = target.stat().st_size
         if not target.is_file():
@@ -310,7 +318,7 @@ def read_organisation(path: str | Path) -> Organisation:
     return parse_organisation(text, source=source)
 
 
-def _rows(text: str, problems: _Collector) -> Iterator[tuple[int, list[str]]]:
+def _rows(text: str, problems: ProblemCollector) -> Iterator[tuple[int, list[str]]]:
     """``(first line, cells)`` of each CSV record (a quoted cell may span lines)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     line = 1
@@ -329,7 +337,7 @@ def _rows(text: str, problems: _Collector) -> Iterator[tuple[int, list[str]]]:
 
 def parse_organisation(text: str, *, source: str = "<text>") -> Organisation:
     """Validate an organisation given as CSV text (see :func:`read_organisation`)."""
-    problems = _Collector(source)
+    problems = ProblemCollector(source)
     if len(text) > MAX_ORG_BYTES:
         problems.add(0, "", SIZE_RULE, "the text is longer than an organisation file may be",
                      f"Check that this is the organisation file (at most {MAX_UNITS:,} units).")
@@ -342,7 +350,7 @@ def parse_organisation(text: str, *, source: str = "<text>") -> Organisation:
     return Organisation(units or [])
 
 
-def _header(cells: list[str], problems: _Collector) -> dict[str, int] | None:
+def _header(cells: list[str], problems: ProblemCollector) -> dict[str, int] | None:
     names = [clean_text(c, multiline=False).strip().lower() for c in cells]
     columns: dict[str, int] = {}
     for index, name in enumerate(names):
@@ -369,7 +377,7 @@ def _header(cells: list[str], problems: _Collector) -> dict[str, int] | None:
     return None if problems.count else columns
 
 
-def _units(text: str, problems: _Collector) -> list[OrgUnit] | None:
+def _units(text: str, problems: ProblemCollector) -> list[OrgUnit] | None:
     rows = _rows(text, problems)
     first = next(rows, None)
     if first is None:
@@ -402,7 +410,7 @@ def _cell(cells: list[str], index: int | None) -> str:
 
 
 def _unit(line: int, cells: list[str], columns: dict[str, int], attribute_columns: dict[str, int],
-          problems: _Collector) -> OrgUnit | None:
+          problems: ProblemCollector) -> OrgUnit | None:
     too_long = [i for i, c in enumerate(cells) if len(c) > MAX_FIELD]
     for index in too_long:
         problems.add(line, "", SIZE_RULE, f"a cell of {len(cells[index]):,} characters (at most {MAX_FIELD:,})",
@@ -451,7 +459,7 @@ def _unit(line: int, cells: list[str], columns: dict[str, int], attribute_column
     return OrgUnit(unit_id, name, parent, level, tuple(managers), attributes, line)
 
 
-def _tree_rules(units: list[OrgUnit], problems: _Collector) -> None:
+def _tree_rules(units: list[OrgUnit], problems: ProblemCollector) -> None:
     """Duplicate ids, unknown parents, cycles, one root, then (on a sound tree) levels following depth.
 
     A unit whose row has other problems (a bad address, no name) still takes part, so
@@ -483,7 +491,7 @@ def _tree_rules(units: list[OrgUnit], problems: _Collector) -> None:
         _levels(Organisation(by_id.values()), problems)
 
 
-def _cycles(by_id: dict[str, OrgUnit], problems: _Collector) -> int:
+def _cycles(by_id: dict[str, OrgUnit], problems: ProblemCollector) -> int:
     """Report each cycle of parent links once, on the line of its first unit in the file; return how many."""
     found = 0
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
@@ -508,7 +516,7 @@ def _cycles(by_id: dict[str, OrgUnit], problems: _Collector) -> int:
     return found
 
 
-def _levels(org: Organisation, problems: _Collector) -> None:
+def _levels(org: Organisation, problems: ProblemCollector) -> None:
     """Each level name at one depth, each depth one level name (the most common one wins)."""
     at: dict[int, Counter[str]] = {}
     for unit_id, unit in org.units.items():
