@@ -91,8 +91,8 @@ MAX_KPIS = 500
 MAX_CELL = 200
 
 KPI_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_QUARTER = re.compile(r"(\d{4})[Qq]([1-4])")
-_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+_QUARTER = re.compile(r"([12][0-9]{3})[Qq]([1-4])")
+_MONTH = re.compile(r"([12][0-9]{3})-(0[1-9]|1[0-2])")
 _KEYS = {"label", "higher_is_better", "measure", "aggregation", "weight"}
 
 

@@ -135,7 +135,7 @@ def test_period_bounds_and_bad_periods():
     assert kpis.period_bounds("2026Q1") == (dt.date(2026, 1, 1), dt.date(2026, 3, 31))
     assert kpis.period_bounds("2024-02") == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
     assert kpis.period_bounds("2026Q4") == (dt.date(2026, 10, 1), dt.date(2026, 12, 31))
-    for bad in ("2026Q5", "2026-13", "Q3 2026", "2026", ""):
+    for bad in ("2026Q5", "2026-13", "Q3 2026", "2026", "", "0000Q1", "0000-01", "٢٠٢٦Q1", "2٠٢٦Q1"):
         with pytest.raises(kpis.KpiError, match="2026Q3"):
             kpis.parse_period(bad)
 
