@@ -169,9 +169,10 @@ def test_a_factor_keeps_two_invariant_intercepts_so_means_may_not_be_compared():
     invariant indicators per factor), so scalar invariance fails and latent means are not comparable."""
     data = _simulate(5, intercept_shift={"a2": 0.8, "a3": -0.8, "a4": 0.9})
     inv = invariance(SIM_MODEL, data, "group", rule="score")
-    released = [t for t in inv.group_partial if t.startswith("a")]
-    assert len(released) == 2
+    released = [t for t in inv.released["term"] if t.startswith("a")]
+    assert len(released) == 2 and set(inv.released["stage"]) == {"scalar"}
     assert inv.level == "metric" and not inv.comparable and inv.latent is None
+    assert inv.group_partial == () and inv.final == "metric"
     assert "intercepts differ" in inv.reason and inv.table.iloc[-1]["model"] == "partial scalar"
 
 

@@ -63,7 +63,8 @@ class InvarianceResult:
     level
         The strongest level that holds (:data:`LEVELS`).
     group_partial
-        The released terms of the final model (lavaan ``group.partial``).
+        The released terms of the final model, the last that holds (lavaan
+        ``group.partial``); a failed step's releases are in ``released`` and ``table``.
     released
         The search's steps (:data:`RELEASE_COLUMNS`): the term, its score test ``X2`` on
         ``df`` (groups - 1), ``pvalue``, the Holm-adjusted ``pvalue_adj`` over the
@@ -186,7 +187,7 @@ def invariance(model: str, data: pd.DataFrame, group: str, *, missing: str = "li
     partial: list[str] = []
     released_rows: list[dict] = []
     score_tests: dict[str, Any] = {}
-    level = "configural"
+    level, kept = "configural", ()
     for stage in ("metric", "scalar"):
         partial += user[_CLASS[stage]]
         full, final, new_terms, steps, holds, tests = state.run(stage, accepted, tuple(partial))
@@ -201,14 +202,14 @@ def invariance(model: str, data: pd.DataFrame, group: str, *, missing: str = "li
             released_rows += [dict(row, step=len(released_rows) + i + 1) for i, row in enumerate(steps)]
         if not holds:
             break
-        level = f"partial {stage}" if partial else stage
+        level, kept = (f"partial {stage}" if partial else stage), tuple(partial)
         accepted, accepted_name = final, (f"partial {stage}" if steps else stage)
     table = pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
     groups = fits["configural"].groups
     latent, reason = None, _not_comparable(level)
     if level in ("scalar", "partial scalar"):
         latent, reason = latent_differences(accepted), ""
-    return InvarianceResult(table, fits, level, tuple(partial),
+    return InvarianceResult(table, fits, level, kept,
                             pd.DataFrame(released_rows, columns=RELEASE_COLUMNS), score_tests, latent,
                             str(groups[0]) if groups else "", reason, accepted_name)
 
