@@ -397,13 +397,14 @@ class _Checker:
         return records
 
 
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
 def _number(text: str) -> float | None:
-    if not text or len(text) > 50:
+    """A plain finite decimal number (``12.5``, ``-3``, ``1e6``); no separators, no other scripts' digits."""
+    if len(text) > 50 or not _NUMBER.fullmatch(text):
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
+    value = float(text)
     return value if math.isfinite(value) else None
 
 

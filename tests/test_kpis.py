@@ -169,12 +169,16 @@ def test_every_refused_row_is_reported_and_nothing_is_stored(store, tmp_path):
         "s 2,2026Q3,complaints,1",       # 10 not a unit id
         "",                              # 11 a blank line is skipped, and keeps the lines of the file
         "s2,2026Q3,complaints,",         # 12 no value
+        "s3,2026Q3,complaints,1_000",    # 13 a separator
+        "s4,2026Q3,complaints,1e999",    # 14 not finite
+        "s5,2026Q3,complaints,-.5e2",    # 15 fine
     ])
     with pytest.raises(kpis.KpiImportRefused) as caught:
         kpis.import_kpis(store, path, chunk_rows=3)
     found = [(p.line, p.rule) for p in caught.value.problems]
     assert found == [(3, "bad-period"), (4, "unknown-unit"), (5, "unknown-kpi"), (6, "bad-value"),
-                     (7, "bad-value"), (8, "duplicate"), (9, "unknown-unit"), (10, "bad-unit-id"), (12, "bad-value")]
+                     (7, "bad-value"), (8, "duplicate"), (9, "unknown-unit"), (10, "bad-unit-id"), (12, "bad-value"),
+                     (13, "bad-value"), (14, "bad-value")]
     message = caught.value.message
     assert "Did you mean 'complaints'?" in message and "first on line 2" in message
     assert "tandem org import FILE --as-of 2025-10-01" in message
