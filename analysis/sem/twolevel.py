@@ -42,9 +42,9 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.errors import DataError, ModelSpecificationError
+from analysis.sem.cluster_likelihood import ClusterStats, em_saturated, fit_blocks, loglik
 from analysis.sem.fit_measures import likelihood_measures, saturated_loglik
 from analysis.sem.matrices import Model
-from analysis.sem.ml import inverse_pd
 from analysis.sem.optimizer import CONVERGED_GRADIENT
 from analysis.sem.partable import DisjointSets, ParameterTable, _is_number, build_table, structure_of
 from analysis.sem.results import ESTIMATE_COLUMNS, SEMResult
@@ -97,217 +97,6 @@ def split_levels(model: str) -> tuple[str, str]:
                                       where="model syntax",
                                       fix="add the missing level (three levels are not supported)")
     return "\n".join(parts[1]), "\n".join(parts[2])
-
-
-@dataclass(frozen=True)
-class ClusterStats:
-    """The sufficient statistics of two-level data.
-
-    ``n`` cases in ``J`` clusters; the first ``p_y`` variables are split (within and
-    between parts), the others between-only (constant within a cluster). ``within`` is the
-    pooled within-cluster SSCP of the split variables ``sum_j sum_i (y_ij - ybar_j)(y_ij - ybar_j)'``;
-    each cluster has the vector ``u_j = (ybar_j, z_j)``; per distinct cluster size
-    ``sizes[k]``: ``counts[k]`` clusters, ``sums[k]`` the sum of their ``u_j`` and
-    ``cross[k]`` the sum of ``u_j u_j'``."""
-
-    n: int
-    J: int
-    p_y: int
-    within: np.ndarray
-    sizes: np.ndarray
-    counts: np.ndarray
-    sums: np.ndarray
-    cross: np.ndarray
-    log_sizes: float          # sum_j log n_j
-    grand_mean: np.ndarray    # case means of the split variables, cluster means of the others
-    between_cov: np.ndarray   # covariance of the u_j (/J), for start values
-    u: np.ndarray             # the u_j (J x q), for lavaan's EM of the saturated model
-    n_j: np.ndarray           # cluster sizes
-    y1y1: np.ndarray          # sum_i y_i y_i' of the split variables (uncentred)
-
-    @classmethod
-    def of(cls, y: np.ndarray, z: np.ndarray, cluster: np.ndarray) -> ClusterStats:
-        codes, _ = pd.factorize(cluster)
-        n_j = np.bincount(codes)
-        p_y = y.shape[1]
-        data = np.hstack([y, z])
-        u = np.zeros((len(n_j), data.shape[1]))
-        np.add.at(u, codes, data)
-        u /= n_j[:, None]
-        dev = y - u[codes, :p_y]
-        within = dev.T @ dev
-        sizes = np.unique(n_j)
-        counts = np.array([int(np.sum(n_j == s)) for s in sizes])
-        sums = np.array([u[n_j == s].sum(axis=0) for s in sizes])
-        cross = np.array([u[n_j == s].T @ u[n_j == s] for s in sizes])
-        centred = u - u.mean(axis=0)
-        grand = np.concatenate([y.mean(axis=0), u[:, p_y:].mean(axis=0)])
-        return cls(y.shape[0], len(n_j), p_y, within, sizes, counts, sums, cross, float(np.sum(np.log(n_j))),
-                   grand, centred.T @ centred / len(n_j), u, n_j, y.T @ y)
-
-
-def loglik(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray, *, derivatives: bool = False):
-    """The two-level normal log-likelihood; with ``derivatives`` also ``dL/dS_W``, ``dL/dS_B``
-    (entries taken as independent) and ``dL/dmu``. ``-inf`` if a matrix is not positive definite.
-
-    ``s_w`` covers the split variables, ``s_b`` and ``mu`` all (split, then between-only).
-    Per cluster, ``u_j = (ybar_j, z_j)`` is normal with covariance
-    ``V_j = S_B + [S_W / n_j on the split block]``, independent of the within deviations, so
-    ``logl = sum_j [-(n_j - 1) p_y/2 log 2 pi - (n_j - 1)/2 log|S_W| - tr(S_W^-1 W_j)/2
-    - p_y/2 log n_j + log N(u_j; mu, V_j)]``; without between-only variables this is the
-    formula of the module docstring (``|S_W + n_j S_B| = n_j^p |V_j|``)."""
-    q, py = len(mu), cs.p_y
-    inv_w = inverse_pd(s_w)
-    if inv_w is None:
-        return (-math.inf, None, None, None) if derivatives else -math.inf
-    k_w, logdet_w = inv_w
-    log2pi = math.log(2 * math.pi)
-    ll = (-0.5 * (cs.n - cs.J) * py * log2pi - 0.5 * cs.J * q * log2pi - 0.5 * (cs.n - cs.J) * logdet_w
-          - 0.5 * float(np.sum(k_w * cs.within)) - 0.5 * py * cs.log_sizes)
-    if derivatives:
-        g_w = -0.5 * (cs.n - cs.J) * k_w + 0.5 * k_w @ cs.within @ k_w
-        g_b = np.zeros_like(s_b)
-        g_mu = np.zeros(q)
-    for s, c, m, cross in zip(cs.sizes, cs.counts, cs.sums, cs.cross, strict=True):
-        v = s_b.copy()
-        v[:py, :py] += s_w / s
-        inv_v = inverse_pd(v)
-        if inv_v is None:
-            return (-math.inf, None, None, None) if derivatives else -math.inf
-        k_v, logdet_v = inv_v
-        mm = cross - np.outer(mu, m) - np.outer(m, mu) + c * np.outer(mu, mu)
-        ll -= 0.5 * c * logdet_v + 0.5 * float(np.sum(k_v * mm))
-        if derivatives:
-            gv = -0.5 * c * k_v + 0.5 * k_v @ mm @ k_v
-            g_b += gv
-            g_w += gv[:py, :py] / s
-            g_mu += k_v @ (m - c * mu)
-    if derivatives:
-        return ll, g_w, g_b, g_mu
-    return ll
-
-
-# ----------------------------------------------------------------------------- unrestricted models
-def _lower_mask(p: int, blocks: list[list[int]]) -> np.ndarray:
-    mask = np.zeros((p, p), dtype=bool)
-    for b in blocks:
-        for i in b:
-            for j in b:
-                mask[max(i, j), min(i, j)] = True
-    return mask
-
-
-def _fit_blocks(cs: ClusterStats, blocks_w: list[list[int]],
-                blocks_b: list[list[int]]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """ML of S_W, S_B block-diagonal over ``blocks_w`` / ``blocks_b`` (free within a block) and
-    free mu, by L-BFGS on Cholesky factors (the saturated model: one block per level; the
-    baseline: singletons, the exogenous covariates one block)."""
-    py, q = cs.p_y, len(cs.grand_mean)
-    mask_w, mask_b = _lower_mask(py, blocks_w), _lower_mask(q, blocks_b)
-    rw, cw = np.nonzero(mask_w)
-    rb, cb = np.nonzero(mask_b)
-    kw, kb = len(rw), len(rb)
-    s_w0 = cs.within / (cs.n - cs.J)
-    s_b0 = cs.between_cov.copy()
-    s_b0[:py, :py] -= s_w0 * cs.J / cs.n
-    ev, evec = np.linalg.eigh(s_b0)
-    s_b0 = (evec * np.maximum(ev, 0.05 * max(float(np.diag(s_b0).mean()), 1e-3))) @ evec.T
-
-    def chol(s, blocks):  # block by block: variables in no block (within-only at level 2) get zero rows
-        out = np.zeros_like(s)
-        for b in blocks:
-            out[np.ix_(b, b)] = np.linalg.cholesky(s[np.ix_(b, b)])
-        return out
-
-    x0 = np.concatenate([chol(s_w0, blocks_w)[rw, cw], chol(s_b0, blocks_b)[rb, cb], cs.grand_mean])
-
-    def unpack(x):
-        lw, lb = np.zeros((py, py)), np.zeros((q, q))
-        lw[rw, cw], lb[rb, cb] = x[:kw], x[kw:kw + kb]
-        return lw, lb, x[kw + kb:]
-
-    def objective(x):
-        lw, lb, mu = unpack(x)
-        ll, g_w, g_b, g_mu = loglik(cs, lw @ lw.T, lb @ lb.T, mu, derivatives=True)
-        if not np.isfinite(ll):
-            return 1e10, np.zeros_like(x)
-        d_lw = (g_w + g_w.T) @ lw
-        d_lb = (g_b + g_b.T) @ lb
-        return -ll / cs.n, -np.concatenate([d_lw[rw, cw], d_lb[rb, cb], g_mu]) / cs.n
-
-    res = optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
-                            options={"maxiter": 20_000, "maxfun": 40_000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 30})
-    lw, lb, mu = unpack(res.x)
-    s_w, s_b = lw @ lw.T, lb @ lb.T
-    return loglik(cs, s_w, s_b, mu), s_w, s_b, mu
-
-
-def em_saturated(cs: ClusterStats, tol: float = 1e-4, max_iter: int = 5000,
-                 min_variance: float = 1e-5) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """lavaan's saturated two-level model (``lav_mvnorm_cluster_em_sat``, used for h1 with
-    complete data): EM from identity matrices, stopped when the logl gains less than ``tol``,
-    so ``unrestricted_logl``, ``chisq`` and ``srmr_between`` are lavaan's even where its EM
-    stops short of the ML (near a zero between variance). Returns ``(logl, S_W, S_B, mu)``
-    with ``mu`` the total means (within + between)."""
-    py, q = cs.p_y, len(cs.grand_mean)
-    pz = q - py
-    sigma_w, sigma_b = np.eye(py), np.eye(py)
-    sigma_yz = np.zeros((py, pz))
-    mu_w, mu_b = np.zeros(py), np.zeros(py)
-    z = cs.u[:, py:]
-    mu_z = z.mean(axis=0)
-    zc = z - mu_z
-    sigma_zz = zc.T @ zc / cs.J
-
-    def implied(s_w, s_b, s_yz, m_w, m_b):
-        big = np.zeros((q, q))
-        big[:py, :py], big[:py, py:], big[py:, :py], big[py:, py:] = s_b, s_yz, s_yz.T, sigma_zz
-        return s_w, big, np.concatenate([m_w + m_b, mu_z])
-
-    fx_old = loglik(cs, np.eye(py), np.eye(q), np.zeros(q))
-    out = implied(sigma_w, sigma_b, sigma_yz, mu_w, mu_b)
-    fx = fx_old
-    for _ in range(max_iter):
-        mu_y = mu_w + mu_b
-        sigma_1 = np.hstack([sigma_yz, sigma_b])
-        mu = np.concatenate([mu_z, mu_y])
-        cw2, cb = np.zeros((py, py)), np.zeros((py, py))
-        mw, mb, zy = np.zeros(py), np.zeros(py), np.zeros((pz, py))
-        for nj in cs.sizes:
-            sel = cs.n_j == nj
-            ybar = cs.u[sel, :py]
-            b_j = np.hstack([cs.u[sel, py:], ybar])
-            sigma_j = sigma_w + nj * sigma_b
-            omega = np.block([[sigma_zz, sigma_yz.T], [sigma_yz, sigma_j / nj]])
-            s1_inv = sigma_1 @ np.linalg.inv(omega)
-            ev = (b_j - mu) @ s1_inv.T + mu_b
-            covv = int(sel.sum()) * (sigma_b - s1_inv @ sigma_1.T)
-            evv = (covv + covv.T) / 2 + ev.T @ ev
-            mw += nj * (ybar - ev).sum(axis=0)
-            mb += ev.sum(axis=0)
-            cw2 += nj * (evv - ybar.T @ ev - ev.T @ ybar)
-            cb += evv
-            if pz:
-                zy += cs.u[sel, py:].T @ ev
-        m_ws, m_bs = mw / cs.n, mb / cs.J
-        sigma_w = (cs.y1y1 + cw2) / cs.n - np.outer(m_ws, m_ws)
-        sigma_b = cb / cs.J - np.outer(m_bs, m_bs)
-        if pz:
-            sigma_yz = (zy / cs.J - np.outer(mu_z, m_bs)).T
-        mu_w, mu_b = m_ws, m_bs
-        s_w, s_b, mu_all = implied(sigma_w, sigma_b, sigma_yz, mu_w, mu_b)
-        zero = np.diag(s_w) < min_variance
-        if zero.any():
-            s_w = s_w.copy()
-            s_w[:, zero] = s_w[zero, :] = 0.0
-            s_w[zero, zero] = min_variance
-            sigma_w = s_w.copy()
-        out = (s_w, s_b, mu_all)
-        fx = loglik(cs, s_w, s_b, mu_all)
-        if fx - fx_old < tol:
-            break
-        fx_old = fx
-    return fx, out[0], out[1], out[2]
 
 
 # ----------------------------------------------------------------------------- the model
@@ -669,7 +458,7 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
     p_y, q = cs.p_y, len(ov)
     bs = sorted(int(i) for i in est.b_stat)   # the variables with a between part
     if len(est.wo_stat):  # within-only variables: the ML of the saturated model
-        logl_h1, sw_h1, sb_h1, _ = _fit_blocks(cs, [list(range(p_y))], [bs])
+        logl_h1, sw_h1, sb_h1, _ = fit_blocks(cs, [list(range(p_y))], [bs])
     else:  # lavaan's EM, with its stopping rule
         logl_h1, sw_h1, sb_h1, _ = em_saturated(cs)
     logl_h1 -= logl_x
@@ -680,7 +469,7 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
 
     blocks_w = independence(list(range(p_y)), table_w.structure.exo_x)
     blocks_b = independence(bs, table_b.structure.exo_x)
-    logl_b = _fit_blocks(cs, blocks_w, blocks_b)[0] - logl_x
+    logl_b = fit_blocks(cs, blocks_w, blocks_b)[0] - logl_x
     k = len(table_b.fixed_exo)
     base_npar = sum(len(b) * (len(b) + 1) // 2 for b in blocks_w + blocks_b) + q - k * (k + 3) // 2
     df, base_df = ndat - npar, ndat - base_npar
