@@ -241,12 +241,12 @@ def _fit_twolevel(model: str, data: pd.DataFrame, cluster: str | None, *, group,
                                       where=where, fix="add 'level: 1' / 'level: 2' blocks, or drop cluster=")
     for bad, name, fix in ((group is not None, "groups", "drop group="),
                            (bool(group_equal), "group_equal", "drop group_equal="),
-                           (missing != "listwise", "FIML (missing values)", "use missing='listwise'"),
+                           (missing not in ("listwise", "fiml"), f"missing='{missing}'", "use missing='listwise'"),
                            (bool(bootstrap), "the bootstrap", "drop bootstrap=")):
         if bad:
             raise ModelSpecificationError(f"{name} are not supported in two-level models yet", where=where, fix=fix)
     with limit_blas_threads():
-        return _twolevel.fit_twolevel(model, data, cluster, fixed_x=fixed_x)
+        return _twolevel.fit_twolevel(model, data, cluster, fixed_x=fixed_x, missing=missing)
 
 
 def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, group: str | None = None,

@@ -319,9 +319,14 @@ def count_parameters(model: str, *, fixed_x: bool = True) -> TwoLevelCount:
     return TwoLevelCount(table_w.npar, tie.npar - table_w.npar, ndat)
 
 
-def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool = True,
+def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool = True, missing: str = "listwise",
                  warnings_out: list[str] | None = None) -> SEMResult:
-    """A two-level model by ML (see the module docstring); called by :func:`analysis.sem.fit`."""
+    """A two-level model by ML (see the module docstring); called by :func:`analysis.sem.fit`.
+
+    ``missing="fiml"`` fits samples stacked with missing values by design: the level-1
+    variables fall into sides that no row shares (:func:`data_sides`), such as the employees
+    and the customers of the same units; the likelihood is then the FIML one in closed form
+    (:mod:`analysis.sem.cluster_likelihood`). Other missing-value patterns are refused."""
     warnings_out = [] if warnings_out is None else warnings_out
     table_w, table_b, ov, p_y, ndat, definitions, tie = _tables(model, fixed_x)
     st_b = table_b.structure
@@ -338,13 +343,27 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
                 where="model syntax", fix="correct the name, or name the latent variable on the left of '=~'")
     y = numeric_array(data, ov)
     cl = data[cluster].to_numpy()
-    ok = ~np.isnan(y).any(axis=1) & pd.notna(cl)
+    side = side_of = None
+    if missing == "fiml":
+        side, side_of = data_sides(y[:, :p_y], ov[:p_y])
+        ok = (side >= 0) & ~np.isnan(y[:, p_y:]).any(axis=1) & pd.notna(cl)
+    elif missing == "listwise":
+        ok = ~np.isnan(y).any(axis=1) & pd.notna(cl)
+    else:
+        raise ModelSpecificationError(f"missing='{missing}' is not a two-level option", where="fit(missing=...)",
+                                      fix="use 'listwise', or 'fiml' for samples stacked by design")
     if (~ok).any():
         warnings_out.append(f"listwise deletion dropped {int((~ok).sum())} of {len(ok)} cases with missing values "
                             f"(or no cluster); {int(ok.sum())} used")
     y, cl = y[ok], cl[ok]
     _check_between_only(y[:, p_y:], cl, ov[p_y:])
-    cs = ClusterStats.of(y[:, :p_y], y[:, p_y:], cl)
+    if side is not None:
+        side = side[ok]
+        _check_every_side(cl, side, [", ".join(ov[i] for i in np.flatnonzero(side_of == s))
+                                     for s in range(side_of.max() + 1)])
+    cs = ClusterStats.of(y[:, :p_y], y[:, p_y:], cl, side, side_of)
+    if cs.n_sides > 1:
+        ndat -= p_y * (p_y + 1) // 2 - sum(len(b) * (len(b) + 1) // 2 for b in cs.side_blocks())
     if cs.J < 2 or cs.n <= cs.J:
         raise DataError(f"{cs.n} cases in {cs.J} clusters: too few for a two-level model", where="data",
                         fix="collect more clusters")
@@ -359,9 +378,11 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     if npar > ndat:
         raise ModelSpecificationError(f"the model is not identified: {npar} free parameters but only {ndat} "
                                       "sample moments", where="model", fix="remove parameters or add constraints")
-    s_w0 = cs.within / (cs.n - cs.J)
+    if cs.n_sides > 1:
+        _check_sides_apart(est, cs, ov)
+    s_w0 = cs.within / np.minimum.outer(cs.within_df(), cs.within_df())
     var_b = np.diag(cs.between_cov).copy()
-    var_b[:p_y] = np.maximum(var_b[:p_y] - np.diag(s_w0) * cs.J / cs.n, 0.05 * var_b[:p_y])
+    var_b[:p_y] = np.maximum(var_b[:p_y] - np.diag(s_w0) * cs.J / cs.n_side[cs.side_of], 0.05 * var_b[:p_y])
     w_stat = [ov.index(v) for v in st_w.ov]   # the within model's variables in the statistics' order
     g_w = GroupStats(cs.n, cs.grand_mean[w_stat], s_w0[np.ix_(w_stat, w_stat)], y)
     g_b = GroupStats(cs.J, cs.grand_mean[own], np.diag(var_b[own]), y)
@@ -408,8 +429,75 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     r2 = pd.concat([r_squared(est.model_w, est.parts(x)[0], ("",)), r_squared(est.model_b, est.parts(x)[1], ("",))],
                    keys=["within", "between"], names=["level", "variable"])
     measures["nclusters"] = float(cs.J)
+    if cs.n_sides > 1:
+        measures["nsides"] = float(cs.n_sides)
     return SEMResult(estimates, measures, r2, converged, tuple(warnings_out), cs.n, {"": cs.n}, ("",), model,
-                     "listwise", None, None)
+                     missing, None, None)
+
+
+def data_sides(y: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The sides of stacked level-1 data: ``(side of each row, side of each variable)``.
+
+    Two variables are on the same side when some row has both; a row belongs to the side of
+    its values (-1: no value, or some of its side's values missing, so left out). Raises
+    :class:`ModelSpecificationError` when the variables form one side while values are
+    missing: two-level FIML of arbitrary missing values is not supported."""
+    observed = ~np.isnan(y)
+    p = y.shape[1]
+    together = DisjointSets()
+    for pattern in np.unique(observed, axis=0):
+        cols = np.flatnonzero(pattern)
+        for c in cols[1:]:
+            together.union(int(cols[0]), int(c))
+    roots: dict[int, int] = {}
+    side_of = np.array([roots.setdefault(together.find(i), len(roots)) for i in range(p)], dtype=int)
+    if len(roots) == 1:
+        if observed.all():
+            return np.zeros(len(y), dtype=int), side_of
+        raise ModelSpecificationError(
+            "two-level FIML is supported for samples stacked by design only (each row answers its own set of "
+            f"variables, e.g. employees and customers of the same units); here {int((~observed.all(axis=1)).sum())} "
+            "rows miss some values of variables that other rows have together",
+            where="fit(missing='fiml', cluster=...)", fix="use missing='listwise', or impute the missing values")
+    side = np.full(len(y), -1, dtype=int)
+    for s in range(len(roots)):
+        mine = side_of == s
+        complete = observed[:, mine].all(axis=1) & ~observed[:, ~mine].any(axis=1)
+        side[complete] = s
+    return side, side_of
+
+
+def _check_every_side(cluster: np.ndarray, side: np.ndarray, names: list[str]) -> None:
+    """Every cluster needs a row on every side (its side means are part of the cluster vector)."""
+    codes, labels = pd.factorize(cluster)
+    present = np.zeros((len(labels), len(names)), dtype=bool)
+    present[codes, side] = True
+    for s, name in enumerate(names):
+        if not present[:, s].all():
+            lacking = [str(c) for c in labels[~present[:, s]]]
+            raise DataError(f"{len(lacking)} cluster(s) have no row with {name} (e.g. {', '.join(lacking[:3])})",
+                            where="fit(missing='fiml', cluster=...)",
+                            fix="leave out the clusters without both samples")
+
+
+def _check_sides_apart(est: TwoLevelEstimator, cs: ClusterStats, ov: list[str]) -> None:
+    """A within parameter that acts only between sides (a covariance of variables that no row
+    has together) is not identified: refuse it, naming the parameter."""
+    p = est.table_w.structure.ov
+    xw = start_values(est.table_w, [GroupStats(cs.n, np.zeros(len(p)), np.eye(len(p)), np.zeros((1, len(p))))])
+    base = est.model_w.implied(xw, 0).sigma[np.ix_(est.w_own, est.w_own)]
+    same = np.equal.outer(cs.side_of, cs.side_of)
+    for row in est.table_w.rows:
+        if row.pid < 0:
+            continue
+        step = np.zeros_like(xw)
+        step[row.pid] = 0.1
+        change = np.abs(est.model_w.implied(xw + step, 0).sigma[np.ix_(est.w_own, est.w_own)] - base)
+        if change[~same].max(initial=0.0) > 1e-12 and change[same].max(initial=0.0) <= 1e-12:
+            raise ModelSpecificationError(
+                f"'{row.lhs} {row.op} {row.rhs}' at level 1 links variables that no row has together",
+                where="model syntax, level 1",
+                fix=f"fix it at zero ('{row.lhs} {row.op} 0*{row.rhs}'): the sides are different respondents")
 
 
 def _check_between_only(z: np.ndarray, cluster: np.ndarray, names: list[str]) -> None:
@@ -442,13 +530,15 @@ def _cor(s: np.ndarray) -> np.ndarray:
     return s / np.outer(d, d)
 
 
-def _srmr_level(sample: np.ndarray, implied: np.ndarray) -> float:
-    """lavaan's two-level SRMR of one level: residual correlations, no means, over p(p+1)/2."""
+def _srmr_level(sample: np.ndarray, implied: np.ndarray, observed: np.ndarray | None = None) -> float:
+    """lavaan's two-level SRMR of one level: residual correlations, no means, over p(p+1)/2
+    (with sides: over the entries of variables some row has together)."""
     p = sample.shape[0]
     if not np.all(np.diag(implied) > 0):
         return float("nan")
     r = _cor(sample) - _cor(implied)
-    return math.sqrt(float(np.sum(r[np.tril_indices(p)] ** 2)) / (p * (p + 1) / 2))
+    keep = np.tril(np.ones((p, p), dtype=bool) if observed is None else observed)
+    return math.sqrt(float(np.sum(r[keep] ** 2)) / keep.sum())
 
 
 def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl: float, npar: int, ndat: int,
@@ -457,8 +547,8 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
     """lavaan's ``fitMeasures`` of a two-level model (see the module docstring)."""
     p_y, q = cs.p_y, len(ov)
     bs = sorted(int(i) for i in est.b_stat)   # the variables with a between part
-    if len(est.wo_stat):  # within-only variables: the ML of the saturated model
-        logl_h1, sw_h1, sb_h1, _ = fit_blocks(cs, [list(range(p_y))], [bs])
+    if len(est.wo_stat) or cs.n_sides > 1:  # within-only variables, or sides: the ML of the saturated model
+        logl_h1, sw_h1, sb_h1, _ = fit_blocks(cs, [list(b) for b in cs.side_blocks()], [bs])
     else:  # lavaan's EM, with its stopping rule
         logl_h1, sw_h1, sb_h1, _ = em_saturated(cs)
     logl_h1 -= logl_x
@@ -477,7 +567,8 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
     base_chisq = max(2 * (logl_h1 - logl_b), 0.0)
     _, _, s_w, s_b, _ = est.moments(x)
     # lavaan forces the implied between matrix positive definite first (a Heywood case changes it)
-    srmr_w, srmr_b = _srmr_level(sw_h1, s_w), _srmr_level(sb_h1[np.ix_(bs, bs)], _force_pd(s_b[np.ix_(bs, bs)]))
+    srmr_w = _srmr_level(sw_h1, s_w, np.equal.outer(cs.side_of, cs.side_of))
+    srmr_b = _srmr_level(sb_h1[np.ix_(bs, bs)], _force_pd(s_b[np.ix_(bs, bs)]))
     return {**likelihood_measures(chisq=chisq, df=df, baseline_chisq=base_chisq, baseline_df=base_df, logl=logl,
                                   logl_h1=logl_h1, npar=npar, n=cs.n),
             "srmr": srmr_w + srmr_b, "srmr_within": srmr_w, "srmr_between": srmr_b}
