@@ -119,6 +119,59 @@ def test_two_groups_match_lavaan_configural_defaults():
     m.assert_none()
 
 
+#: lavaan 0.6.14 sem(..., group = "school", group.equal = ...) on hs_ordinal (Rscript output, pinned):
+#: fit measures, then (lhs, op, rhs, group, est, se, std_all); robust CFI/TLI/RMSEA are NA in lavaan
+#: once the thresholds are equal (free scale factors), and NaN here.
+INVARIANCE = {
+    ("loadings",): (
+        {"chisq": 62.33456710, "df": 54, "npar": 66, "chisq_scaled": 84.03923257, "chisq_scaling_factor": 0.85937177,
+         "cfi_scaled": 0.96872497, "tli_scaled": 0.95829996, "cfi_robust": 0.92090678, "tli_robust": 0.89454237,
+         "rmsea": 0.03213099, "rmsea_scaled": 0.06099959, "rmsea_robust": 0.09018599, "srmr": 0.07240203},
+        [("visual", "=~", "x2", "Grant-White", 0.631270, 0.103512, 0.505135),
+         ("speed", "=~", "x9", "Pasteur", 1.667343, 0.251680, 0.758988),
+         ("x3", "|", "t1", "Grant-White", -0.362148, 0.106957, -0.362148),
+         ("x1", "~~", "x1", "Grant-White", 0.359700, 0.0, 0.359700),
+         ("speed", "~~", "speed", "Grant-White", 0.298284, 0.075048, 1.0)]),
+    ("thresholds", "loadings"): (
+        {"chisq": 113.03728004, "df": 66, "npar": 54, "chisq_scaled": 148.04695274, "chisq_scaling_factor": 0.84342244,
+         "baseline_chisq_scaled": 1032.48619233, "cfi_scaled": 0.91457769, "tli_scaled": 0.90681202,
+         "rmsea": 0.06904441, "rmsea_scaled": 0.09118820, "srmr": 0.07147427},
+        [("visual", "=~", "x2", "Pasteur", 0.586020, 0.123110, 0.446612),
+         ("speed", "=~", "x9", "Grant-White", 1.767870, 0.363362, 0.850917),
+         ("x3", "|", "t2", "Grant-White", 0.095350, 0.079034, 0.109804),
+         ("x1", "~~", "x1", "Grant-White", 0.456257, 0.0, 0.404231),
+         ("x1", "~*~", "x1", "Grant-White", 0.941261, 0.129469, 1.0),
+         ("x9", "~*~", "x9", "Grant-White", 0.877805, 0.116316, 1.0),
+         ("visual", "~1", "", "Grant-White", -0.069622, 0.119105, -0.084902),
+         ("speed", "~1", "", "Grant-White", -0.116061, 0.074236, -0.211665)]),
+}
+
+
+@pytest.mark.parametrize("group_equal", sorted(INVARIANCE))
+def test_equal_loadings_and_thresholds_across_groups_match_lavaan(group_equal):
+    res = sem.fit(HS_MODEL, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED,
+                  group="school", group_equal=group_equal)
+    assert res.converged
+    fit_expected, rows = INVARIANCE[group_equal]
+    m = Mismatches(f"hs1939 ordinal, group_equal={group_equal}", 0.0)
+    for key, value in fit_expected.items():
+        m.tol = 1e-3 * abs(value)
+        m.check(key, value, res.fit_measures[key])
+    if "thresholds" in group_equal:
+        assert np.isnan(res.fit_measures["cfi_robust"]) and np.isnan(res.fit_measures["rmsea_robust"])
+    est = res.estimates
+    for lhs, op, rhs, group, value, se, std in rows:
+        hit = est[(est.lhs == lhs) & (est.op == op) & (est.rhs == rhs) & (est.group == group)]
+        assert len(hit) == 1, (lhs, op, rhs, group)
+        row = hit.iloc[0]
+        m.tol = 2e-3
+        m.check(f"{lhs} {op} {rhs} ({group}) est", value, row.est)
+        m.check(f"{lhs} {op} {rhs} ({group}) std_all", std, row.std_all)
+        m.tol = 0.02 * se
+        m.check(f"{lhs} {op} {rhs} ({group}) se", se, row.se)
+    m.assert_none()
+
+
 def test_summary_names_the_estimator_and_the_robust_test():
     res = sem.fit(HS_MODEL, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED)
     s = res.summary()
@@ -172,7 +225,10 @@ def test_a_category_nobody_chose_in_one_group_is_refused_naming_variable_and_gro
     ({"parameterization": "theta"}, "parameterization='theta' is not supported"),
     ({"missing": "fiml"}, "FIML is not defined for WLSMV"),
     ({"bootstrap": 100}, "the bootstrap is not supported with WLSMV"),
-    ({"group": "team", "group_equal": ("loadings",)}, "equality constraints across groups"),
+    ({"group": "team", "group_equal": ("loadings",), "group_partial": ("f =~ y2",)},
+     "group_partial with ordered indicators"),
+    ({"group": "team", "group_equal": ("threshold",)}, "group_equal 'threshold' is unknown"),
+    ({"group_equal": ("loadings",)}, "group_equal needs a group column"),
     ({"cluster": "team"}, "two-level models are not supported with WLSMV"),
     ({"estimator": "ML"}, "ordered indicators are fitted by WLSMV"),
     ({"estimator": "GLS"}, "estimator='GLS' is not supported"),

@@ -36,9 +36,10 @@ from analysis.sem.partable import ParameterTable
 
 
 class DeltaModel(Model):
-    """The LISREL model with lavaan's delta parameterization of ordered indicators: their
-    residual variances are ``theta_ii = 1 - (Lambda A Psi A' Lambda')_ii``, so the implied
-    variance of each latent response is 1 (scale factors fixed at 1)."""
+    """The LISREL model with lavaan's delta parameterization of ordered indicators: each
+    group's scale factors ``Delta`` (``x ~*~ x``; 1 unless freed) fix the residual
+    variances at ``theta_ii = 1/Delta_i^2 - (Lambda A Psi A' Lambda')_ii``, so the implied
+    variance of each latent response is ``1/Delta_i^2`` and that of ``Delta y*`` is 1."""
 
     def __init__(self, table: ParameterTable):
         super().__init__(table)
@@ -47,18 +48,27 @@ class DeltaModel(Model):
         ordered = set(table.ordered)
         self.residual_rows = [(i, r.group, r.r) for i, r in enumerate(table.rows)
                               if r.op == "~~" and r.lhs == r.rhs and r.lhs in ordered and r.matrix == "theta"]
+        self.scale_pid = np.full((self.G, self.p), -1, dtype=int)
+        for r in table.scales:
+            self.scale_pid[r.group, r.r] = r.pid
+
+    def scales(self, x: np.ndarray, g: int) -> np.ndarray:
+        """``Delta`` of group ``g`` (1 for fixed scale factors and continuous variables)."""
+        pid = self.scale_pid[g]
+        return np.where(pid >= 0, x[np.maximum(pid, 0)], 1.0)
 
     def implied(self, x: np.ndarray, g: int) -> Implied:
         """As :meth:`Model.implied`, with the ordered variables' residual variances set so
-        that ``diag(Sigma*) = 1``."""
+        that ``diag(Sigma*) = 1/Delta^2``."""
         imp = super().implied(x, g)
         k = self.ordinal
         if not len(k):
             return imp
         theta = imp.theta.copy()
         sigma = imp.sigma.copy()
-        theta[k, k] = 1.0 - (imp.sigma[k, k] - imp.theta[k, k])
-        sigma[k, k] = 1.0
+        target = 1.0 / self.scales(x, g)[k] ** 2
+        theta[k, k] = target - (imp.sigma[k, k] - imp.theta[k, k])
+        sigma[k, k] = target
         return dataclasses.replace(imp, theta=theta, sigma=sigma)
 
     def row_values(self, x: np.ndarray) -> np.ndarray:
@@ -83,53 +93,90 @@ class DWLSEstimator(MLEstimator):
         self.stats = list(stats)
         super().__init__(model, [s.moments for s in stats])
         table = model.table
-        p = model.p
-        self.iu = np.triu_indices(p, 1)
-        self.threshold_pid = []
+        self.model: DeltaModel = model
+        self.iu = np.triu_indices(self.p, 1)
+        self.threshold_pid, self.threshold_var = [], []
         for g in range(self.G):
-            pid = np.array([r.pid for r in table.thresholds if r.group == g], dtype=int)
-            if len(pid) != self.stats[g].n_thresholds:
+            rows = [r for r in table.thresholds if r.group == g]
+            if len(rows) != self.stats[g].n_thresholds:
                 raise ValueError("the parameter table's thresholds do not match the sample thresholds")
-            self.threshold_pid.append(pid)
+            self.threshold_pid.append(np.array([r.pid for r in rows], dtype=int))
+            self.threshold_var.append(np.array([r.r for r in rows], dtype=int))
         self.weight = [s.n / self.N for s in self.stats]
 
     # ------------------------------------------------------------------ moments
     def implied_statistics(self, x: np.ndarray, g: int, imp: Implied | None = None) -> np.ndarray:
-        """``sigma_g(theta)``: the model thresholds (delta parameterization, intercepts and
-        latent means 0: the threshold parameters) and implied polychoric correlations."""
+        """``sigma_g(theta)``: the model thresholds ``Delta_i (tau_ik - mu_i)`` (lavaan; ``mu =
+        nu + Lambda A alpha``, 0 unless latent means are free) and the implied polychoric
+        correlations ``Delta_i Delta_j Sigma*_ij``."""
         imp = imp or self.model.implied(x, g)
-        return np.concatenate([x[self.threshold_pid[g]], imp.sigma[self.iu]])
+        delta = self.model.scales(x, g)
+        var = self.threshold_var[g]
+        thr = delta[var] * (x[self.threshold_pid[g]] - imp.mu[var])
+        i, j = self.iu
+        return np.concatenate([thr, delta[i] * delta[j] * imp.sigma[i, j]])
 
     def delta(self, x: np.ndarray, g: int, imp: Implied | None = None) -> np.ndarray:
-        """``Delta_g = d sigma_g / d theta`` (statistics x parameters; lavaan ``computeDelta``)."""
+        """``Delta_g = d sigma_g / d theta`` (statistics x parameters; lavaan ``computeDelta``):
+        ``-Delta_i dmu_i`` and ``Delta_i Delta_j dSigma_ij`` for the model parameters, ``Delta_i``
+        for the thresholds, ``tau_ik - mu_i`` and ``Delta_j Sigma_ij`` for the scale factors."""
         imp = imp or self.model.implied(x, g)
-        ds, _ = self.model.jacobian(imp, g)
-        n_t = len(self.threshold_pid[g])
-        out = np.zeros((n_t + len(self.iu[0]), self.npar))
-        out[np.arange(n_t), self.threshold_pid[g]] = 1.0
-        out[n_t:] = ds[:, self.iu[0], self.iu[1]].T
+        ds, dm = self.model.jacobian(imp, g)
+        scale = self.model.scales(x, g)
+        var, tpid = self.threshold_var[g], self.threshold_pid[g]
+        n_t = len(tpid)
+        i, j = self.iu
+        out = np.zeros((n_t + len(i), self.npar))
+        out[:n_t] = -(scale[var][:, None] * dm[:, var].T)
+        np.add.at(out, (np.arange(n_t), tpid), scale[var])
+        out[n_t:] = (scale[i] * scale[j])[:, None] * ds[:, i, j].T
+        spid = self.model.scale_pid[g]
+        if np.any(spid >= 0):
+            rows_t = np.flatnonzero(spid[var] >= 0)
+            np.add.at(out, (rows_t, spid[var][rows_t]), x[tpid][rows_t] - imp.mu[var][rows_t])
+            sig = imp.sigma[i, j]
+            for a, b in ((i, j), (j, i)):
+                r = np.flatnonzero(spid[a] >= 0)
+                np.add.at(out, (n_t + r, spid[a][r]), scale[b][r] * sig[r])
         return out
 
     # ------------------------------------------------------------------ discrepancy
     def objective(self, x: np.ndarray, gradient: bool = True) -> float | tuple[float, np.ndarray]:
-        """``F_DWLS`` and, by default, its gradient ``-2 sum_g n_g/N Delta_g' W_g (s_g - sigma_g)``
-        (through :meth:`Model.gradient` with ``dF/dSigma_ij = -n_g/N w_ij e_ij`` on both
-        off-diagonal positions)."""
+        """``F_DWLS`` and, by default, its gradient ``-2 sum_g n_g/N Delta_g' W_g (s_g - sigma_g)``:
+        through :meth:`Model.gradient` with ``dF/dSigma_ij = Delta_i Delta_j h_ij / 2`` on both
+        off-diagonal positions and ``dF/dmu_i = -Delta_i sum_k h_ik`` (``h = -2 n_g/N W e``), plus
+        the thresholds' and scale factors' own terms."""
         f = 0.0
         grad = np.zeros(self.npar)
+        i, j = self.iu
         for g, st in enumerate(self.stats):
             imp = self.model.implied(x, g)
             e = st.s - self.implied_statistics(x, g, imp)
             we = st.weights * e
             fg = self.weight[g]
             f += fg * float(e @ we)
-            if gradient:
-                n_t = st.n_thresholds
-                d_sigma = np.zeros((self.p, self.p))
-                d_sigma[self.iu] = -fg * we[n_t:]
-                d_sigma = d_sigma + d_sigma.T
-                grad += self.model.gradient(imp, g, d_sigma, None)
-                np.add.at(grad, self.threshold_pid[g], -2 * fg * we[:n_t])
+            if not gradient:
+                continue
+            h = -2 * fg * we
+            n_t = st.n_thresholds
+            scale = self.model.scales(x, g)
+            var, tpid = self.threshold_var[g], self.threshold_pid[g]
+            d_sigma = np.zeros((self.p, self.p))
+            d_sigma[i, j] = 0.5 * h[n_t:] * scale[i] * scale[j]
+            d_sigma = d_sigma + d_sigma.T
+            d_mu = None
+            if self.meanstructure:
+                d_mu = -np.bincount(var, weights=h[:n_t] * scale[var], minlength=self.p)
+            grad += self.model.gradient(imp, g, d_sigma, d_mu)
+            np.add.at(grad, tpid, h[:n_t] * scale[var])
+            spid = self.model.scale_pid[g]
+            if np.any(spid >= 0):
+                d_scale = np.bincount(var, weights=h[:n_t] * (x[tpid] - imp.mu[var]), minlength=self.p)
+                hs = h[n_t:] * imp.sigma[i, j]
+                d_scale += np.bincount(i, weights=hs * scale[j], minlength=self.p)
+                d_scale += np.bincount(j, weights=hs * scale[i], minlength=self.p)
+                free = spid >= 0
+                np.add.at(grad, spid[free], d_scale[free])
         return (f, grad) if gradient else f
 
     def unit_information(self, x: np.ndarray) -> np.ndarray:

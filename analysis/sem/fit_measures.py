@@ -295,7 +295,8 @@ def wls_fit_measures(estimator: DWLSEstimator, x: np.ndarray, table: ParameterTa
         chisq += (st.n - 1) * float(e @ (st.weights * e))
         r = st.s[st.n_thresholds:]
         base += (st.n - 1) * float(r @ (st.weights[st.n_thresholds:] * r))
-        srmr_sum += st.n * srmr(st.correlation, imp.sigma)
+        scale = estimator.model.scales(x, g)
+        srmr_sum += st.n * srmr(st.correlation, scale[:, None] * imp.sigma * scale[None, :])  # implied correlations
     out = likelihood_measures(chisq=chisq, df=int(df), baseline_chisq=base, baseline_df=int(base_df),
                               logl=float("nan"), logl_h1=float("nan"), npar=table.npar, n=n, n_groups=n_groups)
     for key in ("logl", "unrestricted_logl", "aic", "bic"):

@@ -27,7 +27,7 @@ from analysis.sem.fiml import FIMLEstimator
 from analysis.sem.fitted import FittedModel
 from analysis.sem.matrices import Model
 from analysis.sem.ml import MLEstimator
-from analysis.sem.partable import GROUP_EQUAL, build_table, structure_of, uses_meanstructure
+from analysis.sem.partable import GROUP_EQUAL, ORDINAL_GROUP_EQUAL, build_table, structure_of, uses_meanstructure
 from analysis.sem.results import SEMResult, estimate_table, failed_draws
 from analysis.sem.robust import sandwich_vcov, wls_pieces
 from analysis.sem.samplestats import prepare_data
@@ -263,15 +263,16 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
     (:mod:`analysis.sem.robust`, :func:`analysis.sem.fit_measures.wls_fit_measures`).
 
     Supported: every observed variable ordered, latent variables with regressions and
-    covariances among them, labels, ``==`` and ``:=``, and groups without equality
-    constraints (lavaan's configural defaults for categorical data: thresholds and loadings
-    free per group, intercepts and latent means 0, scale factors 1; every variable must have
-    the same categories in every group). The estimate table has
+    covariances among them, labels, ``==`` and ``:=``, and groups (every variable with the
+    same categories in every group) with lavaan's defaults for categorical data: configural,
+    thresholds and loadings free per group, intercepts and latent means 0, scale factors 1;
+    ``group_equal`` ties any class, and ``"thresholds"`` (e.g. ``("thresholds", "loadings")``,
+    scalar invariance) also frees the scale factors and latent means of the later groups. The estimate table has
     lavaan's ``x | t1`` rows (``std_all`` = the threshold over the latent response SD, 1 in
     the delta parameterization) and the ordered variables' residual variances as fixed rows
     (``se`` 0) at ``1 - lambda^2 psi``. Refused with a :class:`ModelSpecificationError`
     naming the alternative: ``parameterization="theta"``, mixed continuous and ordinal
-    indicators, observed covariates or observed variables in regressions, ``group_equal``,
+    indicators, observed covariates or observed variables in regressions, ``group_partial``,
     FIML, two-level models and the bootstrap.
     """
     where = "fit(ordered=...)"
@@ -285,13 +286,17 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
              "use missing='listwise' (lavaan's default for categorical data), or impute first"),
             (bool(bootstrap), "the bootstrap is not supported with WLSMV",
              "drop bootstrap=; WLSMV's standard errors are robust (sandwich) already"),
-            (bool(group_equal) or bool(group_partial),
-             "equality constraints across groups (group_equal=) with ordered indicators are not supported yet "
-             "(lavaan's threshold and scale-factor parameterization of invariance models is not built)",
-             "fit the configural model (group= without group_equal=), or test invariance by ML on the item "
-             "scores")):
+            (bool(group_equal or group_partial) and group is None, "group_equal needs a group column",
+             "pass group='column'"),
+            (bool(group_partial), "group_partial with ordered indicators is not supported yet",
+             "drop group_partial=, or test partial invariance by ML on the item scores")):
         if bad:
             raise ModelSpecificationError(what, where=where, fix=fix)
+    group_equal = (group_equal,) if isinstance(group_equal, str) else tuple(group_equal)
+    for ge in group_equal:
+        if ge not in ORDINAL_GROUP_EQUAL:
+            raise ModelSpecificationError(f"group_equal '{ge}' is unknown.{did_you_mean(ge, ORDINAL_GROUP_EQUAL)}",
+                                          where="fit(group_equal=...)", fix=f"use any of {ORDINAL_GROUP_EQUAL}")
     syntax = parse_model(model)
     st = structure_of(syntax)
     names = check_ordered(list(ordered or ()), st.ov)
@@ -307,14 +312,16 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
     check_categories(stats, names, labels)
     for s in stats:
         warnings_out.extend(s.warnings)
-    table = build_table(syntax, n_groups=len(labels), meanstructure=False,
+    table = build_table(syntax, n_groups=len(labels), group_equal=group_equal,
+                        meanstructure=len(labels) > 1 and "thresholds" in group_equal,
                         thresholds=[s.thresholds for s in stats])
     table.check_identified()
     estimator = DWLSEstimator(DeltaModel(table), stats)
     with limit_blas_threads():
         x0 = start_values(table, [s.moments for s in stats])
-        for r in table.thresholds:
-            x0[r.pid] = r.value
+        for r in table.thresholds + table.scales:
+            if r.pid >= 0:
+                x0[r.pid] = r.value  # the sample thresholds (group 1's when tied), scale factors 1
         opt = optimizer.minimize(estimator, x0)
         if not opt.converged:
             warnings_out.append(f"ConvergenceWarning: the optimiser did not converge ({opt.message}); "

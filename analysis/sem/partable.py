@@ -23,6 +23,9 @@ from surveys.errors import did_you_mean
 
 GROUP_EQUAL = ("loadings", "intercepts", "residuals", "residual.covariances", "lv.variances",
                "lv.covariances", "regressions", "means")
+#: ``group_equal`` classes of a WLSMV model: ``"thresholds"`` ties the thresholds across groups
+#: and, as lavaan, frees the scale factors (``~*~``) and latent means of the later groups.
+ORDINAL_GROUP_EQUAL = (*GROUP_EQUAL, "thresholds")
 MATRICES = ("lambda", "beta", "psi", "theta", "nu", "alpha")
 SYMMETRIC = frozenset({"psi", "theta"})
 _T = TypeVar("_T")
@@ -106,6 +109,7 @@ class ParameterTable:
     fixed_x: bool = True
     ordered: tuple[str, ...] = ()
     thresholds: list[ParameterRow] = field(default_factory=list)
+    scales: list[ParameterRow] = field(default_factory=list)
     _free_rows: dict[int, ParameterRow] = field(default_factory=dict, repr=False)
 
     @property
@@ -139,7 +143,7 @@ class ParameterTable:
     def row_of(self, pid: int) -> ParameterRow:
         """The first row carrying parameter ``pid``."""
         if not self._free_rows:
-            for r in self.rows + self.thresholds:
+            for r in self.rows + self.thresholds + self.scales:
                 if r.pid >= 0:
                     self._free_rows.setdefault(r.pid, r)
         return self._free_rows[pid]
@@ -166,9 +170,13 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
     ``thresholds`` (ordinal indicators, WLSMV): per group, each ordered variable's sample
     thresholds. They become free ``|`` rows (``x1 | t1`` ...; start values the sample
     thresholds), numbered after the other parameters, and the ordered variables' residual
-    variances become fixed rows (delta parameterization: ``theta_ii = 1 - diag(Lambda Psi
-    Lambda')_ii``, computed by :class:`analysis.sem.dwls.DeltaModel`), as lavaan's
-    ``lavaanify(ordered = ...)``.
+    variances and intercepts become fixed rows (delta parameterization: ``theta_ii =
+    1/Delta_i^2 - diag(Lambda Psi Lambda')_ii``, computed by
+    :class:`analysis.sem.dwls.DeltaModel`; intercepts 0), as lavaan's
+    ``lavaanify(ordered = ...)``. Each group gets lavaan's scale-factor rows
+    ``x1 ~*~ x1`` (``Delta``), fixed at 1 except, with ``"thresholds"`` in ``group_equal``
+    (thresholds tied across groups), in the groups after the first, where they are free
+    (and so are the latent means, as with equal intercepts).
 
     Raises
     ------
@@ -183,13 +191,25 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
     if ordered:
         _fix_ordinal_residuals(rows, syntax, ordered)
     npar = _assign_parameters(rows, syntax, group_equal, _partial_keys(group_partial, rows))
-    threshold_rows = []
+    threshold_rows, scale_rows = [], []
+    tied = "thresholds" in group_equal
+    first: dict[tuple[str, int], int] = {}
     for g, per_group in enumerate(thresholds):
         for v in ordered:
             for k, value in enumerate(per_group[v]):
+                if tied and g > 0 and (v, k) in first:
+                    pid = first[(v, k)]
+                else:
+                    pid, npar = npar, npar + 1
+                    first[(v, k)] = pid
                 threshold_rows.append(ParameterRow(v, "|", f"t{k + 1}", g, "tau", st.ov.index(v), k, True,
-                                                   float(value), category="thresholds", pid=npar))
-                npar += 1
+                                                   float(value), category="thresholds", pid=pid))
+    for g in range(len(thresholds)):
+        for v in ordered:
+            free = tied and g > 0
+            scale_rows.append(ParameterRow(v, "~*~", v, g, "delta", st.ov.index(v), 0, free, 1.0,
+                                           category="scales", pid=npar if free else -1))
+            npar += int(free)
     known = {r.label for r in rows if r.label} | {d.name for d in syntax.definitions}
     for d in syntax.definitions:
         for name in d.names:
@@ -198,14 +218,21 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
                     f"defined parameter '{d.name}' uses unknown label '{name}'.{did_you_mean(name, known)}",
                     where=f"model syntax line {d.line}", fix="label the parameter first, e.g. 'y ~ a*x'")
     return ParameterTable(syntax, rows, st, n_groups, meanstructure, tuple(group_equal), npar, fixed_x,
-                          ordered, threshold_rows)
+                          ordered, threshold_rows, scale_rows)
 
 
 def _fix_ordinal_residuals(rows: list[ParameterRow], syntax: ModelSyntax, ordered: tuple[str, ...]) -> None:
     """Delta parameterization: the residual variances of ordered variables are not
-    parameters (lavaan fixes them at ``1 - diag(Lambda Psi Lambda')``)."""
+    parameters (lavaan fixes them at ``1/Delta^2 - diag(Lambda Psi Lambda')``), their
+    intercepts are 0 (the thresholds carry the location)."""
     names = set(ordered)
     for r in rows:
+        if r.op == "~1" and r.lhs in names and r.matrix == "nu":
+            if r.user and r.free:
+                raise ModelSpecificationError(
+                    f"the intercept of ordered variable '{r.lhs}' cannot be a free parameter (its thresholds are)",
+                    where=f"model syntax: {r.lhs} ~ 1", fix="remove the term")
+            r.free, r.value = False, 0.0
         if r.op == "~~" and r.lhs == r.rhs and r.lhs in names and r.matrix == "theta":
             stmt = next((s for s in syntax.statements if s.op == "~~" and s.lhs == r.lhs and s.rhs == r.rhs), None)
             if stmt is not None and r.free:
@@ -377,7 +404,8 @@ def _build_rows(syntax: ModelSyntax, st: Structure, n_groups: int, meanstructure
                 else:
                     add(v, "~1", "", "nu", ov_i[v], 0, True, 0.0, "intercepts")
             for v in st.latent:
-                free = g > 0 and "intercepts" in group_equal and "means" not in group_equal
+                free = g > 0 and ("intercepts" in group_equal or "thresholds" in group_equal) \
+                    and "means" not in group_equal
                 add(v, "~1", "", "alpha", eta_i[v], 0, free, 0.0, "means")
     return rows
 

@@ -110,16 +110,20 @@ def estimate_table(fitted: FittedModel, boot: np.ndarray | None, boot_std: np.nd
     se = parameter_se(table, cov)
     std = fitted.standardizer(model, x)
     free = model.pid >= 0
-    if table.thresholds:  # ordinal indicators: lavaan's `x | t1` rows, std_all = tau / sd(y*)
-        thr = table.thresholds
-        rows = rows + thr
-        pid = np.array([r.pid for r in thr], dtype=int)
-        sd = np.sqrt(np.array([[model.implied(x, g).sigma[i, i] for i in range(model.p)]
-                               for g in range(model.G)]))
-        est = np.concatenate([est, x[pid]])
-        se = np.concatenate([se, np.sqrt(np.maximum(np.diag(cov)[pid], 0))])
-        std = np.concatenate([std, x[pid] / sd[[r.group for r in thr], [r.r for r in thr]]])
-        free = np.concatenate([free, np.ones(len(thr), dtype=bool)])
+    if table.thresholds:  # ordinal indicators: lavaan's `x | t1` and `x ~*~ x` (scale factor) rows
+        thr, scl = table.thresholds, table.scales
+        rows = rows + thr + scl
+        pid = np.array([r.pid for r in thr + scl], dtype=int)
+        value = np.where(pid >= 0, x[np.maximum(pid, 0)], [r.value for r in thr + scl])
+        sd = np.sqrt(np.array([np.diag(model.implied(x, g).sigma) for g in range(model.G)]))
+        se_extra = np.where(pid >= 0, np.sqrt(np.maximum(np.diag(cov)[np.maximum(pid, 0)], 0)), 0.0)
+        sd_rows = sd[[r.group for r in thr + scl], [r.r for r in thr + scl]]
+        # std_all: tau / sd(y*) for a threshold, Delta sd(y*) = 1 for a scale factor (as lavaan)
+        std_extra = np.concatenate([value[:len(thr)] / sd_rows[:len(thr)], value[len(thr):] * sd_rows[len(thr):]])
+        est = np.concatenate([est, value])
+        se = np.concatenate([se, se_extra])
+        std = np.concatenate([std, std_extra])
+        free = np.concatenate([free, pid >= 0])
     columns = {"lhs": [r.lhs for r in rows], "op": [r.op for r in rows], "rhs": [r.rhs for r in rows],
                "group": [fitted.groups[r.group] for r in rows], "label": [r.label for r in rows]}
     n_def = len(syntax.definitions)

@@ -150,18 +150,23 @@ class CatMLRobust:
 def catml_robust(estimator: DWLSEstimator, x: np.ndarray, pieces: WLSPieces, table: ParameterTable
                  ) -> CatMLRobust:
     """lavaan ``lav_fit_catml_dwls``: NaN where a polychoric matrix is not positive definite
-    (eigenvalue below ``sqrt(eps)``, lavaan's rule) or the implied one is not."""
+    (eigenvalue below ``sqrt(eps)``, lavaan's rule) or the implied one is not, and with
+    free scale factors (thresholds equal across groups), where lavaan 0.6.14 reports NA."""
     nan = float("nan")
-    n_thr_par = len(table.thresholds)
-    df3 = float(sum(len(estimator.iu[0]) for _ in estimator.stats) - (table.npar - n_thr_par))
+    # lavaan's catML model drops the `|` and `~1` rows: its parameters are the others
+    dropped = {r.pid for r in table.thresholds} | {r.pid for r in table.rows if r.op == "~1" and r.pid >= 0}
+    df3 = float(len(estimator.iu[0]) * len(estimator.stats) - (table.npar - len(dropped)))
     df_null = float(table.baseline_df)
+    if any(r.pid >= 0 for r in table.scales):
+        return CatMLRobust(nan, df3, nan, nan, df_null, nan)
     t_ml, t_null = 0.0, 0.0
     v_blocks = []
     for g, st in enumerate(estimator.stats):
         r = st.correlation
         if np.linalg.eigvalsh(r)[0] < math.sqrt(np.finfo(float).eps):
             return CatMLRobust(nan, df3, nan, nan, df_null, nan)
-        inv = inverse_pd(estimator.model.implied(x, g).sigma)
+        scale = estimator.model.scales(x, g)
+        inv = inverse_pd(scale[:, None] * estimator.model.implied(x, g).sigma * scale[None, :])
         if inv is None:
             return CatMLRobust(nan, df3, nan, nan, df_null, nan)
         k, logdet = inv
