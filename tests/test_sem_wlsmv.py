@@ -172,6 +172,31 @@ def test_equal_loadings_and_thresholds_across_groups_match_lavaan(group_equal):
     m.assert_none()
 
 
+def test_latent_regressions_a_residual_covariance_and_a_defined_parameter_match_lavaan():
+    """lavaan 0.6.14 sem(model, hs_ordinal, ordered = x1..x9, estimator = "WLSMV") (Rscript output, pinned)."""
+    model = HS_MODEL + "\nspeed ~ a*visual + b*textual\nx4 ~~ x7\nab := a*b"
+    res = sem.fit(model, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED)
+    assert res.converged
+    m = Mismatches("hs1939 ordinal structural", 0.0)
+    for key, value in {"chisq": 49.74315416, "df": 23, "chisq_scaled": 70.48099396, "cfi_robust": 0.92320375,
+                       "rmsea_robust": 0.10072861, "srmr": 0.06576032}.items():
+        m.tol = 1e-3 * abs(value)
+        m.check(key, value, res.fit_measures[key])
+    est = res.estimates
+    for lhs, op, rhs, value, se, std in [("speed", "~", "visual", 0.318432, 0.093916, 0.536863),
+                                         ("speed", "~", "textual", -0.032514, 0.059255, -0.057902),
+                                         ("x4", "~~", "x7", 0.075674, 0.060866, 0.146793),
+                                         ("speed", "~~", "speed", 0.155372, 0.045921, 0.742194),
+                                         ("ab", ":=", "a*b", -0.010354, 0.020887, -0.031086)]:
+        row = est[(est.lhs == lhs) & (est.op == op) & (est.rhs == rhs)].iloc[0]
+        m.tol = 1e-4
+        m.check(f"{lhs} {op} {rhs} est", value, row.est)
+        m.check(f"{lhs} {op} {rhs} std_all", std, row.std_all)
+        m.tol = 1e-3 * se
+        m.check(f"{lhs} {op} {rhs} se", se, row.se)
+    m.assert_none()
+
+
 def test_summary_names_the_estimator_and_the_robust_test():
     res = sem.fit(HS_MODEL, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED)
     s = res.summary()

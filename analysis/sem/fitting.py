@@ -330,7 +330,7 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
         x = opt.x
         warnings_out.extend(_heywood(estimator, x))
         pieces = wls_pieces(estimator, x, table)
-        fitted = FittedModel(syntax, table, estimator, x, sandwich_vcov(pieces, estimator.N), labels,
+        fitted = FittedModel(syntax, table, estimator, x, sandwich_vcov(pieces, estimator.N - len(labels)), labels,
                              Standardizer(table), opt.iterations, opt.method)
         estimates = estimate_table(fitted, None, None)
         measures = _fm.wls_fit_measures(estimator, x, table, pieces)

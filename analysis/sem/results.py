@@ -110,6 +110,7 @@ def estimate_table(fitted: FittedModel, boot: np.ndarray | None, boot_std: np.nd
     se = parameter_se(table, cov)
     std = fitted.standardizer(model, x)
     free = model.pid >= 0
+    std_core = std
     if table.thresholds:  # ordinal indicators: lavaan's `x | t1` and `x ~*~ x` (scale factor) rows
         thr, scl = table.thresholds, table.scales
         rows = rows + thr + scl
@@ -131,7 +132,7 @@ def estimate_table(fitted: FittedModel, boot: np.ndarray | None, boot_std: np.nd
         dvals, dse = defined_se(syntax, table, model.row_values, x, cov)
         est = np.concatenate([est, dvals])
         se = np.concatenate([se, dse])
-        std = np.concatenate([std, fitted.standardizer.defined(syntax, std)])
+        std = np.concatenate([std, fitted.standardizer.defined(syntax, std_core)])
         columns["lhs"] += [d.name for d in syntax.definitions]
         columns["op"] += [":="] * n_def
         columns["rhs"] += [d.expression.replace("**", "^") for d in syntax.definitions]

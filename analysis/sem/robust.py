@@ -7,7 +7,10 @@ weights, ``Gamma_g`` lavaan's NACOV and ``f_g = n_g / N``:
 * ``E = sum_g f_g Delta_g' W_g Delta_g`` (lavaan's expected information of DWLS);
 * standard errors (lavaan ``se = "robust.sem"``)::
 
-      Var(theta) = E^-1 [sum_g f_g Delta_g' W_g Gamma_g W_g Delta_g] E^-1 / N
+      Var(theta) = E^-1 [sum_g f_g Delta_g' W_g Gamma_g W_g Delta_g] E^-1 / (N - G)
+
+  (``N - G``: lavaan's number of cases for a least-squares estimator, ``lav_utils_get_ntotal``;
+  checked on one and two groups);
 
 * the scaled-shifted test (lavaan ``test = "scaled.shifted"``; Asparouhov & Muthén 2010),
   with the stacked ``V = bdiag(f_g W_g)``, ``Gamma = bdiag(Gamma_g / f_g)``, ``Delta`` the
@@ -86,7 +89,7 @@ def wls_pieces(estimator: DWLSEstimator, x: np.ndarray, table: ParameterTable) -
 
 
 def sandwich_vcov(pieces: WLSPieces, n: int) -> np.ndarray:
-    """``E^-1 Delta' V Gamma V Delta E^-1 / N`` (lavaan ``se = "robust.sem"``)."""
+    """``E^-1 Delta' V Gamma V Delta E^-1 / n`` (lavaan ``se = "robust.sem"``, with ``n = N - G``)."""
     vd = pieces.delta * pieces.v[:, None]
     middle = vd.T @ pieces.gamma @ vd
     return pieces.e_inv @ middle @ pieces.e_inv / n
