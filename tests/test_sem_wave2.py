@@ -213,7 +213,7 @@ SIM_TWOLEVEL = wave2_cases()["sim_twolevel_cfa"]["model"]
 @pytest.mark.parametrize(("model", "kwargs", "message"), [
     (SIM_TWOLEVEL, {}, "no cluster column"),
     ("f =~ y1 + y2 + y3", {"cluster": "cluster"}, "needs a two-level model"),
-    (SIM_TWOLEVEL, {"cluster": "cluster", "missing": "fiml"}, "FIML"),
+    (SIM_TWOLEVEL, {"cluster": "cluster", "missing": "pairwise"}, "missing='pairwise'"),
     (SIM_TWOLEVEL, {"cluster": "cluster", "group": "cluster"}, "groups"),
     (SIM_TWOLEVEL, {"cluster": "cluster", "bootstrap": 10}, "bootstrap"),
     ("level: 1\nfw =~ y1 + y2 + y3\ns | y1 ~ y4\nlevel: 2\nfb =~ y1 + y2 + y3", {"cluster": "cluster"},

@@ -140,28 +140,31 @@ def loglik(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray, *
         ll -= 0.5 * df * (len(idx) * log2pi + logdet_w) + 0.5 * float(np.sum(k_w * w))
         if derivatives:
             g_w[np.ix_(idx, idx)] = -0.5 * df * k_w + 0.5 * k_w @ w @ k_w
-    if derivatives:
-        g_b = np.zeros_like(s_b)
-        g_mu = np.zeros(q)
-    for sizes, c, m, cross in zip(cs.sizes, cs.counts, cs.sums, cs.cross, strict=True):
-        v = s_b.copy()
-        for size, idx in zip(sizes, blocks, strict=True):
-            v[np.ix_(idx, idx)] += s_w[np.ix_(idx, idx)] / size
-        inv_v = inverse_pd(v)
-        if inv_v is None:
-            return (-math.inf, None, None, None) if derivatives else -math.inf
-        k_v, logdet_v = inv_v
-        mm = cross - np.outer(mu, m) - np.outer(m, mu) + c * np.outer(mu, mu)
-        ll -= 0.5 * c * logdet_v + 0.5 * float(np.sum(k_v * mm))
-        if derivatives:
-            gv = -0.5 * c * k_v + 0.5 * k_v @ mm @ k_v
-            g_b += gv
-            for size, idx in zip(sizes, blocks, strict=True):
-                g_w[np.ix_(idx, idx)] += gv[np.ix_(idx, idx)] / size
-            g_mu += k_v @ (m - c * mu)
-    if derivatives:
-        return ll, g_w, g_b, g_mu
-    return ll
+    # the cluster vectors, all size patterns at once: V_k = S_B + blockdiag(S_W,ss / n_ks)
+    v = np.broadcast_to(s_b, (len(cs.counts), q, q)).copy()
+    for s, idx in enumerate(blocks):
+        v[np.ix_(np.arange(len(cs.counts)), idx, idx)] += s_w[np.ix_(idx, idx)][None] / cs.sizes[:, s, None, None]
+    lower = np.tril(v)
+    v = lower + np.swapaxes(np.tril(v, -1), 1, 2)  # the lower triangle, as LAPACK's Cholesky reads it
+    try:
+        if not np.all(np.isfinite(v)):
+            raise np.linalg.LinAlgError
+        chol = np.linalg.cholesky(v)
+    except np.linalg.LinAlgError:
+        return (-math.inf, None, None, None) if derivatives else -math.inf
+    logdet_v = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    k_v = np.linalg.inv(v)
+    c = cs.counts.astype(float)
+    mm = (cs.cross - mu[None, :, None] * cs.sums[:, None, :] - cs.sums[:, :, None] * mu[None, None, :]
+          + c[:, None, None] * np.outer(mu, mu)[None])
+    ll -= 0.5 * float(c @ logdet_v) + 0.5 * float(np.sum(k_v * mm))
+    if not derivatives:
+        return ll
+    gv = -0.5 * c[:, None, None] * k_v + 0.5 * k_v @ mm @ k_v
+    for s, idx in enumerate(blocks):
+        g_w[np.ix_(idx, idx)] += np.einsum("kij,k->ij", gv[:, idx][:, :, idx], 1.0 / cs.sizes[:, s])
+    g_mu = np.einsum("kij,kj->i", k_v, cs.sums - c[:, None] * mu[None])
+    return ll, g_w, gv.sum(axis=0), g_mu
 
 
 # ----------------------------------------------------------------------------- unrestricted models

@@ -47,7 +47,7 @@ from analysis.sem.fit_measures import likelihood_measures, saturated_loglik
 from analysis.sem.matrices import Model
 from analysis.sem.optimizer import CONVERGED_GRADIENT
 from analysis.sem.partable import DisjointSets, ParameterTable, _is_number, build_table, structure_of
-from analysis.sem.results import ESTIMATE_COLUMNS, SEMResult
+from analysis.sem.results import ESTIMATE_COLUMNS, SEMResult, bootstrap_pvalue, percentile_interval
 from analysis.sem.samplestats import GroupStats, numeric_array
 from analysis.sem.standardized import Standardizer, r_squared
 from analysis.sem.start import start_values
@@ -320,13 +320,20 @@ def count_parameters(model: str, *, fixed_x: bool = True) -> TwoLevelCount:
 
 
 def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool = True, missing: str = "listwise",
+                 monte_carlo: int = 0, seed: int | None = None,
                  warnings_out: list[str] | None = None) -> SEMResult:
     """A two-level model by ML (see the module docstring); called by :func:`analysis.sem.fit`.
 
     ``missing="fiml"`` fits samples stacked with missing values by design: the level-1
     variables fall into sides that no row shares (:func:`data_sides`), such as the employees
     and the customers of the same units; the likelihood is then the FIML one in closed form
-    (:mod:`analysis.sem.cluster_likelihood`). Other missing-value patterns are refused."""
+    (:mod:`analysis.sem.cluster_likelihood`). Other missing-value patterns are refused.
+
+    ``monte_carlo > 0`` adds the uncertainty of the standardized solution from that many
+    draws of the parameters from their estimated sampling distribution ``N(x, vcov)``
+    (:func:`monte_carlo_std`): columns ``std_se`` (SD of the draws), ``std_ci_lower``,
+    ``std_ci_upper`` (2.5% and 97.5% quantiles) and ``std_pvalue`` (the p-value of the same
+    draws, :func:`analysis.sem.results.bootstrap_pvalue`)."""
     warnings_out = [] if warnings_out is None else warnings_out
     table_w, table_b, ov, p_y, ndat, definitions, tie = _tables(model, fixed_x)
     st_b = table_b.structure
@@ -425,6 +432,13 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     logl = est.loglik(x) - logl_x
     measures = _fit_measures(est, cs, x, logl, npar, ndat, ov, table_w, table_b, logl_x)
     estimates = _estimate_table(est, x, vcov, definitions)
+    if monte_carlo:
+        draws = monte_carlo_std(est, x, vcov, definitions, monte_carlo, seed)
+        estimates = _with_std_intervals(estimates, draws)
+        improper = int(np.isnan(draws).any(axis=1).sum())
+        if improper:
+            warnings_out.append(f"{improper} of {monte_carlo} Monte Carlo draws gave a negative variance; their "
+                                "standardized values there are left out of the intervals")
     warnings_out.extend(_heywood(est, x))
     r2 = pd.concat([r_squared(est.model_w, est.parts(x)[0], ("",)), r_squared(est.model_b, est.parts(x)[1], ("",))],
                    keys=["within", "between"], names=["level", "variable"])
@@ -639,3 +653,38 @@ def _heywood(est: TwoLevelEstimator, x: np.ndarray) -> list[str]:
             out.append(f"negative variance estimates (Heywood case) at the {name} level: {', '.join(neg)}; "
                        "the solution is improper")
     return out
+
+
+def monte_carlo_std(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray, definitions: ModelSyntax,
+                    draws: int, seed: int | None) -> np.ndarray:
+    """Monte Carlo draws of the standardized solution: ``draws x rows`` (rows as the estimate
+    table: level 1, level 2, then ``:=``), each computed from parameters drawn from
+    ``N(x, vcov)`` (the Monte Carlo method for functions of parameters such as indirect
+    effects: MacKinnon, Lockwood & Williams 2004; Preacher & Selig 2012). NaN rows if
+    ``vcov`` is unavailable.
+
+    Std_all is a function of the parameters, ``b * sd(x) / sd(y)`` at each level, and an
+    indirect effect the product of its paths' std_all; their draws are those functions of
+    the drawn parameters, whose percentiles are the interval."""
+    std_w, std_b = Standardizer(est.table_w), Standardizer(est.table_b)
+    n_rows = len(est.table_w.rows) + len(est.table_b.rows) + len(definitions.definitions)
+    if not np.all(np.isfinite(vcov)):
+        return np.full((max(draws, 1), n_rows), np.nan)
+    rng = np.random.default_rng(seed)
+    ev, vec = np.linalg.eigh((vcov + vcov.T) / 2)
+    root = vec * np.sqrt(np.maximum(ev, 0.0))
+    out = np.empty((draws, n_rows))
+    for d in range(draws):
+        xx = x + root @ rng.standard_normal(len(x))
+        xw, xb = est.parts(xx)
+        sw, sb = std_w(est.model_w, xw), std_b(est.model_b, xb)
+        defined = defined_values(definitions, _labels(est, sw, sb)) if definitions.definitions else []
+        out[d] = np.concatenate([sw, sb, defined])
+    out[~np.isfinite(out)] = np.nan  # a draw with a negative variance has no standardized value there
+    return out
+
+
+def _with_std_intervals(estimates: pd.DataFrame, draws: np.ndarray) -> pd.DataFrame:
+    """The estimate table with the standardized solution's Monte Carlo SD, interval and p-value."""
+    sd, lower, upper = percentile_interval(draws)
+    return estimates.assign(std_se=sd, std_ci_lower=lower, std_ci_upper=upper, std_pvalue=bootstrap_pvalue(draws))
