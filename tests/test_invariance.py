@@ -209,3 +209,21 @@ def test_fiml_and_extra_fit_options_pass_through():
     inv = invariance(SIM_MODEL, data, "group", missing="fiml", rule="score", fixed_x=True)
     assert "b2 ~ 1" in inv.group_partial
     assert inv.fits["configural"].missing == "fiml"
+
+
+def test_ordinal_items_tie_thresholds_at_the_scalar_step_without_a_search():
+    """With ordered= the options pass through to fit (WLSMV): the scalar step ties thresholds and
+    loadings (the same fit as by hand), ΔCFI uses the scaled CFI, the plain Δχ² p-value is left out
+    (WLSMV needs the scaled difference test) and no score-test search runs (no likelihood)."""
+    data = reference_data("holzinger_swineford_1939_ordinal.csv")
+    ordered = [f"x{i}" for i in range(1, 10)]
+    inv = invariance(HS_MODEL, data, "school", ordered=ordered)
+    table = inv.table.set_index("model")
+    by_hand = fit(HS_MODEL, data, group="school", group_equal=("loadings", "thresholds"), ordered=ordered)
+    assert table.loc["scalar", "chisq"] == pytest.approx(by_hand.fit_measures["chisq"], rel=1e-8)
+    assert table.loc["scalar", "cfi"] == pytest.approx(by_hand.fit_measures["cfi_scaled"], rel=1e-8)
+    assert table["pvalue"].isna().all() and inv.released.empty
+    if not inv.comparable:
+        assert "thresholds differ" in inv.reason
+    with pytest.raises(ModelSpecificationError, match="need a likelihood"):
+        invariance(HS_MODEL, data, "school", ordered=ordered, search=True)

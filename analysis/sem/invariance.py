@@ -43,8 +43,10 @@ LATENT_COLUMNS = ["factor", "group", "reference_group", "mean", "mean_se", "mean
 LEVELS = ("scalar", "partial scalar", "metric", "partial metric", "configural")
 #: Stopping rules of the search (see :func:`invariance`).
 RULES = ("cfi", "score")
-_STAGES = {"metric": ("loadings",), "scalar": ("loadings", "intercepts")}
-_CLASS = {"metric": "loadings", "scalar": "intercepts"}
+#: group_equal of each step, and the class the step adds (continuous; ordinal items tie thresholds)
+_STAGES = {False: {"metric": ("loadings",), "scalar": ("loadings", "intercepts")},
+           True: {"metric": ("loadings",), "scalar": ("loadings", "thresholds")}}
+_CLASS = {False: {"metric": "loadings", "scalar": "intercepts"}, True: {"metric": "loadings", "scalar": "thresholds"}}
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class InvarianceResult:
 
 
 def invariance(model: str, data: pd.DataFrame, group: str, *, missing: str = "listwise",
-               group_partial: str | Sequence[str] = (), search: bool = True, rule: str = "cfi",
+               group_partial: str | Sequence[str] = (), search: bool | None = None, rule: str = "cfi",
                alpha: float = 0.05, delta_cfi: float = 0.01, min_invariant: int = 2,
                **fit_options: Any) -> InvarianceResult:
     """Measurement invariance: configural -> metric -> scalar, with partial invariance.
@@ -125,7 +127,9 @@ def invariance(model: str, data: pd.DataFrame, group: str, *, missing: str = "li
         Terms released by hand from the start (lavaan ``group.partial``), e.g.
         ``("x3 ~ 1",)``; loadings apply from the metric model on, intercepts at scalar.
     search
-        Release non-invariant constraints one at a time where a step does not hold.
+        Release non-invariant constraints one at a time where a step does not hold;
+        default (None): with a likelihood (ML, FIML), not with ordinal items (WLSMV), whose
+        score tests are not built yet.
     rule
         When a step holds and the search stops. ``"cfi"`` (default): the step holds when
         ΔCFI against the previous accepted model is at least ``-delta_cfi`` (Chen 2007;
@@ -138,9 +142,10 @@ def invariance(model: str, data: pd.DataFrame, group: str, *, missing: str = "li
     alpha, delta_cfi, min_invariant
         As above.
     **fit_options
-        Passed to every :func:`analysis.sem.fit` (e.g. ``fixed_x``; ``estimator=`` and
-        ``ordered=`` once fit accepts them). The search needs a likelihood
-        (ML or FIML): other estimators take ``search=False`` and ``group_partial``.
+        Passed to every :func:`analysis.sem.fit` (e.g. ``fixed_x``, ``ordered=``,
+        ``estimator=``). With ``ordered`` items the scalar step ties the thresholds
+        (``("loadings", "thresholds")``), ΔCFI uses the scaled CFI, and the Δχ² p-value is
+        left empty (WLSMV statistics need the scaled difference test, lavaan DIFFTEST).
 
     Returns
     -------
@@ -180,25 +185,30 @@ def invariance(model: str, data: pd.DataFrame, group: str, *, missing: str = "li
     given = (group_partial,) if isinstance(group_partial, str) else tuple(group_partial)
     options = dict(fit_options, missing=missing)
     fits = {"configural": fit(model, data, group=group, **options)}
-    records = [_record("configural", fits["configural"], None, "", True, ())]
+    ordinal = bool(fit_options.get("ordered"))
+    if search is None:
+        search = getattr(fits["configural"].fitted.estimator, "name", "") in LIKELIHOOD_ESTIMATORS
+    records = [_record("configural", fits["configural"], None, "", True, (), ordinal)]
     user = _classify(given, fits["configural"])
-    state = _Search(model, data, group, options, rule, alpha, delta_cfi, min_invariant, search)
+    classes = _CLASS[ordinal]
+    state = _Search(model, data, group, options, rule, alpha, delta_cfi, min_invariant, search, ordinal)
     accepted, accepted_name = fits["configural"], "configural"
     partial: list[str] = []
     released_rows: list[dict] = []
     score_tests: dict[str, Any] = {}
     level, kept = "configural", ()
     for stage in ("metric", "scalar"):
-        partial += user[_CLASS[stage]]
+        partial += user.get(classes[stage], [])
         full, final, new_terms, steps, holds, tests = state.run(stage, accepted, tuple(partial))
         fits[stage] = full
-        records.append(_record(stage, full, accepted, accepted_name, steps == [] and holds, tuple(partial)))
+        records.append(_record(stage, full, accepted, accepted_name, steps == [] and holds, tuple(partial), ordinal))
         if tests is not None:
             score_tests[stage] = tests
         if steps:
             partial += new_terms
             fits[f"partial {stage}"] = final
-            records.append(_record(f"partial {stage}", final, accepted, accepted_name, holds, tuple(partial)))
+            records.append(_record(f"partial {stage}", final, accepted, accepted_name, holds, tuple(partial),
+                                   ordinal))
             released_rows += [dict(row, step=len(released_rows) + i + 1) for i, row in enumerate(steps)]
         if not holds:
             break
@@ -206,7 +216,7 @@ def invariance(model: str, data: pd.DataFrame, group: str, *, missing: str = "li
         accepted, accepted_name = final, (f"partial {stage}" if steps else stage)
     table = pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
     groups = fits["configural"].groups
-    latent, reason = None, _not_comparable(level)
+    latent, reason = None, _not_comparable(level, ordinal)
     if level in ("scalar", "partial scalar"):
         latent, reason = latent_differences(accepted), ""
     return InvarianceResult(table, fits, level, kept,
@@ -214,27 +224,35 @@ def invariance(model: str, data: pd.DataFrame, group: str, *, missing: str = "li
                             str(groups[0]) if groups else "", reason, accepted_name)
 
 
-def _not_comparable(level: str) -> str:
+def _not_comparable(level: str, ordinal: bool = False) -> str:
     if level == "configural":
         return ("the loadings differ between groups (metric invariance does not hold, even partly): the items "
                 "do not measure the same construct in the same units, so neither scores nor latent means compare")
-    return ("the intercepts differ between groups (scalar invariance does not hold, even partly): equal "
+    what = "thresholds" if ordinal else "intercepts"
+    return (f"the {what} differ between groups (scalar invariance does not hold, even partly): equal "
             "construct levels give different item answers, so means are not comparable; loadings are, so "
             "relations (correlations, regressions) may be compared")
 
 
-def _record(name: str, res: SEMResult, base: SEMResult | None, base_name: str, holds: bool,
-            partial: tuple[str, ...]) -> dict:
+def _cfi(res: SEMResult, ordinal: bool) -> float:
+    """The CFI a step is judged by: the scaled CFI of a WLSMV fit, else the CFI."""
     fm = res.fit_measures
-    rec = {"model": name, "chisq": fm["chisq"], "df": fm["df"], "cfi": fm["cfi"], "rmsea": fm["rmsea"],
+    return float(fm.get("cfi_scaled", fm["cfi"]) if ordinal else fm["cfi"])
+
+
+def _record(name: str, res: SEMResult, base: SEMResult | None, base_name: str, holds: bool,
+            partial: tuple[str, ...], ordinal: bool = False) -> dict:
+    fm = res.fit_measures
+    rec = {"model": name, "chisq": fm["chisq"], "df": fm["df"], "cfi": _cfi(res, ordinal), "rmsea": fm["rmsea"],
            "srmr": fm["srmr"], "compared_with": base_name, "delta_chisq": np.nan, "delta_df": np.nan,
            "pvalue": np.nan, "delta_cfi": np.nan, "delta_rmsea": np.nan, "holds": bool(holds),
            "released": "; ".join(partial)}
     if base is not None:
         prev = base.fit_measures
         dchi, ddf = fm["chisq"] - prev["chisq"], fm["df"] - prev["df"]
-        rec.update(delta_chisq=dchi, delta_df=ddf, pvalue=float(stats.chi2.sf(dchi, ddf)) if ddf > 0 else np.nan,
-                   delta_cfi=fm["cfi"] - prev["cfi"], delta_rmsea=fm["rmsea"] - prev["rmsea"])
+        plain = ddf > 0 and not ordinal
+        rec.update(delta_chisq=dchi, delta_df=ddf, pvalue=float(stats.chi2.sf(dchi, ddf)) if plain else np.nan,
+                   delta_cfi=_cfi(res, ordinal) - _cfi(base, ordinal), delta_rmsea=fm["rmsea"] - prev["rmsea"])
     return rec
 
 
@@ -272,9 +290,10 @@ class _Search:
     delta_cfi: float
     min_invariant: int
     search: bool
+    ordinal: bool = False
 
     def _fit(self, stage: str, partial: tuple[str, ...]) -> SEMResult:
-        return fit(self.model, self.data, group=self.group, group_equal=_STAGES[stage],
+        return fit(self.model, self.data, group=self.group, group_equal=_STAGES[self.ordinal][stage],
                    group_partial=_only_released(partial, stage), **self.options)
 
     def _tests(self, res: SEMResult, category: str):
@@ -288,13 +307,13 @@ class _Search:
 
     def _holds(self, res: SEMResult, base: SEMResult, tests) -> bool:
         if self.rule == "cfi":
-            d = res.fit_measures["cfi"] - base.fit_measures["cfi"]
+            d = _cfi(res, self.ordinal) - _cfi(base, self.ordinal)
             return bool(np.isfinite(d) and d >= -self.delta_cfi)
         return tests is None or not bool((adjust_pvalues(tests.by_parameter["pvalue"], "holm") < self.alpha).any())
 
     def run(self, stage: str, base: SEMResult, partial: tuple[str, ...]):
         """(full fit, final fit, released terms, steps, holds, final score tests)."""
-        category = _CLASS[stage]
+        category = _CLASS[self.ordinal][stage]
         full = current = self._fit(stage, partial)
         terms: list[str] = []
         steps: list[dict] = []
