@@ -35,6 +35,7 @@ import pandas as pd
 
 from analysis.errors import DataError, ModelSpecificationError
 from analysis.polychoric import DEFAULT_MAX_CATEGORIES, polychoric
+from analysis.sem.mixed_gamma import mixed_statistics
 from analysis.sem.samplestats import GroupStats
 
 
@@ -57,9 +58,20 @@ class OrdinalStats:
     weights
         The DWLS weights ``1 / diag(gamma)``.
     n_thresholds
-        Number of thresholds (the first ``n_thresholds`` entries of ``s``).
+        Number of thresholds.
     warnings
         Notes of the polychoric step (empty cells, estimates at a bound).
+    numeric
+        Indices (model order) of the continuous variables.
+    cov
+        The correlation matrix rescaled by the continuous variables' SDs (lavaan's sample
+        ``cov`` of categorical data; the correlation matrix when all are ordered).
+    mean
+        Means of the continuous variables (0 for the ordered ones).
+
+    With continuous variables ``s`` is lavaan's (thresholds of an ordered variable or the
+    mean of a continuous one, in variable order; the continuous variances; then
+    ``vech_offdiag(cov)``), with ``gamma`` from :mod:`analysis.sem.mixed_gamma`.
     """
 
     n: int
@@ -70,23 +82,34 @@ class OrdinalStats:
     weights: np.ndarray
     n_thresholds: int
     warnings: tuple[str, ...] = ()
+    numeric: tuple[int, ...] = ()
+    cov: np.ndarray | None = None
+    mean: np.ndarray | None = None
+
+    @property
+    def n_univariate(self) -> int:
+        """Entries of ``s`` before the covariances: thresholds, means and variances."""
+        return self.n_thresholds + 2 * len(self.numeric)
 
     @property
     def moments(self) -> GroupStats:
-        """The group as :class:`GroupStats` with the polychoric matrix as its covariance
-        (means 0): what start values and the standardized solution read."""
+        """The group as :class:`GroupStats` with lavaan's sample ``cov`` (the polychoric
+        matrix when all are ordered) and means (0 for ordered variables): what start values
+        read."""
         p = self.correlation.shape[0]
-        return GroupStats(self.n, np.zeros(p), self.correlation, np.empty((0, p)))
+        cov = self.correlation if self.cov is None else self.cov
+        mean = np.zeros(p) if self.mean is None else self.mean
+        return GroupStats(self.n, mean, cov, np.empty((0, p)))
 
 
 def check_ordered(ordered: Sequence[str], ov: list[str], *, where: str = "fit(ordered=...)") -> tuple[str, ...]:
-    """The ordered variables of a model, checked: every name a variable of the model, and
-    (for now) every observed variable of the model ordered.
+    """The ordered variables of a model (in model order), checked: every name a variable of
+    the model; the others are continuous.
 
     Raises
     ------
     ModelSpecificationError
-        An unknown name; a model mixing continuous and ordered indicators.
+        An unknown name, or none.
     """
     if isinstance(ordered, str):
         ordered = (ordered,)
@@ -96,19 +119,16 @@ def check_ordered(ordered: Sequence[str], ov: list[str], *, where: str = "fit(or
         raise ModelSpecificationError(f"ordered variable(s) {', '.join(map(repr, unknown))} are not observed "
                                       "variables of the model", where=where,
                                       fix="list in ordered= only indicators named in the model syntax")
-    continuous = [v for v in ov if v not in names]
-    if continuous:
-        raise ModelSpecificationError(
-            f"mixing continuous ({', '.join(continuous)}) and ordered indicators is not supported by WLSMV yet "
-            "(the polyserial and Pearson entries of the weight matrix are not built)", where=where,
-            fix="declare every indicator ordered (items with at most 15 categories), or fit the model by ML "
-                "without ordered=")
+    if not names:
+        raise ModelSpecificationError("ordered= names no variable", where=where,
+                                      fix="list the ordinal indicators, e.g. ordered=['x1', 'x2']")
     return tuple(v for v in ov if v in names)
 
 
-def ordinal_stats(group: GroupStats, ov: list[str], *, label: str = "",
+def ordinal_stats(group: GroupStats, ov: list[str], *, label: str = "", ordered: Sequence[str] | None = None,
                   max_categories: int = DEFAULT_MAX_CATEGORIES) -> OrdinalStats:
-    """The WLS statistics of one group's complete cases (``group.raw``), all variables ordered.
+    """The WLS statistics of one group's complete cases (``group.raw``); ``ordered`` (default
+    all) the ordinal variables, the others continuous.
 
     Raises
     ------
@@ -119,28 +139,46 @@ def ordinal_stats(group: GroupStats, ov: list[str], *, label: str = "",
         recode it).
     """
     frame = pd.DataFrame(group.raw, columns=ov)
+    ordered = list(ov) if ordered is None else [v for v in ov if v in set(ordered)]
+    mixed = len(ordered) < len(ov)
     try:
-        poly = polychoric(frame, ov, ordered=ov, missing="listwise", max_categories=max_categories, gamma=True)
+        poly = polychoric(frame, ov, ordered=ordered, missing="listwise", max_categories=max_categories,
+                          gamma=not mixed)
     except DataError as err:
         where = f"fit(ordered=...), group '{label}'" if label else "fit(ordered=...)"
         raise DataError(err.what, where=f"{where} ({err.where})" if err.where else where, fix=err.fix) from None
     corr = poly.correlation.to_numpy()
     p = len(ov)
     iu = np.triu_indices(p, 1)  # (0,1), (0,2), ...: lavaan's vech order of the lower triangle
-    taus = [np.asarray(poly.thresholds[v]) for v in ov]
-    s = np.concatenate([*taus, corr[iu]])
-    gamma = poly.gamma.to_numpy()
+    taus = [np.asarray(poly.thresholds[v]) for v in ordered]
+    numeric, cov, mean = (), None, None
+    if mixed:
+        is_ordered = np.array([v in poly.thresholds for v in ov])
+        values = group.raw.copy()
+        for j in np.flatnonzero(is_ordered):
+            values[:, j] = np.unique(values[:, j], return_inverse=True)[1]
+        s, gamma, cov = mixed_statistics(values, is_ordered, corr,
+                                         {j: np.asarray(poly.thresholds[ov[j]]) for j in np.flatnonzero(is_ordered)})
+        numeric = tuple(int(j) for j in np.flatnonzero(~is_ordered))
+        mean = np.where(is_ordered, 0.0, group.raw.mean(axis=0))
+        names = [f"{v}|t{k + 1}" if is_ordered[j] else f"{v}~1" for j, v in enumerate(ov)
+                 for k in range(len(poly.thresholds[v]) if is_ordered[j] else 1)]
+        names += [f"{ov[j]}~~{ov[j]}" for j in numeric] + [f"{ov[a]}~~{ov[b]}" for a, b in zip(*iu, strict=True)]
+    else:
+        s = np.concatenate([*taus, corr[iu]])
+        gamma = poly.gamma.to_numpy()
+        names = list(poly.gamma.index)
     diag = np.diag(gamma)
     where = f"group '{label}'" if label else "data"
     bad = np.flatnonzero(~(diag > 0))
     if len(bad):
-        name = poly.gamma.index[int(bad[0])]
+        name = names[int(bad[0])]
         raise DataError(f"the sampling variance of '{name}' is zero, so it gets no DWLS weight (a correlation at "
                         "+-1: two items whose answers determine each other)", where=where,
                         fix="drop one of the two items, merge sparse categories, or collect more responses")
     notes = tuple(f"{w} ({where})" if label else w for w in poly.warnings)
-    return OrdinalStats(group.n, {v: tuple(t) for v, t in zip(ov, taus, strict=True)}, corr, s, gamma, 1.0 / diag,
-                        int(sum(len(t) for t in taus)), notes)
+    return OrdinalStats(group.n, {v: tuple(t) for v, t in zip(ordered, taus, strict=True)}, corr, s, gamma,
+                        1.0 / diag, int(sum(len(t) for t in taus)), notes, numeric, cov, mean)
 
 
 def check_categories(stats: Sequence[OrdinalStats], ordered: tuple[str, ...], labels: tuple[str, ...]) -> None:

@@ -95,57 +95,71 @@ class DWLSEstimator(MLEstimator):
         table = model.table
         self.model: DeltaModel = model
         self.iu = np.triu_indices(self.p, 1)
-        self.threshold_pid, self.threshold_var = [], []
+        self.first_pid, self.first_var, self.numeric = [], [], []
         for g in range(self.G):
             rows = [r for r in table.thresholds if r.group == g]
             if len(rows) != self.stats[g].n_thresholds:
                 raise ValueError("the parameter table's thresholds do not match the sample thresholds")
-            self.threshold_pid.append(np.array([r.pid for r in rows], dtype=int))
-            self.threshold_var.append(np.array([r.r for r in rows], dtype=int))
+            numeric = set(self.stats[g].numeric)
+            pid, var = [], []
+            for j in range(self.p):  # lavaan's order: thresholds or the mean, variable by variable
+                own = [r.pid for r in rows if r.r == j]
+                pid += [-1] if j in numeric else own
+                var += [j] * (1 if j in numeric else len(own))
+            self.first_pid.append(np.array(pid, dtype=int))
+            self.first_var.append(np.array(var, dtype=int))
+            self.numeric.append(np.array(sorted(numeric), dtype=int))
         self.weight = [s.n / self.N for s in self.stats]
 
     # ------------------------------------------------------------------ moments
     def implied_statistics(self, x: np.ndarray, g: int, imp: Implied | None = None) -> np.ndarray:
         """``sigma_g(theta)``: the model thresholds ``Delta_i (tau_ik - mu_i)`` (lavaan; ``mu =
-        nu + Lambda A alpha``, 0 unless latent means are free) and the implied polychoric
-        correlations ``Delta_i Delta_j Sigma*_ij``."""
+        nu + Lambda A alpha``, 0 unless latent means are free), the means ``mu_i`` and
+        variances ``Sigma_ii`` of continuous variables, and the implied covariances
+        ``Delta_i Delta_j Sigma*_ij`` (polychoric correlations between ordered variables)."""
         imp = imp or self.model.implied(x, g)
         delta = self.model.scales(x, g)
-        var = self.threshold_var[g]
-        thr = delta[var] * (x[self.threshold_pid[g]] - imp.mu[var])
-        i, j = self.iu
-        return np.concatenate([thr, delta[i] * delta[j] * imp.sigma[i, j]])
+        var, pid = self.first_var[g], self.first_pid[g]
+        mu = imp.mu[var]
+        first = np.where(pid >= 0, delta[var] * (x[np.maximum(pid, 0)] - mu), mu)
+        num, (i, j) = self.numeric[g], self.iu
+        return np.concatenate([first, imp.sigma[num, num], delta[i] * delta[j] * imp.sigma[i, j]])
 
     def delta(self, x: np.ndarray, g: int, imp: Implied | None = None) -> np.ndarray:
         """``Delta_g = d sigma_g / d theta`` (statistics x parameters; lavaan ``computeDelta``):
-        ``-Delta_i dmu_i`` and ``Delta_i Delta_j dSigma_ij`` for the model parameters, ``Delta_i``
-        for the thresholds, ``tau_ik - mu_i`` and ``Delta_j Sigma_ij`` for the scale factors."""
+        ``-Delta_i dmu_i`` (``dmu_i`` for a mean), ``dSigma_ii`` and ``Delta_i Delta_j dSigma_ij``
+        for the model parameters, ``Delta_i`` for the thresholds, ``tau_ik - mu_i`` and
+        ``Delta_j Sigma_ij`` for the scale factors."""
         imp = imp or self.model.implied(x, g)
         ds, dm = self.model.jacobian(imp, g)
         scale = self.model.scales(x, g)
-        var, tpid = self.threshold_var[g], self.threshold_pid[g]
-        n_t = len(tpid)
-        i, j = self.iu
-        out = np.zeros((n_t + len(i), self.npar))
-        out[:n_t] = -(scale[var][:, None] * dm[:, var].T)
-        np.add.at(out, (np.arange(n_t), tpid), scale[var])
-        out[n_t:] = (scale[i] * scale[j])[:, None] * ds[:, i, j].T
+        var, pid = self.first_var[g], self.first_pid[g]
+        num, (i, j) = self.numeric[g], self.iu
+        n_f, n_v = len(pid), len(num)
+        is_thr = pid >= 0
+        out = np.zeros((n_f + n_v + len(i), self.npar))
+        out[:n_f] = np.where(is_thr, -scale[var], 1.0)[:, None] * dm[:, var].T
+        rows_t = np.flatnonzero(is_thr)
+        np.add.at(out, (rows_t, pid[rows_t]), scale[var][rows_t])
+        out[n_f:n_f + n_v] = ds[:, num, num].T
+        out[n_f + n_v:] = (scale[i] * scale[j])[:, None] * ds[:, i, j].T
         spid = self.model.scale_pid[g]
         if np.any(spid >= 0):
-            rows_t = np.flatnonzero(spid[var] >= 0)
-            np.add.at(out, (rows_t, spid[var][rows_t]), x[tpid][rows_t] - imp.mu[var][rows_t])
+            rows_s = rows_t[spid[var][rows_t] >= 0]
+            np.add.at(out, (rows_s, spid[var][rows_s]), x[pid[rows_s]] - imp.mu[var][rows_s])
             sig = imp.sigma[i, j]
             for a, b in ((i, j), (j, i)):
                 r = np.flatnonzero(spid[a] >= 0)
-                np.add.at(out, (n_t + r, spid[a][r]), scale[b][r] * sig[r])
+                np.add.at(out, (n_f + n_v + r, spid[a][r]), scale[b][r] * sig[r])
         return out
 
     # ------------------------------------------------------------------ discrepancy
     def objective(self, x: np.ndarray, gradient: bool = True) -> float | tuple[float, np.ndarray]:
         """``F_DWLS`` and, by default, its gradient ``-2 sum_g n_g/N Delta_g' W_g (s_g - sigma_g)``:
         through :meth:`Model.gradient` with ``dF/dSigma_ij = Delta_i Delta_j h_ij / 2`` on both
-        off-diagonal positions and ``dF/dmu_i = -Delta_i sum_k h_ik`` (``h = -2 n_g/N W e``), plus
-        the thresholds' and scale factors' own terms."""
+        off-diagonal positions, ``dF/dSigma_ii = h_ii`` for a continuous variance and
+        ``dF/dmu_i = -Delta_i sum_k h_ik`` (``h_i`` for a mean; ``h = -2 n_g/N W e``), plus the
+        thresholds' and scale factors' own terms."""
         f = 0.0
         grad = np.zeros(self.npar)
         i, j = self.iu
@@ -158,21 +172,25 @@ class DWLSEstimator(MLEstimator):
             if not gradient:
                 continue
             h = -2 * fg * we
-            n_t = st.n_thresholds
             scale = self.model.scales(x, g)
-            var, tpid = self.threshold_var[g], self.threshold_pid[g]
+            var, pid, num = self.first_var[g], self.first_pid[g], self.numeric[g]
+            n_f, n_v = len(pid), len(num)
+            is_thr = pid >= 0
+            h_first = h[:n_f]
             d_sigma = np.zeros((self.p, self.p))
-            d_sigma[i, j] = 0.5 * h[n_t:] * scale[i] * scale[j]
+            d_sigma[i, j] = 0.5 * h[n_f + n_v:] * scale[i] * scale[j]
             d_sigma = d_sigma + d_sigma.T
+            d_sigma[num, num] += h[n_f:n_f + n_v]
             d_mu = None
             if self.meanstructure:
-                d_mu = -np.bincount(var, weights=h[:n_t] * scale[var], minlength=self.p)
+                d_mu = np.bincount(var, weights=h_first * np.where(is_thr, -scale[var], 1.0), minlength=self.p)
             grad += self.model.gradient(imp, g, d_sigma, d_mu)
-            np.add.at(grad, tpid, h[:n_t] * scale[var])
+            np.add.at(grad, pid[is_thr], (h_first * scale[var])[is_thr])
             spid = self.model.scale_pid[g]
             if np.any(spid >= 0):
-                d_scale = np.bincount(var, weights=h[:n_t] * (x[tpid] - imp.mu[var]), minlength=self.p)
-                hs = h[n_t:] * imp.sigma[i, j]
+                d_scale = np.bincount(var[is_thr], weights=(h_first * (x[np.maximum(pid, 0)] - imp.mu[var]))[is_thr],
+                                      minlength=self.p)
+                hs = h[n_f + n_v:] * imp.sigma[i, j]
                 d_scale += np.bincount(i, weights=hs * scale[j], minlength=self.p)
                 d_scale += np.bincount(j, weights=hs * scale[i], minlength=self.p)
                 free = spid >= 0

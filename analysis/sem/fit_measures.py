@@ -293,10 +293,11 @@ def wls_fit_measures(estimator: DWLSEstimator, x: np.ndarray, table: ParameterTa
         imp = estimator.model.implied(x, g)
         e = st.s - estimator.implied_statistics(x, g, imp)
         chisq += (st.n - 1) * float(e @ (st.weights * e))
-        r = st.s[st.n_thresholds:]
-        base += (st.n - 1) * float(r @ (st.weights[st.n_thresholds:] * r))
+        r = st.s[st.n_univariate:]
+        base += (st.n - 1) * float(r @ (st.weights[st.n_univariate:] * r))
         scale = estimator.model.scales(x, g)
-        srmr_sum += st.n * srmr(st.correlation, scale[:, None] * imp.sigma * scale[None, :])  # implied correlations
+        sample = st.correlation if st.cov is None else st.cov
+        srmr_sum += st.n * srmr(sample, scale[:, None] * imp.sigma * scale[None, :])  # implied Delta Sigma Delta
     out = likelihood_measures(chisq=chisq, df=int(df), baseline_chisq=base, baseline_df=int(base_df),
                               logl=float("nan"), logl_h1=float("nan"), npar=table.npar, n=n, n_groups=n_groups)
     for key in ("logl", "unrestricted_logl", "aic", "bic"):

@@ -262,7 +262,9 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
     -> sandwich standard errors, scaled-shifted test, robust fit indices
     (:mod:`analysis.sem.robust`, :func:`analysis.sem.fit_measures.wls_fit_measures`).
 
-    Supported: every observed variable ordered, latent variables with regressions and
+    Supported: ordered and continuous indicators (continuous ones with their means,
+    variances and polyserial/Pearson entries, :mod:`analysis.sem.mixed_gamma`), latent
+    variables with regressions and
     covariances among them, labels, ``==`` and ``:=``, and groups (every variable with the
     same categories in every group) with lavaan's defaults for categorical data: configural,
     thresholds and loadings free per group, intercepts and latent means 0, scale factors 1;
@@ -271,8 +273,8 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
     lavaan's ``x | t1`` rows (``std_all`` = the threshold over the latent response SD, 1 in
     the delta parameterization) and the ordered variables' residual variances as fixed rows
     (``se`` 0) at ``1 - lambda^2 psi``. Refused with a :class:`ModelSpecificationError`
-    naming the alternative: ``parameterization="theta"``, mixed continuous and ordinal
-    indicators, observed covariates or observed variables in regressions, ``group_partial``,
+    naming the alternative: ``parameterization="theta"``, observed covariates or observed
+    variables in regressions, ``group_partial``,
     FIML, two-level models and the bootstrap.
     """
     where = "fit(ordered=...)"
@@ -308,12 +310,12 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
             where="model syntax", fix="use the ordinal items as indicators (=~) of latent variables")
     warnings_out: list[str] = []
     group_data, labels = prepare_data(data, st.ov, group, "listwise", warnings_out)
-    stats = [ordinal_stats(d, st.ov, label=lab) for d, lab in zip(group_data, labels, strict=True)]
+    stats = [ordinal_stats(d, st.ov, label=lab, ordered=names) for d, lab in zip(group_data, labels, strict=True)]
     check_categories(stats, names, labels)
     for s in stats:
         warnings_out.extend(s.warnings)
     table = build_table(syntax, n_groups=len(labels), group_equal=group_equal,
-                        meanstructure=len(labels) > 1 and "thresholds" in group_equal,
+                        meanstructure=(len(labels) > 1 and "thresholds" in group_equal) or len(names) < len(st.ov),
                         thresholds=[s.thresholds for s in stats])
     table.check_identified()
     estimator = DWLSEstimator(DeltaModel(table), stats)

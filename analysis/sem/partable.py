@@ -115,12 +115,13 @@ class ParameterTable:
     @property
     def ndat(self) -> int:
         """Sample moments over all groups (fixed-x moments not counted). With ordered
-        indicators (all of them ordinal, WLSMV): the thresholds and the ``p(p-1)/2``
-        polychoric correlations of each group (lavaan's ``ntotal`` of the WLS statistics)."""
+        indicators (WLSMV): the thresholds, the means and variances of continuous variables
+        and the ``p(p-1)/2`` polychoric (polyserial, Pearson) correlations of each group
+        (lavaan's ``ntotal`` of the WLS statistics)."""
         st = self.structure
         if self.ordered:
-            p = len(st.ov)
-            return len(self.thresholds) + p * (p - 1) // 2 * self.n_groups
+            p, p_num = len(st.ov), len(st.ov) - len(self.ordered)
+            return len(self.thresholds) + (p * (p - 1) // 2 + 2 * p_num) * self.n_groups
         return data_moments(len(st.ov), len(self.fixed_exo), self.meanstructure) * self.n_groups
 
     @property

@@ -79,7 +79,7 @@ def wls_pieces(estimator: DWLSEstimator, x: np.ndarray, table: ParameterTable) -
         vs.append(fg * st.weights)
         gammas.append(st.gamma / fg)
         blocks.append(slice(start, start + len(d)))
-        corr_blocks.append(slice(start + st.n_thresholds, start + len(d)))
+        corr_blocks.append(slice(start + st.n_univariate, start + len(d)))
         start += len(d)
     delta = np.vstack(deltas)
     v = np.concatenate(vs)
@@ -124,15 +124,15 @@ def scaled_shifted(chisq: float, df: float, delta: np.ndarray, v: np.ndarray, ga
 def baseline_scaled_shifted(chisq: float, df: float, pieces: WLSPieces, estimator: DWLSEstimator
                             ) -> ScaledShifted:
     """The scaled-shifted statistic of the baseline model (lavaan's independence model for
-    categorical data: thresholds free, correlations 0), whose Jacobian is the identity on the
-    thresholds of each group and 0 on the correlations."""
-    n_t = sum(st.n_thresholds for st in estimator.stats)
+    categorical data: thresholds, means and variances free, covariances 0), whose Jacobian
+    is the identity on the univariate statistics of each group and 0 on the covariances."""
+    n_t = sum(st.n_univariate for st in estimator.stats)
     delta = np.zeros((len(pieces.v), n_t))
     col = 0
     for block, st in zip(pieces.blocks, estimator.stats, strict=True):
-        rows = np.arange(block.start, block.start + st.n_thresholds)
-        delta[rows, col + np.arange(st.n_thresholds)] = 1.0
-        col += st.n_thresholds
+        rows = np.arange(block.start, block.start + st.n_univariate)
+        delta[rows, col + np.arange(st.n_univariate)] = 1.0
+        col += st.n_univariate
     e = (delta.T * pieces.v) @ delta
     return scaled_shifted(chisq, df, delta, pieces.v, pieces.gamma, np.diag(1 / np.diag(e)) if n_t else e)
 
@@ -154,14 +154,15 @@ def catml_robust(estimator: DWLSEstimator, x: np.ndarray, pieces: WLSPieces, tab
                  ) -> CatMLRobust:
     """lavaan ``lav_fit_catml_dwls``: NaN where a polychoric matrix is not positive definite
     (eigenvalue below ``sqrt(eps)``, lavaan's rule) or the implied one is not, and with
-    free scale factors (thresholds equal across groups), where lavaan 0.6.14 reports NA."""
+    free scale factors (thresholds equal across groups) or continuous variables, where
+    lavaan 0.6.14 reports NA."""
     nan = float("nan")
     # lavaan's catML model drops the `|` and `~1` rows: its parameters are the others
     dropped = {r.pid for r in table.thresholds} | {r.pid for r in table.rows if r.op == "~1" and r.pid >= 0}
     df3 = float(len(estimator.iu[0]) * len(estimator.stats) - (table.npar - len(dropped)))
     df_null = float(table.baseline_df)
-    if any(r.pid >= 0 for r in table.scales):
-        return CatMLRobust(nan, df3, nan, nan, df_null, nan)
+    if any(r.pid >= 0 for r in table.scales) or any(st.numeric for st in estimator.stats):
+        return CatMLRobust(nan, df3, nan, nan, df_null, nan)  # lavaan: NA (continuous variables, free scales)
     t_ml, t_null = 0.0, 0.0
     v_blocks = []
     for g, st in enumerate(estimator.stats):
