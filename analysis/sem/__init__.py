@@ -21,6 +21,7 @@ The package follows lavaan's stages, one module per concept:
 ``partable``           the parameter table: the only source of ``npar``, ``ndat``, ``df``
 ``samplestats``        data to one float array per group, moments, checks
 ``categorical``        thresholds, polychoric correlations, NACOV and DWLS weights (WLSMV)
+``mixed_gamma``        the NACOV with continuous indicators among ordered ones (Muthén 1984)
 ``casewise``           casewise likelihood of incomplete data, E-step, EM (h1)
 ``matrices``           LISREL matrices, implied moments, their analytic Jacobian
 ``ml``, ``fiml``       the estimators
