@@ -30,11 +30,12 @@ import numpy as np
 import pandas as pd
 
 from analysis import drivers as drivers_module
+from analysis import latent_aggregation as latent
 from analysis import metrics as metrics_module
 from analysis.aggregation import aggregation_table, construct_scale_points
 from analysis.scoring import score
 from analysis.sem import count_parameters, fit
-from analysis.study import METRIC_NODES, Study
+from analysis.study import LINKAGE_MODELS, METRIC_NODES, Study, metric_node
 from analysis.threads import limit_blas_threads
 from surveys.errors import TandemError, did_you_mean
 
@@ -93,6 +94,11 @@ class StudyResult:
         The minimum sizes applied.
     warnings
         Messages worth showing (non-convergence, aggregation not justified ...).
+    model, model_reason
+        Which chain ran: ``"latent"`` (latent aggregation, a two-level SEM of both samples:
+        :mod:`analysis.latent_aggregation`) or ``"observed"`` (the path model on observed
+        unit means), and why (for ``"observed"`` under ``model="auto"``: what the latent
+        model lacked).
     """
 
     study_id: str
@@ -110,6 +116,8 @@ class StudyResult:
     min_employees: int
     min_customers: int
     warnings: tuple[str, ...] = field(default=())
+    model: str = "observed"
+    model_reason: str = ""
 
     @property
     def n_units(self) -> int:
@@ -194,23 +202,8 @@ def score_side(frame: pd.DataFrame, study: Study, side: str) -> pd.DataFrame:
     return scored
 
 
-_METRIC_FUNCTIONS = {"nps": "nps", "enps": "enps", "csat": "csat_top2box", "ces": "ces"}
-
-
-def metric_node(name: str, instrument: Any) -> tuple[str, str, dict[str, Any]]:
-    """``(item id, metric, options)`` of a metric node for :func:`analysis.metrics.unit_values`
-    and :func:`analysis.metrics.answer_points`: ``nps``/``enps`` (NPS points), ``csat``
-    (top-two-box share on the item's scale), ``ces`` (mean effort)."""
-    item_id = getattr(instrument.metrics, name)
-    options: dict[str, Any] = {}
-    if name == "csat":
-        item = instrument.item(item_id)
-        options["scale"] = item.scale if item.scale is not None else np.arange(item.min, item.max + 1)
-    return item_id, _METRIC_FUNCTIONS[name], options
-
-
 def _unit_metric(name: str, frame: pd.DataFrame, study: Study, instrument: Any) -> pd.Series:
-    """A metric node per unit by :func:`analysis.metrics.unit_values` (:func:`metric_node`)."""
+    """A metric node per unit by :func:`analysis.metrics.unit_values` (:func:`analysis.study.metric_node`)."""
     item_id, metric, options = metric_node(name, instrument)
     values = metrics_module.unit_values(frame, item_id, study.unit_key, metric=metric, **options)
     return values.astype(float).rename(name)
@@ -375,7 +368,7 @@ def _drivers(study: Study, units: pd.DataFrame, *, bootstrap: int, seed: int | N
 
 
 def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.DataFrame, *,
-              bootstrap: int = 1000, seed: int | None = None) -> StudyResult:
+              bootstrap: int = 1000, seed: int | None = None, model: str | None = None) -> StudyResult:
     """Link employee and customer responses through their units and fit the study's chain.
 
     Parameters
@@ -390,6 +383,11 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
         driver weights (0: normal-theory intervals and none for drivers).
     seed
         Seed of the bootstrap.
+    model
+        ``"latent"``, ``"observed"`` or ``"auto"`` (default: the study's ``linkage_model``,
+        itself ``"auto"`` by default): with ``"auto"`` the latent model runs when the units
+        support its between-level parameters and it converges to a proper solution, the
+        observed-means model otherwise, with the reason in ``model_reason``.
 
     Returns
     -------
@@ -403,7 +401,14 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
 
     Notes
     -----
-    Unit values are means of respondents' construct scores; CSAT and NPS per unit come
+    The latent model (:mod:`analysis.latent_aggregation`) fits the chain to the units'
+    latent means: both samples stacked, a two-level SEM by ML (FIML of the design). Its
+    paths and indirect effects are the between level's std_all, with 95% Monte Carlo
+    intervals and p-values from ``bootstrap`` draws of the parameters (1,000 when
+    ``bootstrap`` is 0). It corrects the attenuation of paths fitted to observed means,
+    whose reliability is ICC(2) (Lüdtke et al. 2008; Marsh et al. 2009).
+
+    The observed model: unit values are means of respondents' construct scores; CSAT and NPS per unit come
     from :mod:`analysis.metrics`. The path model is fitted by maximum likelihood on
     z-scored unit values, so its coefficients are standardized (lavaan's ``std_all``
     for a model fitted to a correlation matrix). An indirect effect ``x -> y`` is the
@@ -429,7 +434,17 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
     scored = {"employee": score_side(employees, study, "employee"),
               "customer": score_side(customers, study, "customer")}
     units, dropped = _aggregate(study, scored["employee"], scored["customer"])
-    result = fit_chain(study, units, dropped, bootstrap=bootstrap, seed=seed)
+    chosen = study.linkage_model if model is None else model
+    if chosen not in LINKAGE_MODELS:
+        raise LinkageError(f"unknown linkage model '{chosen}'.{did_you_mean(str(chosen), LINKAGE_MODELS)}",
+                           where="run_study(model=...)", fix=f"use one of {', '.join(LINKAGE_MODELS)}")
+    result, reason = None, "chosen in the study" if chosen == "observed" else ""
+    if chosen != "observed":
+        result, reason = _latent_chain(study, scored, units, dropped, draws=bootstrap or 1000, seed=seed,
+                                       required=chosen == "latent")
+    ran = "observed" if result is None else "latent"
+    if result is None:
+        result = fit_chain(study, units, dropped, bootstrap=bootstrap, seed=seed)
     aggregation_frame = aggregation_verdicts(study, scored, units)
     warnings = [f"aggregating '{row.construct}' to units is not justified: {row.reason}"
                 for row in aggregation_frame.itertuples()
@@ -439,6 +454,7 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
     if not result.converged:
         warnings.append("the path model did not converge; its numbers are not trustworthy")
     warnings += [str(w) for w in result.warnings]
+    r2 = result.r2.loc["between"] if ran == "latent" else result.r2
     return StudyResult(
         study_id=study.id,
         title=study.title,
@@ -446,7 +462,7 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
         dropped=dropped,
         aggregation=aggregation_frame,
         paths=_paths_table(result.estimates, "~"),
-        r2=result.r2.loc[[p.lhs for p in study.paths]].rename("r2"),
+        r2=r2.loc[[p.lhs for p in study.paths]].rename("r2"),
         indirect=_indirect_table(result.estimates, study),
         fit_measures=dict(result.fit_measures),
         drivers=driver_table,
@@ -455,7 +471,38 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
         min_employees=study.min_employees,
         min_customers=study.min_customers,
         warnings=tuple(warnings),
+        model=ran,
+        model_reason=reason,
     )
+
+
+def _latent_chain(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.DataFrame, dropped: pd.DataFrame,
+                  *, draws: int, seed: int | None, required: bool) -> tuple[Any, str]:
+    """``(result, reason)`` of the latent model, or ``(None, why not)`` when it cannot be
+    trusted here and is not ``required`` (then a :class:`LinkageError` says why)."""
+    needed = latent.between_parameters(study) + 1
+    why = ""
+    if len(units) < needed:
+        why = (f"{len(units)} units cannot support its {needed - 1} between-level parameters "
+               f"(it needs at least {needed})")
+    else:
+        check_units(study, units, dropped)
+        with limit_blas_threads():
+            result = latent.fit_latent_chain(study, latent.stacked_nodes(study, scored, units["unit"]),
+                                             draws=draws, seed=seed)
+        heywood = [w for w in result.warnings if "Heywood" in w and "between" in w]
+        if not result.converged:
+            why = "the two-level model did not converge"
+        elif heywood:
+            why = "its solution is improper (" + heywood[0].split(": ", 1)[-1].split(";")[0] + ")"
+        elif not np.isfinite(result.estimates["se"]).all():
+            why = "its standard errors could not be computed (the model may not be identified with these units)"
+        else:
+            return result, f"{len(units)} units support its {needed - 1} between-level parameters"
+    if required:
+        raise LinkageError(f"the latent linkage model cannot be used: {why}", where=f"study '{study.id}'",
+                           fix="link more units, or run the observed-means model (model: observed)")
+    return None, f"the latent model was not used: {why}; the chain is fitted to observed unit means"
 
 
 # --------------------------------------------------------------------------- rendering

@@ -19,6 +19,7 @@ driver analysis and an optional wave lag::
       outcomes: [service_quality, csat, nps]
       predictors: [manager_support, training, tools]   # optional
     wave_lag: 0
+    linkage_model: auto        # latent | observed | auto (latent when the units support it)
 
 Path nodes are construct ids of either instrument or the metric names ``csat``,
 ``nps``, ``ces``, ``enps`` (the instrument's metric items, aggregated to the unit's
@@ -43,6 +44,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from surveys.errors import did_you_mean, suggestion_budget
 from surveys.instrument import Instrument
@@ -50,12 +54,29 @@ from surveys.loader import load_instrument
 from surveys.problems import InstrumentError, Problem
 from surveys.yamlsource import parse_yaml, read_text
 
-__all__ = ["MAX_PATHS", "MAX_ROUTES", "MAX_STUDY_BYTES", "MAX_STUDY_NODES", "METRIC_NODES", "Study", "StudyError",
-           "StudyPath", "count_routes", "load_study", "node_names", "node_side", "parse_study"]
+__all__ = [
+    "MAX_PATHS",
+    "MAX_ROUTES",
+    "MAX_STUDY_BYTES",
+    "MAX_STUDY_NODES",
+    "METRIC_NODES",
+    "Study",
+    "StudyError",
+    "StudyPath",
+    "count_routes",
+    "load_study",
+    "metric_node",
+    "node_names",
+    "node_side",
+    "parse_study",
+]
 
 METRIC_NODES = ("csat", "nps", "ces", "enps")
+#: The chain's models (:func:`analysis.linkage.run_study`): among the units' latent means, on
+#: observed unit means, or the first when the units support it.
+LINKAGE_MODELS = ("auto", "latent", "observed")
 _KEYS = ("id", "title", "description", "employee_instrument", "customer_instrument", "unit_key",
-         "min_respondents", "paths", "drivers", "wave_lag")
+         "min_respondents", "paths", "drivers", "wave_lag", "linkage_model")
 _REQUIRED = ("id", "employee_instrument", "customer_instrument", "paths")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -114,6 +135,8 @@ class Study:
         Employee nodes used as drivers (default: every employee node of the paths).
     wave_lag
         0 to pool each side; k >= 1 links employee wave t with customer wave t + k.
+    linkage_model
+        One of :data:`LINKAGE_MODELS` (``auto`` by default).
     source
         The study file.
     """
@@ -132,6 +155,7 @@ class Study:
     predictors: tuple[str, ...]
     wave_lag: int
     source: str
+    linkage_model: str = "auto"
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -305,6 +329,12 @@ def _parse_study(text: str, *, source: str, base: str | Path,
         problem(("wave_lag",), "wave-lag", "'wave_lag' must be a whole number >= 0",
                 fix="0 pools each side; 1 links employee wave t with customer wave t+1.")
         wave_lag = 0
+    linkage_model = doc.get("linkage_model", "auto")
+    if linkage_model not in LINKAGE_MODELS:
+        problem(("linkage_model",), "linkage-model",
+                f"'linkage_model' must be one of {', '.join(LINKAGE_MODELS)}, got {linkage_model!r}",
+                fix="auto fits the chain to the units' latent means when the units support it.")
+        linkage_model = "auto"
     study_id = doc.get("id")
     if "id" in doc and (not isinstance(study_id, str) or not _NAME.match(study_id)):
         problem(("id",), "id", "'id' must be a name of letters, digits and underscores")
@@ -317,6 +347,7 @@ def _parse_study(text: str, *, source: str, base: str | Path,
         employee_path=paths_of["employee"], customer_path=paths_of["customer"],
         unit_key=unit_key, min_employees=minimum["employee"], min_customers=minimum["customer"],
         paths=paths, outcomes=outcomes, predictors=predictors, wave_lag=int(wave_lag), source=source,
+        linkage_model=str(linkage_model),
     )
 
 
@@ -518,3 +549,18 @@ def _drivers(doc: dict, instruments: Mapping[str, Instrument], paths: tuple[Stud
         problem(("drivers", "predictors"), "drivers",
                 "drivers.predictors needs at least two employee constructs to rank")
     return chosen["outcomes"], chosen["predictors"]
+
+
+_METRIC_FUNCTIONS = {"nps": "nps", "enps": "enps", "csat": "csat_top2box", "ces": "ces"}
+
+
+def metric_node(name: str, instrument: Instrument) -> tuple[str, str, dict[str, Any]]:
+    """``(item id, metric, options)`` of a metric node for :func:`analysis.metrics.unit_values`
+    and :func:`analysis.metrics.answer_points`: ``nps``/``enps`` (NPS points), ``csat``
+    (top-two-box share on the item's scale), ``ces`` (mean effort)."""
+    item_id = getattr(instrument.metrics, name)
+    options: dict[str, Any] = {}
+    if name == "csat":
+        item = instrument.item(item_id)
+        options["scale"] = item.scale if item.scale is not None else np.arange(item.min, item.max + 1)
+    return item_id, _METRIC_FUNCTIONS[name], options

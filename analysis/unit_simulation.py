@@ -38,10 +38,9 @@ from analysis.answer_model import (
     node_sides,
     unit_sizes,
 )
-from analysis.linkage import metric_node
 from analysis.metrics import answer_points
 from analysis.scoring import construct_score, item_bounds
-from analysis.study import METRIC_NODES, Study
+from analysis.study import METRIC_NODES, Study, metric_node
 from surveys.question_types import kind_of
 
 __all__ = ["simulate_unit_table", "why_not_direct"]

@@ -26,6 +26,7 @@ from plotly.offline import get_plotlyjs
 from reports import charts
 from reports.diagram import path_svg
 from reports.summary import summary_points
+from reports.text import linkage_interval, linkage_model_text
 from services.insight import GroupDifferences, Insight
 from surveys.errors import TandemError
 
@@ -309,7 +310,9 @@ def _linkage(insight: Insight) -> str:
         "ad_m_mean": "mean AD(M)", "verdict": "verdict", "reason": "why"},
         text_columns=("side", "construct", "verdict", "reason")))
     parts.append("<h3>The chain: standardized unit-level paths</h3>")
-    parts.append(_p("Solid, thick arrows are supported by the data (p < .05, marked *); dashed ones are not. "
+    parts.append(_p(linkage_model_text(result)))
+    parts.append(_p(f"Intervals: {linkage_interval(result)}s. Solid, thick arrows are supported by the data "
+                    "(p < .05, marked *); dashed ones are not. "
                     "Numbers are standardized coefficients; R² is the share of a node's variance between units "
                     "explained by its predictors."))
     parts.append('<div class="diagram">' + path_svg(result.paths, r2=result.r2, side=study.side, labels=labels)

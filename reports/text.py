@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["format_power", "format_sem", "format_study"]
+__all__ = ["format_power", "format_sem", "format_study", "linkage_interval", "linkage_model_text"]
 
 
 def _fmt(x: Any, digits: int = 2) -> str:
@@ -61,6 +61,26 @@ def format_sem(summary: Any) -> str:
     return "\n".join(lines)
 
 
+def linkage_model_text(result: Any) -> str:
+    """Which chain a :class:`analysis.linkage.StudyResult` ran, its assumptions and why, in plain words."""
+    if result.model == "latent":
+        text = ("Model: latent aggregation (a two-level model of both surveys). A unit's average is only an "
+                "estimate of its true level, noisy when few people answered; this model estimates the true levels "
+                "and links those, so the paths are not shrunk toward zero by that noise. It assumes answers vary "
+                "normally around each unit's level and that employees and customers are different people.")
+    else:
+        text = ("Model: observed unit averages. The chain is fitted to the units' average scores; where few people "
+                "answered in a unit, its average is noisy and the paths come out smaller than they are.")
+    return f"{text} ({result.model_reason}.)" if result.model_reason else text
+
+
+def linkage_interval(result: Any) -> str:
+    """The kind of the chain's 95% intervals, named once per table."""
+    if result.model == "latent":
+        return "95% Monte Carlo interval"
+    return f"95% {'bootstrap' if result.bootstrap else 'normal'} interval"
+
+
 def format_study(result: Any) -> str:
     """Plain-text report of a :class:`analysis.linkage.StudyResult` (aggregation, chain, drivers)."""
     lines = [f"Study: {result.title} ({result.study_id})",
@@ -74,8 +94,8 @@ def format_study(result: Any) -> str:
     for row in result.aggregation.itertuples():
         lines.append(f"   {row.side:9} {row.construct:24} {_fmt(row.icc1):>7} {_fmt(row.icc2):>7} "
                      f"{_fmt(row.rwg_j_mean):>7}  {row.verdict}")
-    interval = f"95% {'bootstrap' if result.bootstrap else 'normal'} CI"
-    lines += ["", f"2. The chain at unit level (standardized paths, {interval})"]
+    lines += ["", linkage_model_text(result)]
+    lines += ["", f"2. The chain at unit level (standardized paths, {linkage_interval(result)})"]
     for row in result.paths.itertuples():
         lines.append(f"   {row.lhs:>20} <- {row.rhs:<20} {row.est:6.2f} [{row.ci_lower:5.2f}, {row.ci_upper:5.2f}] "
                      f"{_stars(row.pvalue)}")

@@ -272,10 +272,10 @@ def comments(view: SideView, *, search: str = "") -> pd.DataFrame:
 
 
 def linkage(views: Mapping[str, SideView], study: Any, *, bootstrap: int = DEFAULTS.bootstrap,
-            seed: int | None = DEFAULTS.seed) -> Any:
-    """:func:`analysis.linkage.run_study` on the views' rows; a unit whose responses on a
-    side may not be shown on their own joins no unit-level table and is listed in
-    ``dropped`` as hidden."""
+            seed: int | None = DEFAULTS.seed, model: str | None = None) -> Any:
+    """:func:`analysis.linkage.run_study` on the views' rows (``model``: the chain's model, by
+    default the study's); a unit whose responses on a side may not be shown on their own
+    joins no unit-level table and is listed in ``dropped`` as hidden."""
     from analysis.linkage import DROPPED_COLUMNS, run_study
 
     key = study.unit_key
@@ -291,7 +291,7 @@ def linkage(views: Mapping[str, SideView], study: Any, *, bootstrap: int = DEFAU
                     hidden.setdefault(unit, []).append(side)
             frame = frame.assign(**{key: units.where(units != _POOLED, None)})
         frames[side] = frame
-    result = run_study(study, frames["employee"], frames["customer"], bootstrap=bootstrap, seed=seed)
+    result = run_study(study, frames["employee"], frames["customer"], bootstrap=bootstrap, seed=seed, model=model)
     if hidden:
         reasons = pd.DataFrame([(u, f"hidden: its {' and '.join(s)} responses cannot be shown apart from a smaller "
                                     "group") for u, s in hidden.items()], columns=list(DROPPED_COLUMNS))

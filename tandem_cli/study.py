@@ -37,6 +37,9 @@ def analyze_study(
                                                       "files).")] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap draws over units for the intervals.")] = DEFAULTS.bootstrap,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = DEFAULTS.seed,
+    model: Annotated[str | None, typer.Option(
+        help="The chain's model: latent (among the units' latent means), observed (on observed unit means) "
+             "or auto (latent when the units support it; default: the study's linkage_model).")] = None,
 ) -> None:
     """Aggregation verdicts, the unit-level service-profit chain and ranked drivers."""
     from analysis.study import load_study
@@ -71,7 +74,7 @@ def analyze_study(
                                name=f"the files {employees} (employees) and {customers} (customers)")
     dataset = bind_study(dataset, study)
     typer.echo(f"Data: {dataset.name}.")
-    result = linkage(select(dataset), dataset.study.study, bootstrap=bootstrap, seed=seed)
+    result = linkage(select(dataset), dataset.study.study, bootstrap=bootstrap, seed=seed, model=model)
     typer.echo(format_study(result))
 
 

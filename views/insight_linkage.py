@@ -14,6 +14,7 @@ import streamlit as st
 
 from reports.diagram import path_diagram
 from reports.html import format_count, format_p
+from reports.text import linkage_interval, linkage_model_text
 from views import insight
 from views.errors import shown_errors
 
@@ -42,7 +43,9 @@ with shown_errors("linkage"):
 
     st.subheader("The chain: standardized unit-level paths")
     st.graphviz_chart(path_diagram(result.paths, r2=result.r2, side=spec.side, labels=labels))
-    st.caption("Solid, thick arrows: supported (p < .05, marked *); dashed: not supported. R² in each box.")
+    st.caption("Solid, thick arrows: supported (p < .05, marked *); dashed: not supported. R² in each box. "
+               f"Intervals: {linkage_interval(result)}s.")
+    st.info(linkage_model_text(result))
     fm = result.fit_measures
     shown = {"chisq": f"{fm.get('chisq', float('nan')):.3f}", "df": format_count(fm.get("df")),
              "p": format_p(fm.get("pvalue")), **{k: f"{fm[k]:.3f}" for k in ("cfi", "rmsea", "srmr") if k in fm}}
