@@ -197,6 +197,31 @@ def test_latent_regressions_a_residual_covariance_and_a_defined_parameter_match_
     m.assert_none()
 
 
+@pytest.mark.parametrize("case", ["scalar", "mixed"])
+def test_dwls_gradient_and_jacobian_equal_finite_differences(case):
+    """The analytic gradient and Delta (scale factors, latent means, continuous means and
+    variances included) against central differences at a point off the optimum."""
+    data = reference_data("holzinger_swineford_1939_ordinal.csv")
+    if case == "scalar":
+        res = sem.fit(HS_MODEL, data, ordered=HS_ORDERED, group="school", group_equal=("thresholds", "loadings"))
+    else:
+        continuous = reference_data("holzinger_swineford_1939.csv")
+        for v in ("x7", "x8", "x9"):
+            data[v] = continuous[v].to_numpy()
+        res = sem.fit(HS_MODEL, data, ordered=HS_ORDERED[:6])
+    est = res.fitted.estimator
+    x = res.fitted.x + np.random.default_rng(1).normal(0, 0.05, len(res.fitted.x))
+    _, grad = est.objective(x)
+    h = 1e-6
+    numeric = np.array([(est.objective(x + h * e, gradient=False) - est.objective(x - h * e, gradient=False)) / (2 * h)
+                        for e in np.eye(len(x))])
+    np.testing.assert_allclose(grad, numeric, atol=1e-6)
+    for g in range(est.G):
+        jac = np.column_stack([(est.implied_statistics(x + h * e, g) - est.implied_statistics(x - h * e, g)) / (2 * h)
+                               for e in np.eye(len(x))])
+        np.testing.assert_allclose(est.delta(x, g), jac, atol=1e-6)
+
+
 def test_summary_names_the_estimator_and_the_robust_test():
     res = sem.fit(HS_MODEL, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED)
     s = res.summary()
