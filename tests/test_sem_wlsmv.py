@@ -197,13 +197,58 @@ def test_latent_regressions_a_residual_covariance_and_a_defined_parameter_match_
     m.assert_none()
 
 
-@pytest.mark.parametrize("case", ["scalar", "mixed"])
+#: lavaan 0.6.14 sem(..., parameterization = "theta") on hs_ordinal, one group and by school with
+#: equal thresholds and loadings (Rscript output, pinned): (lhs, op, rhs, group, est, se, std_all)
+THETA = {
+    (): ({"chisq": 50.79675110, "df": 24, "npar": 36, "chisq_scaled": 71.49796850, "cfi_robust": 0.91568923,
+          "rmsea_robust": 0.10331959, "srmr": 0.06680165},
+         [("visual", "=~", "x2", "", 0.452811, 0.137896, 0.481507),
+          ("speed", "=~", "x9", "", 3.431129, 1.428520, 0.874653),
+          ("x3", "|", "t1", "", -0.667802, 0.088949, -0.585607),
+          ("x1", "~~", "x1", "", 1.0, 0.0, 0.404522),
+          ("x9", "~*~", "x9", "", 0.484749, 0.0, 1.0)]),
+    ("thresholds", "loadings"): (
+        {"chisq": 113.03728007, "df": 66, "npar": 54, "chisq_scaled": 148.04693746, "srmr": 0.07147430},
+        [("speed", "=~", "x9", "Pasteur", 2.622932, 1.018025, 0.799091),
+         ("x3", "|", "t1", "Grant-White", -0.622848, 0.113357, -0.626549),
+         ("x1", "~~", "x1", "Grant-White", 1.088453, 0.538661, 0.404229),
+         ("x1", "~*~", "x1", "Grant-White", 0.609409, 0.0, 1.0),
+         ("speed", "~1", "", "Grant-White", -0.130115, 0.084670, -0.211665)]),
+}
+
+
+@pytest.mark.parametrize("group_equal", sorted(THETA))
+def test_the_theta_parameterization_matches_lavaan(group_equal):
+    options = {"group": "school", "group_equal": group_equal} if group_equal else {}
+    res = sem.fit(HS_MODEL, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED,
+                  parameterization="theta", **options)
+    assert res.converged
+    fit_expected, rows = THETA[group_equal]
+    m = Mismatches(f"hs1939 ordinal theta {group_equal}", 0.0)
+    for key, value in fit_expected.items():
+        m.tol = 1e-3 * abs(value)
+        m.check(key, value, res.fit_measures[key])
+    est = res.estimates
+    for lhs, op, rhs, group, value, se, std in rows:
+        hit = est[(est.lhs == lhs) & (est.op == op) & (est.rhs == rhs) & ((est.group == group) | (group == ""))]
+        assert len(hit) == 1, (lhs, op, rhs, group)
+        row = hit.iloc[0]
+        m.tol = 2e-3
+        m.check(f"{lhs} {op} {rhs} ({group}) est", value, row.est)
+        m.check(f"{lhs} {op} {rhs} ({group}) std_all", std, row.std_all)
+        m.tol = 0.02 * se
+        m.check(f"{lhs} {op} {rhs} ({group}) se", se, row.se)
+    m.assert_none()
+
+
+@pytest.mark.parametrize("case", ["scalar", "mixed", "theta"])
 def test_dwls_gradient_and_jacobian_equal_finite_differences(case):
     """The analytic gradient and Delta (scale factors, latent means, continuous means and
     variances included) against central differences at a point off the optimum."""
     data = reference_data("holzinger_swineford_1939_ordinal.csv")
-    if case == "scalar":
-        res = sem.fit(HS_MODEL, data, ordered=HS_ORDERED, group="school", group_equal=("thresholds", "loadings"))
+    if case in ("scalar", "theta"):
+        res = sem.fit(HS_MODEL, data, ordered=HS_ORDERED, group="school", group_equal=("thresholds", "loadings"),
+                      parameterization="delta" if case == "scalar" else "theta")
     else:
         continuous = reference_data("holzinger_swineford_1939.csv")
         for v in ("x7", "x8", "x9"):
@@ -272,7 +317,7 @@ def test_a_category_nobody_chose_in_one_group_is_refused_naming_variable_and_gro
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"parameterization": "theta"}, "parameterization='theta' is not supported"),
+    ({"parameterization": "Theta"}, "parameterization='Theta' is unknown"),
     ({"missing": "fiml"}, "FIML is not defined for WLSMV"),
     ({"bootstrap": 100}, "the bootstrap is not supported with WLSMV"),
     ({"group": "team", "group_equal": ("loadings",), "group_partial": ("f =~ y2",)},

@@ -46,14 +46,22 @@ class DeltaModel(Model):
         ov = table.structure.ov
         self.ordinal = np.array([ov.index(v) for v in table.ordered], dtype=int)
         ordered = set(table.ordered)
-        self.residual_rows = [(i, r.group, r.r) for i, r in enumerate(table.rows)
-                              if r.op == "~~" and r.lhs == r.rhs and r.lhs in ordered and r.matrix == "theta"]
+        self.theta = table.parameterization == "theta"
+        self.residual_rows = [] if self.theta else [
+            (i, r.group, r.r) for i, r in enumerate(table.rows)
+            if r.op == "~~" and r.lhs == r.rhs and r.lhs in ordered and r.matrix == "theta"]
         self.scale_pid = np.full((self.G, self.p), -1, dtype=int)
         for r in table.scales:
             self.scale_pid[r.group, r.r] = r.pid
 
-    def scales(self, x: np.ndarray, g: int) -> np.ndarray:
-        """``Delta`` of group ``g`` (1 for fixed scale factors and continuous variables)."""
+    def scales(self, x: np.ndarray, g: int, imp: Implied | None = None) -> np.ndarray:
+        """``Delta`` of group ``g`` (1 for fixed scale factors and continuous variables; in
+        the theta parameterization ``1 / sqrt(Sigma*_ii)`` of the ordered variables)."""
+        if self.theta:
+            out = np.ones(self.p)
+            sigma = (imp or super().implied(x, g)).sigma
+            out[self.ordinal] = 1.0 / np.sqrt(np.maximum(np.diag(sigma)[self.ordinal], 1e-300))
+            return out
         pid = self.scale_pid[g]
         return np.where(pid >= 0, x[np.maximum(pid, 0)], 1.0)
 
@@ -62,11 +70,11 @@ class DeltaModel(Model):
         that ``diag(Sigma*) = 1/Delta^2``."""
         imp = super().implied(x, g)
         k = self.ordinal
-        if not len(k):
+        if not len(k) or self.theta:
             return imp
         theta = imp.theta.copy()
         sigma = imp.sigma.copy()
-        target = 1.0 / self.scales(x, g)[k] ** 2
+        target = 1.0 / self.scales(x, g, imp)[k] ** 2
         theta[k, k] = target - (imp.sigma[k, k] - imp.theta[k, k])
         sigma[k, k] = target
         return dataclasses.replace(imp, theta=theta, sigma=sigma)
@@ -118,7 +126,7 @@ class DWLSEstimator(MLEstimator):
         variances ``Sigma_ii`` of continuous variables, and the implied covariances
         ``Delta_i Delta_j Sigma*_ij`` (polychoric correlations between ordered variables)."""
         imp = imp or self.model.implied(x, g)
-        delta = self.model.scales(x, g)
+        delta = self.model.scales(x, g, imp)
         var, pid = self.first_var[g], self.first_pid[g]
         mu = imp.mu[var]
         first = np.where(pid >= 0, delta[var] * (x[np.maximum(pid, 0)] - mu), mu)
@@ -132,7 +140,7 @@ class DWLSEstimator(MLEstimator):
         ``Delta_j Sigma_ij`` for the scale factors."""
         imp = imp or self.model.implied(x, g)
         ds, dm = self.model.jacobian(imp, g)
-        scale = self.model.scales(x, g)
+        scale = self.model.scales(x, g, imp)
         var, pid = self.first_var[g], self.first_pid[g]
         num, (i, j) = self.numeric[g], self.iu
         n_f, n_v = len(pid), len(num)
@@ -151,6 +159,14 @@ class DWLSEstimator(MLEstimator):
             for a, b in ((i, j), (j, i)):
                 r = np.flatnonzero(spid[a] >= 0)
                 np.add.at(out, (n_f + n_v + r, spid[a][r]), scale[b][r] * sig[r])
+        if self.model.theta:  # derived scales: dDelta_k = -Delta_k^3 dSigma_kk / 2
+            k = self.model.ordinal
+            d_scale = np.zeros((self.npar, self.p))
+            d_scale[:, k] = -0.5 * scale[k] ** 3 * ds[:, k, k]
+            rows_t = np.flatnonzero(is_thr)
+            out[rows_t] += (x[pid[rows_t]] - imp.mu[var][rows_t])[:, None] * d_scale[:, var[rows_t]].T
+            sig = imp.sigma[i, j]
+            out[n_f + n_v:] += (sig * scale[j])[:, None] * d_scale[:, i].T + (sig * scale[i])[:, None] * d_scale[:, j].T
         return out
 
     # ------------------------------------------------------------------ discrepancy
@@ -172,7 +188,10 @@ class DWLSEstimator(MLEstimator):
             if not gradient:
                 continue
             h = -2 * fg * we
-            scale = self.model.scales(x, g)
+            if self.model.theta:  # the chain rule through the derived scales: Delta_g' h
+                grad += self.delta(x, g, imp).T @ h
+                continue
+            scale = self.model.scales(x, g, imp)
             var, pid, num = self.first_var[g], self.first_pid[g], self.numeric[g]
             n_f, n_v = len(pid), len(num)
             is_thr = pid >= 0

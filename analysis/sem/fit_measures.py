@@ -295,7 +295,7 @@ def wls_fit_measures(estimator: DWLSEstimator, x: np.ndarray, table: ParameterTa
         chisq += (st.n - 1) * float(e @ (st.weights * e))
         r = st.s[st.n_univariate:]
         base += (st.n - 1) * float(r @ (st.weights[st.n_univariate:] * r))
-        scale = estimator.model.scales(x, g)
+        scale = estimator.model.scales(x, g, imp)
         sample = st.correlation if st.cov is None else st.cov
         srmr_sum += st.n * srmr(sample, scale[:, None] * imp.sigma * scale[None, :])  # implied Delta Sigma Delta
     out = likelihood_measures(chisq=chisq, df=int(df), baseline_chisq=base, baseline_df=int(base_df),

@@ -102,7 +102,8 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
     estimator
         ``"ML"`` (the default without ``ordered=``) or ``"WLSMV"`` (the default with it).
     parameterization
-        ``"delta"`` (lavaan's default for ordinal indicators); ``"theta"`` is not supported.
+        ``"delta"`` (lavaan's default for ordinal indicators: latent responses of variance 1) or
+        ``"theta"`` (residual variances of the ordered variables 1; the same fit).
 
     Returns
     -------
@@ -258,7 +259,8 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
     Stages: listwise deletion (lavaan's default for categorical data) -> thresholds,
     polychoric correlations, NACOV and DWLS weights per group (:mod:`analysis.sem.categorical`)
     -> parameter table with ``|`` threshold rows and the ordered variables' residual
-    variances fixed (delta parameterization) -> DWLS by Gauss-Newton (:mod:`analysis.sem.dwls`)
+    variances fixed (delta parameterization; ``parameterization="theta"`` fixes them at 1 and
+    derives the scale factors) -> DWLS by Gauss-Newton (:mod:`analysis.sem.dwls`)
     -> sandwich standard errors, scaled-shifted test, robust fit indices
     (:mod:`analysis.sem.robust`, :func:`analysis.sem.fit_measures.wls_fit_measures`).
 
@@ -273,14 +275,14 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
     lavaan's ``x | t1`` rows (``std_all`` = the threshold over the latent response SD, 1 in
     the delta parameterization) and the ordered variables' residual variances as fixed rows
     (``se`` 0) at ``1 - lambda^2 psi``. Refused with a :class:`ModelSpecificationError`
-    naming the alternative: ``parameterization="theta"``, observed covariates or observed
-    variables in regressions, ``group_partial``,
+    naming the alternative: observed covariates or observed variables in regressions,
+    ``group_partial``,
     FIML, two-level models and the bootstrap.
     """
     where = "fit(ordered=...)"
     for bad, what, fix in (
-            (parameterization != "delta", f"parameterization='{parameterization}' is not supported with WLSMV",
-             "use parameterization='delta' (lavaan's default); the theta parameterization gives the same fit"),
+            (parameterization not in ("delta", "theta"), f"parameterization='{parameterization}' is unknown",
+             "use parameterization='delta' (lavaan's default) or 'theta'"),
             (not ordered, "estimator='WLSMV' needs the ordinal indicators", "pass ordered=[...] (the item names)"),
             (cluster is not None or _twolevel.has_levels(model), "two-level models are not supported with WLSMV",
              "fit the two-level model by ML on the item scores, or a one-level WLSMV model"),
@@ -316,7 +318,7 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
         warnings_out.extend(s.warnings)
     table = build_table(syntax, n_groups=len(labels), group_equal=group_equal,
                         meanstructure=(len(labels) > 1 and "thresholds" in group_equal) or len(names) < len(st.ov),
-                        thresholds=[s.thresholds for s in stats])
+                        thresholds=[s.thresholds for s in stats], parameterization=parameterization)
     table.check_identified()
     estimator = DWLSEstimator(DeltaModel(table), stats)
     with limit_blas_threads():

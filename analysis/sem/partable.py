@@ -110,6 +110,7 @@ class ParameterTable:
     ordered: tuple[str, ...] = ()
     thresholds: list[ParameterRow] = field(default_factory=list)
     scales: list[ParameterRow] = field(default_factory=list)
+    parameterization: str = "delta"
     _free_rows: dict[int, ParameterRow] = field(default_factory=dict, repr=False)
 
     @property
@@ -165,7 +166,8 @@ def uses_meanstructure(syntax: ModelSyntax, *, n_groups: int = 1, missing: str =
 def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool = False,
                 group_equal: tuple[str, ...] = (), fixed_x: bool = True,
                 group_partial: tuple[str, ...] = (),
-                thresholds: Sequence[dict[str, Sequence[float]]] = ()) -> ParameterTable:
+                thresholds: Sequence[dict[str, Sequence[float]]] = (),
+                parameterization: str = "delta") -> ParameterTable:
     """The parameter table of a parsed model (lavaan ``lavaanify`` with ``sem()``'s defaults).
 
     ``thresholds`` (ordinal indicators, WLSMV): per group, each ordered variable's sample
@@ -177,7 +179,10 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
     ``lavaanify(ordered = ...)``. Each group gets lavaan's scale-factor rows
     ``x1 ~*~ x1`` (``Delta``), fixed at 1 except, with ``"thresholds"`` in ``group_equal``
     (thresholds tied across groups), in the groups after the first, where they are free
-    (and so are the latent means, as with equal intercepts).
+    (and so are the latent means, as with equal intercepts). ``parameterization="theta"``
+    (lavaan's): the ordered variables' residual variances are fixed at 1 instead (free in
+    the later groups when the thresholds are tied) and the scale factors are derived,
+    ``Delta_i = 1 / sqrt(Sigma*_ii)`` (fixed ``~*~`` rows, as lavaan reports them).
 
     Raises
     ------
@@ -189,8 +194,9 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
     st = structure_of(syntax)
     rows = _build_rows(syntax, st, n_groups, meanstructure, group_equal, fixed_x)
     ordered = tuple(v for v in st.ov if thresholds and v in thresholds[0])
+    theta = parameterization == "theta"
     if ordered:
-        _fix_ordinal_residuals(rows, syntax, ordered)
+        _fix_ordinal_residuals(rows, syntax, ordered, free_later="thresholds" in group_equal and theta)
     npar = _assign_parameters(rows, syntax, group_equal, _partial_keys(group_partial, rows))
     threshold_rows, scale_rows = [], []
     tied = "thresholds" in group_equal
@@ -207,7 +213,7 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
                                                    float(value), category="thresholds", pid=pid))
     for g in range(len(thresholds)):
         for v in ordered:
-            free = tied and g > 0
+            free = tied and g > 0 and not theta
             scale_rows.append(ParameterRow(v, "~*~", v, g, "delta", st.ov.index(v), 0, free, 1.0,
                                            category="scales", pid=npar if free else -1))
             npar += int(free)
@@ -219,13 +225,15 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
                     f"defined parameter '{d.name}' uses unknown label '{name}'.{did_you_mean(name, known)}",
                     where=f"model syntax line {d.line}", fix="label the parameter first, e.g. 'y ~ a*x'")
     return ParameterTable(syntax, rows, st, n_groups, meanstructure, tuple(group_equal), npar, fixed_x,
-                          ordered, threshold_rows, scale_rows)
+                          ordered, threshold_rows, scale_rows, parameterization)
 
 
-def _fix_ordinal_residuals(rows: list[ParameterRow], syntax: ModelSyntax, ordered: tuple[str, ...]) -> None:
-    """Delta parameterization: the residual variances of ordered variables are not
-    parameters (lavaan fixes them at ``1/Delta^2 - diag(Lambda Psi Lambda')``), their
-    intercepts are 0 (the thresholds carry the location)."""
+def _fix_ordinal_residuals(rows: list[ParameterRow], syntax: ModelSyntax, ordered: tuple[str, ...], *,
+                           free_later: bool = False) -> None:
+    """The residual variances of ordered variables are not parameters (delta: lavaan derives
+    them as ``1/Delta^2 - diag(Lambda Psi Lambda')``; theta: fixed at 1, free in the groups
+    after the first with ``free_later``); their intercepts are 0 (the thresholds carry the
+    location)."""
     names = set(ordered)
     for r in rows:
         if r.op == "~1" and r.lhs in names and r.matrix == "nu":
@@ -242,7 +250,7 @@ def _fix_ordinal_residuals(rows: list[ParameterRow], syntax: ModelSyntax, ordere
                     "delta parameterization (the latent response has variance 1)",
                     where=f"model syntax line {stmt.line}: {r.lhs} ~~ {r.rhs}",
                     fix="remove the term (it is fixed at 1 - explained variance), or treat the variable as continuous")
-            r.free, r.value = False, 1.0
+            r.free, r.value = free_later and r.group > 0, 1.0
 
 
 def count_parameters(model: str, *, n_groups: int = 1, missing: str = "listwise",

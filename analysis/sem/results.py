@@ -116,6 +116,8 @@ def estimate_table(fitted: FittedModel, boot: np.ndarray | None, boot_std: np.nd
         rows = rows + thr + scl
         pid = np.array([r.pid for r in thr + scl], dtype=int)
         value = np.where(pid >= 0, x[np.maximum(pid, 0)], [r.value for r in thr + scl])
+        if table.parameterization == "theta":  # derived scale factors 1 / sqrt(Sigma*_ii)
+            value[len(thr):] = [model.scales(x, r.group)[r.r] for r in scl]
         sd = np.sqrt(np.array([np.diag(model.implied(x, g).sigma) for g in range(model.G)]))
         se_extra = np.where(pid >= 0, np.sqrt(np.maximum(np.diag(cov)[np.maximum(pid, 0)], 0)), 0.0)
         sd_rows = sd[[r.group for r in thr + scl], [r.r for r in thr + scl]]

@@ -161,7 +161,9 @@ def catml_robust(estimator: DWLSEstimator, x: np.ndarray, pieces: WLSPieces, tab
     dropped = {r.pid for r in table.thresholds} | {r.pid for r in table.rows if r.op == "~1" and r.pid >= 0}
     df3 = float(len(estimator.iu[0]) * len(estimator.stats) - (table.npar - len(dropped)))
     df_null = float(table.baseline_df)
-    if any(r.pid >= 0 for r in table.scales) or any(st.numeric for st in estimator.stats):
+    tied = any(r.pid >= 0 for r in table.scales) or (table.parameterization == "theta" and any(
+        r.pid >= 0 and r.lhs in table.ordered for r in table.rows if r.op == "~~" and r.lhs == r.rhs and r.group > 0))
+    if tied or any(st.numeric for st in estimator.stats):
         return CatMLRobust(nan, df3, nan, nan, df_null, nan)  # lavaan: NA (continuous variables, free scales)
     t_ml, t_null = 0.0, 0.0
     v_blocks = []
@@ -169,8 +171,9 @@ def catml_robust(estimator: DWLSEstimator, x: np.ndarray, pieces: WLSPieces, tab
         r = st.correlation
         if np.linalg.eigvalsh(r)[0] < math.sqrt(np.finfo(float).eps):
             return CatMLRobust(nan, df3, nan, nan, df_null, nan)
-        scale = estimator.model.scales(x, g)
-        inv = inverse_pd(scale[:, None] * estimator.model.implied(x, g).sigma * scale[None, :])
+        imp = estimator.model.implied(x, g)
+        scale = estimator.model.scales(x, g, imp)
+        inv = inverse_pd(scale[:, None] * imp.sigma * scale[None, :])
         if inv is None:
             return CatMLRobust(nan, df3, nan, nan, df_null, nan)
         k, logdet = inv
