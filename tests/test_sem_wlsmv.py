@@ -385,6 +385,14 @@ def test_a_free_residual_variance_of_an_ordered_item_is_refused():
     assert "line 2" in err.value.where
 
 
+@pytest.mark.parametrize("extra", ["f ~ age", "y1 ~ age", "f ~~ age"])
+def test_observed_variables_in_regressions_are_refused(extra):
+    data = simulate_ordinal(400, seed=9).assign(age=lambda d: np.arange(len(d)) % 40 + 20.0)
+    with pytest.raises(ModelSpecificationError, match="appear in regressions or in covariances") as err:
+        sem.fit(ONE_FACTOR + "\n" + extra, data, ordered=ITEMS)
+    assert "conditional.x" in err.value.what and err.value.fix
+
+
 def test_modification_indices_of_a_wlsmv_fit_are_refused():
     res = sem.fit(ONE_FACTOR, simulate_ordinal(400, seed=8), ordered=ITEMS)
     with pytest.raises(ModelSpecificationError, match="modification indices of a WLSMV fit"):

@@ -304,12 +304,14 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
     syntax = parse_model(model)
     st = structure_of(syntax)
     names = check_ordered(list(ordered or ()), st.ov)
-    in_regressions = [v for v in st.phantom if v in names]
-    if in_regressions:
+    if st.phantom:
+        kind = "ordered" if any(v in names for v in st.phantom) else "continuous"
         raise ModelSpecificationError(
-            f"ordered variable(s) {', '.join(in_regressions)} appear in regressions or covariances with latent "
-            "variables; WLSMV supports ordered indicators of latent variables only for now",
-            where="model syntax", fix="use the ordinal items as indicators (=~) of latent variables")
+            f"observed variable(s) {', '.join(st.phantom)} ({kind}) appear in regressions or in covariances with "
+            "latent variables; with WLSMV only indicators (=~) of latent variables are supported for now "
+            "(lavaan's conditional.x treatment of observed covariates is not built)",
+            where="model syntax", fix="make each observed variable an indicator of a latent variable, or fit the "
+                                      "model by ML on the item scores")
     warnings_out: list[str] = []
     group_data, labels = prepare_data(data, st.ov, group, "listwise", warnings_out)
     stats = [ordinal_stats(d, st.ov, label=lab, ordered=names) for d, lab in zip(group_data, labels, strict=True)]
