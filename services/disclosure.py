@@ -33,7 +33,12 @@ How blocks are formed (deterministic, from the data alone)
    Units below ``k`` are pooled ("other units"); if the pool holds fewer than ``k``, the
    smallest large units join it until it does (complementary suppression: otherwise the
    wave total minus the shown units would reveal the pool). A wave with fewer than ``k``
-   counted respondents in all is withheld from every output.
+   counted respondents in all is withheld from every output. With an organisation tree
+   (``tree``) this is done at every node, bottom-up (:func:`services.hierarchy.unit_groups`):
+   small units are pooled with their siblings first, and a node's pool below ``k`` is
+   topped up inside the node's subtree, so every node (store, district, region, company)
+   with ``k`` or more respondents is a union of whole blocks, and a node minus its shown
+   children is one too. Without a tree, the units hang directly below the wave.
 2. Each candidate is split by the cross-classification of the demographic columns the
    pages offer as filters (single-choice and drop-down questions, in the instrument's
    order). A cell below ``k`` is merged with the cell it shares most answers with (ties:
@@ -55,12 +60,14 @@ Confidentiality*. Springer, ch. 5 (disclosure by differencing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from services.hierarchy import unit_groups
 
 __all__ = [
     "NO_ANSWER",
@@ -165,7 +172,7 @@ def _text(values: pd.Series | Any, missing: str) -> np.ndarray:
 
 
 def partition(frame: pd.DataFrame, *, k: int, dimensions: Sequence[str] = (), counted: Any = None,
-              wave: str = "wave", unit: str = "unit") -> Partition:
+              wave: str = "wave", unit: str = "unit", tree: Mapping[str, str | None] | None = None) -> Partition:
     """Cut a response frame into blocks of at least ``k`` counted respondents.
 
     Parameters
@@ -180,6 +187,9 @@ def partition(frame: pd.DataFrame, *, k: int, dimensions: Sequence[str] = (), co
         The demographic columns offered as filters and breakdowns.
     counted
         Boolean per row: counts toward ``k`` (default: every row).
+    tree
+        Unit -> parent unit (``None`` for the root) of the organisation the units belong
+        to (:func:`services.hierarchy.parents_of`); ``None``: no organisation.
 
     Returns
     -------
@@ -201,30 +211,13 @@ def partition(frame: pd.DataFrame, *, k: int, dimensions: Sequence[str] = (), co
     next_id = 0
     table = pd.DataFrame({"wave": waves, "unit": units, "counted": counted.astype(int)})
     for _, rows in table.groupby("wave", sort=True):
-        for group in _unit_groups(rows, k):
+        sizes = rows.groupby("unit", sort=True)["counted"].sum()
+        for group in unit_groups(sizes.to_dict(), k, tree):
             positions = rows.index.to_numpy()[rows["unit"].isin(group).to_numpy()]
             for part in _split(positions, cells, counted, k):
                 block[part] = next_id
                 next_id += 1
     return Partition(block=block, k=int(k), counted=counted)
-
-
-def _unit_groups(rows: pd.DataFrame, k: int) -> list[list[str]]:
-    """Step 1: the units of one wave as block candidates (large units alone, small ones
-    pooled, the pool topped up with the smallest large units); [] when the wave is below k."""
-    sizes = rows.groupby("unit", sort=True)["counted"].sum()
-    if sizes.sum() < k:
-        return []
-    large = sizes[sizes >= k].sort_values(kind="stable")
-    pool = list(sizes[sizes < k].index)
-    alone = list(large.index)
-    if pool:
-        total = int(sizes[pool].sum())
-        while total < k:
-            smallest = alone.pop(0)
-            pool.append(smallest)
-            total += int(sizes[smallest])
-    return [[u] for u in alone] + ([pool] if pool else [])
 
 
 def _split(positions: np.ndarray, cells: np.ndarray, counted: np.ndarray, k: int) -> list[np.ndarray]:

@@ -1,25 +1,38 @@
-"""A selection (waves, units, demographic filters) and what of it the disclosure policy lets out.
+"""A selection (waves, units, an organisation node, demographic filters) and what of it the disclosure policy lets out.
 
 A :class:`Selection` is what a user chose; :func:`select` turns it, for one side of a
 :class:`~services.sources.Dataset`, into a :class:`SideView`: the rows every output of
 that selection is computed on (the largest union of disclosure blocks inside the
 selection, :meth:`services.disclosure.Partition.inside`), the breakdowns it may show,
 and in words what was left out and why. Outputs never see the other rows.
+
+An organisation node (``node``: a store, a district, a region, the company) selects the
+responses of its subtree; :attr:`SideView.children_column` is the column that breaks it
+down by the units directly below it (``org:<level>``, :mod:`services.hierarchy`).
+
+A manager's selection carries their ``scope`` (the units of the subtrees they manage,
+set by the sign-in, :func:`surveys.auth.access_for_email`): :func:`select` keeps every
+view inside it whatever else the selection says, and refuses a node or unit outside it
+(:class:`ScopeError`), so a tampered widget state or a selection built by hand never
+leaves the manager's subtree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from services.disclosure import NO_ANSWER
+from services.hierarchy import child_column
 from services.sources import Dataset, SideData
+from surveys.errors import TandemError, did_you_mean
 
-__all__ = ["HIDDEN_LABEL", "PARTIAL_LABEL", "Selection", "SideView", "select"]
+__all__ = ["HIDDEN_LABEL", "PARTIAL_LABEL", "ScopeError", "Selection", "SelectionError", "SideView", "select"]
 
 #: Shown for a group hidden so that it cannot be told apart from a smaller one.
 HIDDEN_LABEL = "hidden (protects a smaller group)"
@@ -27,28 +40,50 @@ HIDDEN_LABEL = "hidden (protects a smaller group)"
 PARTIAL_LABEL = "part: some responses left out to protect a smaller group"
 
 
+class SelectionError(TandemError):
+    """A selection that cannot be applied to the data (an unknown organisation node)."""
+
+
+class ScopeError(SelectionError):
+    """A selection reaching outside the units a signed-in manager may see."""
+
+
 @dataclass(frozen=True)
 class Selection:
-    """Waves, units and demographic answers chosen (empty: everything).
+    """Waves, units, an organisation node and demographic answers chosen (empty: everything).
 
-    ``where`` is a tuple of ``(column, values)`` pairs, e.g. ``(("tenure_band", ("long",)),)``.
+    Attributes
+    ----------
+    waves, units
+        Waves and units chosen (empty: all).
+    where
+        ``(column, values)`` pairs, e.g. ``(("tenure_band", ("long",)),)``.
+    node
+        An organisation unit id: its subtree's responses ("": no node, the whole data).
+    scope
+        The units a scoped (manager) sign-in may see, every unit of their subtrees;
+        ``None``: no limit. Set by the session, never by a widget.
     """
 
     waves: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
     where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    node: str = ""
+    scope: frozenset[str] | None = None
 
     @classmethod
     def of(cls, *, waves: Sequence[Any] = (), units: Sequence[Any] = (),
-           where: Mapping[str, Sequence[Any]] | None = None) -> Selection:
+           where: Mapping[str, Sequence[Any]] | None = None, node: str | None = None,
+           scope: Any = None) -> Selection:
         """A selection from plain sequences (values compared as text)."""
         return cls(tuple(str(w) for w in waves), tuple(str(u) for u in units),
-                   tuple((c, tuple(str(v) for v in vs)) for c, vs in (where or {}).items() if vs))
+                   tuple((c, tuple(str(v) for v in vs)) for c, vs in (where or {}).items() if vs),
+                   str(node or ""), None if scope is None else frozenset(str(u) for u in scope))
 
     @property
     def is_everything(self) -> bool:
-        """No filter chosen."""
-        return not (self.waves or self.units or self.where)
+        """No filter chosen and no scope."""
+        return not (self.waves or self.units or self.where or self.node) and self.scope is None
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows of ``frame`` the selection keeps (a filter on a column the frame lacks keeps all)."""
@@ -63,9 +98,13 @@ class Selection:
         parts = []
         if self.waves:
             parts.append("waves " + ", ".join(self.waves))
+        if self.node:
+            parts.append(f"unit {self.node} and the units below it")
         if self.units:
             parts.append("units " + ", ".join(self.units))
         parts += [f"{column} = {' or '.join(values)}" for column, values in self.where]
+        if self.scope is not None and not self.node:
+            parts.append("the units you manage")
         return "; ".join(parts) if parts else "all responses"
 
 
@@ -105,8 +144,25 @@ class SideView:
 
     @cached_property
     def frame(self) -> pd.DataFrame:
-        """The responses every output of this selection describes (thin item answers withheld)."""
-        return self.data.masked[self.shown]
+        """The responses every output of this selection describes (thin item answers withheld),
+        with the organisation's node columns (``org:<level>``) as the policy lets them out:
+        a node where the row's block lies inside it, else empty."""
+        frame = self.data.masked[self.shown]
+        nodes = {column: self._labels(column) for column in self.data.nodes.columns}
+        return frame.assign(**{column: pd.Series(labels, index=frame.index, dtype=object).replace(NO_ANSWER, None)
+                               for column, labels in nodes.items()}) if nodes else frame
+
+    def _labels(self, column: str) -> np.ndarray:
+        return self.data.blocks.breakdown(self.shown, self.data.column(column))[0]
+
+    @property
+    def children_column(self) -> str | None:
+        """The column breaking the selection down by the units directly below its node (the
+        root's children without a node); ``None`` without an organisation or at a leaf."""
+        org = self.data.org
+        if org is None or (self.selection.node and self.selection.node not in org):
+            return None
+        return child_column(org, self.selection.node or org.root)
 
     @property
     def n(self) -> int:
@@ -139,16 +195,15 @@ class SideView:
     def groups(self, column: str) -> dict[str, str]:
         """Breakdown of the shown rows by ``column``: group -> ``"whole"``, ``"partial"``
         or ``"hidden"`` (:meth:`services.disclosure.Partition.breakdown`)."""
-        if column not in self.data.frame:
+        if not self.data.has_column(column):
             return {}
-        return self.data.blocks.breakdown(self.shown, self.data.frame[column])[1]
+        return self.data.blocks.breakdown(self.shown, self.data.column(column))[1]
 
     def grouped(self, column: str, hidden: str = "\x00hidden") -> pd.Series:
         """``column`` of :attr:`frame` with every response that belongs to no group's row
         (its block mixes groups) given the label ``hidden``: one pooled group of whole
         blocks, which is never shown itself."""
-        labels, _ = self.data.blocks.breakdown(self.shown, self.data.frame[column])
-        return pd.Series(labels, index=self.frame.index, dtype=object).fillna(hidden)
+        return pd.Series(self._labels(column), index=self.frame.index, dtype=object).fillna(hidden)
 
     @cached_property
     def comment_rows(self) -> np.ndarray:
@@ -167,10 +222,57 @@ class SideView:
 
 
 def select(dataset: Dataset, selection: Selection | None = None) -> dict[str, SideView]:
-    """Each side of ``dataset`` under ``selection`` (default: everything)."""
+    """Each side of ``dataset`` under ``selection`` (default: everything).
+
+    A node keeps the responses of its subtree, a scope those of the units it holds; a
+    side without a ``unit`` column then keeps none. Each view's :attr:`SideView.selection`
+    names the units it may list (those of the node and scope the side holds).
+
+    Raises
+    ------
+    SelectionError
+        A node the data's organisation does not have (or data without an organisation).
+    ScopeError
+        A node or unit outside the selection's scope.
+    """
     selection = selection or Selection()
+    reach = _reach(dataset, selection)
     views = {}
     for side, data in dataset.sides.items():
         chosen = selection.mask(data.frame)
-        views[side] = SideView(side, data, selection, chosen, data.blocks.inside(chosen))
+        narrowed = selection
+        if reach is not None:
+            units = data.frame["unit"].astype("string") if "unit" in data.frame else None
+            inside = (np.zeros(len(data.frame), dtype=bool) if units is None
+                      else units.isin(reach).fillna(False).to_numpy(dtype=bool))
+            chosen &= inside
+            present = sorted(set(units[inside].dropna()) if units is not None else set())
+            listed = [u for u in (selection.units or present) if u in reach]
+            # an empty units filter would mean "all": name one unit of the reach that holds nothing instead
+            narrowed = replace(selection, units=tuple(listed) or (selection.node or min(reach),))
+        views[side] = SideView(side, data, narrowed, chosen, data.blocks.inside(chosen))
     return views
+
+
+def _reach(dataset: Dataset, selection: Selection) -> frozenset[str] | None:
+    """The units a selection's node and scope allow (``None``: no limit), after checking them."""
+    reach = selection.scope
+    if reach is not None:
+        outside = [u for u in (selection.node, *selection.units) if u and u not in reach]
+        if outside:
+            raise ScopeError(f"unit '{outside[0][:80]}' is outside the units you manage", where="selection",
+                             fix="choose one of your own units; ask an admin if you need to see others.")
+    if not selection.node:
+        return reach
+    org = dataset.org
+    if org is None:
+        raise SelectionError(f"{dataset.name} has no organisation, so unit '{selection.node[:80]}' cannot be "
+                             "chosen as a node", where="node",
+                             fix="import the organisation ('tandem org import') and choose campaigns whose units "
+                                 "belong to it, or choose units instead of a node.")
+    if selection.node not in org:
+        raise SelectionError(f"no unit '{selection.node[:80]}' in the organisation of {dataset.name}.",
+                             where="node", fix=did_you_mean(selection.node, list(org.units)).strip()
+                             or f"choose a unit of the organisation (its root is '{org.root}').")
+    subtree = frozenset(org.subtree(selection.node))
+    return subtree if reach is None else subtree & reach

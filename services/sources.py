@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services import disclosure
+from services import disclosure, hierarchy
 from services.studies import StudyChoice, study_for
 from surveys.errors import TandemError
 from surveys.instrument import Instrument
@@ -65,6 +65,9 @@ class SideData:
         Invitations per unit (campaigns with invitations; else empty).
     campaigns
         Campaign ids the frame combines (as waves).
+    org
+        The organisation the units belong to (:class:`surveys.organisation.Organisation`),
+        or ``None``: then units are not nested and no node can be chosen.
     """
 
     instrument: Instrument
@@ -74,6 +77,7 @@ class SideData:
     min_comment_group_size: int
     invited: Mapping[str, int] = field(default_factory=dict)
     campaigns: tuple[str, ...] = ()
+    org: Any = field(default=None, repr=False)
 
     @cached_property
     def dimensions(self) -> tuple[str, ...]:
@@ -85,13 +89,33 @@ class SideData:
     def blocks(self) -> disclosure.Partition:
         """The blocks of at least ``min_group_size`` counted respondents."""
         return disclosure.partition(self.frame, k=self.min_group_size, dimensions=self.dimensions,
-                                    counted=self.counted)
+                                    counted=self.counted, tree=self._tree)
 
     @cached_property
     def comment_blocks(self) -> disclosure.Partition:
         """The blocks of at least ``min_comment_group_size`` counted respondents."""
         return disclosure.partition(self.frame, k=self.min_comment_group_size, dimensions=self.dimensions,
-                                    counted=self.counted)
+                                    counted=self.counted, tree=self._tree)
+
+    @cached_property
+    def _tree(self) -> dict[str, str | None] | None:
+        return hierarchy.parents_of(self.org) if self.org is not None else None
+
+    @cached_property
+    def nodes(self) -> pd.DataFrame:
+        """Each response's node at every level of :attr:`org` (columns ``org:<level>``,
+        :func:`services.hierarchy.node_columns`); no columns without an organisation."""
+        if self.org is None or "unit" not in self.frame:
+            return pd.DataFrame(index=self.frame.index)
+        return hierarchy.node_columns(self.frame["unit"], self.org)
+
+    def column(self, name: str) -> pd.Series:
+        """A column of the frame, or of :attr:`nodes` (``org:<level>``)."""
+        return self.frame[name] if name in self.frame else self.nodes[name]
+
+    def has_column(self, name: str) -> bool:
+        """Whether :meth:`column` knows ``name``."""
+        return name in self.frame or name in self.nodes
 
     @cached_property
     def masked(self) -> pd.DataFrame:
@@ -129,19 +153,24 @@ class Dataset:
         """Side -> instrument."""
         return {side: data.instrument for side, data in self.sides.items()}
 
+    @property
+    def org(self) -> Any:
+        """The organisation of the data's units (the first side's that has one), or ``None``."""
+        return next((data.org for data in self.sides.values() if data.org is not None), None)
+
 
 def _dataset(kind: str, name: str, version: tuple, sides: Mapping[str, SideData]) -> Dataset:
     return Dataset(kind, name, version, dict(sides), study_for({s: d.instrument for s, d in sides.items()}))
 
 
 def _side(instrument: Instrument, frame: pd.DataFrame, *, counted: Any = None, k: int | None = None,
-          invited: Mapping[str, int] | None = None, campaigns: Sequence[str] = ()) -> SideData:
+          invited: Mapping[str, int] | None = None, campaigns: Sequence[str] = (), org: Any = None) -> SideData:
     frame = frame.reset_index(drop=True)
     k = max(instrument.min_group_size, k or 0)
     return SideData(instrument=instrument, frame=frame,
                     counted=np.ones(len(frame), dtype=bool) if counted is None else np.asarray(counted, dtype=bool),
                     min_group_size=k, min_comment_group_size=max(k, instrument.min_comment_group_size),
-                    invited=dict(invited or {}), campaigns=tuple(campaigns))
+                    invited=dict(invited or {}), campaigns=tuple(campaigns), org=org)
 
 
 # --------------------------------------------------------------------------- demo
@@ -220,10 +249,28 @@ def campaign_dataset(store: Any, campaign_ids: Sequence[str]) -> Dataset:
         counted = np.concatenate([_counted(c, len(f)) for c, f in chosen])
         sides[audience] = _side(latest.instrument, frame, counted=counted,
                                 k=max(c.min_group_size for c, _ in chosen), invited=invited,
-                                campaigns=[c.id for c, _ in chosen])
+                                campaigns=[c.id for c, _ in chosen], org=_campaign_org(store, chosen, frame))
     described = "; ".join(f"{', '.join(d.campaigns)} ({side}s, {d.instrument.id} {d.instrument.version})"
                           for side, d in sides.items())
     return _dataset("campaigns", f"campaigns {described}", version, sides)
+
+
+def _campaign_org(store: Any, chosen: Sequence[tuple[Any, pd.DataFrame]], frame: pd.DataFrame) -> Any:
+    """The organisation campaigns' units belong to: the version the latest campaign that took
+    its units from the organisation pinned, else the one in force today; ``None`` when neither
+    holds any unit of the responses (an instrument that lists its own units)."""
+    from surveys import org_store
+
+    pinned = [c for c, _ in chosen if c.org_version_id is not None]
+    if pinned:
+        latest = max(pinned, key=lambda c: (str(c.wave), c.id))
+        org = org_store.org_version(store, latest.org_version_id)
+    else:
+        org = org_store.org_at(store)
+    if org is None or "unit" not in frame:
+        return None
+    units = frame["unit"].dropna().astype(str).unique()
+    return org if any(u in org for u in units) else None
 
 
 # --------------------------------------------------------------------------- files
@@ -236,17 +283,18 @@ def read_upload(name: str, data: bytes) -> pd.DataFrame:
 
 
 def file_dataset(frames: Mapping[str, tuple[Instrument, pd.DataFrame]], *, name: str,
-                 version: tuple | None = None) -> Dataset:
+                 version: tuple | None = None, org: Any = None) -> Dataset:
     """Response frames brought by the user (an upload, ``--data FILE``), each with its
-    instrument; every row counts toward the instrument's thresholds."""
+    instrument; every row counts toward the instrument's thresholds. ``org``: the
+    organisation the units belong to (:class:`surveys.organisation.Organisation`), if any."""
     sides = {}
     for instrument, frame in frames.values():
         if instrument.audience in sides:
             raise TandemError(f"two {instrument.audience} files", where=name,
                               fix="give one employee and one customer file at most.")
-        sides[instrument.audience] = _side(instrument, frame)
+        sides[instrument.audience] = _side(instrument, frame, org=org)
     if version is None:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256((org.sha256 if org is not None else "").encode())
         for instrument, frame in frames.values():
             digest.update(instrument.id.encode())
             digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())

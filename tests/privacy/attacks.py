@@ -52,8 +52,20 @@ def north_and_south() -> pd.DataFrame:
     return people(rows)
 
 
-def dataset_of(instrument, frame: pd.DataFrame):
-    return file_dataset({"data": (instrument, frame)}, name="privacy test data")
+def dataset_of(instrument, frame: pd.DataFrame, org=None):
+    return file_dataset({"data": (instrument, frame)}, name="privacy test data", org=org)
+
+
+def organisation(tree: dict[str, list[str]], *, root: str = "acme",
+                 levels: tuple[str, ...] = ("company", "district", "store")):
+    """An organisation from ``{district: [stores]}`` below one company (three levels)."""
+    from surveys.organisation import parse_organisation
+
+    lines = ["unit_id,name,parent_id,level", f"{root},{root},,{levels[0]}"]
+    for district, stores in tree.items():
+        lines.append(f"{district},{district},{root},{levels[1]}")
+        lines += [f"{store},{store},{district},{levels[2]}" for store in stores]
+    return parse_organisation("\n".join(lines) + "\n", source="privacy test org")
 
 
 def shown_sets(view: SideView, breakdowns: Iterable[str] = ()) -> dict[str, list[np.ndarray]]:
@@ -63,7 +75,7 @@ def shown_sets(view: SideView, breakdowns: Iterable[str] = ()) -> dict[str, list
     frame = view.data.frame
     sets = [view.shown.copy()]
     for column in breakdowns:
-        if column not in frame:
+        if not view.data.has_column(column):  # a frame column, or an organisation level (org:district)
             continue
         labels = view.grouped(column, POOLED)
         status = view.groups(column)
