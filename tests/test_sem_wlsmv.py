@@ -147,6 +147,31 @@ INVARIANCE = {
 }
 
 
+def test_partial_invariance_of_a_threshold_and_a_loading_matches_lavaan():
+    """lavaan 0.6.14 group.equal = c("thresholds", "loadings"), group.partial = c("x3|t1", "visual=~x2")
+    (Rscript output, pinned)."""
+    res = sem.fit(HS_MODEL, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED,
+                  group="school", group_equal=("thresholds", "loadings"), group_partial=("x3 | t1", "visual =~ x2"))
+    assert res.converged
+    m = Mismatches("hs1939 ordinal partial", 0.0)
+    for key, value in {"chisq": 92.98376888, "df": 64, "npar": 56, "chisq_scaled": 126.67533638,
+                       "srmr": 0.07237665}.items():
+        m.tol = 1e-3 * abs(value)
+        m.check(key, value, res.fit_measures[key])
+    est = res.estimates
+    for lhs, op, rhs, group, value, se in [("visual", "=~", "x2", "Pasteur", 0.484374, 0.149941),
+                                           ("visual", "=~", "x2", "Grant-White", 0.836056, 0.227025),
+                                           ("x3", "|", "t1", "Grant-White", -0.125039, 0.070966),
+                                           ("x3", "|", "t2", "Grant-White", 0.152663, 0.060685),
+                                           ("x3", "~*~", "x3", "Grant-White", 2.140590, 0.462881)]:
+        row = est[(est.lhs == lhs) & (est.op == op) & (est.rhs == rhs) & (est.group == group)].iloc[0]
+        m.tol = 2e-3
+        m.check(f"{lhs} {op} {rhs} ({group}) est", value, row.est)
+        m.tol = 0.02 * se
+        m.check(f"{lhs} {op} {rhs} ({group}) se", se, row.se)
+    m.assert_none()
+
+
 @pytest.mark.parametrize("group_equal", sorted(INVARIANCE))
 def test_equal_loadings_and_thresholds_across_groups_match_lavaan(group_equal):
     res = sem.fit(HS_MODEL, reference_data("holzinger_swineford_1939_ordinal.csv"), ordered=HS_ORDERED,
@@ -320,8 +345,9 @@ def test_a_category_nobody_chose_in_one_group_is_refused_naming_variable_and_gro
     ({"parameterization": "Theta"}, "parameterization='Theta' is unknown"),
     ({"missing": "fiml"}, "FIML is not defined for WLSMV"),
     ({"bootstrap": 100}, "the bootstrap is not supported with WLSMV"),
-    ({"group": "team", "group_equal": ("loadings",), "group_partial": ("f =~ y2",)},
-     "group_partial with ordered indicators"),
+    ({"group": "team", "group_partial": ("y2 | t1",)}, "group_partial needs group_equal"),
+    ({"group": "team", "group_equal": ("thresholds",), "group_partial": ("z2 | t1",)},
+     "'z2 | t1' is not a threshold of an ordered variable"),
     ({"group": "team", "group_equal": ("threshold",)}, "group_equal 'threshold' is unknown"),
     ({"group_equal": ("loadings",)}, "group_equal needs a group column"),
     ({"cluster": "team"}, "two-level models are not supported with WLSMV"),

@@ -271,12 +271,12 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
     same categories in every group) with lavaan's defaults for categorical data: configural,
     thresholds and loadings free per group, intercepts and latent means 0, scale factors 1;
     ``group_equal`` ties any class, and ``"thresholds"`` (e.g. ``("thresholds", "loadings")``,
-    scalar invariance) also frees the scale factors and latent means of the later groups. The estimate table has
+    scalar invariance) also frees the scale factors and latent means of the later groups;
+    ``group_partial`` exempts loadings etc. or single thresholds (``"x3 | t1"``). The estimate table has
     lavaan's ``x | t1`` rows (``std_all`` = the threshold over the latent response SD, 1 in
     the delta parameterization) and the ordered variables' residual variances as fixed rows
     (``se`` 0) at ``1 - lambda^2 psi``. Refused with a :class:`ModelSpecificationError`
     naming the alternative: observed covariates or observed variables in regressions,
-    ``group_partial``,
     FIML, two-level models and the bootstrap.
     """
     where = "fit(ordered=...)"
@@ -292,11 +292,12 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
              "drop bootstrap=; WLSMV's standard errors are robust (sandwich) already"),
             (bool(group_equal or group_partial) and group is None, "group_equal needs a group column",
              "pass group='column'"),
-            (bool(group_partial), "group_partial with ordered indicators is not supported yet",
-             "drop group_partial=, or test partial invariance by ML on the item scores")):
+            (bool(group_partial) and not group_equal, "group_partial needs group_equal",
+             "pass group_equal=(...) as well")):
         if bad:
             raise ModelSpecificationError(what, where=where, fix=fix)
     group_equal = (group_equal,) if isinstance(group_equal, str) else tuple(group_equal)
+    group_partial = (group_partial,) if isinstance(group_partial, str) else tuple(group_partial)
     for ge in group_equal:
         if ge not in ORDINAL_GROUP_EQUAL:
             raise ModelSpecificationError(f"group_equal '{ge}' is unknown.{did_you_mean(ge, ORDINAL_GROUP_EQUAL)}",
@@ -320,7 +321,8 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
         warnings_out.extend(s.warnings)
     table = build_table(syntax, n_groups=len(labels), group_equal=group_equal,
                         meanstructure=(len(labels) > 1 and "thresholds" in group_equal) or len(names) < len(st.ov),
-                        thresholds=[s.thresholds for s in stats], parameterization=parameterization)
+                        group_partial=group_partial, thresholds=[s.thresholds for s in stats],
+                        parameterization=parameterization)
     table.check_identified()
     estimator = DWLSEstimator(DeltaModel(table), stats)
     with limit_blas_threads():

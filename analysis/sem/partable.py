@@ -29,6 +29,7 @@ ORDINAL_GROUP_EQUAL = (*GROUP_EQUAL, "thresholds")
 MATRICES = ("lambda", "beta", "psi", "theta", "nu", "alpha")
 SYMMETRIC = frozenset({"psi", "theta"})
 _T = TypeVar("_T")
+_PARTIAL_THRESHOLD = re.compile(r"^\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*\|\s*(t[0-9]+)\s*$")
 _PARTIAL = re.compile(r"^\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*(=~|~~|~)\s*([A-Za-z0-9_.]+)\s*$")
 
 
@@ -179,7 +180,8 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
     ``lavaanify(ordered = ...)``. Each group gets lavaan's scale-factor rows
     ``x1 ~*~ x1`` (``Delta``), fixed at 1 except, with ``"thresholds"`` in ``group_equal``
     (thresholds tied across groups), in the groups after the first, where they are free
-    (and so are the latent means, as with equal intercepts). ``parameterization="theta"``
+    (and so are the latent means, as with equal intercepts); ``group_partial`` terms such
+    as ``"x3 | t1"`` keep single thresholds free. ``parameterization="theta"``
     (lavaan's): the ordered variables' residual variances are fixed at 1 instead (free in
     the later groups when the thresholds are tied) and the scale factors are derived,
     ``Delta_i = 1 / sqrt(Sigma*_ii)`` (fixed ``~*~`` rows, as lavaan reports them).
@@ -197,14 +199,20 @@ def build_table(syntax: ModelSyntax, *, n_groups: int = 1, meanstructure: bool =
     theta = parameterization == "theta"
     if ordered:
         _fix_ordinal_residuals(rows, syntax, ordered, free_later="thresholds" in group_equal and theta)
-    npar = _assign_parameters(rows, syntax, group_equal, _partial_keys(group_partial, rows))
+    free_thresholds = {m.groups() for m in map(_PARTIAL_THRESHOLD.match, group_partial) if m}
+    unknown = [f"{v} | {t}" for v, t in free_thresholds if v not in ordered]
+    if unknown:
+        raise ModelSpecificationError(f"group_partial term '{unknown[0]}' is not a threshold of an ordered variable",
+                                      where="fit(group_partial=...)", fix="name a threshold, e.g. 'x3 | t1'")
+    core_partial = tuple(t for t in group_partial if not _PARTIAL_THRESHOLD.match(t))
+    npar = _assign_parameters(rows, syntax, group_equal, _partial_keys(core_partial, rows))
     threshold_rows, scale_rows = [], []
     tied = "thresholds" in group_equal
     first: dict[tuple[str, int], int] = {}
     for g, per_group in enumerate(thresholds):
         for v in ordered:
             for k, value in enumerate(per_group[v]):
-                if tied and g > 0 and (v, k) in first:
+                if tied and g > 0 and (v, k) in first and (v, f"t{k + 1}") not in free_thresholds:
                     pid = first[(v, k)]
                 else:
                     pid, npar = npar, npar + 1
