@@ -11,14 +11,16 @@ downloaded raw data, :mod:`surveys.audit`) and :data:`signin_failures` (the pass
 brake of :mod:`surveys.auth`); :data:`org_versions`, :data:`org_units`, :data:`org_managers` (the
 organisation by date, :mod:`surveys.org_store`), :data:`campaign_units` (the units a campaign
 took from the organisation), :data:`kpi_definitions` and :data:`kpi_values` (business KPIs,
-:mod:`surveys.kpis`).
+:mod:`surveys.kpis`); :data:`action_plans`, :data:`action_plan_actions` and
+:data:`action_plan_changes` (action plans per unit and who changed them,
+:mod:`surveys.action_plans`).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["Timestamp", "campaign_units", "campaigns", "export_audit", "instrument_versions", "invitations",
+__all__ = ["Timestamp", "action_plan_actions", "action_plan_changes", "action_plans", "campaign_units", "campaigns", "export_audit", "instrument_versions", "invitations",
            "kpi_definitions", "kpi_values", "metadata", "org_managers", "org_units", "org_versions", "progress",
            "responses", "signin_failures"]
 
@@ -181,4 +183,54 @@ kpi_values = sa.Table(
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("imported_at", Timestamp, nullable=False),
     sa.Index("ix_kpi_values_period", "period"),
+)
+
+
+# --------------------------------------------------------------------------- action plans
+
+action_plans = sa.Table(
+    "action_plans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("unit_id", sa.String(200), nullable=False),
+    sa.Column("instrument_id", sa.String(200), nullable=False),
+    sa.Column("driver", sa.String(64), nullable=False),
+    sa.Column("driver_unit", sa.String(200), nullable=False),
+    sa.Column("owner", sa.String(320), nullable=False),
+    sa.Column("notes", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_by", sa.String(320), nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_by", sa.String(320), nullable=False),
+    sa.Index("ix_action_plans_unit", "unit_id"),
+)
+
+action_plan_actions = sa.Table(
+    "action_plan_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("action_plans.id"), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("due", sa.Date, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_by", sa.String(320), nullable=False),
+    sa.CheckConstraint("status IN ('planned', 'in_progress', 'done', 'dropped')",
+                       name="ck_action_plan_actions_status"),
+    sa.Index("ix_action_plan_actions_plan", "plan_id"),
+    sa.Index("ix_action_plan_actions_due", "status", "due"),
+)
+
+action_plan_changes = sa.Table(
+    "action_plan_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("action_plans.id"), nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("change", sa.String(40), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False),
+    sa.Index("ix_action_plan_changes_plan_at", "plan_id", "at"),
 )
