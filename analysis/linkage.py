@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis import corrected_means as corrected
 from analysis import drivers as drivers_module
 from analysis import latent_aggregation as latent
 from analysis import metrics as metrics_module
@@ -438,42 +439,82 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
     if chosen not in LINKAGE_MODELS:
         raise LinkageError(f"unknown linkage model '{chosen}'.{did_you_mean(str(chosen), LINKAGE_MODELS)}",
                            where="run_study(model=...)", fix=f"use one of {', '.join(LINKAGE_MODELS)}")
-    result, reason = None, "chosen in the study" if chosen == "observed" else ""
-    if chosen != "observed":
-        result, reason = _latent_chain(study, scored, units, dropped, draws=bootstrap or 1000, seed=seed,
-                                       required=chosen == "latent")
-    ran = "observed" if result is None else "latent"
-    if result is None:
-        result = fit_chain(study, units, dropped, bootstrap=bootstrap, seed=seed)
+    chain = _fit_model(study, chosen, scored, units, dropped, bootstrap=bootstrap, seed=seed)
     aggregation_frame = aggregation_verdicts(study, scored, units)
     warnings = [f"aggregating '{row.construct}' to units is not justified: {row.reason}"
                 for row in aggregation_frame.itertuples()
                 if row.construct in study.nodes and row.verdict == "not justified"]
     with limit_blas_threads():
         driver_table = _drivers(study, units, bootstrap=bootstrap, seed=seed)
-    if not result.converged:
+    if not chain.converged:
         warnings.append("the path model did not converge; its numbers are not trustworthy")
-    warnings += [str(w) for w in result.warnings]
-    r2 = result.r2.loc["between"] if ran == "latent" else result.r2
+    warnings += list(chain.warnings)
+    if chain.model != "observed":
+        warnings.append("the unit-level drivers are relative weights on observed unit means, not corrected for "
+                        "their sampling error: their shares are comparable within an outcome, but their R² is "
+                        "smaller than the chain's")
     return StudyResult(
         study_id=study.id,
         title=study.title,
         units=units,
         dropped=dropped,
         aggregation=aggregation_frame,
-        paths=_paths_table(result.estimates, "~"),
-        r2=r2.loc[[p.lhs for p in study.paths]].rename("r2"),
-        indirect=_indirect_table(result.estimates, study),
-        fit_measures=dict(result.fit_measures),
+        paths=_paths_table(chain.estimates, "~"),
+        r2=chain.r2.loc[[p.lhs for p in study.paths]].rename("r2"),
+        indirect=_indirect_table(chain.estimates, study),
+        fit_measures=dict(chain.fit_measures),
         drivers=driver_table,
         waves=waves,
         bootstrap=int(bootstrap),
         min_employees=study.min_employees,
         min_customers=study.min_customers,
         warnings=tuple(warnings),
-        model=ran,
-        model_reason=reason,
+        model=chain.model,
+        model_reason=chain.reason,
     )
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """The fitted chain of one model: its estimates (lavaan columns), R², fit measures."""
+
+    model: str
+    reason: str
+    estimates: pd.DataFrame
+    r2: pd.Series
+    fit_measures: Mapping[str, float]
+    converged: bool
+    warnings: tuple[str, ...]
+
+
+def _fit_model(study: Study, chosen: str, scored: Mapping[str, pd.DataFrame], units: pd.DataFrame,
+               dropped: pd.DataFrame, *, bootstrap: int, seed: int | None) -> _Chain:
+    """The chain of the ``chosen`` model; ``auto`` tries latent, then corrected, then observed,
+    and says why it moved on."""
+    reasons = []
+    if chosen in ("auto", "latent"):
+        result, why = _latent_chain(study, scored, units, dropped, draws=bootstrap or 1000, seed=seed,
+                                    required=chosen == "latent")
+        if result is not None:
+            return _Chain("latent", why, result.estimates[result.estimates["level"] != 1], result.r2.loc["between"],
+                          result.fit_measures, bool(result.converged), tuple(str(w) for w in result.warnings))
+        reasons.append(why)
+    if chosen in ("auto", "corrected"):
+        check_units(study, units, dropped)
+        stacked = latent.stacked_nodes(study, scored, units["unit"])
+        with limit_blas_threads():
+            table, r2, why = corrected.fit_corrected_chain(study, stacked, draws=bootstrap, seed=seed)
+        if table is not None:
+            return _Chain("corrected", "; ".join(reasons) or "chosen in the study or the command", table, r2, {},
+                          True, ())
+        if chosen == "corrected":
+            raise LinkageError(f"the corrected-means model cannot be used: {why}", where=f"study '{study.id}'",
+                               fix="link more or larger units, or use the observed-means model (model: observed)")
+        reasons.append(f"the corrected-means model was not used: {why}")
+    result = fit_chain(study, units, dropped, bootstrap=bootstrap, seed=seed)
+    return _Chain("observed", "; ".join(reasons) or "chosen in the study or the command", result.estimates,
+                  result.r2, result.fit_measures,
+                  bool(result.converged), tuple(str(w) for w in result.warnings))
 
 
 def _latent_chain(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.DataFrame, dropped: pd.DataFrame,
@@ -502,7 +543,7 @@ def _latent_chain(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.Da
     if required:
         raise LinkageError(f"the latent linkage model cannot be used: {why}", where=f"study '{study.id}'",
                            fix="link more units, or run the observed-means model (model: observed)")
-    return None, f"the latent model was not used: {why}; the chain is fitted to observed unit means"
+    return None, f"the latent model was not used: {why}"
 
 
 # --------------------------------------------------------------------------- rendering

@@ -19,7 +19,7 @@ driver analysis and an optional wave lag::
       outcomes: [service_quality, csat, nps]
       predictors: [manager_support, training, tools]   # optional
     wave_lag: 0
-    linkage_model: auto        # latent | observed | auto (latent when the units support it)
+    linkage_model: auto        # latent | corrected | observed | auto (the first the units support)
 
 Path nodes are construct ids of either instrument or the metric names ``csat``,
 ``nps``, ``ces``, ``enps`` (the instrument's metric items, aggregated to the unit's
@@ -73,8 +73,9 @@ __all__ = [
 
 METRIC_NODES = ("csat", "nps", "ces", "enps")
 #: The chain's models (:func:`analysis.linkage.run_study`): among the units' latent means, on
-#: observed unit means, or the first when the units support it.
-LINKAGE_MODELS = ("auto", "latent", "observed")
+#: unit means corrected for their sampling error, on observed unit means, or the first of
+#: these the data support.
+LINKAGE_MODELS = ("auto", "latent", "corrected", "observed")
 _KEYS = ("id", "title", "description", "employee_instrument", "customer_instrument", "unit_key",
          "min_respondents", "paths", "drivers", "wave_lag", "linkage_model")
 _REQUIRED = ("id", "employee_instrument", "customer_instrument", "paths")

@@ -8,7 +8,7 @@ Reports
   end to end: simulating respondents, scoring, aggregating to units, fitting every
   replication, counting;
 - the fitting stage alone on the same unit-level data sets: Tandem's batched least-squares
-  ML (:func:`analysis.power.path_model_tests`) against lavaan 0.6 ``sem()`` in an R loop
+  ML (:func:`analysis.path_model.path_model_tests`) against lavaan 0.6 ``sem()`` in an R loop
   over the same data (a temporary CSV; ``system.time`` inside R, so R's start-up and the
   CSV reading are not counted), with the largest difference in p-values.
 
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--units", default="50,100,200")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    from analysis.power import path_model_tests, path_plan, power
+    from analysis.path_model import path_model_tests, path_plan
+    from analysis.power import power
     from analysis.study import load_study
 
     study = load_study(STUDY)

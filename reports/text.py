@@ -68,6 +68,10 @@ def linkage_model_text(result: Any) -> str:
                 "estimate of its true level, noisy when few people answered; this model estimates the true levels "
                 "and links those, so the paths are not shrunk toward zero by that noise. It assumes answers vary "
                 "normally around each unit's level and that employees and customers are different people.")
+    elif result.model == "corrected":
+        text = ("Model: unit averages corrected for their noise. The chain is fitted to how much units truly differ: "
+                "the differences between unit averages less the part expected from the few people who answered in "
+                "each. It corrects the shrinking of paths toward zero, less precisely than the latent model.")
     else:
         text = ("Model: observed unit averages. The chain is fitted to the units' average scores; where few people "
                 "answered in a unit, its average is noisy and the paths come out smaller than they are.")
@@ -78,7 +82,7 @@ def linkage_interval(result: Any) -> str:
     """The kind of the chain's 95% intervals, named once per table."""
     if result.model == "latent":
         return "95% Monte Carlo interval"
-    return f"95% {'bootstrap' if result.bootstrap else 'normal'} interval"
+    return f"95% {'bootstrap' if result.bootstrap or result.model == 'corrected' else 'normal'} interval"
 
 
 def format_study(result: Any) -> str:
@@ -101,8 +105,9 @@ def format_study(result: Any) -> str:
                      f"{_stars(row.pvalue)}")
     lines.append("   R²: " + ", ".join(f"{k} {v:.2f}" for k, v in result.r2.items()))
     fm = result.fit_measures
-    lines.append("   Fit: " + ", ".join(f"{k} {_fmt(fm[k], 0 if k == 'df' else 3)}"
-                                       for k in ("chisq", "df", "pvalue", "cfi", "rmsea", "srmr") if k in fm))
+    if fm:
+        lines.append("   Fit: " + ", ".join(f"{k} {_fmt(fm[k], 0 if k == 'df' else 3)}"
+                                           for k in ("chisq", "df", "pvalue", "cfi", "rmsea", "srmr") if k in fm))
     lines += ["", "3. How much each employee construct moves each customer outcome",
               "   (standardized indirect effect through the chain; * = its 95% interval excludes 0)"]
     outcomes = list(dict.fromkeys(result.indirect["rhs"]))

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from analysis.linkage import LinkageError, fit_chain, unit_table
-from analysis.power import effects_for, path_model_tests, path_plan, power
+from analysis.path_model import path_model_tests, path_plan
+from analysis.power import effects_for, power
 from analysis.sem import count_parameters
 from analysis.simulate import SERVICE_PROFIT_CHAIN, simulate_service_profit_chain
 from analysis.study import load_study
