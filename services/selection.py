@@ -103,8 +103,8 @@ class Selection:
         if self.units:
             parts.append("units " + ", ".join(self.units))
         parts += [f"{column} = {' or '.join(values)}" for column, values in self.where]
-        if self.scope is not None and not self.node:
-            parts.append("the units you manage")
+        if self.scope is not None:
+            parts.append("within the units you manage")
         return "; ".join(parts) if parts else "all responses"
 
 
@@ -158,9 +158,10 @@ class SideView:
     @property
     def children_column(self) -> str | None:
         """The column breaking the selection down by the units directly below its node (the
-        root's children without a node); ``None`` without an organisation or at a leaf."""
+        root's children without a node, unless scoped); ``None`` without an organisation or at a leaf."""
         org = self.data.org
-        if org is None or (self.selection.node and self.selection.node not in org):
+        if org is None or (self.selection.node and self.selection.node not in org) or (
+                not self.selection.node and self.selection.scope is not None):
             return None
         return child_column(org, self.selection.node or org.root)
 

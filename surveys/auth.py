@@ -26,6 +26,12 @@ analyst    ``insight``, ``safe_export``, ``report``
 viewer     ``insight``, ``report``
 ========== ==================================================================
 
+**Unit managers** (:func:`access_for_email`): an OIDC account that is neither admin nor
+analyst and whose address the organisation in force names as a manager of some units
+(``Organisation.units_managed_by``) signs in as a viewer *scoped* to those units'
+subtrees (:class:`Access`); leadership (admin and analyst) is never scoped. The scope
+travels with every selection the session makes (``services.selection.Selection.scope``).
+
 The client address (:func:`client_address`) trusts ``X-Forwarded-For`` only when the
 direct peer is one of ``TANDEM_TRUSTED_PROXIES`` (addresses or CIDR networks). This
 module holds the logic without Streamlit so that it is tested directly;
@@ -218,6 +224,46 @@ def role_for_email(email: str | None, environ: Mapping[str, str] | None = None) 
     if not any(lists.values()):
         return Role.VIEWER if address else None
     return next((role for role in ROLE_ORDER if address and address in lists[role]), None)
+
+
+#: Roles that see the whole organisation even when they also manage units.
+LEADERSHIP = (Role.ADMIN, Role.ANALYST)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a signed-in session may see: its role and, for a unit manager, its scope.
+
+    Attributes
+    ----------
+    role
+        The role (:func:`allowed` decides the actions).
+    managed
+        The units the account manages in the organisation in force (empty: not scoped).
+    scope
+        Every unit of those units' subtrees; ``None``: the whole organisation.
+    """
+
+    role: Role
+    managed: tuple[str, ...] = ()
+    scope: frozenset[str] | None = None
+
+
+def access_for_email(email: str | None, org: Any, environ: Mapping[str, str] | None = None) -> Access | None:
+    """The access of an OIDC-signed-in account, or ``None`` (neither staff nor a manager).
+
+    Admins and analysts (:func:`role_for_email`) see everything. Any other address that
+    ``org`` (the organisation in force, or ``None``) names as a manager of units gets the
+    viewer role scoped to the subtrees of those units, even if it is also on the viewer
+    list; other accounts get the role :func:`role_for_email` gives them, unscoped.
+    """
+    role = role_for_email(email, environ)
+    if role in LEADERSHIP:
+        return Access(role)
+    managed = org.units_managed_by(email) if org is not None and (email or "").strip() else ()
+    if managed:
+        return Access(Role.VIEWER, tuple(managed), frozenset(u for unit in managed for u in org.subtree(unit)))
+    return Access(role) if role is not None else None
 
 
 def is_staff_email(email: str | None, environ: Mapping[str, str] | None = None) -> bool:

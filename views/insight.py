@@ -10,6 +10,13 @@ kept in the session under keys of their own, so moving between pages never reset
 and never falls back to the demo without saying so. Every page names the data in use at
 its top (:func:`context`).
 
+Organisation and scope: when the data's units belong to an organisation, the filters
+offer a node (a store, district, region or the company: its subtree's responses) and the
+metrics a breakdown by the node's children. A unit manager's session (``views.signin
+.current_access``) is offered only the nodes and units of their subtrees, and the scope
+goes into the :class:`~services.selection.Selection` itself, so the services keep every
+number of every page and of the report inside it, whatever the widgets' state says.
+
 Caches: analyses of the demo and of campaigns are kept per process, keyed by the data's
 version (campaign ids with their response count and state) and the selection, so a page
 reopens from the cache and recomputes only when new responses arrive. An upload and
@@ -196,11 +203,13 @@ def _choose_upload() -> Dataset | None:
     return _upload_dataset()
 
 
-def _filters(dataset: Dataset) -> Selection:
+def _filters(dataset: Dataset, scope: frozenset[str] | None) -> Selection:
     frames = {side: d.frame for side, d in dataset.sides.items()}
     waves = sorted({str(w) for f in frames.values() if "wave" in f for w in f["wave"].dropna()})
-    units = sorted({str(u) for f in frames.values() if "unit" in f for u in f["unit"].dropna()})
+    units = sorted({str(u) for f in frames.values() if "unit" in f for u in f["unit"].dropna()
+                    if scope is None or str(u) in scope})
     where: dict[str, list[str]] = {}
+    node = _node(dataset, scope)
     with st.sidebar.expander("Filters", expanded=False):
         chosen_waves = _pick("Wave", waves, "insight:waves") if len(waves) > 1 else []
         chosen_units = _pick("Units", units, "insight:units")
@@ -213,7 +222,30 @@ def _filters(dataset: Dataset) -> Selection:
                                f"insight:where:{side}:{column}", format_func=labels.get)
                 if values:
                     where[column] = values
-    return Selection.of(waves=chosen_waves, units=chosen_units, where=where)
+    return Selection.of(waves=chosen_waves, units=chosen_units, where=where, node=node, scope=scope)
+
+
+def _node(dataset: Dataset, scope: frozenset[str] | None) -> str:
+    """The organisation node picker (only the nodes of the scope): "" for the whole data."""
+    org = dataset.org
+    if org is None:
+        return ""
+    nodes = [u for u in org.subtree(org.root) if scope is None or u in scope]
+    tops = [u for u in nodes if scope is not None and org.parent(u) not in scope]
+    options = nodes if len(tops) == 1 else ["", *nodes]  # a manager of one unit starts at it
+    shadow = "_kept:insight:node"
+    if st.session_state.get(shadow) not in options:  # a node of another organisation, or outside the scope
+        st.session_state.pop(shadow, None)
+        st.session_state.pop("insight:node", None)
+    everything = "Everything" if scope is None else "All the units you manage"
+
+    def name(unit: str) -> str:
+        if not unit:
+            return everything
+        return f"{'  ' * org.depth(unit)}{org.unit(unit).name} ({org.level_of(unit)})"
+
+    return _widget(st.sidebar.selectbox, "Organisation unit (with the units below it)", options, key="insight:node",
+                   format_func=name)
 
 
 def _pick(label: str, options: list[str], key: str, **extra: Any) -> list[str]:
@@ -234,8 +266,15 @@ def context() -> Context:
     if dataset is None:
         st.info("Choose the data in the sidebar.")
         st.stop()
-    selection = _filters(dataset)
-    views = select(dataset, selection)
+    from views.signin import current_access
+
+    access = current_access()
+    try:
+        selection = _filters(dataset, access.scope if access is not None else None)
+        views = select(dataset, selection)
+    except TandemError as exc:  # e.g. a node outside a manager's units (services.selection.ScopeError)
+        st.error(str(exc))
+        st.stop()
     sizes = ", ".join(f"{view.n:,} {side} responses" for side, view in views.items())
     st.info(f"**Data:** {dataset.name}. **Selection:** {selection.describe()} ({sizes}).", icon=":material/database:")
     _report_button(Context(dataset, selection, views))
@@ -277,10 +316,14 @@ def labels(ctx: Context) -> dict[str, str]:
 
 
 def breakdowns(ctx: Context, side: str) -> dict[str, str]:
-    """Columns a side's metrics can be broken down by: ``unit`` and the demographic
-    questions (column -> label)."""
+    """Columns a side's metrics can be broken down by: ``unit``, the units directly below the
+    chosen organisation node, and the demographic questions (column -> label)."""
     data = ctx.dataset.sides[side]
     options = {"unit": "Unit"}
+    children = ctx.views[side].children_column
+    if children is not None:
+        org, node = data.org, ctx.selection.node or data.org.root
+        options[children] = f"Units directly below {org.unit(node).name} ({org.levels[org.depth(node) + 1]})"
     options.update({q.id: data.instrument.text(q.text) for q in data.instrument.questions if q.id in data.dimensions})
     return options
 
@@ -339,7 +382,8 @@ def comments(ctx: Context, side: str, search: str) -> Any:
 
 
 def campaign_table(ctx: Context) -> Any:
-    """The chosen campaigns (name, instrument, wave, state, invitations, responses), or None."""
+    """The chosen campaigns (name, instrument, wave, state, invitations, responses), or None;
+    without invitations and responses for a scoped (manager) session."""
     if ctx.dataset.kind != "campaigns":
         return None
     from views.gateway import current_store
@@ -347,4 +391,7 @@ def campaign_table(ctx: Context) -> Any:
     chosen = [c for data in ctx.dataset.sides.values() for c in data.campaigns]
     listing = results.campaign_list(current_store())
     listing = listing[listing["campaign"].isin(chosen)]
-    return listing[["campaign", "name", "instrument", "version", "audience", "wave", "state", "invited", "responses"]]
+    columns = ["campaign", "name", "instrument", "version", "audience", "wave", "state", "invited", "responses"]
+    if ctx.selection.scope is not None:  # a manager: the campaign's totals are the whole organisation's
+        columns = columns[:-2]
+    return listing[columns]

@@ -3,6 +3,8 @@
 The logic is in ``surveys.auth``; this module reads Streamlit's secrets, headers and
 session. For the other pages:
 
+* :func:`current_access` -> ``Access | None``: the role and, for a unit manager signed in
+  with OIDC, the scope (their units' subtrees in the organisation in force);
 * :func:`current_role` -> ``Role | None``: the signed-in role of this browser session;
 * :func:`current_identity` -> ``str``: the e-mail address (OIDC) or ``"password:<role>"``;
 * :func:`require(action) <require>`: stop the page with a plain "your role may not ..."
@@ -41,18 +43,37 @@ def method() -> auth.SignInMethod:
     return auth.sign_in_method(_auth_secrets(), os.environ)
 
 
-def current_role() -> auth.Role | None:
-    """The role of this browser session, or ``None`` when it is not signed in.
+def current_access() -> auth.Access | None:
+    """The access of this browser session (role and scope), or ``None`` when it is not signed in.
 
-    OIDC: from the account's e-mail address (``TANDEM_*_EMAILS``). Password: the role
-    whose password was entered, as long as that role's password is still the same.
+    OIDC: from the account's e-mail address (``TANDEM_*_EMAILS``, and the managers of the
+    organisation in force: ``surveys.auth.access_for_email``). Password: the role whose
+    password was entered, as long as that role's password is still the same (never scoped).
     """
-    current = method()
-    if current is auth.SignInMethod.OIDC:
+    if method() is auth.SignInMethod.OIDC:
         if not st.user.get("is_logged_in", False):
             return None
-        return auth.role_for_email(st.user.get("email"), os.environ)
-    if current is auth.SignInMethod.PASSWORD:
+        from surveys import org_store
+        from surveys.errors import TandemError
+
+        try:
+            org = org_store.org_at(current_store())
+        except TandemError as exc:  # the store is down: staff on the lists still get in, managers do not
+            log.warning("the organisation in force cannot be read, so no unit manager can sign in: %s", exc)
+            org = None
+        return auth.access_for_email(st.user.get("email"), org, os.environ)
+    role = _password_role()
+    return auth.Access(role) if role is not None else None
+
+
+def current_role() -> auth.Role | None:
+    """The role of this browser session, or ``None`` when it is not signed in (:func:`current_access`)."""
+    access = current_access()
+    return access.role if access is not None else None
+
+
+def _password_role() -> auth.Role | None:
+    if method() is auth.SignInMethod.PASSWORD:
         value = st.session_state.get(_ROLE_KEY)
         try:
             role = auth.Role(value)
@@ -116,7 +137,8 @@ def render_sign_in() -> None:
     if current is auth.SignInMethod.OIDC:
         if st.user.get("is_logged_in", False):
             st.warning(f"The account {st.user.get('email', '')} has no staff role "
-                       "(TANDEM_ADMIN_EMAILS, TANDEM_ANALYST_EMAILS, TANDEM_VIEWER_EMAILS).")
+                       "(TANDEM_ADMIN_EMAILS, TANDEM_ANALYST_EMAILS, TANDEM_VIEWER_EMAILS) and manages no unit "
+                       "of the organisation in force.")
             st.button("Sign out", on_click=st.logout)
             return
         for provider in auth.oidc_providers(_auth_secrets()):
