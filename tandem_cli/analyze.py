@@ -46,6 +46,9 @@ DataOption = Annotated[Path | None, typer.Option("--data", help="Responses file:
 CampaignOption = Annotated[str | None, typer.Option("--campaign", help="Campaign id in the store.")]
 InstrumentOption = Annotated[str | None, typer.Option(
     "--instrument", help="Instrument YAML path or shipped id (e.g. employee_experience).")]
+NodeOption = Annotated[str | None, typer.Option(
+    "--node", help="Organisation unit id (with --campaign): the results of its subtree (a store, district, region "
+                   "or the company).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema: reports/schemas/).")]
 
 
@@ -125,14 +128,14 @@ def _scored(frame: pd.DataFrame, instrument: Any) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- commands
 @analyze_app.command("reliability")
-def reliability_command(data: DataOption = None, campaign: CampaignOption = None,
+def reliability_command(data: DataOption = None, campaign: CampaignOption = None, node: NodeOption = None,
                         instrument: InstrumentOption = None, as_json: JsonOption = False) -> None:
     """Cronbach's alpha (Feldt interval) per construct and the item analysis."""
     import pandas as pd
 
     from analysis.reliability import alpha, item_analysis
 
-    frame, inst, source = load_data(data, campaign, instrument)
+    frame, inst, source = load_data(data, campaign, instrument, node=node)
     scored = _scored(frame, inst)
     constructs, items, skipped = [], [], []
     for c in inst.constructs:
@@ -166,7 +169,8 @@ def reliability_command(data: DataOption = None, campaign: CampaignOption = None
 
 
 @analyze_app.command("efa")
-def efa_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+def efa_command(data: DataOption = None, campaign: CampaignOption = None,
+                node: NodeOption = None, instrument: InstrumentOption = None,
                 factors: Annotated[int | None, typer.Option(help="Factors to extract (default: parallel analysis).")]
                 = None,
                 method: Annotated[str, typer.Option(help="minres, ml or principal.")] = "minres",
@@ -176,7 +180,7 @@ def efa_command(data: DataOption = None, campaign: CampaignOption = None, instru
     """KMO, Bartlett's test, parallel analysis and an exploratory factor solution of the construct items."""
     from analysis.efa import bartlett, efa, kmo, parallel_analysis
 
-    frame, inst, source = load_data(data, campaign, instrument)
+    frame, inst, source = load_data(data, campaign, instrument, node=node)
     items = list(dict.fromkeys(i for c in inst.constructs for i in c.items))
     scored = _scored(frame, inst)[items]
     with working("parallel analysis ..."):
@@ -225,7 +229,8 @@ def _sem_render(result: Any, title: str) -> Callable[[], None]:
 
 
 @analyze_app.command("cfa")
-def cfa_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+def cfa_command(data: DataOption = None, campaign: CampaignOption = None,
+                node: NodeOption = None, instrument: InstrumentOption = None,
                 model: Annotated[Path | None, typer.Option(help="lavaan syntax file (default: the instrument's "
                                                                 "constructs).")] = None,
                 missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
@@ -234,7 +239,7 @@ def cfa_command(data: DataOption = None, campaign: CampaignOption = None, instru
     from analysis.measurement import measurement_model
     from analysis.sem import fit
 
-    frame, inst, source = load_data(data, campaign, instrument, need_instrument=model is None)
+    frame, inst, source = load_data(data, campaign, instrument, node=node, need_instrument=model is None)
     syntax = _read_model(model) if model else measurement_model(inst)
     frame = _scored(frame, inst) if inst is not None else frame
     with working("fitting the CFA ..."):
@@ -251,7 +256,8 @@ def _read_model(path: Path) -> str:
 
 @analyze_app.command("sem")
 def sem_command(model: Annotated[Path, typer.Option(help="lavaan model syntax file.")],
-                data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+                data: DataOption = None, campaign: CampaignOption = None,
+                node: NodeOption = None, instrument: InstrumentOption = None,
                 missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
                 bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for the intervals (0: Wald).")] = 0,
                 seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = DEFAULTS.seed,
@@ -259,7 +265,7 @@ def sem_command(model: Annotated[Path, typer.Option(help="lavaan model syntax fi
     """Fit a structural equation model given in lavaan syntax (item or construct names as variables)."""
     from analysis.sem import fit
 
-    frame, inst, source = load_data(data, campaign, instrument, need_instrument=False)
+    frame, inst, source = load_data(data, campaign, instrument, node=node, need_instrument=False)
     frame = _scored(frame, inst) if inst is not None else frame
     with working(f"fitting the model{f' with {bootstrap} bootstrap draws' if bootstrap else ''} ..."):
         result = fit(_read_model(model), frame, missing=missing, bootstrap=bootstrap, seed=seed)
@@ -268,7 +274,8 @@ def sem_command(model: Annotated[Path, typer.Option(help="lavaan model syntax fi
 
 
 @analyze_app.command("drivers")
-def drivers_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+def drivers_command(data: DataOption = None, campaign: CampaignOption = None,
+                    node: NodeOption = None, instrument: InstrumentOption = None,
                     outcome: Annotated[str | None, typer.Option(help="Outcome construct or item (default: every "
                                                                      "construct with role outcome/kpi).")] = None,
                     predictors: Annotated[str | None, typer.Option(help="Comma-separated predictors (default: "
@@ -282,7 +289,7 @@ def drivers_command(data: DataOption = None, campaign: CampaignOption = None, in
 
     if method not in ("relative_weights", "shapley"):
         raise TandemError(f"unknown method '{method}'", where="--method", fix="use relative_weights or shapley.")
-    frame, inst, source = load_data(data, campaign, instrument)
+    frame, inst, source = load_data(data, campaign, instrument, node=node)
     scored = _scored(frame, inst)
     names = [p.strip() for p in predictors.split(",") if p.strip()] if predictors else [
         c.id for c in inst.constructs if c.role == "driver"]
@@ -309,13 +316,23 @@ def drivers_command(data: DataOption = None, campaign: CampaignOption = None, in
 
 
 @analyze_app.command("aggregate")
-def aggregate_command(data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+def aggregate_command(data: DataOption = None, campaign: CampaignOption = None,
+                      node: NodeOption = None, instrument: InstrumentOption = None,
                       unit: Annotated[str, typer.Option(help="Unit column.")] = "unit",
+                      by_children: Annotated[bool, typer.Option(
+                          "--by-children", help="Aggregate to the units directly below --node (or the "
+                                                "organisation's root) instead of --unit.")] = False,
                       as_json: JsonOption = False) -> None:
     """Is aggregating each construct to units justified? ICC(1), ICC(2), r_wg(J), AD(M), verdict."""
     from analysis.aggregation import aggregation_table
+    from tandem_cli.data import children_column, load_view, source_name
 
-    frame, inst, source = load_data(data, campaign, instrument)
+    if by_children:
+        view = load_view(data, campaign, instrument, node=node)
+        frame, inst, unit = view.frame, view.instrument, children_column(view)
+        source = source_name(data, campaign, node)
+    else:
+        frame, inst, source = load_data(data, campaign, instrument, node=node)
     with working("ICC and agreement per construct ..."):
         table = aggregation_table(frame, inst, unit)
 
@@ -333,7 +350,8 @@ def aggregate_command(data: DataOption = None, campaign: CampaignOption = None, 
 @analyze_app.command("compare")
 def compare_command(by: Annotated[str, typer.Option("--by", help="Compare the groups of this column: unit, wave "
                                                                  "or a demographic question id.")],
-                    data: DataOption = None, campaign: CampaignOption = None, instrument: InstrumentOption = None,
+                    data: DataOption = None, campaign: CampaignOption = None,
+                    node: NodeOption = None, instrument: InstrumentOption = None,
                     constructs: Annotated[str | None, typer.Option(help="Comma-separated construct ids or metric "
                                                                         "names (default: all).")] = None,
                     adjust: Annotated[str, typer.Option(help="holm (family-wise error) or fdr_bh (false "
@@ -341,13 +359,14 @@ def compare_command(by: Annotated[str, typer.Option("--by", help="Compare the gr
                     as_json: JsonOption = False) -> None:
     """Where do groups differ? Welch's ANOVA, Games-Howell, Hedges' g of each group against the rest."""
     from services.insight import compare
-    from tandem_cli.data import shown_view
 
     if (data is None) == (campaign is None):
         raise TandemError("give exactly one of --data FILE or --campaign C", where="tandem analyze compare",
                           fix="e.g. --data responses.csv --instrument employee_experience --by tenure_band")
-    view = shown_view(open_dataset(data=data, campaigns=[campaign] if campaign else None, instrument=instrument))
-    source = f"campaign {campaign}" if campaign else str(data)
+    from tandem_cli.data import load_view, source_name
+
+    view = load_view(data, campaign, instrument, node=node)
+    source = source_name(data, campaign, node)
     wanted = [c.strip() for c in constructs.split(",") if c.strip()] if constructs else None
     with working(f"comparing the groups of '{by}' ..."):
         result = compare(view, by=by, constructs=wanted, adjust=adjust)
@@ -380,7 +399,7 @@ def report_command(
                                                       "default for --study without campaigns).")] = False,
     campaign_employee: Annotated[str | None, typer.Option(help="Employee campaign id in the store.")] = None,
     campaign_customer: Annotated[str | None, typer.Option(help="Customer campaign id in the store.")] = None,
-    data: DataOption = None, instrument: InstrumentOption = None,
+    data: DataOption = None, instrument: InstrumentOption = None, node: NodeOption = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap draws for intervals.")] = DEFAULTS.bootstrap,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = DEFAULTS.seed,
 ) -> None:
@@ -389,6 +408,7 @@ def report_command(
 
     from reports.html import render_report
     from services.insight import collect_insight
+    from services.selection import Selection
 
     if demo and (campaign_employee or campaign_customer):
         raise TandemError("--demo and campaigns exclude each other", where="tandem report",
@@ -412,7 +432,7 @@ def report_command(
         dataset = bind_study(dataset, study)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
         task = bar.add_task("analysing ...")
-        insight = collect_insight(dataset, bootstrap=bootstrap, seed=seed,
+        insight = collect_insight(dataset, Selection.of(node=node), bootstrap=bootstrap, seed=seed,
                                   progress=lambda step: bar.update(task, description=f"{step} ..."))
     out_path.write_text(render_report(insight), encoding="utf-8")
     for step, reason in insight.problems.items():

@@ -4,6 +4,9 @@
 reads a response file with ``--instrument`` (a YAML path or a shipped id); both become a
 :class:`services.sources.Dataset`, and analyses see only what the disclosure policy lets
 out (:func:`services.selection.select`), exactly like the pages and the report.
+``--node UNIT_ID`` narrows a campaign to an organisation node's subtree (a store, its
+district, its region, the company) and ``--by-children`` names the column of the units
+directly below it (:attr:`services.selection.SideView.children_column`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from surveys.errors import TandemError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["INSTRUMENTS", "load_data", "load_instrument_arg", "open_dataset", "shown_view"]
+__all__ = ["INSTRUMENTS", "children_column", "load_data", "load_instrument_arg", "load_view", "open_dataset",
+           "shown_view", "source_name"]
 
 INSTRUMENTS = Path(__file__).resolve().parents[1] / "instruments"
 
@@ -62,12 +66,13 @@ def open_dataset(*, data: Path | None = None, campaigns: list[str] | None = None
     return file_dataset({"data": (load_instrument_arg(instrument), read_responses(data))}, name=f"the file {data}")
 
 
-def shown_view(dataset: Any) -> Any:
+def shown_view(dataset: Any, *, node: str | None = None) -> Any:
     """The one side of a single-survey dataset as the disclosure policy lets it out
-    (:func:`services.selection.select`); a TandemError when nothing may be shown."""
-    from services.selection import select
+    (:func:`services.selection.select`), of the subtree of ``node`` when given; a
+    TandemError when nothing may be shown or the node is not in the data's organisation."""
+    from services.selection import Selection, select
 
-    views = select(dataset)
+    views = select(dataset, Selection.of(node=node))
     if len(views) != 1:
         raise TandemError("these campaigns hold two surveys", where="--campaign",
                           fix="give campaigns of one survey (its waves); link two with `tandem analyze study`.")
@@ -78,19 +83,54 @@ def shown_view(dataset: Any) -> Any:
 
 
 def load_data(data: Path | None, campaign: str | None, instrument: str | None, *,
-              need_instrument: bool = True) -> tuple[pd.DataFrame, Any, str]:
+              need_instrument: bool = True, node: str | None = None) -> tuple[pd.DataFrame, Any, str]:
     """Responses, instrument and a description of the source, from the options: the
     responses the disclosure policy lets out (thin item answers withheld), through
-    :mod:`services`."""
+    :mod:`services`; of the subtree of ``node`` (``--node``, campaigns only) when given."""
     if (data is None) == (campaign is None):
         raise TandemError("give exactly one of --data FILE or --campaign C", where="tandem analyze",
                           fix="e.g. --data responses.csv --instrument employee_experience")
+    _node_needs_campaign(node, campaign)
     if data is not None and instrument is None and not need_instrument:
         from analysis.scoring import read_responses
 
         return read_responses(data), None, str(data)
+    view = load_view(data, campaign, instrument, node=node)
+    return view.frame, view.instrument, source_name(data, campaign, node)
+
+
+def load_view(data: Path | None, campaign: str | None, instrument: str | None, *, node: str | None = None) -> Any:
+    """The :class:`services.selection.SideView` of the options (as :func:`load_data`, which
+    returns its frame): for commands that also break it down (``--by-children``)."""
+    if (data is None) == (campaign is None):
+        raise TandemError("give exactly one of --data FILE or --campaign C", where="tandem analyze",
+                          fix="e.g. --data responses.csv --instrument employee_experience")
+    _node_needs_campaign(node, campaign)
     dataset = open_dataset(data=data, campaigns=[campaign] if campaign else None, instrument=instrument)
-    view = shown_view(dataset)
-    return view.frame, view.instrument, f"campaign {campaign}" if campaign else str(data)
+    return shown_view(dataset, node=node)
+
+
+def _node_needs_campaign(node: str | None, campaign: str | None) -> None:
+    if node and campaign is None:
+        raise TandemError("--node goes with --campaign", where="--node",
+                          fix="give a campaign whose units come from the organisation ('tandem org import').")
+
+
+def source_name(data: Path | None, campaign: str | None, node: str | None = None) -> str:
+    """The source in words: ``campaign C`` (``, unit U and below``) or the file's path."""
+    if campaign is None:
+        return str(data)
+    return f"campaign {campaign}" + (f", unit {node} and the units below it" if node else "")
+
+
+def children_column(view: Any) -> str:
+    """``--by-children``: the column of the units directly below the view's node (TandemError at a
+    leaf or without an organisation)."""
+    column = view.children_column
+    if column is None:
+        raise TandemError("there are no units below this node to break it down by", where="--by-children",
+                          fix="give --node a unit above the lowest level (a district, region or the company), "
+                              "for a campaign whose units come from the organisation.")
+    return column
 
 

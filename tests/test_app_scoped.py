@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 from app_support import ROOT, goto, texts
+from privacy.attacks import CAMPAIGN, ORG, SIZES, seed_org_campaign
 from streamlit.testing.v1 import AppTest
 
 from surveys import auth
@@ -24,44 +25,16 @@ OIDC = {
     "client_secret": "xyz",
     "server_metadata_url": "https://login.example.org/.well-known/openid-configuration",
 }
-ORG = ("unit_id,name,parent_id,level,managers\n"
-       "acme,ACME,,company,ceo@acme.example\n"
-       "d1,District One,acme,district,dm1@acme.example\n"
-       "store_01,Store 01,d1,store,sm1@acme.example\n"
-       "store_02,Store 02,d1,store,\n"
-       "store_03,Store 03,d1,store,\n"
-       "store_04,Store 04,d1,store,\n"
-       "d2,District Two,acme,district,\n"
-       "store_05,Store 05,d2,store,\n"
-       "store_06,Store 06,d2,store,\n")
-SIZES = {"store_01": 12, "store_02": 8, "store_03": 4, "store_04": 10, "store_05": 11, "store_06": 9}
-CAMPAIGN = "ee-org"
 
 
 @pytest.fixture
 def org_store_url(tmp_path, monkeypatch):
     """A store with the organisation in force and one employee campaign over its stores."""
-    import pandas as pd
-
-    from analysis.simulate import simulate_responses
-    from surveys import campaigns, org_store, responses
-    from surveys.loader import load_instrument
-    from surveys.store import open_store
-
     url = f"sqlite:///{tmp_path / 'scoped.db'}"
     monkeypatch.setenv("TANDEM_DATABASE_URL", url)
     monkeypatch.setenv("TANDEM_ADMIN_EMAILS", "boss@acme.example")
     monkeypatch.setenv("TANDEM_ANALYST_EMAILS", "analyst@acme.example")
-    store = open_store(url)
-    org_store.import_organisation(store, parse_organisation(ORG), as_of="2020-01-01")
-    instrument = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
-    campaigns.create_campaign(store, instrument, campaign_id=CAMPAIGN)
-    frame = simulate_responses(instrument, n_units=6, respondents_per_unit=12, seed=3)
-    units = list(SIZES)
-    frame["unit"] = frame["unit"].map(dict(zip(sorted(frame["unit"].unique()), units, strict=True)))
-    frame = pd.concat([frame[frame["unit"] == u].head(n) for u, n in SIZES.items()], ignore_index=True)
-    responses.import_frame(store, CAMPAIGN, frame)
-    store.dispose()
+    seed_org_campaign(url)
     return url
 
 

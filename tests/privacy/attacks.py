@@ -116,3 +116,43 @@ def smallest_atom(sets: list[np.ndarray] | dict[str, list[np.ndarray]], counted:
     patterns = pd.Series([row.tobytes() for row in matrix[inside]])
     sizes = pd.Series(counted[inside].astype(int)).groupby(patterns.to_numpy()).sum()
     return int(sizes.min())
+
+
+# --------------------------------------------------------------------------- a store with an organisation
+#: company acme, districts d1 (store_01 12, store_02 8, store_03 4 = k - 1, store_04 10) and
+#: d2 (store_05 11, store_06 9); sm1 manages store_01, dm1 manages d1, ceo the company.
+ORG = ("unit_id,name,parent_id,level,managers\n"
+       "acme,ACME,,company,ceo@acme.example\n"
+       "d1,District One,acme,district,dm1@acme.example\n"
+       "store_01,Store 01,d1,store,sm1@acme.example\n"
+       "store_02,Store 02,d1,store,\n"
+       "store_03,Store 03,d1,store,\n"
+       "store_04,Store 04,d1,store,\n"
+       "d2,District Two,acme,district,\n"
+       "store_05,Store 05,d2,store,\n"
+       "store_06,Store 06,d2,store,\n")
+SIZES = {"store_01": 12, "store_02": 8, "store_03": 4, "store_04": 10, "store_05": 11, "store_06": 9}
+CAMPAIGN = "ee-org"
+
+
+def seed_org_campaign(url: str) -> None:
+    """The organisation ``ORG`` in force and the employee campaign ``CAMPAIGN`` with ``SIZES``
+    respondents per store, in the store at ``url``."""
+    import pandas as pd
+
+    from analysis.simulate import simulate_responses
+    from surveys import campaigns, org_store, responses
+    from surveys.loader import load_instrument
+    from surveys.organisation import parse_organisation
+    from surveys.store import open_store
+
+    store = open_store(url)
+    org_store.import_organisation(store, parse_organisation(ORG), as_of="2020-01-01")
+    instrument = load_instrument(HERE.parents[1] / "instruments" / "employee_experience.yaml")
+    campaigns.create_campaign(store, instrument, campaign_id=CAMPAIGN)
+    frame = simulate_responses(instrument, n_units=6, respondents_per_unit=12, seed=3)
+    units = list(SIZES)
+    frame["unit"] = frame["unit"].map(dict(zip(sorted(frame["unit"].unique()), units, strict=True)))
+    frame = pd.concat([frame[frame["unit"] == u].head(n) for u, n in SIZES.items()], ignore_index=True)
+    responses.import_frame(store, CAMPAIGN, frame)
+    store.dispose()
