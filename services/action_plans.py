@@ -8,9 +8,10 @@ what comes out, through the disclosure policy:
   (:func:`services.insight.respondent_drivers` on the unit's view). A unit whose view the
   policy leaves empty (too few respondents, or one that would reveal a smaller group)
   offers the drivers of the nearest unit above it whose view it shows.
-* :func:`can_edit_plan`: who may create and change a unit's plans (admins; the hook for
-  managers' scopes, see there). :func:`create_plan`, :func:`update_plan`,
-  :func:`add_action` and :func:`edit_action` check it, then store.
+* :func:`can_edit_plan`: who may create and change a unit's plans: admins, and a unit's
+  manager (a session scoped to the subtrees they manage, :class:`surveys.auth.Access`).
+  :func:`create_plan`, :func:`update_plan`, :func:`add_action` and :func:`edit_action`
+  check it, then store.
 * :func:`rollup`: plans per organisation node (subtree), per driver and per status, and
   overdue actions: counts of plans and actions, never a survey answer.
 * :func:`next_wave`: for each planned driver, the change from one wave to the next of
@@ -40,7 +41,8 @@ from surveys.errors import TandemError
 
 __all__ = [
     "NextWave", "PlanAccessError", "PlanRollup", "PlanSession", "RankedDrivers", "add_action", "can_edit_plan",
-    "create_plan", "edit_action", "editable_units", "next_wave", "ranked_drivers", "rollup", "update_plan", "waves",
+    "create_plan", "edit_action", "editable_units", "next_wave", "ranked_drivers", "rollup", "session_for",
+    "update_plan", "visible_plans", "waves",
 ]
 
 
@@ -59,8 +61,9 @@ class PlanSession:
     actor
         The signed-in identity (e-mail address, or ``password:<role>``), recorded with every change.
     scope
-        The units a manager's sign-in covers (every unit of the subtrees they manage), or
-        ``None``. Set by the sign-in, never by a widget; see :func:`can_edit_plan`.
+        The units a manager's sign-in covers (every unit of the subtrees they manage,
+        :attr:`surveys.auth.Access.scope`), or ``None``. Set by the sign-in, never by a
+        widget; see :func:`can_edit_plan`.
     """
 
     role: Role | str | None
@@ -71,17 +74,30 @@ class PlanSession:
 def can_edit_plan(session: PlanSession, unit: str) -> bool:
     """Whether ``session`` may create and change the plans of ``unit``.
 
-    Admins may edit every unit's plans. **Manager hook**: a session carrying a manager's
-    ``scope`` (the units of the subtrees they manage) may edit the plans of the units in
-    it. ``surveys.auth`` has no manager sign-in yet, so the page passes ``scope=None`` and
-    only admins edit; once the manager scope exists, the page passes it into
-    :class:`PlanSession` and nothing here changes.
+    Admins may edit every unit's plans; a unit manager (a session with a ``scope``,
+    :class:`surveys.auth.Access`) the plans of the units of the subtrees they manage.
+    Analysts and viewers without a scope only read. This is the one place that decides
+    it: every change below goes through :func:`_require`.
     """
     if session.role is None:
         return False
     if str(getattr(session.role, "value", session.role)) == Role.ADMIN.value:
         return True
     return session.scope is not None and str(unit) in session.scope
+
+
+def session_for(access: Any, actor: str) -> PlanSession:
+    """The :class:`PlanSession` of a signed-in :class:`surveys.auth.Access` (``None``: not signed in)."""
+    if access is None:
+        return PlanSession(None, str(actor or ""))
+    return PlanSession(access.role, str(actor or ""), access.scope)
+
+
+def visible_plans(session: PlanSession, all_plans: Sequence[ActionPlan]) -> list[ActionPlan]:
+    """The plans ``session`` may see: all of them, or for a manager those inside the scope."""
+    if session.role is None:
+        return []
+    return [p for p in all_plans if session.scope is None or p.unit in session.scope]
 
 
 def editable_units(session: PlanSession, units: Iterable[str]) -> list[str]:
@@ -133,10 +149,11 @@ class RankedDrivers:
         return tuple(self.table["driver"])
 
 
-def _subtree_view(dataset: Dataset, unit: str, side: str, waves: Sequence[str] = ()) -> SideView:
+def _subtree_view(dataset: Dataset, unit: str, side: str, waves: Sequence[str] = (),
+                  scope: frozenset[str] | None = None) -> SideView:
     org = dataset.org
     units = org.subtree(unit) if org is not None and unit in org else (unit,)
-    return select(dataset, Selection.of(units=units, waves=waves))[side]
+    return select(dataset, Selection.of(units=units, waves=waves, scope=scope))[side]
 
 
 def _outcome(instrument: Any, outcome: str | None) -> str:
@@ -153,7 +170,7 @@ def _outcome(instrument: Any, outcome: str | None) -> str:
 
 
 def ranked_drivers(dataset: Dataset, unit: str, *, side: str = "employee", outcome: str | None = None,
-                   waves: Sequence[str] = ()) -> RankedDrivers:
+                   waves: Sequence[str] = (), scope: frozenset[str] | None = None) -> RankedDrivers:
     """The drivers ``unit`` may plan, ranked within the responses the policy shows for it.
 
     Parameters
@@ -167,6 +184,10 @@ def ranked_drivers(dataset: Dataset, unit: str, *, side: str = "employee", outco
         The survey side and the outcome construct (default the instrument's first).
     waves
         Waves to rank on (default all).
+    scope
+        A manager's scope: only units inside it are looked at (a small unit at the top
+        of the scope then offers no drivers rather than those of a unit the manager may
+        not see).
 
     Raises
     ------
@@ -181,8 +202,10 @@ def ranked_drivers(dataset: Dataset, unit: str, *, side: str = "employee", outco
     labels = construct_labels(instrument)
     org = dataset.org
     chain = [unit, *org.ancestors(unit)] if org is not None and unit in org else [unit]
+    if scope is not None:
+        chain = [u for u in chain if u in scope]
     for candidate in chain:
-        view = _subtree_view(dataset, candidate, side, waves)
+        view = _subtree_view(dataset, candidate, side, waves, scope)
         if view.empty:
             continue
         try:
@@ -200,9 +223,10 @@ def ranked_drivers(dataset: Dataset, unit: str, *, side: str = "employee", outco
                 f"reveal a smaller group), so these are the drivers of {candidate}, the nearest unit above it.")
         return RankedDrivers(unit, candidate, side, instrument.id, main, table.reset_index(drop=True), note)
     empty = pd.DataFrame(columns=["driver", "label", "pct", "rank"])
+    above = "any unit above it you may see" if scope is not None else "any unit above it"
     return RankedDrivers(unit, None, side, instrument.id, main, empty,
-                         f"No drivers can be shown for unit {unit} or any unit above it: too few responses "
-                         "in these campaigns.")
+                         f"No drivers can be shown for unit {unit} or {above}: too few responses in these "
+                         "campaigns. An admin can plan for it on the drivers of a larger unit.")
 
 
 # --------------------------------------------------------------------------- editing
@@ -221,7 +245,7 @@ def create_plan(store: db.Store, dataset: Dataset, session: PlanSession, *, unit
         A driver not offered for the unit, or a field that cannot be stored.
     """
     _require(session, unit)
-    ranked = ranked_drivers(dataset, unit, side=side, outcome=outcome)
+    ranked = ranked_drivers(dataset, unit, side=side, outcome=outcome, scope=session.scope)
     return plans.create_plan(store, unit=unit, instrument_id=ranked.instrument_id, driver=driver,
                              offered=ranked.drivers, driver_unit=ranked.source or unit, owner=owner,
                              actor=session.actor, role=str(session.role), notes=notes, org=dataset.org, now=now)

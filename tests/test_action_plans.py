@@ -14,6 +14,7 @@ from services import action_plans as sap
 from services.selection import Selection, select
 from services.sources import file_dataset
 from surveys import action_plans as ap
+from surveys import auth
 from surveys.loader import parse_instrument
 from surveys.organisation import parse_organisation
 
@@ -46,8 +47,9 @@ DISTRICTS = ("d1", "d2", "d3")
 STORES = {d: [f"{d}_s{i}" for i in range(1, 7)] for d in DISTRICTS}
 ORG = parse_organisation(
     "unit_id,name,parent_id,level,managers\nacme,ACME,,company,ceo@acme.example\n"
-    + "".join(f"{d},District {d},acme,district,\n" for d in DISTRICTS)
-    + "".join(f"{s},Store {s},{d},store,\n" for d, stores in STORES.items() for s in stores), source="test org")
+    + "".join(f"{d},District {d},acme,district,{'dm@acme.example' if d == 'd1' else ''}\n" for d in DISTRICTS)
+    + "".join(f"{s},Store {s},{d},store,{'sm@acme.example' if s == 'd2_s3' else ''}\n"
+              for d, stores in STORES.items() for s in stores), source="test org")
 PLANNED = ("d1_s1", "d1_s2", "d2_s1", "d2_s2", "d3_s1", "d3_s2")
 WAVES = ("2026-1", "2026-2")
 EFFECT = 1.0
@@ -215,7 +217,7 @@ def test_plans_by_unit_and_by_subtree(any_store):
 # --------------------------------------------------------------------------- access
 
 
-def test_only_admins_edit_plans_and_a_manager_scope_plugs_into_the_hook(sqlite_store):
+def test_admins_and_the_units_manager_edit_plans_and_nobody_else(sqlite_store):
     data = dataset()
     for role in ("viewer", "analyst", None):
         session = sap.PlanSession(role, "someone@acme.example")
@@ -224,16 +226,35 @@ def test_only_admins_edit_plans_and_a_manager_scope_plugs_into_the_hook(sqlite_s
             sap.create_plan(sqlite_store, data, session, unit="d1_s1", driver="recognition",
                             owner="ann@acme.example")
     plan = sap.create_plan(sqlite_store, data, ADMIN, unit="d1_s1", driver="recognition", owner="ann@acme.example")
+    other = sap.create_plan(sqlite_store, data, ADMIN, unit="d2_s1", driver="recognition", owner="ann@acme.example")
     viewer = sap.PlanSession("viewer", "v@acme.example")
     with pytest.raises(sap.PlanAccessError):
         sap.add_action(sqlite_store, viewer, plan.id, title="x", due="2027-01-01")
     with pytest.raises(sap.PlanAccessError):
         sap.update_plan(sqlite_store, viewer, plan.id, notes="x")
-    manager = sap.PlanSession("viewer", "dm@acme.example", scope=frozenset(ORG.subtree("d1")))
+    # the district manager of d1, as the sign-in gives it (surveys.auth.access_for_email)
+    manager = sap.session_for(auth.access_for_email("dm@acme.example", ORG, {}), "dm@acme.example")
+    assert manager.scope == frozenset(ORG.subtree("d1"))
     assert sap.editable_units(manager, ["d1", "d1_s1", "d2_s1"]) == ["d1", "d1_s1"]
     action = sap.add_action(sqlite_store, manager, plan.id, title="Huddle", due="2027-01-01")
     sap.edit_action(sqlite_store, manager, plan.id, action.id, status="done")
     assert ap.change_log(sqlite_store, plan.id)["actor"].iloc[0] == "dm@acme.example"
+    with pytest.raises(sap.PlanAccessError):
+        sap.update_plan(sqlite_store, manager, other.id, notes="not mine")
+    assert [p.unit for p in sap.visible_plans(manager, ap.list_plans(sqlite_store))] == ["d1_s1"]
+    assert len(sap.visible_plans(viewer, ap.list_plans(sqlite_store))) == 2
+    assert sap.visible_plans(sap.session_for(None, ""), ap.list_plans(sqlite_store)) == []
+
+
+def test_a_small_units_manager_is_offered_no_drivers_from_outside_their_scope(sqlite_store):
+    data = dataset(simulate(sizes={(w, "d2_s3"): 3 for w in WAVES}))
+    manager = sap.session_for(auth.access_for_email("sm@acme.example", ORG, {}), "sm@acme.example")
+    ranked = sap.ranked_drivers(data, "d2_s3", scope=manager.scope)
+    assert ranked.source is None and "you may see" in ranked.note
+    with pytest.raises(ap.ActionPlanError, match="no ranked drivers"):
+        sap.create_plan(sqlite_store, data, manager, unit="d2_s3", driver="recognition", owner="sm@acme.example")
+    assert sap.create_plan(sqlite_store, data, ADMIN, unit="d2_s3", driver="recognition",
+                           owner="sm@acme.example").driver_unit == "d2"
 
 
 def test_an_action_is_edited_only_through_its_own_plan(sqlite_store):
