@@ -124,6 +124,8 @@ class SideView:
         Rows the selection names.
     shown
         Rows outputs are computed on: the largest union of disclosure blocks in ``chosen``.
+    with_nodes
+        Whether :attr:`frame` carries the organisation's node columns (:meth:`nodes_view`).
     """
 
     side: str
@@ -131,6 +133,7 @@ class SideView:
     selection: Selection
     chosen: np.ndarray = field(repr=False)
     shown: np.ndarray = field(repr=False)
+    with_nodes: bool = False
 
     @property
     def instrument(self) -> Any:
@@ -144,13 +147,21 @@ class SideView:
 
     @cached_property
     def frame(self) -> pd.DataFrame:
-        """The responses every output of this selection describes (thin item answers withheld),
-        with the organisation's node columns (``org:<level>``) as the policy lets them out:
-        a node where the row's block lies inside it, else empty."""
+        """The responses every output of this selection describes (thin item answers withheld);
+        in a :meth:`nodes_view`, with the organisation's node columns (``org:<level>``) as the
+        policy lets them out: a node where the row's block lies inside it, else empty."""
         frame = self.data.masked[self.shown]
+        if not self.with_nodes:
+            return frame
         nodes = {column: self._labels(column) for column in self.data.nodes.columns}
         return frame.assign(**{column: pd.Series(labels, index=frame.index, dtype=object).replace(NO_ANSWER, None)
-                               for column, labels in nodes.items()}) if nodes else frame
+                               for column, labels in nodes.items()})
+
+    def nodes_view(self) -> SideView:
+        """This view with the node columns in :attr:`frame`, for breakdowns by an organisation
+        level (``headline_metrics(view.nodes_view(), group=view.children_column)``). Row-level
+        files are written from plain views: their comment groups do not know these columns."""
+        return replace(self, with_nodes=True)
 
     def _labels(self, column: str) -> np.ndarray:
         return self.data.blocks.breakdown(self.shown, self.data.column(column))[0]
@@ -272,7 +283,7 @@ def _reach(dataset: Dataset, selection: Selection) -> frozenset[str] | None:
                              fix="import the organisation ('tandem org import') and choose campaigns whose units "
                                  "belong to it, or choose units instead of a node.")
     if selection.node not in org:
-        raise SelectionError(f"no unit '{selection.node[:80]}' in the organisation of {dataset.name}.",
+        raise SelectionError(f"no unit '{selection.node[:80]}' in the organisation of {dataset.name}",
                              where="node", fix=did_you_mean(selection.node, list(org.units)).strip()
                              or f"choose a unit of the organisation (its root is '{org.root}').")
     subtree = frozenset(org.subtree(selection.node))

@@ -328,7 +328,7 @@ def aggregate_command(data: DataOption = None, campaign: CampaignOption = None,
     from tandem_cli.data import children_column, load_view, source_name
 
     if by_children:
-        view = load_view(data, campaign, instrument, node=node)
+        view = load_view(data, campaign, instrument, node=node).nodes_view()
         frame, inst, unit = view.frame, view.instrument, children_column(view)
         source = source_name(data, campaign, node)
     else:

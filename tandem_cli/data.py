@@ -124,8 +124,8 @@ def source_name(data: Path | None, campaign: str | None, node: str | None = None
 
 
 def children_column(view: Any) -> str:
-    """``--by-children``: the column of the units directly below the view's node (TandemError at a
-    leaf or without an organisation)."""
+    """``--by-children``: the column of the units directly below the view's node, found in the
+    frame of ``view.nodes_view()`` (TandemError at a leaf or without an organisation)."""
     column = view.children_column
     if column is None:
         raise TandemError("there are no units below this node to break it down by", where="--by-children",

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import pytest
 from app_support import ROOT, goto, texts
-from privacy.attacks import CAMPAIGN, ORG, SIZES, seed_org_campaign
+from privacy.attacks import ORG_CAMPAIGN as CAMPAIGN
+from privacy.attacks import ORG_CSV as ORG
+from privacy.attacks import ORG_SIZES as SIZES
+from privacy.attacks import seed_org_campaign
 from streamlit.testing.v1 import AppTest
 
 from surveys import auth

@@ -136,7 +136,20 @@ def test_a_node_selects_its_subtree_and_lists_only_its_units(dataset):
     assert set(view.frame["unit"]) == {"s4", "s5"} and view.n == 15 and view.note is None
     assert view.selection.units == ("s4", "s5") and view.selection.node == "n2"
     assert view.children_column == "org:store"
-    assert set(view.frame["org:district"]) == {"n2"}
+    assert set(view.nodes_view().frame["org:district"]) == {"n2"}
+
+
+def test_node_columns_carry_only_what_the_blocks_allow_and_stay_out_of_row_files(dataset):
+    """In d n1, s3 (4) is pooled with s2: their rows carry no store in the node columns, and
+    the safe export (whose comment groups do not know these columns) has none of them."""
+    from services.exports import safe_frame
+    from services.selection import Selection, select
+
+    view = select(dataset, Selection.of(node="n1"))["employee"]
+    stores = view.nodes_view().frame.set_index("unit")["org:store"]
+    assert set(stores.loc["s1"]) == {"s1"} and stores.loc[["s2", "s3"]].isna().all()
+    assert not [c for c in view.frame.columns if c.startswith("org:")]
+    assert not [c for c in safe_frame(view).columns if c.startswith("org:")]
     assert "unit n2 and the units below it" in Selection.of(node="n2").describe()
 
 

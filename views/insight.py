@@ -34,6 +34,7 @@ from typing import Any
 import streamlit as st
 
 from services import insight as results
+from services.hierarchy import LEVEL_PREFIX
 from services.selection import Selection, SideView, select
 from services.settings import DEFAULTS
 from services.sources import Dataset, campaign_dataset, campaign_version, demo_dataset, file_dataset, read_upload
@@ -339,7 +340,8 @@ def figure(ctx: Context, name: str, builder: str, /, *args: Any, **options: Any)
 # --------------------------------------------------------------------------- cached results
 def metrics(ctx: Context, side: str, group: str = "unit") -> dict[str, Any]:
     """:func:`services.insight.headline_metrics` of a side, by ``group``."""
-    return memo(ctx, "metrics", lambda: results.headline_metrics(ctx.views[side], group=group), side, group)
+    view = ctx.views[side].nodes_view() if group.startswith(LEVEL_PREFIX) else ctx.views[side]
+    return memo(ctx, "metrics", lambda: results.headline_metrics(view, group=group), side, group)
 
 
 def trend(ctx: Context, side: str, name: str) -> Any:

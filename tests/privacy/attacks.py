@@ -121,7 +121,7 @@ def smallest_atom(sets: list[np.ndarray] | dict[str, list[np.ndarray]], counted:
 # --------------------------------------------------------------------------- a store with an organisation
 #: company acme, districts d1 (store_01 12, store_02 8, store_03 4 = k - 1, store_04 10) and
 #: d2 (store_05 11, store_06 9); sm1 manages store_01, dm1 manages d1, ceo the company.
-ORG = ("unit_id,name,parent_id,level,managers\n"
+ORG_CSV = ("unit_id,name,parent_id,level,managers\n"
        "acme,ACME,,company,ceo@acme.example\n"
        "d1,District One,acme,district,dm1@acme.example\n"
        "store_01,Store 01,d1,store,sm1@acme.example\n"
@@ -131,12 +131,12 @@ ORG = ("unit_id,name,parent_id,level,managers\n"
        "d2,District Two,acme,district,\n"
        "store_05,Store 05,d2,store,\n"
        "store_06,Store 06,d2,store,\n")
-SIZES = {"store_01": 12, "store_02": 8, "store_03": 4, "store_04": 10, "store_05": 11, "store_06": 9}
-CAMPAIGN = "ee-org"
+ORG_SIZES = {"store_01": 12, "store_02": 8, "store_03": 4, "store_04": 10, "store_05": 11, "store_06": 9}
+ORG_CAMPAIGN = "ee-org"
 
 
 def seed_org_campaign(url: str) -> None:
-    """The organisation ``ORG`` in force and the employee campaign ``CAMPAIGN`` with ``SIZES``
+    """The organisation ``ORG_CSV`` in force and the employee campaign ``ORG_CAMPAIGN`` with ``ORG_SIZES``
     respondents per store, in the store at ``url``."""
     import pandas as pd
 
@@ -147,12 +147,12 @@ def seed_org_campaign(url: str) -> None:
     from surveys.store import open_store
 
     store = open_store(url)
-    org_store.import_organisation(store, parse_organisation(ORG), as_of="2020-01-01")
+    org_store.import_organisation(store, parse_organisation(ORG_CSV), as_of="2020-01-01")
     instrument = load_instrument(HERE.parents[1] / "instruments" / "employee_experience.yaml")
-    campaigns.create_campaign(store, instrument, campaign_id=CAMPAIGN)
+    campaigns.create_campaign(store, instrument, campaign_id=ORG_CAMPAIGN)
     frame = simulate_responses(instrument, n_units=6, respondents_per_unit=12, seed=3)
-    units = list(SIZES)
+    units = list(ORG_SIZES)
     frame["unit"] = frame["unit"].map(dict(zip(sorted(frame["unit"].unique()), units, strict=True)))
-    frame = pd.concat([frame[frame["unit"] == u].head(n) for u, n in SIZES.items()], ignore_index=True)
-    responses.import_frame(store, CAMPAIGN, frame)
+    frame = pd.concat([frame[frame["unit"] == u].head(n) for u, n in ORG_SIZES.items()], ignore_index=True)
+    responses.import_frame(store, ORG_CAMPAIGN, frame)
     store.dispose()

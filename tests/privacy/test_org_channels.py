@@ -10,7 +10,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from privacy.attacks import CAMPAIGN, SIZES, seed_org_campaign
+from privacy.attacks import ORG_CAMPAIGN as CAMPAIGN
+from privacy.attacks import ORG_SIZES as SIZES
+from privacy.attacks import seed_org_campaign
 from tandem_cli.main import app
 
 runner = CliRunner()

@@ -75,7 +75,7 @@ def test_the_district_and_its_shown_stores_never_give_the_hidden_stores_mean(org
     table = responses_by_unit(district).set_index("unit")
     assert table.loc["s1", "responses"] == 8 and table.loc["s2", "shown"] == HIDDEN_LABEL
     assert table.loc["s3", "shown"] == "fewer than 5 respondents" and list(table.index) == ["s1", "s2", "s3"]
-    by_store = headline_metrics(district, group=district.children_column)["enps"].units.set_index("unit")
+    by_store = headline_metrics(district.nodes_view(), group=district.children_column)["enps"].units.set_index("unit")
     assert bool(by_store.loc["s2", "suppressed"]) and bool(by_store.loc["s3", "suppressed"])
     # the attack: d1 minus every shown store leaves s2 and s3 together (11 >= k), never s3 alone
     n_d1, e_d1 = enps_of(district)
