@@ -153,13 +153,13 @@ def importance_performance(table: pd.DataFrame, *, performance_label: str = "Per
     Parameters
     ----------
     table
-        :func:`analysis.drivers.importance_performance` output: ``driver, importance,
+        :func:`analysis.importance_performance.importance_performance` output: ``driver, importance,
         performance, quadrant``.
     performance_label
         Axis title of the performance (state the scale, e.g. "mean on 1-5").
     importance_cut, performance_cut
         The cuts the quadrants were formed with (default: the medians, as in
-        :func:`analysis.drivers.importance_performance`).
+        :func:`analysis.importance_performance.importance_performance`).
     """
     i_cut = float(table["importance"].median()) if importance_cut is None else importance_cut
     p_cut = float(table["performance"].median()) if performance_cut is None else performance_cut

@@ -194,7 +194,8 @@ def respondent_drivers(view: SideView, *, bootstrap: int = DEFAULTS.bootstrap,
         descriptive; only the recommendation rule says "fix first".
         Empty when the instrument has no driver or no outcome, or the view is empty.
     """
-    from analysis.drivers import importance_performance, relative_weights
+    from analysis.drivers import relative_weights
+    from analysis.importance_performance import importance_performance
     from analysis.recommendation import recommend
     from analysis.scoring import score
 

@@ -15,11 +15,11 @@ from analysis.drivers import (
     DRIVER_COLUMNS,
     _bootstrap_correlations,
     _relative_weights_of,
-    importance_performance,
     relative_weights,
     shapley,
 )
 from analysis.errors import DataError
+from analysis.importance_performance import importance_performance
 
 DRIVER_CASES = sorted(reference_cases_of("drivers"))
 
