@@ -63,6 +63,7 @@ def _staff_pages(role: Role) -> dict[str, list[st.Page]]:
     pages = {
         "Collect": collect,
         "Insight": _insight_pages() if auth.allowed(role, "insight") else [],
+        "Act": [st.Page(HERE / "views" / "staff_action_plans.py", title="Action plans", icon=":material/task_alt:", url_path="action-plans")] if auth.allowed(role, "insight") else [],  # noqa: E501
         "Account": [st.Page(signin.render_sign_out, title="Sign out", icon=":material/logout:", url_path="sign-out")],
     }
     return {section: items for section, items in pages.items() if items}

@@ -41,8 +41,8 @@ from surveys.errors import TandemError
 
 __all__ = [
     "NextWave", "PlanAccessError", "PlanRollup", "PlanSession", "RankedDrivers", "add_action", "can_edit_plan",
-    "create_plan", "edit_action", "editable_units", "next_wave", "ranked_drivers", "rollup", "session_for",
-    "update_plan", "visible_plans", "waves",
+    "create_plan", "edit_action", "editable_units", "next_wave", "plan_units", "ranked_drivers", "rollup",
+    "session_for", "update_plan", "visible_plans", "waves",
 ]
 
 
@@ -103,6 +103,18 @@ def visible_plans(session: PlanSession, all_plans: Sequence[ActionPlan]) -> list
 def editable_units(session: PlanSession, units: Iterable[str]) -> list[str]:
     """The units of ``units`` whose plans ``session`` may edit, in the given order."""
     return [u for u in units if can_edit_plan(session, u)]
+
+
+def plan_units(org: Any, dataset: Dataset | None, session: PlanSession, *, side: str = "employee") -> list[str]:
+    """The units ``session`` may create plans for: the organisation's units from the root
+    down, or without an organisation the units of the data's responses."""
+    if org is not None:
+        units = list(org.subtree(org.root))
+    elif dataset is not None and side in dataset.sides and "unit" in dataset.sides[side].frame:
+        units = sorted(str(u) for u in dataset.sides[side].frame["unit"].dropna().unique())
+    else:
+        units = []
+    return editable_units(session, units)
 
 
 def _require(session: PlanSession, unit: str) -> None:

@@ -505,8 +505,8 @@ def actions_frame(plans: Sequence[ActionPlan], *, today: dt.date | None = None) 
                           "updated_by": a.updated_by} for p in plans for a in p.actions], columns=columns)
 
 
-def change_log(store: db.Store, plan_id: int | None = None) -> pd.DataFrame:
-    """The recorded changes, newest first.
+def change_log(store: db.Store, plan_id: int | None = None, *, plan_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """The recorded changes of one plan, of ``plan_ids``, or of all plans, newest first.
 
     Columns ``at`` (UTC, to the second), ``plan``, ``actor``, ``role``, ``change``, ``detail``.
     """
@@ -515,6 +515,8 @@ def change_log(store: db.Store, plan_id: int | None = None) -> pd.DataFrame:
         c.c.at.desc(), c.c.id.desc())
     if plan_id is not None:
         query = query.where(c.c.plan_id == int(plan_id))
+    if plan_ids is not None:
+        query = query.where(c.c.plan_id.in_(sorted({int(i) for i in plan_ids})))
     rows = store.run(lambda conn: conn.execute(query).all(), write=False)
     frame = pd.DataFrame([tuple(r) for r in rows], columns=["at", "plan", "actor", "role", "change", "detail"])
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
