@@ -27,6 +27,7 @@ from reports import charts
 from reports.diagram import path_svg
 from reports.summary import summary_points
 from reports.text import linkage_interval, linkage_model_text
+from services.action_plans import PlanReport
 from services.insight import GroupDifferences, Insight
 from surveys.errors import TandemError
 
@@ -41,6 +42,7 @@ SECTIONS = {
     "linkage": "The service-profit chain across units",
     "health": "Instrument health",
     "invariance": "Same meaning across languages and waves",
+    "action_plans": "Action plans and the next wave",
     "methods": "Methods and references",
 }
 
@@ -462,6 +464,45 @@ def _invariance(insight: Insight) -> str:
     return "\n".join(parts) or _p("Not available: the instrument health check did not run.", "note")
 
 
+def _action_plans(report: PlanReport | None) -> str:
+    """Plans per unit and driver, overdue actions, and the next wave beside units without a plan."""
+    if report is None:
+        return _p("Not part of this report: it was made without the action plans of the store.", "note")
+    rollup, parts = report.rollup, []
+    if rollup.by_node.empty or not int(rollup.by_node["plans"].sum()):
+        return _p("No action plans yet.", "note")
+    parts.append(_p("Counts of plans and actions; a plan's status follows its actions. No survey answer is "
+                    "shown here."))
+    parts.append(_table(rollup.by_node.rename(columns={"units_with_plans": "units with plans"}),
+                        text_columns=("node", "level")))
+    parts.append(_table(rollup.by_driver.drop(columns="driver"), text_columns=("label",)))
+    parts.append(_p(f"{len(rollup.overdue)} actions are overdue." if len(rollup.overdue) else "No action is overdue."))
+    if not rollup.overdue.empty:
+        parts.append(_table(rollup.overdue, columns={"unit": "unit", "title": "action", "due": "due",
+                                                     "status": "status", "days_overdue": "days overdue"},
+                            text_columns=("unit", "action", "status")))
+    wave = report.next_wave
+    if wave is None:
+        return "\n".join([*parts, _p("The next wave is compared once the data holds two waves.", "note")])
+    parts.append(f"<h3>From wave {escape(wave.before)} to wave {escape(wave.after)}</h3>")
+    parts += [_p(sentence) for sentence in wave.sentences] + [_p(note, "note") for note in wave.notes]
+    if wave.effects is not None:
+        table = wave.to_frame().assign(driver=lambda f: f["driver"].map(lambda d: report.labels.get(d, d)))
+        parts.append(_table(table, columns={
+            "driver": "driver", "n_planned": "units with a plan", "planned_change": "with: change",
+            "planned_lower": "with: 95% from", "planned_upper": "with: 95% to", "n_comparison": "units without",
+            "comparison_change": "without: change", "comparison_lower": "without: 95% from",
+            "comparison_upper": "without: 95% to", "difference": "difference",
+            "difference_lower": "Welch 95% from", "difference_upper": "Welch 95% to"},
+            text_columns=("driver",)))
+        parts.append(_p("Change: a unit's driver mean in the later wave minus the earlier one, for units the "
+                        "disclosure policy shows whole in both waves. Comparison units have no plan and the same "
+                        "parent (else the same level). Group intervals: t; the difference: Welch. Units chose to "
+                        "plan and low scores tend to rise anyway, so this does not show that a plan caused a "
+                        "change.", "note"))
+    return "\n".join(parts)
+
+
 def _methods(insight: Insight) -> str:
     rows = pd.DataFrame(METHODS, columns=["statistic", "used for", "reference"])
     body = [_table(rows, text_columns=("statistic", "used for", "reference"))]
@@ -481,7 +522,8 @@ def _methods(insight: Insight) -> str:
     return "\n".join(body)
 
 
-def render_report(insight: Insight, *, generated: dt.datetime | None = None) -> str:
+def render_report(insight: Insight, *, generated: dt.datetime | None = None,
+                  action_plans: PlanReport | None = None) -> str:
     """One self-contained HTML document for ``insight``.
 
     Parameters
@@ -490,6 +532,9 @@ def render_report(insight: Insight, *, generated: dt.datetime | None = None) -> 
         :func:`services.insight.collect_insight` output.
     generated
         Timestamp printed in the header (default: now, UTC).
+    action_plans
+        :func:`services.action_plans.plan_report` for the section on action plans (the
+        section says it is not part of the report without it).
 
     Returns
     -------
@@ -507,6 +552,7 @@ def render_report(insight: Insight, *, generated: dt.datetime | None = None) -> 
         _section("linkage", _linkage(insight)),
         _section("health", _health(insight)),
         _section("invariance", _invariance(insight)),
+        _section("action_plans", _action_plans(action_plans)),
         _section("methods", _methods(insight)),
     ]
     nav = "".join(f'<li><a href="#{k}">{escape(v)}</a></li>' for k, v in SECTIONS.items())

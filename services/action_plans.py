@@ -40,9 +40,26 @@ from surveys.auth import Role
 from surveys.errors import TandemError
 
 __all__ = [
-    "NextWave", "PlanAccessError", "PlanRollup", "PlanSession", "RankedDrivers", "add_action", "can_edit_plan",
-    "create_plan", "edit_action", "editable_units", "next_wave", "plan_units", "ranked_drivers", "rollup",
-    "session_for", "update_plan", "visible_plans", "waves",
+    "NextWave",
+    "PlanAccessError",
+    "PlanReport",
+    "PlanRollup",
+    "PlanSession",
+    "RankedDrivers",
+    "add_action",
+    "can_edit_plan",
+    "create_plan",
+    "edit_action",
+    "editable_units",
+    "next_wave",
+    "plan_report",
+    "plan_units",
+    "ranked_drivers",
+    "rollup",
+    "session_for",
+    "update_plan",
+    "visible_plans",
+    "waves",
 ]
 
 
@@ -525,3 +542,37 @@ def next_wave(dataset: Dataset, all_plans: Sequence[ActionPlan], *, before: str,
     sentences = tuple(describe(r, label=labels.get(r["driver"], r["driver"]), ci=ci)
                       for r in effects.table.to_dict("records"))
     return NextWave(str(before), str(after), side, effects, sentences, tuple(notes))
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    """What the HTML report shows about action plans (:func:`plan_report`).
+
+    Attributes
+    ----------
+    rollup
+        :func:`rollup` of every plan (the organisation's root, or per unit without one).
+    next_wave
+        :func:`next_wave` of the data's last two waves, or ``None`` with fewer than two.
+    labels
+        Construct id -> label.
+    """
+
+    rollup: PlanRollup
+    next_wave: NextWave | None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def plan_report(store: db.Store, dataset: Dataset, *, side: str = "employee",
+                today: dt.date | None = None) -> PlanReport:
+    """The action plans section of the report for ``dataset``: the roll-up of every plan of
+    its instrument and the change from its second-last to its last wave."""
+    labels = construct_labels(*dataset.instruments.values())
+    instrument = dataset.sides[side].instrument if side in dataset.sides else None
+    chosen = [p for p in plans.list_plans(store) if instrument is None or p.instrument_id == instrument.id]
+    known = waves(dataset, side)
+    compared = next_wave(dataset, chosen, before=known[-2], after=known[-1], side=side) if len(known) > 1 else None
+    return PlanReport(rollup(chosen, dataset.org, today=today, labels=labels), compared, labels)

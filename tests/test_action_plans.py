@@ -428,3 +428,24 @@ def test_unit_changes_pairs_units_present_in_both_waves():
     after = pd.DataFrame({"unit": ["a", "c", "d"], "x": [3.5, 4.0, 2.0]})
     table = unit_changes(before, after, ["x"])
     assert table.to_dict("records") == [{"unit": "a", "driver": "x", "before": 3.0, "after": 3.5, "change": 0.5}]
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def test_the_report_section_shows_the_rollup_and_the_next_wave_escaped(sqlite_store):
+    from reports.html import SECTIONS, _action_plans, render_report
+    from services.insight import collect_insight
+
+    data, plans = planned_dataset(sqlite_store, simulate(seed=11, per_store=20))
+    late = ap.add_action(sqlite_store, plans[0].id, title=HOSTILE, due="2026-01-31", actor="a@acme.example",
+                         role="admin")
+    report = sap.plan_report(sqlite_store, data, today=TODAY)
+    html = _action_plans(report)
+    assert "From wave 2026-1 to wave 2026-2" in html and "Recognition: units that planned improved by +" in html
+    assert "this does not show that the plan caused it" in html and "Welch 95% from" in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the action's title, escaped
+    assert f"{len(PLANNED) + 1} actions are overdue." in html and late.title[:10] in html.replace("&#x27;", "'")
+    full = render_report(collect_insight(data, bootstrap=0), action_plans=report)
+    assert f'<section id="action_plans"><h2>{SECTIONS["action_plans"]}</h2>' in full
+    assert "Not part of this report" in render_report(collect_insight(data, bootstrap=0))
