@@ -258,8 +258,9 @@ def select(dataset: Dataset, selection: Selection | None = None) -> dict[str, Si
             inside = (np.zeros(len(data.frame), dtype=bool) if units is None
                       else units.isin(reach).fillna(False).to_numpy(dtype=bool))
             chosen &= inside
-            present = sorted(set(units[inside].dropna()) if units is not None else set())
-            listed = [u for u in (selection.units or present) if u in reach]
+            present = set(units[inside].dropna()) if units is not None else set()
+            known = present | {u.id for u in data.instrument.units}  # units of the survey without responses too
+            listed = [u for u in (selection.units or sorted(known)) if u in reach]
             # an empty units filter would mean "all": name one unit of the reach that holds nothing instead
             narrowed = replace(selection, units=tuple(listed) or (selection.node or min(reach),))
         views[side] = SideView(side, data, narrowed, chosen, data.blocks.inside(chosen))

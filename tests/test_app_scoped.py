@@ -84,7 +84,7 @@ def test_a_store_manager_sees_their_store_and_no_sibling_nor_the_company(org_sto
     at = signed_in("sm1@acme.example")
     assert responses_metric(at) == "12"
     node = at.sidebar.selectbox(key="insight:node")
-    assert node.options == ["    Store 01 (store)"]  # the one unit they manage, nothing above or beside it
+    assert node.options == ["\u00a0" * 4 + "Store 01 (store)"]  # the one unit they manage, nothing above or beside it
     table = unit_table(at)
     assert table["unit"].tolist() == ["store_01"]
     shown = texts(at) + "\n".join(d.value.to_csv() for d in at.dataframe)

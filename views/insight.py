@@ -46,6 +46,7 @@ SHIPPED = sorted(p.stem for p in (ROOT / "instruments").glob("*.yaml"))
 BOOTSTRAP = DEFAULTS.bootstrap
 
 DEMO, CAMPAIGNS, UPLOAD = "Demo data (simulated service-profit chain)", "Campaigns", "Upload a file"
+INDENT = "\u00a0\u00a0"  # per level of the organisation in the node picker (no-break spaces do not collapse)
 _UPLOAD = "insight:upload:data"  # session key of the uploaded (name, bytes, instrument text)
 
 
@@ -243,7 +244,7 @@ def _node(dataset: Dataset, scope: frozenset[str] | None) -> str:
     def name(unit: str) -> str:
         if not unit:
             return everything
-        return f"{'  ' * org.depth(unit)}{org.unit(unit).name} ({org.level_of(unit)})"
+        return f"{INDENT * org.depth(unit)}{org.unit(unit).name} ({org.level_of(unit)})"
 
     return _widget(st.sidebar.selectbox, "Organisation unit (with the units below it)", options, key="insight:node",
                    format_func=name)
