@@ -36,6 +36,8 @@ __all__ = ["HIDDEN_LABEL", "PARTIAL_LABEL", "ScopeError", "Selection", "Selectio
 
 #: Shown for a group hidden so that it cannot be told apart from a smaller one.
 HIDDEN_LABEL = "hidden (protects a smaller group)"
+#: The units filter of a view whose node and scope hold no unit of the data (no unit id looks like it).
+NO_UNITS = "(no unit of yours)"
 #: Shown beside a group whose figures leave out some of its responses.
 PARTIAL_LABEL = "part: some responses left out to protect a smaller group"
 
@@ -262,7 +264,7 @@ def select(dataset: Dataset, selection: Selection | None = None) -> dict[str, Si
             known = present | {u.id for u in data.instrument.units}  # units of the survey without responses too
             listed = [u for u in (selection.units or sorted(known)) if u in reach]
             # an empty units filter would mean "all": name one unit of the reach that holds nothing instead
-            narrowed = replace(selection, units=tuple(listed) or (selection.node or min(reach),))
+            narrowed = replace(selection, units=tuple(listed) or (selection.node or min(reach, default=NO_UNITS),))
         views[side] = SideView(side, data, narrowed, chosen, data.blocks.inside(chosen))
     return views
 

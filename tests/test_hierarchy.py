@@ -168,3 +168,5 @@ def test_a_scope_keeps_every_view_inside_it_and_refuses_what_is_outside(dataset)
     # a scope of units without responses shows nothing (never "no filter" = everything)
     empty = select(dataset, Selection.of(scope=["n9-not-in-data"]))["employee"]
     assert empty.empty and empty.selection.units == ("n9-not-in-data",)
+    nothing = select(dataset, Selection.of(scope=[]))["employee"]
+    assert nothing.empty and nothing.selection.units == ("(no unit of yours)",)
