@@ -104,8 +104,8 @@ def _new_plan(store: object, dataset: object, session: sap.PlanSession, units: l
     st.caption(ranked.note)
     if not ranked.drivers:
         return
-    st.dataframe(ranked.table[["rank", "label", "pct"]].rename(columns={"pct": "% of explained variance"}),
-                 hide_index=True)
+    st.dataframe(ranked.table[["rank", "label", "pct"]], hide_index=True,
+                 column_config={"pct": st.column_config.NumberColumn("% of explained variance", format="%.1f")})
     names = dict(zip(ranked.table["driver"], ranked.table["label"], strict=True))
     with st.form("plans:new"):
         driver = st.selectbox("Driver to work on", list(ranked.drivers), format_func=names.get, key="plans:driver")
@@ -113,7 +113,8 @@ def _new_plan(store: object, dataset: object, session: sap.PlanSession, units: l
         notes = st.text_area("Notes", max_chars=ap.MAX_NOTES, key="plans:notes")
         if st.form_submit_button("Create plan"):
             plan = sap.create_plan(store, dataset, session, unit=unit, driver=driver, owner=owner, notes=notes)
-            st.success(f"Plan {plan.id} for unit {plan.unit} created.")
+            st.toast(f"Plan {plan.id} for unit {plan.unit} created.")
+            st.rerun()
 
 
 def _change_plan(store: object, session: sap.PlanSession, plans: list) -> None:
@@ -127,7 +128,8 @@ def _change_plan(store: object, session: sap.PlanSession, plans: list) -> None:
         notes = st.text_area("Notes", value=plan.notes, max_chars=ap.MAX_NOTES, key=f"plans:edit_notes:{plan.id}")
         if st.form_submit_button("Save plan"):
             sap.update_plan(store, session, plan.id, owner=owner, notes=notes)
-            st.success(f"Plan {plan.id} saved.")
+            st.toast(f"Plan {plan.id} saved.")
+            st.rerun()
     if plan.actions:
         st.dataframe(ap.actions_frame([plan]), hide_index=True, width="stretch")
     with st.form("plans:add_action"):
@@ -135,7 +137,7 @@ def _change_plan(store: object, session: sap.PlanSession, plans: list) -> None:
         due = st.date_input("Due", value=dt.date.today() + dt.timedelta(days=30), key="plans:action_due")
         if st.form_submit_button("Add action"):
             sap.add_action(store, session, plan.id, title=title, due=due)
-            st.success("Action added.")
+            st.toast("Action added.")
             st.rerun()
     if plan.actions:
         actions = {a.id: a for a in plan.actions}
@@ -145,7 +147,7 @@ def _change_plan(store: object, session: sap.PlanSession, plans: list) -> None:
             status = st.selectbox("Status", _STATUS_CHOICES, format_func=ap.STATUS_LABELS.get, key="plans:status")
             if st.form_submit_button("Save action"):
                 sap.edit_action(store, session, plan.id, action_id, status=status)
-                st.success("Action saved.")
+                st.toast("Action saved.")
                 st.rerun()
 
 
