@@ -178,3 +178,121 @@ def test_five_point_scales_get_ordinal_alpha_beside_cronbachs():
     assert table.loc[c.id, "ordinal_alpha"] == pytest.approx(expected, abs=1e-12)
     off = instrument_health(frame, instrument, thresholds=HealthThresholds(ordinal_max_categories=0))
     assert off.constructs["ordinal_alpha"].isna().all()
+
+
+@pytest.fixture(scope="module")
+def ordinal_report(employee, responses):
+    return instrument_health(responses, employee)
+
+
+def test_five_point_items_take_the_ordinal_path_with_the_continuous_numbers_alongside(employee, responses,
+                                                                                       ordinal_report):
+    """Five-point items: the WLSMV CFA (with the ordinal items ordered=) is primary, its robust
+    indices are the judged fit, ordinal omega is analysis.reliability.ordinal_omega, and the ML
+    CFA, Cronbach's alpha and omega stay in the tables; a flag says which is primary and why."""
+    from analysis.reliability import omega, ordinal_omega
+    from analysis.scoring import score
+    from analysis.sem import fit
+
+    report = ordinal_report
+    assert report.method == "ordinal" and report.categories == 5
+    assert report.cfa is report.ordinal_cfa and report.continuous_cfa is not None
+    assert "chisq_scaled" in report.cfa.fit_measures and "chisq_scaled" not in report.continuous_cfa.fit_measures
+    fit_table = report.fit.set_index("method")
+    assert list(report.fit["method"]) == ["ordinal (WLSMV)", "continuous (ML)"]
+    assert list(report.fit["primary"]) == [True, False]
+    ordinal_fm, ml_fm = report.ordinal_cfa.fit_measures, report.continuous_cfa.fit_measures
+    row = fit_table.loc["ordinal (WLSMV)"]
+    assert row["indices"] == "robust"
+    assert (row["cfi"], row["rmsea"], row["chisq"]) == (ordinal_fm["cfi_robust"], ordinal_fm["rmsea_robust"],
+                                                        ordinal_fm["chisq_scaled"])
+    assert fit_table.loc["continuous (ML)", "cfi"] == ml_fm["cfi"]
+    assert report.fit_measures == dict(ordinal_fm)
+    # the same WLSMV fit as by hand
+    scored = score(responses, employee)
+    items = [i for c in employee.constructs if len(c.items) >= 2 for i in c.items]
+    by_hand = fit(report.model, scored[items], ordered=items, estimator="WLSMV")
+    assert ordinal_fm["chisq_scaled"] == pytest.approx(by_hand.fit_measures["chisq_scaled"], rel=1e-10)
+    table = report.constructs
+    assert set(table["method"]) == {"ordinal"}
+    c = employee.constructs[0]
+    data = scored[list(c.items)]
+    assert table.loc[c.id, "ordinal_omega"] == pytest.approx(ordinal_omega(data).omega_total, abs=1e-12)
+    assert table.loc[c.id, "omega"] == pytest.approx(omega(data).omega_total, abs=1e-12)
+    for pair in (("alpha", "ordinal_alpha"), ("omega", "ordinal_omega"),
+                 ("composite_reliability", "ordinal_composite_reliability"), ("ave", "ordinal_ave")):
+        assert table[list(pair)].notna().all().all(), pair
+        assert (table[pair[1]] > table[pair[0]] - 0.02).all(), pair  # coarse items attenuate the continuous ones
+    assert report.items[["loading", "ordinal_loading"]].notna().all().all()
+    note = report.flags[report.flags["statistic"] == "method"]
+    assert len(note) == 1 and note["message"].iloc[0].startswith(
+        "Ordinal: WLSMV CFA, ordinal alpha and ordinal omega, items have 5 categories")
+    assert "robust CFI and RMSEA" in note["message"].iloc[0]
+    assert "Primary: the ordinal numbers" in report.primary_sentence
+
+
+def test_ordinal_flags_judge_the_wlsmv_numbers(employee, responses):
+    """With strict thresholds the fit flags name the robust indices and the AVE flags are the
+    ordinal CFA's values."""
+    strict = HealthThresholds(cfi=0.9999, ave=0.99)
+    report = instrument_health(responses, employee, thresholds=strict)
+    flags = report.flags
+    assert "cfi_robust" in set(flags["statistic"])
+    ave_flags = flags[flags["statistic"] == "ave"].set_index("target")["value"]
+    assert ave_flags.to_dict() == pytest.approx(report.constructs.loc[ave_flags.index, "ordinal_ave"].to_dict())
+    assert flags.loc[flags["statistic"] == "ave", "message"].str.contains("ordinal CFA, WLSMV").all()
+
+
+def test_continuous_items_and_turning_ordinal_off_keep_the_ml_path(employee, responses):
+    off = instrument_health(responses, employee, thresholds=HealthThresholds(ordinal_max_categories=0))
+    assert off.method == "continuous" and off.ordinal_cfa is None and list(off.fit["method"]) == ["continuous (ML)"]
+    assert off.constructs[["ordinal_alpha", "ordinal_omega", "ordinal_ave"]].isna().all().all()
+    assert set(off.constructs["method"]) == {"continuous"} and off.fit_measures["cfi"] > 0.95
+    assert "method" not in set(off.flags["statistic"])
+    assert "more than 0 answer categories" in off.primary_sentence
+
+
+def _method_note(report) -> str:
+    notes = report.flags.loc[report.flags["statistic"] == "method", "message"]
+    assert len(notes) == 1, report.flags
+    return notes.iloc[0]
+
+
+def test_a_one_category_item_falls_back_to_ml_with_the_reason(employee, responses):
+    construct = employee.constructs[0]
+    data = responses.assign(**{construct.items[0]: 3.0})
+    report = instrument_health(data, employee)
+    assert report.method == "continuous" and report.ordinal_cfa is None and report.cfa is report.continuous_cfa
+    note = _method_note(report)
+    assert note.startswith("Continuous numbers used although the items have at most 5 answer categories")
+    assert f"'{construct.items[0]}' is constant" in note
+    assert np.isnan(report.constructs.loc[construct.id, "ordinal_alpha"])
+    assert report.primary_sentence.startswith("Primary: the continuous numbers") and note in report.primary_sentence
+
+
+def test_an_empty_category_keeps_the_ordinal_path_with_fewer_thresholds(employee, responses):
+    """Nobody chose the middle answer of one item: it has four categories (three thresholds, as
+    lavaan), the others five; the ordinal CFA still runs."""
+    item = employee.constructs[1].items[0]
+    data = responses.assign(**{item: responses[item].replace(3, 4)})
+    report = instrument_health(data, employee)
+    assert report.method == "ordinal"
+    est = report.ordinal_cfa.estimates
+    assert (est[est["op"] == "|"]["lhs"] == item).sum() == 3
+    assert (est[est["op"] == "|"]["lhs"] == employee.constructs[0].items[0]).sum() == 4
+
+
+def test_too_few_complete_responses_fall_back_to_ml(employee, responses):
+    report = instrument_health(responses.iloc[:150], employee)
+    assert report.method == "continuous"
+    assert "needs at least 200 responses that answer every item" in _method_note(report)
+
+
+def test_wlsmv_fit_is_judged_by_scaled_indices_where_robust_ones_are_undefined():
+    from analysis.measurement import _judged_fit
+
+    fm = {"chisq": 10.0, "df": 5.0, "pvalue": 0.1, "srmr": 0.03, "nobs": 300, "chisq_scaled": 9.0,
+          "pvalue_scaled": 0.11, "cfi_robust": np.nan, "tli_robust": np.nan, "rmsea_robust": np.nan,
+          "cfi_scaled": 0.97, "tli_scaled": 0.96, "rmsea_scaled": 0.04}
+    judged = _judged_fit(SimpleNamespace(fit_measures=fm), "ordinal")
+    assert judged["indices"] == "scaled" and (judged["cfi"], judged["rmsea"], judged["chisq"]) == (0.97, 0.04, 9.0)
