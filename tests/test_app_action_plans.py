@@ -121,3 +121,37 @@ def test_a_viewer_sees_the_rollup_but_cannot_edit(db_url):
     shown = texts(at)
     assert "Where plans stand" in shown and "New plan" not in shown and "Change a plan" not in shown
     assert not [b for b in at.button if b.label in ("Create plan", "Save plan", "Add action")]
+
+
+OIDC = {"redirect_uri": "https://tandem.example.org/oauth2callback", "cookie_secret": "s3cret-cookie",
+        "client_id": "tandem", "client_secret": "xyz",
+        "server_metadata_url": "https://login.example.org/.well-known/openid-configuration"}
+
+
+def test_a_district_manager_plans_for_their_district_only_and_sees_no_other_plan(db_url, monkeypatch):
+    monkeypatch.setenv("TANDEM_ADMIN_EMAILS", "boss@acme.example")
+    store = open_store(db_url)
+    try:
+        ap.create_plan(store, unit="d2_s1", instrument_id=SURVEY.id, driver="recognition", offered=["recognition"],
+                       driver_unit="d2_s1", owner="other@acme.example", actor="boss@acme.example", role="admin")
+    finally:
+        store.dispose()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.secrets["auth"] = OIDC
+    at.user = {"is_logged_in": True, "email": "dm@acme.example", "name": "dm"}
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "No action plans yet." in texts(at) and "other@acme.example" not in texts(at)  # d2's plan is not theirs
+    assert at.selectbox(key="plans:new_unit").options == list(ORG.subtree("d1"))
+    at.selectbox(key="plans:new_unit").set_value("d1_s2").run()
+    at.text_input(key="plans:owner").input("dm@acme.example")
+    button(at, "Create plan").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "In the next wave" not in texts(at)  # leadership compares units; a manager sees their own plans
+    store = open_store(db_url)
+    try:
+        mine = [p for p in ap.list_plans(store) if p.created_by == "dm@acme.example"]
+        assert [(p.unit, p.driver_unit) for p in mine] == [("d1_s2", "d1_s2")]
+    finally:
+        store.dispose()
