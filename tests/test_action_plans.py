@@ -449,3 +449,18 @@ def test_the_report_section_shows_the_rollup_and_the_next_wave_escaped(sqlite_st
     full = render_report(collect_insight(data, bootstrap=0), action_plans=report)
     assert f'<section id="action_plans"><h2>{SECTIONS["action_plans"]}</h2>' in full
     assert "Not part of this report" in render_report(collect_insight(data, bootstrap=0))
+
+
+def test_without_an_organisation_units_come_from_the_data_and_every_unit_without_a_plan_compares(sqlite_store):
+    frame = simulate(seed=11, per_store=20)
+    data = file_dataset({"employee": (SURVEY, frame)}, name="simulated plans without an organisation")
+    assert sap.plan_units(None, data, ADMIN) == sorted(frame["unit"].unique())
+    assert sap.plan_units(None, data, sap.PlanSession("viewer", "v@acme.example")) == []
+    for unit in PLANNED:
+        sap.create_plan(sqlite_store, data, ADMIN, unit=unit, driver="recognition", owner="ann@acme.example")
+    plans = ap.list_plans(sqlite_store)
+    assert list(sap.rollup(plans, today=TODAY).by_node["node"]) == sorted(PLANNED)
+    row = sap.next_wave(data, plans, before=WAVES[0], after=WAVES[1]).to_frame().iloc[0]
+    change = direct_changes(frame)
+    assert (row["n_planned"], row["n_comparison"]) == (6, 12)
+    assert row["comparison_change"] == pytest.approx(change.drop(list(PLANNED)).mean(), abs=1e-12)
