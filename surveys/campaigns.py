@@ -46,15 +46,11 @@ Results
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
-import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -64,12 +60,25 @@ from sqlalchemy.engine import Connection
 from surveys import org_store
 from surveys import store as db
 from surveys.answers import validate_answers
-from surveys.errors import TandemError, did_you_mean
-from surveys.instrument import Instrument, LangText, Unit
+from surveys.campaign_records import (
+    LINK_STATES,
+    Campaign,
+    CampaignClosed,
+    CampaignError,
+    CampaignNotFound,
+    Invitation,
+    LinkState,
+    TokenNeeded,
+    TokenUnknown,
+    TokenUsed,
+)
+from surveys.errors import did_you_mean
+from surveys.instrument import Instrument
 from surveys.loader import parse_instrument
 from surveys.question_types import UNIT_ID
 from surveys.schema import campaign_units
 from surveys.sealing import open_seal, progress_key_id, seal
+from surveys.tokens import hash_token, new_session_key, new_token
 
 __all__ = [
     "LINK_STATES",
@@ -104,115 +113,12 @@ __all__ = [
     "submit",
 ]
 
-#: What :func:`resolve_link` can say about a respondent link.
-LINK_STATES = ("ok", "unknown_campaign", "draft", "not_open", "closed", "token_needed", "token_unknown", "token_used")
 
 CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 #: Largest partial progress kept per respondent (JSON characters).
 MAX_PROGRESS = 1_000_000
 #: Most invitations issued in one call.
 MAX_INVITATIONS = 100_000
-
-
-class CampaignError(TandemError):
-    """A campaign operation that cannot be done as asked."""
-
-
-class CampaignNotFound(CampaignError):
-    """No campaign with this id."""
-
-
-class CampaignClosed(CampaignError):
-    """The campaign does not take responses now (draft, not yet open, or closed)."""
-
-
-class TokenNeeded(CampaignError):
-    """An invited campaign was answered without a token."""
-
-
-class TokenUnknown(CampaignError):
-    """The token belongs to no invitation of this campaign."""
-
-
-class TokenUsed(CampaignError):
-    """The token has already been used to answer."""
-
-
-@dataclass(frozen=True)
-class Campaign:
-    """A campaign as stored; :attr:`instrument` is the exact instrument version it pins.
-
-    ``org_version_id`` and ``org_units`` (``(id, name)`` pairs) are set when the instrument
-    lists no units and the campaign took them from the organisation in force when it was
-    created; :attr:`instrument` then offers those units.
-    """
-
-    id: str
-    name: str
-    instrument_version_id: int
-    instrument_sha256: str
-    instrument_yaml: str
-    audience: str
-    wave: str
-    opens_at: dt.datetime | None
-    closes_at: dt.datetime | None
-    status: str
-    mode: str
-    min_group_size: int
-    created_at: dt.datetime
-    org_version_id: int | None = None
-    org_units: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def instrument(self) -> Instrument:
-        """The pinned instrument (parsed once per process and version), with the campaign's org units."""
-        if self.org_units:
-            return _with_units(self.instrument_sha256, self.instrument_yaml, self.org_units)
-        return _parse(self.instrument_sha256, self.instrument_yaml)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The campaign's fields without the YAML text."""
-        return {k: v for k, v in self.__dict__.items() if k != "instrument_yaml"}
-
-
-@dataclass(frozen=True)
-class Invitation:
-    """An invitation: its unit and status, known by the token's hash only."""
-
-    id: str
-    campaign_id: str
-    unit: str
-    token_hash: str
-    status: str
-
-
-@dataclass(frozen=True)
-class LinkState:
-    """What a respondent link leads to: ``state`` (one of :data:`LINK_STATES`) and the records."""
-
-    state: str
-    campaign: Campaign | None = None
-    invitation: Invitation | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the respondent may answer."""
-        return self.state == "ok"
-
-
-@lru_cache(maxsize=64)
-def _parse(sha256: str, text: str) -> Instrument:
-    return parse_instrument(text, source=f"instrument version {sha256[:12]}")
-
-
-@lru_cache(maxsize=16)
-def _with_units(sha256: str, text: str, units: tuple[tuple[str, str], ...]) -> Instrument:
-    """The pinned instrument offering the campaign's units (org names in every language of it)."""
-    instrument = _parse(sha256, text)
-    if instrument.units:
-        return instrument
-    return instrument.model_copy(update={"units": tuple(
-        Unit(id=unit_id, label=LangText(dict.fromkeys(instrument.languages, name))) for unit_id, name in units)})
 
 
 def _org_units(store: db.Store, instrument: Instrument, day: dt.date, level: str | None,
@@ -239,35 +145,6 @@ def _org_units(store: db.Store, instrument: Instrument, day: dt.date, level: str
                             or f"Levels: {', '.join(org.levels)}.")
     chosen = org.at_level(level) if level is not None else org.leaves()
     return version.id, [[u, org.unit(u).name] for u in chosen]
-
-
-# --------------------------------------------------------------------------- tokens
-
-
-def new_token() -> str:
-    """A fresh invitation token: ``secrets.token_urlsafe(24)`` (192 random bits).
-
-    Tokens starting with ``-`` or ``_`` are drawn again, so a token pasted into a
-    spreadsheet or mail merge is never read as a formula or an option.
-    """
-    while True:
-        token = secrets.token_urlsafe(24)
-        if token[0].isalnum():
-            return token
-
-
-def new_session_key() -> str:
-    """A random key under which an open (token-less) link keeps its partial progress."""
-    return secrets.token_urlsafe(24)
-
-
-def hash_token(token: str) -> str:
-    """SHA-256 (hex) of an invitation token: the only form in which the invitation keeps it.
-
-    Never used for anything else that is stored (progress uses :func:`progress_key_id`),
-    so nothing else in the database equals or derives from an invitation's hash.
-    """
-    return hashlib.sha256(str(token).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --------------------------------------------------------------------------- campaigns
