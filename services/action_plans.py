@@ -469,8 +469,8 @@ def next_wave(dataset: Dataset, all_plans: Sequence[ActionPlan], *, before: str,
 
     Plans of the side's instrument count unless all their actions were dropped. The
     comparison units of a planned unit are the units with the same parent that have no
-    plan; when none of them can be shown in both waves, the units of the same level
-    without a plan. A unit takes part only where the disclosure policy shows its group
+    plan (neither they nor a unit below them); when none of them can be shown in both
+    waves, such units of the same level. A unit takes part only where the disclosure policy shows its group
     whole in both waves (a hidden or partial group is left out, and the notes say so).
 
     Raises
@@ -506,6 +506,10 @@ def next_wave(dataset: Dataset, all_plans: Sequence[ActionPlan], *, before: str,
                                          _shown_means(views[str(after)], column, drivers), drivers)
         return cache[column]
 
+    def unplanned(unit: str) -> bool:
+        """No plan for the unit nor for any unit below it (a district whose store planned is not a control)."""
+        return not planned_units.intersection(org.subtree(unit))
+
     rows, missing = [], 0
     for driver in drivers:
         planners = sorted({p.unit for p in active if p.driver == driver})
@@ -521,9 +525,9 @@ def next_wave(dataset: Dataset, all_plans: Sequence[ActionPlan], *, before: str,
             peers: list[str] = []
             if org is not None and unit in org:
                 parent = org.parent(unit)
-                peers = [u for u in (org.children(parent) if parent else ()) if u not in planned_units and u in shown]
+                peers = [u for u in (org.children(parent) if parent else ()) if u in shown and unplanned(u)]
                 if not peers:
-                    peers = [u for u in org.at_level(org.level_of(unit)) if u not in planned_units and u in shown]
+                    peers = [u for u in org.at_level(org.level_of(unit)) if u in shown and unplanned(u)]
             else:
                 peers = [u for u in shown if u not in planned_units]
             comparison.update((u, column) for u in peers)

@@ -464,3 +464,21 @@ def test_without_an_organisation_units_come_from_the_data_and_every_unit_without
     change = direct_changes(frame)
     assert (row["n_planned"], row["n_comparison"]) == (6, 12)
     assert row["comparison_change"] == pytest.approx(change.drop(list(PLANNED)).mean(), abs=1e-12)
+
+
+def test_a_district_with_a_planned_store_is_no_comparison_for_a_planned_district(sqlite_store):
+    frame = simulate(seed=11, per_store=20)
+    data = dataset(frame)
+    for unit in ("d1", "d2_s1"):
+        sap.create_plan(sqlite_store, data, ADMIN, unit=unit, driver="recognition", owner="ann@acme.example")
+    row = sap.next_wave(data, ap.list_plans(sqlite_store), before=WAVES[0], after=WAVES[1]).to_frame().iloc[0]
+    # planned: d1 (its district mean) and d2_s1; comparison: d3 only (d2 holds a planned store) and d2's other stores
+    assert (row["n_planned"], row["n_comparison"]) == (2, 1 + 5)
+    score = frame[ITEMS["recognition"]].mean(axis=1)
+    district = frame["unit"].str[:2]
+    d1 = score[district == "d1"].groupby(frame["wave"]).mean()
+    d3 = score[district == "d3"].groupby(frame["wave"]).mean()
+    change = direct_changes(frame)
+    assert row["planned_change"] == pytest.approx((d1[WAVES[1]] - d1[WAVES[0]] + change["d2_s1"]) / 2, abs=1e-12)
+    others = [*(d3[WAVES[1]] - d3[WAVES[0]],), *change[[f"d2_s{i}" for i in range(2, 7)]]]
+    assert row["comparison_change"] == pytest.approx(np.mean(others), abs=1e-12)
