@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["Timestamp", "action_plan_actions", "action_plan_changes", "action_plans", "campaign_units", "campaigns", "export_audit", "instrument_versions", "invitations",
-           "kpi_definitions", "kpi_values", "metadata", "org_managers", "org_units", "org_versions", "progress",
-           "responses", "signin_failures"]
+__all__ = ["Timestamp", "action_plan_actions", "action_plan_changes", "action_plans", "campaign_units", "campaigns",
+           "export_audit", "instrument_versions", "invitations", "kpi_definitions", "kpi_values", "metadata",
+           "org_managers", "org_units", "org_versions", "progress", "responses", "signin_failures"]
 
 metadata = sa.MetaData()
 
