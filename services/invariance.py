@@ -6,7 +6,10 @@ a :class:`~services.selection.SideView` describe (:meth:`SideView.groups` /
 :meth:`SideView.grouped`: each group is the union of the disclosure blocks all of whose
 respondents share its language or wave), fits each construct's one-factor CFA across
 those groups with :func:`analysis.sem.invariance` (configural -> metric -> scalar, with
-the partial-invariance search), and says the outcome in words. Groups below the
+the partial-invariance search), and says the outcome in words. A construct whose items
+have few answer categories (:func:`analysis.measurement.ordinal_categories`) is fitted
+as ordinal, by WLSMV: thresholds tied at the scalar step, the steps compared by the
+scaled CFI, no search. Groups below the
 disclosure threshold are never computed on: a language whose responses share blocks with
 other languages is left out and said to be hidden (never with a count), and a group the
 policy shows but that is too small for a multi-group CFA is named with the minimum it
@@ -52,10 +55,10 @@ HEADINGS = {"language": "Is the translated version measuring the same thing?",
 #: Columns of :attr:`InstrumentInvariance.groups`.
 GROUP_COLUMNS = ["group", "name", "status", "n", "note"]
 #: Columns of :attr:`InstrumentInvariance.table` (one row per construct and model).
-TABLE_COLUMNS = ["construct", "label", "model", "chisq", "df", "cfi", "rmsea", "srmr", "compared_with", "delta_chisq",
-                 "delta_df", "pvalue", "delta_cfi", "delta_rmsea", "holds", "released"]
+TABLE_COLUMNS = ["construct", "label", "method", "model", "chisq", "df", "cfi", "rmsea", "srmr", "compared_with",
+                 "delta_chisq", "delta_df", "pvalue", "delta_cfi", "delta_rmsea", "holds", "released"]
 #: Columns of :attr:`InstrumentInvariance.levels` (one row per construct).
-LEVEL_COLUMNS = ["construct", "label", "level", "comparable", "released", "reason"]
+LEVEL_COLUMNS = ["construct", "label", "method", "level", "comparable", "released", "reason"]
 #: Columns of :attr:`InstrumentInvariance.latent`.
 LATENT_COLUMNS = ["construct", "label", "group", "reference_group", "mean", "mean_se", "mean_pvalue", "d",
                   "variance_ratio", "variance_diff", "variance_diff_se", "variance_diff_pvalue"]
@@ -63,6 +66,8 @@ LATENT_COLUMNS = ["construct", "label", "group", "reference_group", "mean", "mea
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "nl": "Dutch",
                   "pt": "Portuguese", "pl": "Polish", "sv": "Swedish", "da": "Danish", "fi": "Finnish",
                   "no": "Norwegian", "cs": "Czech", "tr": "Turkish", "ja": "Japanese", "zh": "Chinese"}
+#: How a construct was fitted (the ``method`` column).
+ORDINAL, CONTINUOUS = "ordinal (WLSMV)", "continuous (ML)"
 _POOLED = "\x00hidden"
 _GROUP = "\x00group"
 
@@ -161,7 +166,8 @@ def _reference(view: SideView, by: str, used: Sequence[str]) -> str:
 
 
 def measurement_invariance(view: SideView, *, by: str, constructs: Sequence[str] | None = None,
-                           min_n: int = MIN_GROUP_N, rule: str = "cfi", **fit_options: Any) -> InstrumentInvariance:
+                           min_n: int = MIN_GROUP_N, rule: str = "cfi", ordinal_max_categories: int | None = None,
+                           **fit_options: Any) -> InstrumentInvariance:
     """Measurement invariance of each construct across the languages or waves of a view.
 
     Parameters
@@ -178,9 +184,13 @@ def measurement_invariance(view: SideView, *, by: str, constructs: Sequence[str]
         threshold).
     rule
         Stopping rule of the partial-invariance search (:func:`analysis.sem.invariance`).
+    ordinal_max_categories
+        A construct whose items all have at most this many answer categories is fitted
+        as ordinal (default :attr:`analysis.measurement.HealthThresholds.ordinal_max_categories`,
+        five; 0 fits every construct as continuous).
     **fit_options
         Passed to :func:`analysis.sem.invariance` and on to :func:`analysis.sem.fit`
-        (``estimator=``, ``ordered=`` for ordinal items once fit takes them).
+        (``estimator=``, ``ordered=``; either of them turns the automatic choice off).
 
     Returns
     -------
@@ -198,7 +208,29 @@ def measurement_invariance(view: SideView, *, by: str, constructs: Sequence[str]
     language, or the earliest wave. Each construct is a one-factor model
     ``construct =~ item1 + ...`` (lavaan's marker parameterization), so its verdict and
     any released item are its own.
+
+    Ordinal constructs (Millsap & Yun-Tein 2004; Wu & Estabrook 2016): a five-point
+    answer is a coarse reading of a continuous latent response, so the model is fitted by
+    WLSMV with the items ``ordered=`` (complete answers of the construct, there is no
+    FIML for WLSMV): configural, then equal loadings, then equal loadings *and
+    thresholds* (the scalar step of ordinal items, lavaan ``group.equal = c("loadings",
+    "thresholds")``), each step judged by the change in the *scaled* CFI. The search for
+    partial invariance is off, because its score tests need a likelihood, so a construct
+    that is not scalar invariant names no item. Every answer category must be chosen in
+    every group; where one is not, the construct is fitted as continuous (ML, with the
+    search) and a sentence says so. The answers and a sentence on the method say which
+    constructs were fitted which way.
+
+    References
+    ----------
+    Millsap, R. E., & Yun-Tein, J. (2004). Assessing factorial invariance in
+    ordered-categorical measures. *Multivariate Behavioral Research*, 39, 479-515.
+
+    Wu, H., & Estabrook, R. (2016). Identification of confirmatory factor analysis models
+    of different levels of invariance for ordered categorical outcomes. *Psychometrika*,
+    81, 1014-1045.
     """
+    from analysis.measurement import HealthThresholds, ordinal_categories
     from analysis.scoring import score
     from analysis.sem import invariance
 
@@ -229,20 +261,34 @@ def measurement_invariance(view: SideView, *, by: str, constructs: Sequence[str]
     data = scored[keep].assign(**{_GROUP: labels[keep].to_numpy()})
     data = data.iloc[np.argsort(data[_GROUP].map({g: i for i, g in enumerate(order)}).to_numpy(), kind="stable")]
     label_of = _labels(instrument)
-    tables, levels, latents, skipped, results = [], [], [], [], {}
+    tables, levels, latents, skipped, results, fallback = [], [], [], [], {}, []
+    max_categories = (HealthThresholds().ordinal_max_categories if ordinal_max_categories is None
+                      else int(ordinal_max_categories))
+    automatic = not ({"ordered", "estimator"} & set(fit_options))
     for construct in chosen:
         items = list(construct.items)
         part = data[[*items, _GROUP]]
         missing = "fiml" if part[items].isna().to_numpy().any() else "listwise"
         model = f"{construct.id} =~ " + " + ".join(items)
+        ordinal = automatic and len(ordinal_categories(part[items], max_categories)) == len(items)
+        method, result = CONTINUOUS, None
         try:
-            result = invariance(model, part, _GROUP, missing=missing, rule=rule, **fit_options)
+            if ordinal:
+                try:
+                    result = invariance(model, part, _GROUP, missing="listwise", rule=rule, ordered=items,
+                                        **fit_options)
+                    method = ORDINAL
+                except DataError as exc:  # e.g. an answer category nobody chose in one group
+                    empty = "categor" in str(getattr(exc, "what", exc))
+                    fallback.append((label_of[construct.id], empty))
+            if result is None:
+                result = invariance(model, part, _GROUP, missing=missing, rule=rule, **fit_options)
         except TandemError as exc:  # the reason in general words: a data error may name a count of cases
             why = ("the answers do not allow it, e.g. an item without variance or too few complete answers in a "
                    "group" if isinstance(exc, DataError) else "the model cannot be estimated in these groups")
             skipped.append(f"{label_of[construct.id]}: not compared ({why}).")
             continue
-        name = {"construct": construct.id, "label": label_of[construct.id]}
+        name = {"construct": construct.id, "label": label_of[construct.id], "method": method}
         results[construct.id] = result
         tables.append(result.table.assign(**name))
         levels.append({**name, "level": result.level, "comparable": result.comparable,
@@ -261,7 +307,8 @@ def measurement_invariance(view: SideView, *, by: str, constructs: Sequence[str]
         skipped.append("Not checked (fewer than three items, not identified on their own): "
                        + ", ".join(label_of[c] for c in short) + ".")
     partly = [n for n, state in zip(groups["note"], groups["status"], strict=True) if state == "used" and n]
-    sentences = (*(f"{q} {a}" for q, a in answers.values()), *partly, *skipped)
+    method = _method_sentence(level_table, fallback, max_categories)
+    sentences = (*(f"{q} {a}" for q, a in answers.values()), *method, *partly, *skipped)
     return InstrumentInvariance(view.side, by, reference, groups, table, level_table, latent, answers,
                                 tuple(sentences))
 
@@ -324,6 +371,34 @@ def _item_change(result: Any, term: str, group: str, instrument: Any) -> str:
     return f"{quoted}: {what}"
 
 
+def _method_sentence(levels: pd.DataFrame, fallback: Sequence[tuple[str, bool]],
+                     max_categories: int) -> tuple[str, ...]:
+    """How the ordinal constructs were fitted, and which fell back to continuous (none when
+    every construct is continuous by its items)."""
+    out = []
+    ordinal = levels.loc[levels["method"] == ORDINAL, "label"].tolist()
+    if ordinal:
+        which = "every construct" if len(ordinal) == len(levels) else ", ".join(ordinal)
+        out.append(f"Ordinal items (at most {max_categories} answer categories): {which} fitted by WLSMV on the "
+                   "polychoric correlations, with the thresholds tied at the scalar step and each step judged by "
+                   "the scaled CFI; the search for single items that read differently is off for them (its score "
+                   "tests need a likelihood), so where scalar invariance fails no item is named.")
+    for empty, why in ((True, "an answer category is not chosen in every group, which the ordinal model needs"),
+                       (False, "the answers do not allow the ordinal model in these groups")):
+        labels = [label for label, kind in fallback if kind is empty]
+        if labels:
+            out.append(f"Fitted as continuous (ML) instead: {', '.join(labels)}, because {why}.")
+    return tuple(out)
+
+
+def _what(labels: Sequence[str], levels: pd.DataFrame) -> str:
+    """What the scalar step ties for these constructs: intercepts, thresholds, or both."""
+    methods = set(levels.loc[levels["label"].isin(labels), "method"])
+    if methods == {ORDINAL}:
+        return "thresholds"
+    return "intercepts (thresholds of ordinal items)" if ORDINAL in methods else "intercepts"
+
+
 def _answer(by: str, group: str, reference: str, levels: pd.DataFrame, results: Mapping[str, Any],
             instrument: Any) -> str:
     """The answer in words for one group against the reference, over the constructs."""
@@ -335,9 +410,12 @@ def _answer(by: str, group: str, reference: str, levels: pd.DataFrame, results: 
     failed = levels[~levels["comparable"].astype(bool)]
     if len(full) == len(levels):
         worst = min(float(r.table.loc[r.table["model"] == "scalar", "delta_cfi"].iloc[0]) for r in results.values())
-        return (f"Yes: loadings and intercepts are equal across {ref} and {other} (scalar invariance in "
-                f"{_count(len(levels), 'construct')}; ΔCFI no worse than {_signed(worst)}). Mean differences in "
-                "the constructs can be compared.")
+        n_ordinal = int((levels["method"] == ORDINAL).sum())
+        how = ("" if not n_ordinal else "; ordinal items by WLSMV, scaled CFI" if n_ordinal == len(levels)
+               else f"; {n_ordinal} of them ordinal, by WLSMV and the scaled CFI")
+        return (f"Yes: loadings and {_what(levels['label'], levels)} are equal across {ref} and {other} (scalar "
+                f"invariance in {_count(len(levels), 'construct')}{how}; ΔCFI no worse than {_signed(worst)}). "
+                "Mean differences in the constructs can be compared.")
     parts = []
     for _, row in partial.iterrows():
         result = results[row["construct"]]
@@ -355,8 +433,10 @@ def _answer(by: str, group: str, reference: str, levels: pd.DataFrame, results: 
         none = failed[failed["level"] == "configural"]["label"].tolist()
         bits = []
         if metric:
-            bits.append(f"in {', '.join(metric)} the intercepts differ (the items mean the same, but equal "
-                        "construct levels give different answers)")
+            ordinal = any(_what([m], levels) == "thresholds" for m in metric)
+            named = ("; ordinal items, by WLSMV and the scaled CFI, so no single item is named" if ordinal else "")
+            bits.append(f"in {', '.join(metric)} the {_what(metric, levels)} differ (the items mean the same, but "
+                        f"equal construct levels give different answers{named})")
         if none:
             bits.append(f"in {', '.join(none)} the loadings differ (the items do not measure the same thing)")
         text += (" " if text else "") + (f"{lead}: {'; '.join(bits)} between {ref} and {other}: do not compare "

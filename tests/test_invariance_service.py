@@ -73,15 +73,32 @@ def test_a_translated_item_that_reads_differently_is_named(shifted):
 
 
 def test_waves_that_read_the_items_alike_get_a_yes_with_delta_cfi(shifted):
+    """Five-point items: every construct is ordinal (WLSMV), so the scalar step ties thresholds."""
     _, _, found = shifted
     wave = found["wave"]
     assert wave.reference == "2025"
     question, answer = wave.answers["2026"]
     assert "wave 2026" in question and "wave 2025" in question
-    assert answer.startswith("Yes: loadings and intercepts are equal across wave 2025 and wave 2026")
+    assert answer.startswith("Yes: loadings and thresholds are equal across wave 2025 and wave 2026 (scalar "
+                             "invariance in 2 constructs; ordinal items by WLSMV, scaled CFI; ΔCFI no worse than ")
     assert "ΔCFI no worse than −." in answer or "ΔCFI no worse than +." in answer
     assert "can be compared" in answer
     assert set(wave.table["model"]) >= {"configural", "metric", "scalar"}
+    assert set(wave.levels["method"]) == {"ordinal (WLSMV)"}
+
+
+def test_an_item_whose_category_is_empty_in_one_group_is_fitted_as_continuous(shifted):
+    """The shifted item (one point higher in German, capped) has no answer 1 in German: the
+    ordinal model needs every category in every group, so Communication is fitted by ML with
+    the search, which names the item; the sentence says so. Manager support stays ordinal."""
+    _, _, found = shifted
+    lang = found["language"]
+    methods = lang.levels.set_index("construct")["method"]
+    assert methods.to_dict() == {"manager_support": "ordinal (WLSMV)", "communication": "continuous (ML)"}
+    assert ("Fitted as continuous (ML) instead: Communication, because an answer category is not chosen in every "
+            "group, which the ordinal model needs.") in lang.sentences
+    assert any(s.startswith("Ordinal items (at most 5 answer categories): Manager support fitted by WLSMV")
+               for s in lang.sentences)
 
 
 def test_a_language_that_shares_blocks_is_hidden_and_nothing_about_it_leaves(instrument):
@@ -149,3 +166,69 @@ def test_the_report_answers_the_language_and_wave_questions(instrument, shifted)
     assert f"Is the German version measuring the same thing? Partly: in Communication, item {item}" in section
     assert "Did the respondents of wave 2026 read the items as those of wave 2025 did? Yes" in section
     assert "latent mean difference" in section
+
+
+def _ordinal_shift(instrument, item, seed=5):
+    """German answers to ``item`` one point higher for 60% of the German respondents (capped
+    at 5): every category stays chosen in both languages, the thresholds differ."""
+    frame = _frame(instrument)
+    rng = np.random.default_rng(seed)
+    up = (frame["language"] == "de") & (rng.random(len(frame)) < 0.6)
+    frame.loc[up, item] = np.clip(frame.loc[up, item] + 1, 1, 5)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def ordinal_shifted(instrument):
+    item = instrument.construct("communication").items[2]
+    view = _view(instrument, _ordinal_shift(instrument, item))
+    return item, view, measurement_invariance(view, by="language", constructs=CONSTRUCTS)
+
+
+def test_ordinal_items_are_fitted_by_wlsmv_with_thresholds_tied_at_the_scalar_step(instrument, ordinal_shifted):
+    """The service's ordinal fits are analysis.sem.invariance with ordered= (WLSMV): the same
+    scaled CFIs as by hand, thresholds tied at scalar, no search; a shifted threshold makes
+    Communication metric (not scalar) and the answer says thresholds, without naming an item."""
+    from analysis.scoring import score
+    from analysis.sem import invariance
+
+    item, view, found = ordinal_shifted
+    levels = found.levels.set_index("construct")
+    assert set(levels["method"]) == {"ordinal (WLSMV)"}
+    assert levels.loc["communication", "level"] == "metric" and levels.loc["communication", "released"] == ""
+    assert levels.loc["manager_support", "level"] == "scalar"
+    assert "thresholds differ" in levels.loc["communication", "reason"]
+    # the same as analysis.sem.invariance with ordered= on the view's rows
+    items = list(instrument.construct("communication").items)
+    data = score(view.frame, instrument)[items].assign(g=view.frame["language"].to_numpy())
+    data = data.iloc[np.argsort((data["g"] != "en").to_numpy(), kind="stable")]
+    by_hand = invariance("communication =~ " + " + ".join(items), data, "g", ordered=items, missing="listwise")
+    mine = found.table[found.table["construct"] == "communication"].set_index("model")["cfi"]
+    assert mine.to_dict() == pytest.approx(by_hand.table.set_index("model")["cfi"].to_dict(), abs=1e-10)
+    scalar = by_hand.fits["scalar"].fit_measures
+    assert mine["scalar"] == pytest.approx(scalar["cfi_scaled"], abs=1e-12)
+    assert by_hand.released.empty and found.table["released"].eq("").all()
+    _, answer = found.answers["de"]
+    assert answer.startswith("Not for all: in Communication the thresholds differ (the items mean the same, but "
+                             "equal construct levels give different answers; ordinal items, by WLSMV and the scaled "
+                             "CFI, so no single item is named) between English and German")
+    assert f"item {item}" not in answer
+    assert "The other constructs (Manager support) are fully invariant." in answer
+    method = [s for s in found.sentences if s.startswith("Ordinal items")]
+    assert method == ["Ordinal items (at most 5 answer categories): every construct fitted by WLSMV on the "
+                      "polychoric correlations, with the thresholds tied at the scalar step and each step judged by "
+                      "the scaled CFI; the search for single items that read differently is off for them (its "
+                      "score tests need a likelihood), so where scalar invariance fails no item is named."]
+    assert found.latent["construct"].tolist() == ["manager_support"]
+
+
+def test_ordinal_can_be_turned_off_or_overridden(instrument, ordinal_shifted):
+    """ordinal_max_categories=0 (or an explicit estimator) fits the items as continuous, with the
+    search, which then names the shifted item."""
+    item, view, _ = ordinal_shifted
+    off = measurement_invariance(view, by="language", constructs=("communication",), ordinal_max_categories=0)
+    assert off.levels["method"].tolist() == ["continuous (ML)"]
+    assert off.levels["released"].tolist() == [f"{item} ~ 1"]
+    assert not any(s.startswith("Ordinal items") for s in off.sentences)
+    explicit = measurement_invariance(view, by="language", constructs=("communication",), estimator="ML")
+    assert explicit.levels["method"].tolist() == ["continuous (ML)"]
