@@ -63,14 +63,40 @@ def test_overview_shows_headline_metrics_of_the_analysis(demo):
 
 
 def test_instrument_health_shows_the_cfa_fit(demo):
+    """The demo's five-point items: the WLSMV CFA is primary, its robust CFI and RMSEA are the
+    metrics, and the ML CFA's fit is in the table beside it."""
     from analysis.measurement import instrument_health
 
     _, views = demo
     at = page("insight_instrument_health").run()
-    expected = instrument_health(views["employee"].frame, views["employee"].instrument).fit_measures
+    report = instrument_health(views["employee"].frame, views["employee"].instrument)
+    assert report.method == "ordinal"
+    expected = report.fit.iloc[0]
+    assert expected["method"] == "ordinal (WLSMV)" and expected["cfi"] == report.fit_measures[f"cfi_{expected['indices']}"]
     shown = {m.label: m.value for m in at.metric}
     assert shown["CFI"] == f"{expected['cfi']:.3f}" and shown["RMSEA"] == f"{expected['rmsea']:.3f}"
+    fit_table = next(d.value for d in at.dataframe if "estimator" in d.value.columns)
+    assert fit_table["method"].tolist() == ["ordinal (WLSMV)", "continuous (ML)"]
+    assert fit_table["cfi"].iloc[1] == pytest.approx(report.continuous_cfa.fit_measures["cfi"])
     assert "Scree with parallel analysis" in texts(at)
+
+
+def test_instrument_health_says_which_numbers_are_primary_and_why(demo):
+    """One sentence at the top: the ordinal numbers are primary because the items have few
+    categories, the continuous ones are beside them; the reliability table pairs them."""
+    from services.insight import instrument_health
+
+    _, views = demo
+    report = instrument_health(views["employee"])
+    at = page("insight_instrument_health").run()
+    assert report.primary_sentence in [i.value for i in at.info]
+    assert report.primary_sentence.startswith("Primary: the ordinal numbers (WLSMV CFA with its robust fit indices, "
+                                              "ordinal alpha and ordinal omega), because the items have at most 5 "
+                                              "answer categories")
+    assert "continuous numbers (ML CFA, Cronbach's alpha, omega) are shown beside them" in report.primary_sentence
+    reliability = next(d.value for d in at.dataframe if "ordinal_omega" in d.value.columns)
+    assert {"alpha", "ordinal_alpha", "omega", "ordinal_omega", "method"} <= set(reliability.columns)
+    assert set(reliability["method"]) == {"ordinal"}
 
 
 def test_linkage_shows_verdicts_and_the_path_diagram():
@@ -204,7 +230,7 @@ def test_bring_your_own_spss_file_and_instrument_yaml(small_responses, tmp_path)
     at.sidebar.file_uploader(key="insight:yaml").set_value(("small.yaml", SMALL.read_bytes(), "application/yaml"))
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    expected = instrument_health(frame, instrument).fit_measures
+    expected = instrument_health(frame, instrument).fit.iloc[0]  # the primary CFA's fit
     assert {m.label: m.value for m in at.metric}["CFI"] == f"{expected['cfi']:.3f}"
 
     drivers = _upload(page("insight_drivers").run(), "responses.sav", path.read_bytes(), "application/octet-stream")
@@ -423,8 +449,12 @@ def test_instrument_health_shows_flags_in_full_with_distinct_threshold_digits(de
     assert len(flags)
     for flag in flags.itertuples(index=False):
         assert flag.message in shown  # the whole message, not cut off in a table cell
+        if flag.statistic == "method":  # a note on which numbers are primary: no value to compare
+            assert f"**{flag.level} {flag.target}**: {flag.message}" in shown
+            continue
         value, threshold = format_against(flag.value, flag.threshold)
         assert value != threshold and f"= {value} (threshold {threshold})" in shown
+    assert "(threshold )" not in shown
 
 
 def test_instrument_health_captions_scree_and_htmt_are_honest(demo):
@@ -432,12 +462,13 @@ def test_instrument_health_captions_scree_and_htmt_are_honest(demo):
     from services.insight import instrument_health
 
     _, views = demo
-    fm = instrument_health(views["employee"]).fit_measures
+    fm = instrument_health(views["employee"]).fit.iloc[0]  # the primary CFA (WLSMV: the scaled chi-square)
     at = page("insight_instrument_health").run()
     shown = texts(at)
     assert "diagonal block" not in shown and not any("diagonal block" in str(s) for s in _specs(at))
     p = format_p(fm["pvalue"])
     assert f"df = {int(fm['df'])}, p {p if p.startswith('<') else '= ' + p}," in shown  # integer df, APA p
+    assert "robust CFI, TLI and RMSEA (Savalei 2021) and the scaled chi²" in shown
     assert ".000" not in p and len(p) <= 6
     scree = _titled(at, "Scree plot")
     assert scree["layout"]["xaxis"]["range"][0] > 0.5 and scree["layout"]["xaxis"]["tick0"] == 1

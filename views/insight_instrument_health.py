@@ -10,6 +10,8 @@ the selection describe; charts from :mod:`reports.charts`.
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from reports.html import flag_rows, format_count, format_p
@@ -27,28 +29,36 @@ with shown_errors("instrument health"):
     if insight.shown(view):
         report = insight.health(ctx, side)
         labels = insight.labels(ctx)
-        fm = report.fit_measures
+        st.info(report.primary_sentence)
         st.subheader("Flags and what to consider")
         if len(report.flags):
             # A list, not a table: every message is shown in full (a table cell cuts it off), and
             # value and threshold carry enough decimals to differ visibly (0.498 against 0.500).
+            # A note without a value (which numbers are primary) is shown as its message alone.
             for flag in flag_rows(report.flags).itertuples(index=False):
-                st.markdown(f"- **{flag.level} {flag.target}**: {flag.statistic} = {flag.value} "
-                            f"(threshold {flag.threshold}). {flag.message}")
+                figures = (f": {flag.statistic} = {flag.value} (threshold {flag.threshold})." if flag.value
+                           else ":")
+                st.markdown(f"- **{flag.level} {flag.target}**{figures} {flag.message}")
         else:
             st.success("No flags: every scale passed every check.")
         st.subheader("Confirmatory factor analysis: model fit")
-        if fm:
+        if len(report.fit):
+            primary = report.fit.iloc[0]
             cols = st.columns(5)
             for col, (name, label) in zip(cols, (("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA"), ("srmr", "SRMR"),
                                                  ("chisq", "chi²")), strict=True):
-                value = fm.get(name)
-                col.metric(label, "n/a" if value is None else f"{value:.3f}")
-            p_chisq = format_p(fm.get("pvalue"))
-            st.caption(f"df = {format_count(fm.get('df'))}"
+                value = primary[name]
+                col.metric(label, f"{value:.3f}" if math.isfinite(float(value)) else "n/a")
+            p_chisq = format_p(primary["pvalue"])
+            which = {"robust": "robust CFI, TLI and RMSEA (Savalei 2021) and the scaled chi²",
+                     "scaled": "scaled CFI, TLI, RMSEA and chi² (the robust ones are not defined here)"}
+            st.caption(f"{primary['method']}: df = {format_count(primary['df'])}"
                        + (f", p {p_chisq if p_chisq.startswith('<') else '= ' + p_chisq}" if p_chisq else "")
-                       + f", N = {report.cfa.nobs if report.cfa else 'n/a'}. "
-                       "Acceptable: CFI ≥ .90, RMSEA ≤ .08, SRMR ≤ .08 (Hu & Bentler 1999).")
+                       + f", N = {format_count(primary['nobs'])}"
+                       + (f"; {which[primary['indices']]}" if primary["indices"] in which else "")
+                       + ". Acceptable: CFI ≥ .90, RMSEA ≤ .08, SRMR ≤ .08 (Hu & Bentler 1999).")
+            if len(report.fit) > 1:
+                st.dataframe(report.fit, hide_index=True, width="stretch")
         else:
             st.warning("The CFA could not be fitted (see the flags).")
         st.subheader("Same meaning across languages and waves")
@@ -67,8 +77,9 @@ with shown_errors("instrument health"):
         st.caption("Each construct's one-factor CFA across the groups: configural, equal loadings (metric), equal "
                    "loadings and intercepts (scalar); a step holds when CFI drops by at most .01 (Chen 2007). "
                    "Otherwise the constraint with the largest score test is released, one at a time, keeping two "
-                   "invariant items per construct (Byrne, Shavelson & Muthén 1989). Latent means are differences "
-                   "from the reference group.")
+                   "invariant items per construct (Byrne, Shavelson & Muthén 1989). Ordinal items (WLSMV) tie "
+                   "thresholds at the scalar step, are judged by the scaled CFI and are not searched. Latent means "
+                   "are differences from the reference group.")
         st.subheader("Reliability per scale")
         constructs = report.constructs.reset_index()
         constructs.insert(1, "label", [labels.get(c, c) for c in constructs["construct"]])
@@ -85,7 +96,8 @@ with shown_errors("instrument health"):
             est = report.cfa.estimates
             loads = est[est["op"] == "=~"].pivot_table(index="rhs", columns="lhs", values="std_all", sort=False)
             st.plotly_chart(insight.figure(ctx, f"cfa:{side}", "loadings_heatmap", loads,
-                                           title="CFA standardized loadings (items on their constructs)",
+                                           title=f"CFA standardized loadings, {report.fit['method'].iloc[0]} "
+                                                 "(items on their constructs)",
                                            labels=labels), key="cfa_loadings")
         if report.efa is not None:
             st.plotly_chart(insight.figure(ctx, f"efa:{side}", "loadings_heatmap", report.efa.loadings,
