@@ -311,6 +311,9 @@ def update_plan(store: db.Store, plan_id: int, *, actor: str, role: str, owner: 
                 notes: str | None = None, now: dt.datetime | None = None) -> ActionPlan:
     """Change a plan's owner and/or notes (``None`` keeps a field) and return the plan.
 
+    Only fields that differ from the stored ones are written and recorded; a save that
+    changes nothing leaves the plan (and its last-changed time) as it was.
+
     Raises
     ------
     ActionPlanError
@@ -323,13 +326,19 @@ def update_plan(store: db.Store, plan_id: int, *, actor: str, role: str, owner: 
     if notes is not None:
         values["notes"] = _notes(notes)
     at = _now(now)
+    p = action_plans
 
     def tx(conn: Connection) -> None:
-        _touch(conn, int(plan_id), at, who)
-        if values:
-            conn.execute(action_plans.update().where(action_plans.c.id == int(plan_id)).values(**values))
+        row = conn.execute(sa.select(p.c.owner, p.c.notes).where(p.c.id == int(plan_id))).first()
+        if row is None:
+            raise ActionPlanError(f"there is no action plan {plan_id}", where="plan",
+                                  fix="Reload the page: the plan list may be out of date.")
+        changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if changed:
+            _touch(conn, int(plan_id), at, who)
+            conn.execute(p.update().where(p.c.id == int(plan_id)).values(**changed))
             _log(conn, int(plan_id), at, who, role_value, "update",
-                 ", ".join(f"{k} {v}" if k == "owner" else "notes" for k, v in values.items()))
+                 ", ".join(f"owner {v}" if k == "owner" else "notes" for k, v in changed.items()))
 
     store.run(tx)
     return get_plan(store, plan_id)
@@ -371,6 +380,8 @@ def edit_action(store: db.Store, action_id: int, *, actor: str, role: str, title
                 now: dt.datetime | None = None) -> Action:
     """Change an action's title, due date and/or status (``None`` keeps a field) and return it.
 
+    Only fields that differ from the stored ones are written and recorded.
+
     Raises
     ------
     ActionPlanError
@@ -388,17 +399,19 @@ def edit_action(store: db.Store, action_id: int, *, actor: str, role: str, title
     a = action_plan_actions
 
     def tx(conn: Connection) -> int:
-        plan_id = conn.execute(sa.select(a.c.plan_id).where(a.c.id == int(action_id))).scalar_one_or_none()
-        if plan_id is None:
+        query = sa.select(a.c.plan_id, a.c.title, a.c.due, a.c.status).where(a.c.id == int(action_id))
+        row = conn.execute(query).first()
+        if row is None:
             raise ActionPlanError(f"there is no action {action_id}", where="action",
                                   fix="Reload the page: the action list may be out of date.")
-        _touch(conn, plan_id, at, who)
-        if values:
-            conn.execute(a.update().where(a.c.id == int(action_id)).values(**values, updated_at=at, updated_by=who))
+        changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if changed:
+            _touch(conn, row.plan_id, at, who)
+            conn.execute(a.update().where(a.c.id == int(action_id)).values(**changed, updated_at=at, updated_by=who))
             detail = ", ".join(f"due {v.isoformat()}" if k == "due" else f"status {STATUS_LABELS[v]}"
-                               if k == "status" else "title" for k, v in values.items())
-            _log(conn, plan_id, at, who, role_value, "edit-action", f"action {action_id}: {detail}")
-        return int(plan_id)
+                               if k == "status" else "title" for k, v in changed.items())
+            _log(conn, row.plan_id, at, who, role_value, "edit-action", f"action {action_id}: {detail}")
+        return int(row.plan_id)
 
     plan_id = store.run(tx)
     return next(x for x in get_plan(store, plan_id).actions if x.id == int(action_id))

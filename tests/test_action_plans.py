@@ -482,3 +482,18 @@ def test_a_district_with_a_planned_store_is_no_comparison_for_a_planned_district
     assert row["planned_change"] == pytest.approx((d1[WAVES[1]] - d1[WAVES[0]] + change["d2_s1"]) / 2, abs=1e-12)
     others = [*(d3[WAVES[1]] - d3[WAVES[0]],), *change[[f"d2_s{i}" for i in range(2, 7)]]]
     assert row["comparison_change"] == pytest.approx(np.mean(others), abs=1e-12)
+
+
+def test_a_save_that_changes_nothing_records_nothing(any_store):
+    plan = new_plan(any_store, notes="Same.", now=dt.datetime(2027, 1, 5, tzinfo=dt.UTC))
+    action = act(any_store, plan, now=dt.datetime(2027, 1, 6, tzinfo=dt.UTC))
+    later = dt.datetime(2027, 2, 1, tzinfo=dt.UTC)
+    same = ap.update_plan(any_store, plan.id, owner="ANN@acme.example", notes="Same.", actor="bob@acme.example",
+                          role="admin", now=later)
+    ap.edit_action(any_store, action.id, status="planned", due="2027-01-31", actor="bob@acme.example", role="admin",
+                   now=later)
+    assert same.updated_by == "admin@acme.example" and same.updated_at == dt.datetime(2027, 1, 6, tzinfo=dt.UTC)
+    assert list(ap.change_log(any_store, plan.id)["change"]) == ["add-action", "create"]
+    ap.update_plan(any_store, plan.id, notes="Changed.", owner="ann@acme.example", actor="bob@acme.example",
+                   role="admin", now=later)
+    assert ap.change_log(any_store, plan.id)["detail"].iloc[0] == "notes"
