@@ -398,6 +398,7 @@ def _health(insight: Insight) -> str:
     parts = []
     for side, report in insight.health.items():
         parts.append(f"<h3>{escape(side.capitalize())} survey</h3>")
+        parts.append(_p(report.primary_sentence))
         flags = report.flags
         if len(flags):
             parts.append("<p><strong>Flags and what to consider</strong></p>")
@@ -409,19 +410,27 @@ def _health(insight: Insight) -> str:
             parts.append(_p("No flags: every scale passed every check."))
         constructs = report.constructs.reset_index()
         constructs.insert(1, "label", [labels.get(c, c) for c in constructs["construct"]])
-        parts.append("<p><strong>Reliability per scale</strong></p>")
+        parts.append("<p><strong>Reliability per scale</strong> (ordinal beside continuous; "
+                     "<em>primary</em> says which one the flags judge)</p>")
         parts.append(_table(constructs, columns={
-            "construct": "construct", "label": "label", "n_items": "items", "n": "n", "alpha": "alpha",
-            "ci_lower": "lower 95%", "ci_upper": "upper 95%", "composite_reliability": "CR", "ave": "AVE"},
-            text_columns=("construct", "label")))
+            "construct": "construct", "label": "label", "method": "primary", "n_items": "items", "n": "n",
+            "alpha": "alpha", "ci_lower": "lower 95%", "ci_upper": "upper 95%", "ordinal_alpha": "ordinal alpha",
+            "omega": "omega", "ordinal_omega": "ordinal omega", "composite_reliability": "CR (ML)",
+            "ordinal_composite_reliability": "CR (WLSMV)", "ave": "AVE (ML)", "ordinal_ave": "AVE (WLSMV)"},
+            text_columns=("construct", "label", "method")))
         parts.append("<p><strong>Item analysis</strong></p>")
         parts.append(_table(report.items.reset_index(), columns={
             "item": "item", "construct": "construct", "mean": "mean", "sd": "SD", "missing_share": "missing",
-            "item_rest_cor": "item-rest r", "alpha_if_deleted": "alpha if deleted", "loading": "loading (CFA)",
-            "cross_loading": "largest cross-loading"}, text_columns=("item", "construct")))
-        if report.fit_measures:
-            fm = report.fit_measures
-            parts.append(_p("CFA fit: " + _fit(fm, ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr"))))
+            "item_rest_cor": "item-rest r", "alpha_if_deleted": "alpha if deleted", "loading": "loading (ML)",
+            "ordinal_loading": "loading (WLSMV)", "cross_loading": "largest cross-loading"},
+            text_columns=("item", "construct")))
+        if len(report.fit):
+            parts.append("<p><strong>CFA fit</strong> (primary first; WLSMV: scaled chi², and the indices "
+                         "named)</p>")
+            parts.append(_table(report.fit.rename(columns={"nobs": "n"}), columns={
+                "method": "method", "indices": "indices", "n": "N", "chisq": "chi²", "df": "df",
+                "pvalue": "p", "cfi": "CFI", "tli": "TLI", "rmsea": "RMSEA", "srmr": "SRMR"}, digits=3,
+                text_columns=("method", "indices")))
         parallel = insight.parallel.get(side)
         if parallel is not None:
             parts.append(_figure(charts.scree(parallel.scree, n_factors=parallel.n_factors,

@@ -311,3 +311,42 @@ def test_the_unit_level_verdict_uses_the_same_draws_as_the_drivers_it_follows():
     assert f"{100 * lead['rank_stability']:.0f}% of resamples" in detail
     points = summary_points(insight)
     assert any("across units" in p for p in points)
+
+
+# --------------------------------------------------------------------------- health
+def _health_section(report) -> str:
+    from html import unescape
+    from types import SimpleNamespace
+
+    from reports.html import _health
+
+    return unescape(_health(SimpleNamespace(labels={}, health={"employee": report}, parallel={}, problems={})))
+
+
+def test_health_section_shows_ordinal_beside_continuous_and_which_is_primary():
+    """Five-point items: the report's health section says the ordinal numbers are primary and
+    why, pairs ordinal with continuous reliability, and lists both CFA fits, WLSMV first."""
+    from analysis.measurement import instrument_health
+
+    employee = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
+    data = simulate_responses(employee, n_units=20, respondents_per_unit=40, seed=7, loading=0.85)
+    report = instrument_health(data, employee)
+    section = _health_section(report)
+    assert report.method == "ordinal" and report.primary_sentence in section
+    for header in ("ordinal alpha", "ordinal omega", "omega", "CR (ML)", "CR (WLSMV)", "AVE (ML)", "AVE (WLSMV)",
+                   "loading (ML)", "loading (WLSMV)", "<th class=\"text\">primary</th>"):
+        assert f">{header}<" in section or header in section, header
+    fit = section[section.index("<strong>CFA fit</strong>"):]
+    assert fit.index("ordinal (WLSMV)") < fit.index("continuous (ML)") and ">robust<" in fit
+    assert f"{report.fit['cfi'].iloc[0]:.3f}" in fit and f"{report.fit['cfi'].iloc[1]:.3f}" in fit
+    assert "Ordinal: WLSMV CFA, ordinal alpha and ordinal omega, items have 5 categories" in section
+
+
+def test_health_section_of_a_small_survey_says_why_the_ml_numbers_are_primary(insight):
+    """Fewer complete responses than the WLSMV CFA needs: the ML numbers are primary and the
+    section says why."""
+    report = insight.health["employee"]
+    section = _health_section(report)
+    assert report.method == "continuous"
+    assert "Primary: the continuous numbers (ML CFA, Cronbach's alpha, omega)" in section
+    assert "needs at least 200 responses that answer every item" in section
