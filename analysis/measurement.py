@@ -237,6 +237,9 @@ class HealthReport:
                        if st == "method"), "")
         if reason:
             return f"Primary: the continuous numbers (ML CFA, Cronbach's alpha, omega). {reason}"
+        if self.thresholds.ordinal_max_categories < 2:
+            return ("Primary: the continuous numbers (ML CFA, Cronbach's alpha, omega), because the ordinal "
+                    "treatment of items with few answer categories is turned off (ordinal_max_categories=0).")
         return ("Primary: the continuous numbers (ML CFA, Cronbach's alpha, omega), because the items have more "
                 f"than {self.thresholds.ordinal_max_categories} answer categories, so their answers are read as "
                 "continuous.")

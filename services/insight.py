@@ -215,7 +215,9 @@ def respondent_drivers(view: SideView, *, bootstrap: int = DEFAULTS.bootstrap,
 
 
 def instrument_health(view: SideView) -> Any:
-    """:func:`analysis.measurement.instrument_health` of the view's rows."""
+    """:func:`analysis.measurement.instrument_health` of the view's rows (whole disclosure
+    blocks only): for items with few answer categories the ordinal numbers (WLSMV CFA,
+    ordinal alpha and omega) are primary, with the continuous ones beside them."""
     from analysis.measurement import instrument_health as health
 
     _require(view)

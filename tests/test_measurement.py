@@ -249,7 +249,7 @@ def test_continuous_items_and_turning_ordinal_off_keep_the_ml_path(employee, res
     assert off.constructs[["ordinal_alpha", "ordinal_omega", "ordinal_ave"]].isna().all().all()
     assert set(off.constructs["method"]) == {"continuous"} and off.fit_measures["cfi"] > 0.95
     assert "method" not in set(off.flags["statistic"])
-    assert "more than 0 answer categories" in off.primary_sentence
+    assert "turned off (ordinal_max_categories=0)" in off.primary_sentence
 
 
 def _method_note(report) -> str:
@@ -296,3 +296,13 @@ def test_wlsmv_fit_is_judged_by_scaled_indices_where_robust_ones_are_undefined()
           "cfi_scaled": 0.97, "tli_scaled": 0.96, "rmsea_scaled": 0.04}
     judged = _judged_fit(SimpleNamespace(fit_measures=fm), "ordinal")
     assert judged["indices"] == "scaled" and (judged["cfi"], judged["rmsea"], judged["chisq"]) == (0.97, 0.04, 9.0)
+
+
+def test_a_singular_polychoric_matrix_falls_back_to_ml_with_the_reason(employee, responses):
+    """Two identical items: the polychoric matrix is singular, WLSMV cannot be fitted, and the
+    reason is in the method flag, not a traceback."""
+    first = employee.constructs[0].items
+    report = instrument_health(responses.assign(**{first[1]: responses[first[0]]}), employee)
+    assert report.method == "continuous" and report.ordinal_cfa is None
+    note = _method_note(report)
+    assert "the ordinal CFA (WLSMV) could not be fitted (" in note and "singular" in note
