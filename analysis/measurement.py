@@ -115,9 +115,10 @@ class HealthThresholds:
     Attributes
     ----------
     alpha
-        Flag a construct whose Cronbach's alpha is below (Nunnally, 1978: .70).
+        Flag a construct whose alpha (ordinal alpha for ordinal items, else Cronbach's) is
+        below (Nunnally, 1978: .70).
     loading
-        Flag an item whose standardized CFA loading is below (.40).
+        Flag an item whose standardized loading in the primary CFA is below (.40).
     cross_loading
         Flag an item whose absolute EFA pattern loading on another construct's factor
         reaches this value (.30).
