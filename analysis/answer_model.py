@@ -30,8 +30,13 @@ from scipy import stats
 from analysis.study import METRIC_NODES, node_names, node_side
 from surveys.errors import TandemError, did_you_mean
 
-__all__ = ["PathModel", "SimulationError", "category_probabilities", "check_fraction", "item_answers", "item_values",
-           "node_items", "node_sides", "shift_for_mean", "thresholds", "unit_sizes"]
+#: Mean and SD across units of the simulated business KPIs (:func:`kpi_values`), in their
+#: measure (percent): where real figures of this kind usually sit.
+KPI_SCALES = {"retention": (85.0, 4.0), "first_contact_resolution": (72.0, 6.0), "sales_growth": (3.0, 2.5),
+              "response_time": (24.0, 6.0), "complaints": (12.0, 4.0)}
+
+__all__ = ["KPI_SCALES", "PathModel", "SimulationError", "category_probabilities", "check_fraction", "item_answers",
+           "item_values", "kpi_values", "node_items", "node_sides", "shift_for_mean", "thresholds", "unit_sizes"]
 
 
 class SimulationError(TandemError):
@@ -222,15 +227,25 @@ def node_items(instrument: Any, nodes: Sequence[str]) -> dict[str, str]:
     return owner
 
 
-def node_sides(employee: Any, customer: Any, nodes: Sequence[str]) -> dict[str, str]:
-    """``node -> "employee" | "customer"`` (:func:`analysis.study.node_side`); unknown nodes raise."""
-    sides = {node: node_side(node, employee, customer) for node in nodes}
+def node_sides(employee: Any, customer: Any, nodes: Sequence[str],
+               business: Sequence[str] = ()) -> dict[str, str]:
+    """``node -> "employee" | "customer" | "business"`` (:func:`analysis.study.node_side`;
+    ``business`` lists the KPI nodes); unknown nodes raise."""
+    sides = {node: "business" if node in business else node_side(node, employee, customer) for node in nodes}
     unknown = [n for n, side in sides.items() if side is None]
     if unknown:
-        candidates = sorted(node_names(employee) | node_names(customer))
+        candidates = sorted(node_names(employee) | node_names(customer) | set(business))
         raise SimulationError(
             f"path node '{unknown[0]}' is neither a construct of '{employee.id}' or '{customer.id}' "
-            "nor a metric (csat, nps, ces, enps) they define." + did_you_mean(unknown[0], candidates),
-            fix="Name constructs of the two instruments (or their metric items) in the paths.",
+            "nor a metric (csat, nps, ces, enps) they define, nor a business KPI."
+            + did_you_mean(unknown[0], candidates),
+            fix="Name constructs of the two instruments (or their metric items) in the paths, and KPIs in business=.",
         )
     return sides
+
+
+def kpi_values(kpi: str, latent: np.ndarray) -> np.ndarray:
+    """A unit's simulated KPI value from its standardized latent level: ``mean + sd * u`` with
+    the KPI's :data:`KPI_SCALES` (0 and 1 for a KPI not listed there)."""
+    mean, sd = KPI_SCALES.get(kpi, (0.0, 1.0))
+    return mean + sd * latent

@@ -39,7 +39,8 @@ EIGEN_FLOOR = 1e-3
 @dataclass(frozen=True)
 class UnitMoments:
     """Per unit: node means (``J x k``), respondents per side (``J x S``) and each side's
-    within-unit SSCP (``J x k x k``, zero between sides); ``side_of[i]`` is node ``i``'s side."""
+    within-unit SSCP (``J x k x k``, zero between sides); ``side_of[i]`` is node ``i``'s side
+    (``S`` for a KPI node: a unit-level figure without sampling error)."""
 
     means: np.ndarray
     sizes: np.ndarray
@@ -51,7 +52,7 @@ def unit_moments(study: Study, stacked: pd.DataFrame) -> UnitMoments:
     """The :class:`UnitMoments` of :func:`analysis.latent_aggregation.stacked_nodes` output."""
     nodes = list(study.nodes)
     sides = ("employee", "customer")
-    side_of = np.array([sides.index(study.side(n)) for n in nodes])
+    side_of = np.array([sides.index(study.side(n)) if study.side(n) in sides else len(sides) for n in nodes])
     codes, _ = pd.factorize(stacked["unit"], sort=True)
     J, k = int(codes.max()) + 1, len(nodes)
     values = stacked[nodes].to_numpy(dtype=float)
@@ -70,6 +71,8 @@ def unit_moments(study: Study, stacked: pd.DataFrame) -> UnitMoments:
         part = np.zeros((J, len(cols), len(cols)))
         np.add.at(part, code, cross)
         sscp[np.ix_(np.arange(J), cols, cols)] = part
+    for col in np.flatnonzero(side_of == len(sides)):  # KPIs: the unit's figure, no sampling error
+        means[:, col] = pd.Series(values[:, col]).groupby(codes).first().to_numpy()
     return UnitMoments(means, sizes, sscp, side_of)
 
 

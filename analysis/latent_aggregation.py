@@ -37,7 +37,8 @@ LEVEL_ONE_SCALE = {"nps": 0.01, "enps": 0.01}
 def latent_model_syntax(study: Study) -> str:
     """The two-level lavaan syntax: level 1 free covariances among each side's nodes and
     none between sides; level 2 the study's paths and ``:=`` indirect effects
-    (:meth:`analysis.study.Study.model_syntax`)."""
+    (:meth:`analysis.study.Study.model_syntax`). KPI nodes are named at level 2 only: a
+    unit's figure, constant within it."""
     sides = {side: [n for n in study.nodes if study.side(n) == side] for side in ("employee", "customer")}
     lines = ["level: 1"]
     for nodes in sides.values():
@@ -48,13 +49,14 @@ def latent_model_syntax(study: Study) -> str:
     return "\n".join(lines)
 
 
-def stacked_nodes(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.Series) -> pd.DataFrame:
-    """Both sides' respondents in the analysed ``units``, one row each: the unit, and each
-    node's value for that respondent (construct score, or metric points: CSAT top-two-box
-    0/1, NPS points / 100, CES), the other side's nodes missing. Respondents without a value
-    on every node of their side are left out."""
+def stacked_nodes(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.DataFrame) -> pd.DataFrame:
+    """Both sides' respondents in the analysed ``units`` (the unit table: its ``unit`` column,
+    and its KPI columns), one row each: the unit, each node's value for that respondent
+    (construct score, or metric points: CSAT top-two-box 0/1, NPS points / 100, CES), the
+    other side's nodes missing, and the unit's KPIs on every row. Respondents without a
+    value on every node of their side are left out."""
     frames = []
-    keep = set(units)
+    keep = set(units["unit"])
     for side, instrument in (("employee", study.employee), ("customer", study.customer)):
         frame = scored[side]
         frame = frame[frame[study.unit_key].isin(keep)]
@@ -70,7 +72,11 @@ def stacked_nodes(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.Se
             else:
                 out[node] = frame[node].to_numpy(dtype=float)
         frames.append(out.dropna())
-    return pd.concat(frames, ignore_index=True)[["unit", *study.nodes]]
+    stacked = pd.concat(frames, ignore_index=True)
+    kpis = list(study.kpi_nodes)
+    if kpis:
+        stacked = stacked.join(units.set_index("unit")[kpis], on="unit")
+    return stacked[["unit", *study.nodes]]
 
 
 def fit_latent_chain(study: Study, stacked: pd.DataFrame, *, draws: int = 1000, seed: int | None = None):

@@ -210,20 +210,24 @@ def _unit_metric(name: str, frame: pd.DataFrame, study: Study, instrument: Any) 
     return values.astype(float).rename(name)
 
 
-def unit_table(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.DataFrame
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def unit_table(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.DataFrame,
+               kpis: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Aggregate both sides to units; return ``(units, dropped)``.
 
     ``units`` holds only units with at least ``study.min_employees`` employee and
     ``study.min_customers`` customer responses: ``unit, n_employees, n_customers`` and
-    the unit value of every construct and metric the study names. ``dropped`` lists
-    every other unit with the reason (no respondent counts for units below a minimum).
+    the unit value of every construct and metric the study names, and its KPIs (``kpis``:
+    the unit column and one column per KPI node; without it the KPI nodes are left out).
+    ``dropped`` lists every other unit with the reason (no respondent counts for units
+    below a minimum).
     """
+    study, _ = _with_kpis(study, kpis)
     return _aggregate(study, score_side(employee_frame, study, "employee"),
-                      score_side(customer_frame, study, "customer"))
+                      score_side(customer_frame, study, "customer"), kpis)
 
 
-def _aggregate(study: Study, employees: pd.DataFrame, customers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _aggregate(study: Study, employees: pd.DataFrame, customers: pd.DataFrame,
+               kpis: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     named = set(study.nodes) | set(study.outcomes) | set(study.predictors)
     parts, counts = [], {}
     for side, scored, instrument in (("employee", employees, study.employee), ("customer", customers, study.customer)):
@@ -236,10 +240,13 @@ def _aggregate(study: Study, employees: pd.DataFrame, customers: pd.DataFrame) -
     units = units.fillna(0).astype(int)
     for part in parts:
         units = units.join(part, how="left")
+    kpi_nodes = study.kpi_nodes
+    if kpi_nodes:
+        units = units.join(kpis.set_index(study.unit_key)[list(kpi_nodes)], how="left")
     units.index.name = "unit"
     reasons = []
     for unit, row in units.iterrows():
-        why = []
+        why = [f"no {k} value" for k in kpi_nodes if not np.isfinite(row[k])]
         for side, n, minimum in (("employee", row.n_employees, study.min_employees),
                                  ("customer", row.n_customers, study.min_customers)):
             other = "customer" if side == "employee" else "employee"
@@ -369,7 +376,8 @@ def _drivers(study: Study, units: pd.DataFrame, *, bootstrap: int, seed: int | N
 
 
 def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.DataFrame, *,
-              bootstrap: int = 1000, seed: int | None = None, model: str | None = None) -> StudyResult:
+              bootstrap: int = 1000, seed: int | None = None, model: str | None = None,
+              kpis: pd.DataFrame | None = None) -> StudyResult:
     """Link employee and customer responses through their units and fit the study's chain.
 
     Parameters
@@ -389,6 +397,11 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
         itself ``"auto"`` by default): with ``"auto"`` the latent model runs when the units
         support its between-level parameters and it converges to a proper solution, the
         observed-means model otherwise, with the reason in ``model_reason``.
+    kpis
+        The business KPIs of the study's KPI nodes per unit: the unit column and one column
+        per KPI (the periods already aligned, e.g. :func:`surveys.kpis.kpi_frame` with the
+        study's ``business_lag``). Units without a value are left out with the reason.
+        Without it a study with KPI nodes is fitted without them, and a warning says so.
 
     Returns
     -------
@@ -434,7 +447,8 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
     employees, customers, waves = _select_waves(study, employee_frame, customer_frame)
     scored = {"employee": score_side(employees, study, "employee"),
               "customer": score_side(customers, study, "customer")}
-    units, dropped = _aggregate(study, scored["employee"], scored["customer"])
+    study, business_note = _with_kpis(study, kpis)
+    units, dropped = _aggregate(study, scored["employee"], scored["customer"], kpis)
     chosen = study.linkage_model if model is None else model
     if chosen not in LINKAGE_MODELS:
         raise LinkageError(f"unknown linkage model '{chosen}'.{did_you_mean(str(chosen), LINKAGE_MODELS)}",
@@ -448,7 +462,7 @@ def run_study(study: Study, employee_frame: pd.DataFrame, customer_frame: pd.Dat
         driver_table = _drivers(study, units, bootstrap=bootstrap, seed=seed)
     if not chain.converged:
         warnings.append("the path model did not converge; its numbers are not trustworthy")
-    warnings += list(chain.warnings)
+    warnings += list(chain.warnings) + ([business_note] if business_note else [])
     if chain.model != "observed":
         warnings.append("the unit-level drivers are relative weights on observed unit means, not corrected for "
                         "their sampling error: their shares are comparable within an outcome, but their R² is "
@@ -501,7 +515,7 @@ def _fit_model(study: Study, chosen: str, scored: Mapping[str, pd.DataFrame], un
         reasons.append(why)
     if chosen in ("auto", "corrected"):
         check_units(study, units, dropped)
-        stacked = latent.stacked_nodes(study, scored, units["unit"])
+        stacked = latent.stacked_nodes(study, scored, units)
         with limit_blas_threads():
             table, r2, why = corrected.fit_corrected_chain(study, stacked, draws=bootstrap, seed=seed)
         if table is not None:
@@ -517,6 +531,22 @@ def _fit_model(study: Study, chosen: str, scored: Mapping[str, pd.DataFrame], un
                   bool(result.converged), tuple(str(w) for w in result.warnings))
 
 
+def _with_kpis(study: Study, kpis: pd.DataFrame | None) -> tuple[Study, str]:
+    """The study to fit given the KPI data: without its KPI nodes when there is none."""
+    needed = study.kpi_nodes
+    if not needed:
+        return study, ""
+    if kpis is None or not len(kpis):
+        return study.without_business(), (f"no business KPIs for these waves ({', '.join(needed)}): the chain stops at "
+                                          "the customer outcomes; import them with 'tandem kpi import'")
+    _check_frame(kpis, study, "KPI")
+    absent = [k for k in needed if k not in kpis.columns]
+    if absent:
+        raise LinkageError(f"the KPI data has no column '{absent[0]}'.{did_you_mean(absent[0], list(kpis.columns))}",
+                           where="run_study(kpis=...)", fix="pass one column per KPI node of the study")
+    return study, ""
+
+
 def _latent_chain(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.DataFrame, dropped: pd.DataFrame,
                   *, draws: int, seed: int | None, required: bool) -> tuple[Any, str]:
     """``(result, reason)`` of the latent model, or ``(None, why not)`` when it cannot be
@@ -529,7 +559,7 @@ def _latent_chain(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.Da
     else:
         check_units(study, units, dropped)
         with limit_blas_threads():
-            result = latent.fit_latent_chain(study, latent.stacked_nodes(study, scored, units["unit"]),
+            result = latent.fit_latent_chain(study, latent.stacked_nodes(study, scored, units),
                                              draws=draws, seed=seed)
         heywood = [w for w in result.warnings if "Heywood" in w and "between" in w]
         if not result.converged:

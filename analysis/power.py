@@ -30,7 +30,7 @@ import pandas as pd
 
 from analysis.linkage import LinkageError, fit_chain, unit_table
 from analysis.path_model import PathPlan, path_model_tests, path_plan
-from analysis.simulate import SERVICE_PROFIT_CHAIN, simulate_service_profit_chain
+from analysis.simulate import BUSINESS_CHAIN, SERVICE_PROFIT_CHAIN, simulate_service_profit_chain
 from analysis.study import Study
 from analysis.threads import limit_blas_threads
 from analysis.unit_simulation import simulate_unit_table, why_not_direct
@@ -79,9 +79,11 @@ class PowerResult:
 
 
 def effects_for(study: Study, *, default: float = 0.3) -> dict[str, dict[str, float]]:
-    """True effects for simulating ``study``: the demo chain's value for a path it
-    shares (:data:`analysis.simulate.SERVICE_PROFIT_CHAIN`), ``default`` otherwise."""
-    return {p.lhs: {r: SERVICE_PROFIT_CHAIN.get(p.lhs, {}).get(r, default) for r in p.rhs} for p in study.paths}
+    """True effects for simulating ``study``: the demo chain's value for a path it shares
+    (:data:`analysis.simulate.SERVICE_PROFIT_CHAIN`, :data:`analysis.simulate.BUSINESS_CHAIN`),
+    ``default`` otherwise."""
+    known = {**SERVICE_PROFIT_CHAIN, **BUSINESS_CHAIN}
+    return {p.lhs: {r: known.get(p.lhs, {}).get(r, default) for r in p.rhs} for p in study.paths}
 
 
 def power(
@@ -161,8 +163,9 @@ def power(
                 kept = simulate_unit_table(study, **settings)
                 rep_of = kept["unit"].to_numpy(dtype=int) // n
             else:
-                chain = simulate_service_profit_chain(study.employee, study.customer, comments=False, **settings)
-                kept, _ = unit_table(study, chain.employees, chain.customers)
+                chain = simulate_service_profit_chain(study.employee, study.customer, comments=False,
+                                                      business=study.business, **settings)
+                kept, _ = unit_table(study, chain.employees, chain.customers, chain.kpis)
                 replication = {u: i // n for i, u in enumerate(chain.units["unit"])}
                 rep_of = kept["unit"].map(replication).to_numpy(dtype=int)
             est, pvalue = _replications(study, plan, kept, rep_of, count, n, hypothesised)

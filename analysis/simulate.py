@@ -26,7 +26,7 @@ per construct block.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -40,6 +40,7 @@ from analysis.answer_model import (
     check_fraction,
     item_answers,
     item_values,
+    kpi_values,
     node_items,
     node_sides,
     shift_for_mean,
@@ -49,6 +50,7 @@ from surveys.errors import did_you_mean
 from surveys.question_types import kind_of
 
 __all__ = [
+    "BUSINESS_CHAIN",
     "SERVICE_PROFIT_CHAIN",
     "ChainTruth",
     "SimulatedChain",
@@ -73,6 +75,17 @@ SERVICE_PROFIT_CHAIN: Mapping[str, Mapping[str, float]] = MappingProxyType(
         "csat": MappingProxyType({"service_quality": 0.65}),
         "loyalty": MappingProxyType({"csat": 0.60}),
         "nps": MappingProxyType({"csat": 0.55}),
+    }
+)
+
+#: The demo's known business link: ``{KPI: {predictor: standardized beta}}`` at unit level
+#: (customer retention follows loyalty, sales growth CSAT, first-contact resolution the
+#: service climate), added to :data:`SERVICE_PROFIT_CHAIN` when a study names KPIs.
+BUSINESS_CHAIN: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        "retention": MappingProxyType({"loyalty": 0.45}),
+        "sales_growth": MappingProxyType({"csat": 0.40}),
+        "first_contact_resolution": MappingProxyType({"service_climate": 0.40}),
     }
 )
 
@@ -161,12 +174,16 @@ class SimulatedChain:
         unit mean of every node of the chain.
     truth
         :class:`ChainTruth`.
+    kpis
+        With business KPIs in the paths: one row per unit, ``unit`` and each KPI's value
+        (:func:`analysis.answer_model.kpi_values` of its latent unit level), else None.
     """
 
     employees: pd.DataFrame
     customers: pd.DataFrame
     units: pd.DataFrame
     truth: ChainTruth = field(repr=False)
+    kpis: pd.DataFrame | None = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The unit table."""
@@ -434,6 +451,7 @@ def simulate_service_profit_chain(
     seed: int | None = None,
     wave: str = "1",
     comments: bool = True,
+    business: Sequence[str] = (),
 ) -> SimulatedChain:
     """Simulate linked employee and customer responses from a known unit-level path model.
 
@@ -457,6 +475,9 @@ def simulate_service_profit_chain(
         Correlation between the exogenous drivers of the chain (at both levels).
     missing_rate, wave, comments
         As in :func:`simulate_responses`; ``comments=False`` skips text answers.
+    business
+        Path nodes that are business KPIs (unit-level figures, no respondents): their
+        values per unit are returned in ``kpis``.
     seed
         Seed; the same seed gives the same data.
 
@@ -485,13 +506,18 @@ def simulate_service_profit_chain(
         raise SimulationError(f"n_units must be at least 2, got {n_units}", fix="Pass n_units=40 for example.")
     paths = SERVICE_PROFIT_CHAIN if paths is None else paths
     chain = {str(n) for lhs, preds in paths.items() for n in (lhs, *preds)}
-    sides = node_sides(employee_instrument, customer_instrument, sorted(chain))
+    sides = node_sides(employee_instrument, customer_instrument, sorted(chain), business)
     extra = [c.id for inst in (employee_instrument, customer_instrument) for c in inst.constructs if c.id not in chain]
-    model = PathModel.build(paths, extra, exogenous_correlation)
+    kpi_nodes = {n for n, side in sides.items() if side == "business"}
+    survey_paths = {lhs: preds for lhs, preds in paths.items() if lhs not in kpi_nodes}
+    if any(r in kpi_nodes for preds in survey_paths.values() for r in preds):
+        raise SimulationError("a survey node is regressed on a business KPI",
+                              fix="KPIs are the chain's last link: regress KPIs on survey nodes, not the reverse.")
+    model = PathModel.build(survey_paths, extra, exogenous_correlation)
     chain_nodes = frozenset(chain)
     rng = np.random.default_rng(seed)
     unit_ids = np.asarray(_unit_ids(employee_instrument, n_units), dtype=object)
-    u = model.draw(n_units, rng, chain_nodes)
+    u = model.draw(n_units, rng, chain_nodes - kpi_nodes)
 
     frames = {}
     counts = {}
@@ -514,8 +540,33 @@ def simulate_service_profit_chain(
     for j, node in enumerate(model.nodes):
         if node in chain_nodes:
             units[node] = u[:, j]
-    return SimulatedChain(frames["employee"], frames["customer"], units, _truth(model, sides, chain_nodes,
-                                                                            icc_employee, icc_customer))
+    kpis = None
+    if kpi_nodes:  # after the respondents, on their own stream: the survey data do not change with KPIs
+        model = PathModel.build(paths, extra, exogenous_correlation)
+        u = _business_levels(model, units, kpi_nodes, chain_nodes, np.random.default_rng([seed or 0, 7]))
+        kpis = pd.DataFrame({"unit": unit_ids, **{node: kpi_values(node, u[node]) for node in model.nodes
+                                                  if node in kpi_nodes}})
+        for node in model.nodes:
+            if node in kpi_nodes:
+                units[node] = u[node]
+    return SimulatedChain(frames["employee"], frames["customer"], units,
+                          _truth(model, sides, chain_nodes, icc_employee, icc_customer), kpis)
+
+
+def _business_levels(model: PathModel, units: pd.DataFrame, kpi_nodes: set[str], chain_nodes: frozenset[str],
+                     rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The KPI nodes' standardized unit levels from the survey nodes' (``units``): each is its
+    paths' sum plus a residual whose variance makes its variance 1 in the full model."""
+    sigma = model.implied_corr(chain_nodes)
+    levels = {n: units[n].to_numpy() for n in model.nodes if n in units.columns}
+    for i, node in enumerate(model.nodes):  # topological order
+        if node not in kpi_nodes:
+            continue
+        b = model.beta[i, :i]
+        resid = np.sqrt(1.0 - float(b @ sigma[:i, :i] @ b))
+        levels[node] = sum(b[j] * levels[model.nodes[j]] for j in np.flatnonzero(b)) + resid * rng.standard_normal(
+            len(units))
+    return levels
 
 
 def _truth(model: PathModel, sides: Mapping[str, str], chain: frozenset[str],

@@ -20,6 +20,13 @@ driver analysis and an optional wave lag::
       predictors: [manager_support, training, tools]   # optional
     wave_lag: 0
     linkage_model: auto        # latent | corrected | observed | auto (the first the units support)
+    business:                  # optional: business KPIs per unit (tandem kpi import) as path nodes
+      kpis: [retention, sales_growth]
+      lag: 1                   # KPIs of the period after each survey wave
+
+KPI nodes are unit-level figures (no respondents, so no sampling error): in the latent
+model they are level-2 variables, and :func:`analysis.linkage.run_study` takes their
+values per unit (``kpis=``).
 
 Path nodes are construct ids of either instrument or the metric names ``csat``,
 ``nps``, ``ces``, ``enps`` (the instrument's metric items, aggregated to the unit's
@@ -39,6 +46,7 @@ defined effect). The cycle check is linear in the size of the model.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Mapping
@@ -77,7 +85,7 @@ METRIC_NODES = ("csat", "nps", "ces", "enps")
 #: these the data support.
 LINKAGE_MODELS = ("auto", "latent", "corrected", "observed")
 _KEYS = ("id", "title", "description", "employee_instrument", "customer_instrument", "unit_key",
-         "min_respondents", "paths", "drivers", "wave_lag", "linkage_model")
+         "min_respondents", "paths", "drivers", "wave_lag", "linkage_model", "business")
 _REQUIRED = ("id", "employee_instrument", "customer_instrument", "paths")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -138,6 +146,9 @@ class Study:
         0 to pool each side; k >= 1 links employee wave t with customer wave t + k.
     linkage_model
         One of :data:`LINKAGE_MODELS` (``auto`` by default).
+    business, business_lag
+        The business KPI ids the paths may use (side ``"business"``) and the periods between
+        a survey wave and the KPIs linked to it.
     source
         The study file.
     """
@@ -157,6 +168,8 @@ class Study:
     wave_lag: int
     source: str
     linkage_model: str = "auto"
+    business: tuple[str, ...] = ()
+    business_lag: int = 1
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -169,8 +182,27 @@ class Study:
         return tuple(seen)
 
     def side(self, node: str) -> str:
-        """``"employee"`` or ``"customer"``: which instrument defines ``node``."""
+        """``"employee"`` or ``"customer"`` (which instrument defines ``node``), or
+        ``"business"`` for a KPI node."""
+        if node in self.business:
+            return "business"
         return node_side(node, self.employee, self.customer) or "unknown"
+
+    @property
+    def kpi_nodes(self) -> tuple[str, ...]:
+        """The KPI nodes the paths use."""
+        return tuple(n for n in self.nodes if n in self.business)
+
+    def without_business(self) -> Study:
+        """The study without its KPI nodes and the paths into or out of them (for data without KPIs)."""
+        kept = []
+        for p in self.paths:
+            if p.lhs in self.business:
+                continue
+            rhs = tuple(r for r in p.rhs if r not in self.business)
+            if rhs:
+                kept.append(StudyPath(p.lhs, rhs))
+        return dataclasses.replace(self, paths=tuple(kept), business=())
 
     def model_syntax(self) -> str:
         """lavaan syntax of the unit-level path model, with labelled paths and
@@ -186,7 +218,7 @@ class Study:
         return "\n".join(lines)
 
     def indirect_routes(self) -> list[tuple[str, str, list[tuple[str, ...]]]]:
-        """``(employee node, customer node, routes)`` for every pair joined by a
+        """``(employee node, customer or KPI node, routes)`` for every pair joined by a
         directed route of two or more paths (each route a tuple of nodes)."""
         children: dict[str, list[str]] = {}
         for p in self.paths:
@@ -205,7 +237,7 @@ class Study:
                 continue
             by_target: dict[str, list[tuple[str, ...]]] = {}
             for route in walk((source,)):
-                if len(route) >= 3 and self.side(route[-1]) == "customer":
+                if len(route) >= 3 and self.side(route[-1]) in ("customer", "business"):
                     by_target.setdefault(route[-1], []).append(route)
             result += [(source, target, routes) for target, routes in by_target.items()]
         return result
@@ -323,7 +355,8 @@ def _parse_study(text: str, *, source: str, base: str | Path,
         unit_key = "unit"
 
     minimum = _min_respondents(doc, instruments, problem)
-    paths = _paths(doc, instruments, problem)
+    business, business_lag = _business(doc, instruments, problem)
+    paths = _paths(doc, instruments, problem, business)
     outcomes, predictors = _drivers(doc, instruments, paths, problem)
     wave_lag = doc.get("wave_lag", 0)
     if isinstance(wave_lag, bool) or not isinstance(wave_lag, int) or wave_lag < 0:
@@ -348,7 +381,7 @@ def _parse_study(text: str, *, source: str, base: str | Path,
         employee_path=paths_of["employee"], customer_path=paths_of["customer"],
         unit_key=unit_key, min_employees=minimum["employee"], min_customers=minimum["customer"],
         paths=paths, outcomes=outcomes, predictors=predictors, wave_lag=int(wave_lag), source=source,
-        linkage_model=str(linkage_model),
+        linkage_model=str(linkage_model), business=business, business_lag=business_lag,
     )
 
 
@@ -382,7 +415,35 @@ def _min_respondents(doc: dict, instruments: Mapping[str, Instrument], problem) 
     return out
 
 
-def _paths(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[StudyPath, ...]:
+def _business(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[tuple[str, ...], int]:
+    """The ``business`` section: KPI ids (names, not constructs or metrics) and the lag."""
+    spec = doc.get("business")
+    if spec is None:
+        return (), 1
+    if not isinstance(spec, dict) or set(spec) - {"kpis", "lag"}:
+        problem(("business",), "business", "'business' must be a mapping with 'kpis' (a list of KPI ids) and "
+                "an optional 'lag'", fix="For example: business: {kpis: [retention, sales_growth], lag: 1}")
+        return (), 1
+    kpis = spec.get("kpis")
+    if not isinstance(kpis, list) or not kpis or not all(isinstance(k, str) and _NAME.match(k) for k in kpis):
+        problem(("business", "kpis"), "business", "'business.kpis' must be a non-empty list of KPI ids",
+                fix="Use the ids declared with 'tandem kpi declare', e.g. [retention, sales_growth].")
+        return (), 1
+    taken = set().union(*(node_names(inst) for inst in instruments.values())) if instruments else set()
+    for i, kpi in enumerate(kpis):
+        if kpi in taken:
+            problem(("business", "kpis", i), "business", f"KPI '{kpi}' has the name of a construct or metric",
+                    fix="Give the KPI another id.", item=kpi)
+    lag = spec.get("lag", 1)
+    if isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= 12:
+        problem(("business", "lag"), "business", "'business.lag' must be a whole number from 0 to 12",
+                fix="1 links each survey wave with the KPIs of the period after it; 0 with the same period.")
+        lag = 1
+    return tuple(dict.fromkeys(kpis)), int(lag)
+
+
+def _paths(doc: dict, instruments: Mapping[str, Instrument], problem,
+           business: tuple[str, ...] = ()) -> tuple[StudyPath, ...]:
     spec = doc.get("paths")
     if spec is None:
         return ()
@@ -393,7 +454,8 @@ def _paths(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[S
         problem(("paths", MAX_PATHS), "size-limit", f"'paths' has {len(spec):,} entries, more than the {MAX_PATHS:,} "
                 "a study may have", fix="A unit-level model has a handful of paths; check that this is the right file.")
         return ()
-    known = {n: side for side, inst in instruments.items() for n in node_names(inst)}
+    known = {n: side for side, inst in instruments.items() for n in node_names(inst)} | dict.fromkeys(
+        business, "business")
     both = (set(node_names(instruments["employee"])) & set(node_names(instruments["customer"]))
             if len(instruments) == 2 else set())
     out: list[StudyPath] = []
@@ -420,7 +482,8 @@ def _paths(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[S
                     problem(("paths", i), "node",
                             f"path {i + 1}: '{n}' is not a construct or metric of either instrument",
                             fix=(did_you_mean(n, known) + " Use construct ids of the two instruments, "
-                                 "or csat, nps, ces, enps for their metric items.").strip(), item=n)
+                                 "csat, nps, ces, enps for their metric items, or a KPI listed under "
+                                 "'business'.").strip(), item=n)
                     ok = False
                 elif n in both:
                     problem(("paths", i), "node", f"path {i + 1}: '{n}' is defined by both instruments", item=n,
@@ -446,7 +509,8 @@ def _paths(doc: dict, instruments: Mapping[str, Instrument], problem) -> tuple[S
         problem(("paths",), "path-cycle", "the paths form a cycle: " + " -> ".join(cycle),
                 fix="Unit-level paths must be recursive; remove one of the paths in the cycle.")
     elif len(instruments) == 2:
-        routes = count_routes(out, lambda n: node_side(n, instruments["employee"], instruments["customer"]))
+        routes = count_routes(out, lambda n: "business" if n in business else node_side(
+            n, instruments["employee"], instruments["customer"]))
         if routes > MAX_ROUTES:
             problem(("paths",), "size-limit", f"the paths form {routes:,} indirect routes from employee to customer "
                     f"nodes, more than the {MAX_ROUTES:,} a study may have (each is a term of an indirect effect)",
@@ -503,7 +567,7 @@ def count_routes(paths, side) -> int:
         """Routes from ``node`` to a customer node over 0, 1, and 2 or more paths."""
         if node in memo:
             return memo[node]
-        zero, one, more = (1 if side(node) == "customer" else 0), 0, 0
+        zero, one, more = (1 if side(node) in ("customer", "business") else 0), 0, 0
         for child in children.get(node, ()):
             below = ending(child)
             one += below[0]

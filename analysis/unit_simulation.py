@@ -34,6 +34,7 @@ from analysis.answer_model import (
     check_fraction,
     item_answers,
     item_values,
+    kpi_values,
     node_items,
     node_sides,
     unit_sizes,
@@ -130,7 +131,7 @@ def simulate_unit_table(
     check_fraction("exogenous_correlation", exogenous_correlation, closed=True, high=0.99)
     check_fraction("missing_rate", missing_rate, closed=True, high=0.99)
     chain = {str(n) for lhs, preds in paths.items() for n in (lhs, *preds)}
-    sides = node_sides(study.employee, study.customer, sorted(chain))
+    sides = node_sides(study.employee, study.customer, sorted(chain), study.business)
     owners = {}
     for side, instrument in (("employee", study.employee), ("customer", study.customer)):
         own = [c.id for c in instrument.constructs] + [n for n, s in sides.items() if s == side]
@@ -160,6 +161,8 @@ def simulate_unit_table(
             else:
                 points = construct_score(np.column_stack([keyed[i] for i in constructs[node].items]), constructs[node])
             table[node] = _unit_means(points, index, n_units)
+    for node in study.kpi_nodes:  # a unit's figure: its latent level on the KPI's scale, no sampling error
+        table[node] = kpi_values(node, u[:, column[node]])
     units = pd.DataFrame(table)
     keep = (units["n_employees"] >= study.min_employees) & (units["n_customers"] >= study.min_customers)
     return units[keep].reset_index(drop=True)

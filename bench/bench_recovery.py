@@ -10,6 +10,8 @@ constructs' ICC(2) of about .6-.8), scores and aggregates it as ``tandem analyze
 does, and fits
 - the latent model (:func:`analysis.latent_aggregation.fit_latent_chain`: the between
   level's std_all with 95% Monte Carlo intervals of ``--draws`` draws), and
+- the chain on unit means corrected for their sampling error
+  (:func:`analysis.corrected_means.fit_corrected_chain`, ``--draws`` bootstrap draws over units), and
 - the path model on observed unit means (:func:`analysis.linkage.fit_chain`, normal-theory
   intervals: its bias is the point).
 It reports, per path and indirect effect, the truth, the mean estimate's bias with its
@@ -32,7 +34,10 @@ STUDY = Path(__file__).resolve().parents[1] / "instruments" / "studies" / "servi
 def replication(study, n_units: int, seed: int, *, draws: int = 500, icc_employee: float = 0.2,
                 icc_customer: float = 0.1) -> pd.DataFrame:
     """One simulated study: per path (``kind`` "path") and indirect effect ("indirect") the
-    truth and both models' estimate and interval, and the mean ICC(2) of each side's nodes."""
+    truth and each model's estimate and interval, and the mean ICC(2) of each side's nodes.
+    The survey chain only (``study.without_business()``): KPIs carry no sampling error."""
+    study = study.without_business()
+    from analysis import corrected_means as corrected
     from analysis import latent_aggregation as latent
     from analysis.linkage import _paths_table, aggregation_verdicts, fit_chain, score_side, unit_table
     from analysis.simulate import simulate_service_profit_chain
@@ -45,16 +50,17 @@ def replication(study, n_units: int, seed: int, *, draws: int = 500, icc_employe
     icc2 = aggregation_verdicts(study, scored, units).set_index("construct")["icc2"]
     truth_paths = chain.truth.paths.set_index(["lhs", "rhs"])["std_all"]
     truth_total = chain.truth.total_effects.set_index(["lhs", "rhs"])["effect"]
-    fits = {"latent": latent.fit_latent_chain(study, latent.stacked_nodes(study, scored, units["unit"]),
-                                              draws=draws, seed=seed),
-            "observed": fit_chain(study, units, dropped)}
+    stacked = latent.stacked_nodes(study, scored, units)
+    fitted = latent.fit_latent_chain(study, stacked, draws=draws, seed=seed)
+    corrected_table, _, _ = corrected.fit_corrected_chain(study, stacked, draws=draws, seed=seed)
+    fits = {"latent": fitted.estimates[fitted.estimates["level"] != 1], "corrected": corrected_table,
+            "observed": fit_chain(study, units, dropped).estimates}
     rows = []
     for kind, op in (("path", "~"), ("indirect", ":=")):
         tables = {}
-        for name, result in fits.items():
-            estimates = result.estimates
-            if name == "latent":
-                estimates = estimates[estimates["level"] != 1]
+        for name, estimates in fits.items():
+            if estimates is None:  # the corrected covariance had a node without between-unit variance
+                estimates = fits["observed"].assign(est=np.nan, ci_lower=np.nan, ci_upper=np.nan)
             tables[name] = _paths_table(estimates, op).set_index(["lhs", "rhs"] if op == "~" else ["lhs"])
         for key in tables["latent"].index:
             if op == "~":
@@ -72,7 +78,7 @@ def replication(study, n_units: int, seed: int, *, draws: int = 500, icc_employe
     nodes = list(study.nodes)
     out["icc2_employee"] = icc2[[n for n in nodes if study.side(n) == "employee" and n in icc2]].mean()
     out["icc2_customer"] = icc2[[n for n in nodes if study.side(n) == "customer" and n in icc2]].mean()
-    out["converged"] = bool(fits["latent"].converged)
+    out["converged"] = bool(fitted.converged)
     return out
 
 
@@ -82,7 +88,7 @@ def summarise(draws: pd.DataFrame) -> pd.DataFrame:
     for (kind, lhs, rhs), part in draws.groupby(["kind", "lhs", "rhs"], sort=False):
         reps = len(part)
         row = {"kind": kind, "effect": f"{lhs} <- {rhs}", "truth": part["truth"].iloc[0], "reps": reps}
-        for name in ("latent", "observed"):
+        for name in ("latent", "corrected", "observed"):
             err = part[f"{name}_est"] - part["truth"]
             covered = ((part[f"{name}_lo"] <= part["truth"]) & (part["truth"] <= part[f"{name}_hi"])).mean()
             row.update({f"{name}_bias": err.mean(), f"{name}_bias_mc": err.std(ddof=1) / np.sqrt(reps),

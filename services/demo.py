@@ -71,12 +71,16 @@ class DemoResult:
 
 
 def demo_frames(employee: Instrument, customer: Instrument, *, n_units: int = DEMO_UNITS,
-                seed: int = DEMO_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The demo data: employee and customer frames of the simulated service-profit chain."""
-    from analysis.simulate import simulate_service_profit_chain
+                seed: int = DEMO_SEED) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The demo data: employee and customer frames of the simulated service-profit chain, and
+    each unit's business KPIs in the quarter after the wave (retention, sales growth,
+    first-contact resolution from :data:`analysis.simulate.BUSINESS_CHAIN`)."""
+    from analysis.simulate import BUSINESS_CHAIN, SERVICE_PROFIT_CHAIN, simulate_service_profit_chain
 
-    chain = simulate_service_profit_chain(employee, customer, n_units=n_units, seed=seed, wave=DEMO_WAVE)
-    return chain.employees, chain.customers
+    chain = simulate_service_profit_chain(employee, customer, n_units=n_units, seed=seed, wave=DEMO_WAVE,
+                                          paths={**SERVICE_PROFIT_CHAIN, **BUSINESS_CHAIN},
+                                          business=tuple(BUSINESS_CHAIN))
+    return chain.employees, chain.customers, chain.kpis
 
 
 def is_empty(store: db.Store) -> bool:

@@ -275,10 +275,11 @@ def comments(view: SideView, *, search: str = "") -> pd.DataFrame:
 
 
 def linkage(views: Mapping[str, SideView], study: Any, *, bootstrap: int = DEFAULTS.bootstrap,
-            seed: int | None = DEFAULTS.seed, model: str | None = None) -> Any:
+            seed: int | None = DEFAULTS.seed, model: str | None = None, kpis: pd.DataFrame | None = None) -> Any:
     """:func:`analysis.linkage.run_study` on the views' rows (``model``: the chain's model, by
-    default the study's); a unit whose responses on a side may not be shown on their own
-    joins no unit-level table and is listed in ``dropped`` as hidden."""
+    default the study's; ``kpis``: the source's business KPIs per unit, :attr:`Dataset.kpis`);
+    a unit whose responses on a side may not be shown on their own joins no unit-level
+    table and is listed in ``dropped`` as hidden."""
     from analysis.linkage import DROPPED_COLUMNS, run_study
 
     key = study.unit_key
@@ -294,7 +295,8 @@ def linkage(views: Mapping[str, SideView], study: Any, *, bootstrap: int = DEFAU
                     hidden.setdefault(unit, []).append(side)
             frame = frame.assign(**{key: units.where(units != _POOLED, None)})
         frames[side] = frame
-    result = run_study(study, frames["employee"], frames["customer"], bootstrap=bootstrap, seed=seed, model=model)
+    result = run_study(study, frames["employee"], frames["customer"], bootstrap=bootstrap, seed=seed, model=model,
+                       kpis=kpis)
     if hidden:
         reasons = pd.DataFrame([(u, f"hidden: its {' and '.join(s)} responses cannot be shown apart from a smaller "
                                     "group") for u, s in hidden.items()], columns=list(DROPPED_COLUMNS))
@@ -656,7 +658,7 @@ def collect_insight(dataset: Dataset, selection: Selection | None = None, *, tit
     study = dataset.study.study
     result = None
     if study is not None and all(not v.empty for v in views.values()):
-        result = attempt("linkage", linkage, views, study, bootstrap=bootstrap, seed=seed)
+        result = attempt("linkage", linkage, views, study, bootstrap=bootstrap, seed=seed, kpis=dataset.kpis)
     elif study is None and len(views) > 1:
         problems["linkage"] = dataset.study.reason
     recommendation = None

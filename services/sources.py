@@ -140,6 +140,9 @@ class Dataset:
         ``{"employee": SideData, "customer": SideData}`` (one or both).
     study
         The linkage study that fits the instruments, or why there is none.
+    kpis
+        Business KPIs per unit for the study's KPI nodes (``unit`` and one column per KPI,
+        the periods aligned with the waves), or None when the source has none.
     """
 
     kind: str
@@ -147,6 +150,7 @@ class Dataset:
     version: tuple
     sides: Mapping[str, SideData]
     study: StudyChoice
+    kpis: pd.DataFrame | None = None
 
     @property
     def instruments(self) -> dict[str, Instrument]:
@@ -159,8 +163,10 @@ class Dataset:
         return next((data.org for data in self.sides.values() if data.org is not None), None)
 
 
-def _dataset(kind: str, name: str, version: tuple, sides: Mapping[str, SideData]) -> Dataset:
-    return Dataset(kind, name, version, dict(sides), study_for({s: d.instrument for s, d in sides.items()}))
+def _dataset(kind: str, name: str, version: tuple, sides: Mapping[str, SideData],
+             kpis: pd.DataFrame | None = None) -> Dataset:
+    return Dataset(kind, name, version, dict(sides), study_for({s: d.instrument for s, d in sides.items()}, kpis=kpis),
+                   kpis)
 
 
 def _side(instrument: Instrument, frame: pd.DataFrame, *, counted: Any = None, k: int | None = None,
@@ -183,10 +189,10 @@ def demo_dataset(*, n_units: int | None = None, seed: int | None = None) -> Data
     employee = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
     customer = load_instrument(ROOT / "instruments" / "customer_experience.yaml")
     n_units, seed = n_units or demo.DEMO_UNITS, seed or demo.DEMO_SEED
-    employees, customers = demo.demo_frames(employee, customer, n_units=n_units, seed=seed)
+    employees, customers, kpis = demo.demo_frames(employee, customer, n_units=n_units, seed=seed)
     return _dataset("demo", f"the demo data (simulated service-profit chain, {n_units} units, seed {seed})",
                     ("demo", n_units, seed), {"employee": _side(employee, employees),
-                                              "customer": _side(customer, customers)})
+                                              "customer": _side(customer, customers)}, kpis)
 
 
 # --------------------------------------------------------------------------- campaigns

@@ -48,7 +48,8 @@ class StudyChoice:
     reason: str
 
 
-def study_for(instruments: Mapping[str, Instrument], *, studies: Path = STUDIES) -> StudyChoice:
+def study_for(instruments: Mapping[str, Instrument], *, studies: Path = STUDIES,
+              kpis: Any = None) -> StudyChoice:
     """The linkage study of an employee and a customer instrument.
 
     Parameters
@@ -57,6 +58,9 @@ def study_for(instruments: Mapping[str, Instrument], *, studies: Path = STUDIES)
         ``{"employee": ..., "customer": ...}`` (a campaign's pinned versions).
     studies
         Folder of study files to try first.
+    kpis
+        The data's business KPIs per unit (columns), if any: a study with KPI nodes is chosen
+        only when the data have all of them, and then before one without.
 
     Returns
     -------
@@ -67,11 +71,17 @@ def study_for(instruments: Mapping[str, Instrument], *, studies: Path = STUDIES)
         missing = "a customer" if "customer" not in instruments else "an employee"
         return StudyChoice(None, "none", f"Linkage needs an employee and a customer survey that share units; "
                                          f"{missing} survey is not among the chosen data.")
+    have = set() if kpis is None else set(kpis.columns)
+    fitting = []
     for path in sorted(studies.glob("*.yaml")):
         try:
             study = parse_study(read_text(path), source=str(path), base=path.parent, instruments=instruments)
         except StudyError:
             continue
+        if set(study.kpi_nodes) <= have:  # a study with KPI nodes only for data that have those KPIs
+            fitting.append((len(study.kpi_nodes), path, study))
+    if fitting:
+        _, path, study = max(fitting, key=lambda f: f[0])  # the most complete chain the data support
         return StudyChoice(study, "shipped", f"the study '{study.title}' ({path.name}) on the chosen instruments' "
                                              "own versions")
     return built_study(instruments["employee"], instruments["customer"])

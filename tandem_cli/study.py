@@ -74,7 +74,8 @@ def analyze_study(
                                name=f"the files {employees} (employees) and {customers} (customers)")
     dataset = bind_study(dataset, study)
     typer.echo(f"Data: {dataset.name}.")
-    result = linkage(select(dataset), dataset.study.study, bootstrap=bootstrap, seed=seed, model=model)
+    result = linkage(select(dataset), dataset.study.study, bootstrap=bootstrap, seed=seed, model=model,
+                     kpis=dataset.kpis)
     typer.echo(format_study(result))
 
 

@@ -376,7 +376,8 @@ def drivers(ctx: Context, side: str) -> dict[str, Any]:
 def linkage(ctx: Context) -> Any:
     """:func:`services.insight.linkage` of the two sides with the dataset's study."""
     with st.spinner("Linking employees and customers through units ..."):
-        return memo(ctx, "linkage", lambda: results.linkage(ctx.views, ctx.dataset.study.study))
+        return memo(ctx, "linkage", lambda: results.linkage(ctx.views, ctx.dataset.study.study,
+                                                            kpis=ctx.dataset.kpis))
 
 
 def comments(ctx: Context, side: str, search: str) -> Any:
