@@ -82,13 +82,27 @@ def replication(study, n_units: int, seed: int, *, draws: int = 500, icc_employe
     return out
 
 
+def with_auto(draws: pd.DataFrame) -> pd.DataFrame:
+    """Add the default procedure (``model: auto``) as ``auto_*``: the latent model where it
+    converged, else the corrected one (as :func:`analysis.linkage.run_study` falls back)."""
+    out = draws.copy()
+    use = out["converged"].astype(bool)
+    for part in ("est", "lo", "hi"):
+        out[f"auto_{part}"] = out[f"latent_{part}"].where(use, out[f"corrected_{part}"])
+    return out
+
+
 def summarise(draws: pd.DataFrame) -> pd.DataFrame:
     """Bias and coverage per effect, with their Monte-Carlo errors."""
+    if "corrected_est" in draws and "auto_est" not in draws:
+        draws = with_auto(draws)
     rows = []
     for (kind, lhs, rhs), part in draws.groupby(["kind", "lhs", "rhs"], sort=False):
         reps = len(part)
         row = {"kind": kind, "effect": f"{lhs} <- {rhs}", "truth": part["truth"].iloc[0], "reps": reps}
-        for name in ("latent", "corrected", "observed"):
+        for name in ("auto", "latent", "corrected", "observed"):
+            if f"{name}_est" not in part:
+                continue
             err = part[f"{name}_est"] - part["truth"]
             covered = ((part[f"{name}_lo"] <= part["truth"]) & (part["truth"] <= part[f"{name}_hi"])).mean()
             row.update({f"{name}_bias": err.mean(), f"{name}_bias_mc": err.std(ddof=1) / np.sqrt(reps),

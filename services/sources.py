@@ -258,7 +258,38 @@ def campaign_dataset(store: Any, campaign_ids: Sequence[str]) -> Dataset:
                                 campaigns=[c.id for c, _ in chosen], org=_campaign_org(store, chosen, frame))
     described = "; ".join(f"{', '.join(d.campaigns)} ({side}s, {d.instrument.id} {d.instrument.version})"
                           for side, d in sides.items())
-    return _dataset("campaigns", f"campaigns {described}", version, sides)
+    kpis = _campaign_kpis(store, [c for c, _ in parts.get("employee", [])]) if "customer" in parts else None
+    return _dataset("campaigns", f"campaigns {described}", version, sides, kpis)
+
+
+#: Quarters between an employee wave and the business KPIs linked to it (a study's ``business.lag``).
+KPI_LAG = 1
+
+
+def wave_quarter(campaign: Any) -> str:
+    """The quarter a campaign's wave belongs to (``2026Q3``): that of its opening, else of its creation."""
+    day = (campaign.opens_at or campaign.created_at).date()
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def _campaign_kpis(store: Any, employee_campaigns: Sequence[Any]) -> pd.DataFrame | None:
+    """The declared business KPIs of every unit in the quarter :data:`KPI_LAG` after the latest
+    employee wave opened (:func:`surveys.kpis.kpi_frame`: rolled up by each KPI's rule), with
+    the KPIs that have any value there; ``None`` when no KPI or organisation is on record."""
+    from surveys import kpis as kpi_store
+
+    if not employee_campaigns:
+        return None
+    declared = kpi_store.definitions(store)
+    if not declared:
+        return None
+    latest = max(employee_campaigns, key=lambda c: (str(c.wave), c.id))
+    try:
+        frame = kpi_store.kpi_frame(store, list(declared), [wave_quarter(latest)], lag=KPI_LAG)
+    except kpi_store.KpiError:
+        return None
+    present = [k for k in declared if k in frame and frame[k].notna().any()]
+    return frame[["unit", *present]].reset_index(drop=True) if present else None
 
 
 def _campaign_org(store: Any, chosen: Sequence[tuple[Any, pd.DataFrame]], frame: pd.DataFrame) -> Any:

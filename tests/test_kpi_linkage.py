@@ -1,0 +1,55 @@
+"""Business KPIs from the store reach the linkage chain: the demo campaigns, the organisation
+of their stores, and the KPIs of the quarter after the wave (``tandem kpi import``) give the
+chain employee -> customer -> business, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from services import demo
+from services.insight import linkage
+from services.selection import select
+from services.sources import KPI_LAG, campaign_dataset, wave_quarter
+from surveys import campaigns, kpis, org_store
+from surveys.loader import load_instrument
+from surveys.organisation import parse_organisation
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _org(units: list[str]) -> str:
+    lines = ["unit_id,name,parent_id,level", "acme,ACME,,company", "north,North,acme,region", "south,South,acme,region"]
+    lines += [f"{u},{u},{'north' if i % 2 else 'south'},store" for i, u in enumerate(units)]
+    return "\n".join(lines) + "\n"
+
+
+def test_stored_kpis_are_the_chains_last_link(any_store, tmp_path):
+    demo.seed_demo(any_store)
+    employee = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
+    customer = load_instrument(ROOT / "instruments" / "customer_experience.yaml")
+    _, _, values = demo.demo_frames(employee, customer)
+    org_store.import_organisation(any_store, parse_organisation(_org(list(values["unit"]))), as_of="2020-01-01")
+    kpis.declare_kpis(any_store, kpis.read_definitions(ROOT / "instruments" / "kpis.yaml"))
+    period = kpis.shift_period(wave_quarter(campaigns.get_campaign(any_store, demo.EMPLOYEE_CAMPAIGN)), KPI_LAG)
+    rows = values.melt(id_vars="unit", var_name="kpi", value_name="value").assign(period=period)
+    path = tmp_path / "kpis.csv"
+    rows[["unit", "period", "kpi", "value"]].to_csv(path, index=False)
+    kpis.import_kpis(any_store, path)
+
+    dataset = campaign_dataset(any_store, [demo.EMPLOYEE_CAMPAIGN, demo.CUSTOMER_CAMPAIGN])
+    assert dataset.study.study.id == "service_profit_chain_kpis"
+    stored = dataset.kpis.set_index("unit")
+    expected = values.set_index("unit")
+    for kpi in ("retention", "sales_growth", "first_contact_resolution"):
+        pd.testing.assert_series_equal(stored.loc[expected.index, kpi], expected[kpi], check_names=False, rtol=1e-9)
+    result = linkage(select(dataset), dataset.study.study, bootstrap=100, seed=1, kpis=dataset.kpis)
+    assert {"retention", "sales_growth", "first_contact_resolution"} <= set(result.paths["lhs"])
+    assert ("manager_support", "retention") in set(zip(result.indirect["lhs"], result.indirect["rhs"], strict=True))
+
+
+def test_campaigns_without_kpis_keep_the_survey_chain(sqlite_store):
+    demo.seed_demo(sqlite_store)
+    dataset = campaign_dataset(sqlite_store, [demo.EMPLOYEE_CAMPAIGN, demo.CUSTOMER_CAMPAIGN])
+    assert dataset.kpis is None and dataset.study.study.id == "service_profit_chain"
