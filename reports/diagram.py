@@ -1,7 +1,7 @@
 """The service-profit-chain path diagram as Graphviz DOT text (for ``st.graphviz_chart``).
 
 The diagram draws the fitted unit-level paths of :class:`analysis.linkage.StudyResult`:
-employee constructs on the left, customer outcomes on the right, each arrow labelled
+employee constructs on the left, customer outcomes and business KPIs on the right, each arrow labelled
 with its standardized coefficient. Paths whose p-value is below ``alpha`` (or whose
 interval excludes 0) are drawn solid and thick, the others thin and dashed, so a reader
 sees at a glance which links the data support.
@@ -35,7 +35,7 @@ from surveys.text import clean_text
 
 __all__ = ["MAX_LABEL", "dot_string", "path_diagram", "path_svg", "significant", "xml_text"]
 
-SIDE_COLOURS = {"employee": "#dbe9f6", "customer": "#fdebd0"}
+SIDE_COLOURS = {"employee": "#dbe9f6", "customer": "#fdebd0", "business": "#dff0d8"}
 
 #: Longest label drawn (longer ones end in "..."); construct labels are a few words.
 MAX_LABEL = 120
@@ -100,7 +100,7 @@ def path_diagram(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | N
     r2
         R² per endogenous node, printed under its name.
     side
-        Maps a node to ``"employee"`` or ``"customer"`` (e.g. ``Study.side``); nodes are
+        Maps a node to ``"employee"``, ``"customer"`` or ``"business"`` (``Study.side``); nodes are
         grouped and coloured by side.
     labels
         Display names of the nodes.
@@ -129,14 +129,15 @@ def path_diagram(paths: pd.DataFrame, *, r2: Mapping[str, float] | pd.Series | N
         return f'    {dot_string(node)} [label={dot_string(text)}, fillcolor={dot_string(colour)}];'
 
     if side:
-        for which in ("employee", "customer"):
+        clusters = {"employee": "Employees", "customer": "Customers", "business": "Business results"}
+        for which, title in clusters.items():
             members = [n for n in nodes if side(n) == which]
             if members:
                 lines.append(f"  subgraph cluster_{which} {{")
-                lines.append(f'    label="{which.capitalize()}s"; style=dashed; color="#999999";')
+                lines.append(f'    label="{title}"; style=dashed; color="#999999";')
                 lines.extend(node_line(n) for n in members)
                 lines.append("  }")
-        lines.extend("  " + node_line(n).strip() for n in nodes if side(n) not in ("employee", "customer"))
+        lines.extend("  " + node_line(n).strip() for n in nodes if side(n) not in clusters)
     else:
         lines.extend("  " + node_line(n).strip() for n in nodes)
     for _, row in edges.iterrows():
