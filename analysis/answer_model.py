@@ -35,8 +35,9 @@ from surveys.errors import TandemError, did_you_mean
 KPI_SCALES = {"retention": (85.0, 4.0), "first_contact_resolution": (72.0, 6.0), "sales_growth": (3.0, 2.5),
               "response_time": (24.0, 6.0), "complaints": (12.0, 4.0)}
 
-__all__ = ["KPI_SCALES", "PathModel", "SimulationError", "category_probabilities", "check_fraction", "item_answers",
-           "item_values", "kpi_values", "node_items", "node_sides", "shift_for_mean", "thresholds", "unit_sizes"]
+__all__ = ["KPI_SCALES", "PathModel", "SimulationError", "category_probabilities", "check_chain_settings",
+           "check_fraction", "item_answers", "item_values", "kpi_values", "node_items", "node_sides",
+           "shift_for_mean", "thresholds", "unit_sizes"]
 
 
 class SimulationError(TandemError):
@@ -211,6 +212,17 @@ def check_fraction(name: str, value: float, *, low: float = 0.0, high: float = 1
             f"{name} must lie {'in' if closed else 'strictly between'} {low:g} and {high:g}, got {value!r}",
             fix=f"Pass a {name} such as 0.2.",
         )
+
+
+def check_chain_settings(*, icc_employee: float, icc_customer: float, loading: float,
+                         exogenous_correlation: float, missing_rate: float) -> None:
+    """The settings of a simulated chain (:func:`check_fraction` each): ICCs and the loading
+    strictly between 0 and 1, the exogenous correlation and the missing rate in [0, .99]."""
+    for name, value in (("icc_employee", icc_employee), ("icc_customer", icc_customer)):
+        check_fraction(name, value)
+    check_fraction("loading", loading)
+    check_fraction("exogenous_correlation", exogenous_correlation, closed=True, high=0.99)
+    check_fraction("missing_rate", missing_rate, closed=True, high=0.99)
 
 
 def node_items(instrument: Any, nodes: Sequence[str]) -> dict[str, str]:

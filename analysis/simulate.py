@@ -37,6 +37,7 @@ import pandas as pd
 from analysis.answer_model import (
     PathModel,
     SimulationError,
+    check_chain_settings,
     check_fraction,
     item_answers,
     item_values,
@@ -497,11 +498,8 @@ def simulate_service_profit_chain(
     with reliability ICC(2) = k·ICC / (1 + (k - 1)·ICC) (Bliese, 2000), so recovery
     of ``B`` needs units large enough for ICC(2) near 1.
     """
-    for name, value in (("icc_employee", icc_employee), ("icc_customer", icc_customer)):
-        check_fraction(name, value)
-    check_fraction("loading", loading)
-    check_fraction("exogenous_correlation", exogenous_correlation, closed=True, high=0.99)
-    check_fraction("missing_rate", missing_rate, closed=True, high=0.99)
+    check_chain_settings(icc_employee=icc_employee, icc_customer=icc_customer, loading=loading,
+                         exogenous_correlation=exogenous_correlation, missing_rate=missing_rate)
     if n_units < 2:
         raise SimulationError(f"n_units must be at least 2, got {n_units}", fix="Pass n_units=40 for example.")
     paths = SERVICE_PROFIT_CHAIN if paths is None else paths

@@ -31,7 +31,7 @@ import pandas as pd
 from analysis.answer_model import (
     PathModel,
     SimulationError,
-    check_fraction,
+    check_chain_settings,
     item_answers,
     item_values,
     kpi_values,
@@ -125,11 +125,8 @@ def simulate_unit_table(
         raise SimulationError(f"the unit table cannot be simulated without response frames: {why}",
                               fix="Simulate the responses (analysis.simulate.simulate_service_profit_chain) "
                                   "and aggregate them (analysis.linkage.unit_table).")
-    for name, value in (("icc_employee", icc_employee), ("icc_customer", icc_customer)):
-        check_fraction(name, value)
-    check_fraction("loading", loading)
-    check_fraction("exogenous_correlation", exogenous_correlation, closed=True, high=0.99)
-    check_fraction("missing_rate", missing_rate, closed=True, high=0.99)
+    check_chain_settings(icc_employee=icc_employee, icc_customer=icc_customer, loading=loading,
+                         exogenous_correlation=exogenous_correlation, missing_rate=missing_rate)
     chain = {str(n) for lhs, preds in paths.items() for n in (lhs, *preds)}
     sides = node_sides(study.employee, study.customer, sorted(chain), study.business)
     owners = {}

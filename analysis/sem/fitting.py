@@ -203,10 +203,7 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
             better = estimator.objective(alt.x, gradient=False) < estimator.objective(opt.x, gradient=False)
             if alt.converged or better:
                 opt = alt
-        if not opt.converged:
-            warnings_out.append(f"ConvergenceWarning: the optimiser did not converge ({opt.message}); "
-                                "estimates are not trustworthy")
-            _warnings.warn(ConvergenceWarning(opt.message), stacklevel=2)
+        _warn_unconverged(opt, warnings_out)
         x = opt.x
         warnings_out.extend(_heywood(estimator, x))
         fitted = FittedModel(syntax, table, estimator, x, _vcov(estimator, x, table), labels, Standardizer(table),
@@ -331,10 +328,7 @@ def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, 
             if r.pid >= 0:
                 x0[r.pid] = r.value  # the sample thresholds (group 1's when tied), scale factors 1
         opt = optimizer.minimize(estimator, x0)
-        if not opt.converged:
-            warnings_out.append(f"ConvergenceWarning: the optimiser did not converge ({opt.message}); "
-                                "estimates are not trustworthy")
-            _warnings.warn(ConvergenceWarning(opt.message), stacklevel=2)
+        _warn_unconverged(opt, warnings_out)
         x = opt.x
         warnings_out.extend(_heywood(estimator, x))
         pieces = wls_pieces(estimator, x, table)
@@ -363,3 +357,11 @@ def _heywood(estimator: MLEstimator, x: np.ndarray) -> list[str]:
         if lat and not neg and np.linalg.eigvalsh(imp.psi[np.ix_(lat, lat)])[0] < 0:
             out.append(f"the covariance matrix of the latent variables is not positive definite{where}")
     return out
+
+
+def _warn_unconverged(opt: optimizer.Optimum, warnings_out: list[str]) -> None:
+    """Say so, in the result and as a :class:`ConvergenceWarning`, when the optimiser did not converge."""
+    if not opt.converged:
+        warnings_out.append(f"ConvergenceWarning: the optimiser did not converge ({opt.message}); "
+                            "estimates are not trustworthy")
+        _warnings.warn(ConvergenceWarning(opt.message), stacklevel=3)
