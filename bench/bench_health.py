@@ -49,9 +49,10 @@ def main(argv: list[str] | None = None) -> None:
         times.append(time.perf_counter() - start)
     print(f"instrument_health: median {statistics.median(times):.2f} s over {args.repeat} run(s) "
           f"(min {min(times):.2f} s, max {max(times):.2f} s)")
-    print(f"CFA: cfi {report.fit_measures.get('cfi', float('nan')):.3f}, "
-          f"rmsea {report.fit_measures.get('rmsea', float('nan')):.3f}, "
-          f"srmr {report.fit_measures.get('srmr', float('nan')):.3f}; {len(report.flags)} flag(s)")
+    for row in report.fit.itertuples():  # the primary CFA first (WLSMV for ordinal items: robust indices)
+        print(f"CFA ({row.method}): " + ", ".join(f"{k} {getattr(row, k):.3f}" for k in ("cfi", "rmsea", "srmr")
+                                                  if k in report.fit.columns))
+    print(f"{len(report.flags)} flag(s)")
 
 
 if __name__ == "__main__":
