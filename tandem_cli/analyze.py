@@ -434,7 +434,17 @@ def report_command(
         task = bar.add_task("analysing ...")
         insight = collect_insight(dataset, Selection.of(node=node), bootstrap=bootstrap, seed=seed,
                                   progress=lambda step: bar.update(task, description=f"{step} ..."))
-    out_path.write_text(render_report(insight), encoding="utf-8")
+    plans = None
+    if dataset.kind == "campaigns":  # the action plans of the stored campaigns' units
+        from services.action_plans import plan_report
+        from surveys.store import open_store
+
+        store = open_store()
+        try:
+            plans = plan_report(store, dataset)
+        finally:
+            store.dispose()
+    out_path.write_text(render_report(insight, action_plans=plans), encoding="utf-8")
     for step, reason in insight.problems.items():
         typer.echo(f"not shown: {step}: {reason}", err=True)
     typer.echo(f"Wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB, self-contained).")

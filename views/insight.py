@@ -306,7 +306,16 @@ def _report_button(ctx: Context) -> None:
     def build() -> str:
         from reports.html import render_report
 
-        return memo(ctx, "report", lambda: render_report(results.collect_insight(ctx.dataset, ctx.selection)))
+        def plans() -> object:
+            if ctx.dataset.kind != "campaigns":
+                return None
+            from services.action_plans import plan_report
+            from views.gateway import current_store
+
+            return plan_report(current_store(), ctx.dataset)
+
+        return memo(ctx, "report", lambda: render_report(results.collect_insight(ctx.dataset, ctx.selection),
+                                                         action_plans=plans()))
 
     st.sidebar.download_button("Download the report (HTML)", data=build, file_name="tandem-report.html",
                                mime="text/html", key="insight:report", on_click="ignore")
