@@ -1,6 +1,6 @@
 """Business KPIs as data: declarations, periods, imports, roll-up up the organisation, lagged frames.
 
-A KPI is **declared** once in YAML (``instruments/kpis.yaml`` ships the usual ones)::
+A KPI is **declared** once in YAML (``instruments/business/kpis.yaml`` ships the usual ones)::
 
     kpis:
       retention:

@@ -1,6 +1,6 @@
 """``tandem kpi declare|import|list``: business KPIs per unit and period.
 
-``tandem kpi declare instruments/kpis.yaml`` stores the KPI declarations (label, direction,
+``tandem kpi declare instruments/business/kpis.yaml`` stores the KPI declarations (label, direction,
 measure, aggregation up the organisation); ``tandem kpi import kpis.csv`` checks every row
 of a ``unit,period,kpi,value`` file and stores all rows or none. Formats: docs/organisation.md.
 """
@@ -16,11 +16,12 @@ kpi_app = typer.Typer(help="Declare business KPIs and import their values per un
                       no_args_is_help=True)
 
 #: The declarations shipped with Tandem.
-SHIPPED = Path(__file__).resolve().parent.parent / "instruments" / "kpis.yaml"
+SHIPPED = Path(__file__).resolve().parent.parent / "instruments" / "business" / "kpis.yaml"
 
 
 def declare(
-    path: Annotated[Path, typer.Argument(help="KPI declarations (YAML); default instruments/kpis.yaml.")] = SHIPPED,
+    path: Annotated[Path, typer.Argument(
+        help="KPI declarations (YAML); default instruments/business/kpis.yaml.")] = SHIPPED,
 ) -> None:
     """Declare (or update) KPIs from a YAML file."""
     from surveys import kpis

@@ -31,7 +31,7 @@ def test_stored_kpis_are_the_chains_last_link(any_store, tmp_path):
     customer = load_instrument(ROOT / "instruments" / "customer_experience.yaml")
     _, _, values = demo.demo_frames(employee, customer)
     org_store.import_organisation(any_store, parse_organisation(_org(list(values["unit"]))), as_of="2020-01-01")
-    kpis.declare_kpis(any_store, kpis.read_definitions(ROOT / "instruments" / "kpis.yaml"))
+    kpis.declare_kpis(any_store, kpis.read_definitions(ROOT / "instruments" / "business" / "kpis.yaml"))
     period = kpis.shift_period(wave_quarter(campaigns.get_campaign(any_store, demo.EMPLOYEE_CAMPAIGN)), KPI_LAG)
     rows = values.melt(id_vars="unit", var_name="kpi", value_name="value").assign(period=period)
     path = tmp_path / "kpis.csv"

@@ -16,7 +16,7 @@ from surveys.organisation import parse_organisation
 from surveys.schema import kpi_values
 from tandem_cli.main import app
 
-SHIPPED = Path(__file__).resolve().parent.parent / "instruments" / "kpis.yaml"
+SHIPPED = Path(__file__).resolve().parent.parent / "instruments" / "business" / "kpis.yaml"
 
 # A three-level tree: the company, two regions, five stores.
 ORG = """\
