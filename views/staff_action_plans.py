@@ -99,6 +99,9 @@ def _rollup(plans: list, org: object, session: sap.PlanSession, labels: dict[str
 
 def _new_plan(store: object, dataset: object, session: sap.PlanSession, units: list[str]) -> None:
     st.subheader("New plan")
+    created = st.session_state.pop("plans:created", None)
+    if created:  # shown after the rerun that lists the new plan (a toast can vanish before it is read)
+        st.success(created)
     unit = st.selectbox("Unit", units, key="plans:new_unit")
     ranked = sap.ranked_drivers(dataset, unit, scope=session.scope)
     st.caption(ranked.note)
@@ -113,7 +116,7 @@ def _new_plan(store: object, dataset: object, session: sap.PlanSession, units: l
         notes = st.text_area("Notes", max_chars=ap.MAX_NOTES, key="plans:notes")
         if st.form_submit_button("Create plan"):
             plan = sap.create_plan(store, dataset, session, unit=unit, driver=driver, owner=owner, notes=notes)
-            st.toast(f"Plan {plan.id} for unit {plan.unit} created.")
+            st.session_state["plans:created"] = f"Plan {plan.id} for unit {plan.unit} created."
             st.rerun()
 
 
