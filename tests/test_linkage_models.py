@@ -97,10 +97,10 @@ def test_business_kpis_are_the_chains_last_link():
     paths within their intervals, and employee -> customer -> business effects are defined."""
     study = load_study(BUSINESS)
     paths = {**SERVICE_PROFIT_CHAIN, **BUSINESS_CHAIN}
-    chain = simulate_service_profit_chain(study.employee, study.customer, n_units=200, seed=5, comments=False,
+    chain = simulate_service_profit_chain(study.employee, study.customer, n_units=150, seed=5, comments=False,
                                           paths=paths, business=study.business)
-    result = run_study(study, chain.employees, chain.customers, bootstrap=300, seed=1, kpis=chain.kpis)
-    assert result.model == "latent" and "200 units support its 50" in result.model_reason
+    result = run_study(study, chain.employees, chain.customers, bootstrap=200, seed=1, kpis=chain.kpis)
+    assert result.model == "latent" and "150 units support its 50" in result.model_reason
     table = result.paths.set_index(["lhs", "rhs"])
     for kpi, predictors in BUSINESS_CHAIN.items():
         for predictor, beta in predictors.items():

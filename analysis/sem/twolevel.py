@@ -396,22 +396,15 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     x0 = np.zeros(est.npar)  # tied parameters start at the between model's start value
     x0[est.map_w] = start_values(table_w, [g_w])
     x0[est.map_b] = start_values(table_b, [g_b])
-    res = optimize.minimize(est.objective, x0, jac=True, method="L-BFGS-B",
-                            options={"maxiter": 20_000, "maxfun": 40_000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 30})
-    x = res.x
-    hess = est.hessian(x)
-    for _ in range(5):  # Newton polish on the observed information
-        f, g = est.objective(x)
-        try:
-            step = -np.linalg.solve(hess / cs.n, g)
-        except np.linalg.LinAlgError:
-            break
-        x_new = x + step
-        if est.objective(x_new)[0] <= f + 1e-14:
-            x = x_new
-            hess = est.hessian(x)
-        else:
-            break
+    # L-BFGS to the neighbourhood of the optimum, then Newton steps on the observed information
+    # (quadratic convergence); where those stall, L-BFGS to full precision and Newton again
+    loose = {"maxiter": 3_000, "maxfun": 6_000, "ftol": 1e-12, "gtol": 1e-5, "maxcor": 30}
+    tight = {"maxiter": 20_000, "maxfun": 40_000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 30}
+    res = optimize.minimize(est.objective, x0, jac=True, method="L-BFGS-B", options=loose)
+    x, hess = _newton(est, res.x, 15)
+    if np.max(np.abs(est.objective(x)[1])) >= NEWTON_GRADIENT:
+        res = optimize.minimize(est.objective, x, jac=True, method="L-BFGS-B", options=tight)
+        x, hess = _newton(est, res.x, 5)
     f, g = est.objective(x)
     # the one-level criterion (gradient of F_ML ~ 2 logl / N below CONVERGED_GRADIENT) on -logl / N
     converged = bool(f < 1e9 and np.max(np.abs(g)) < CONVERGED_GRADIENT / 2)
@@ -447,6 +440,36 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
         measures["nsides"] = float(cs.n_sides)
     return SEMResult(estimates, measures, r2, converged, tuple(warnings_out), cs.n, {"": cs.n}, ("",), model,
                      missing, None, None)
+
+
+#: Largest gradient element of ``-logl / N`` at which the Newton steps stop.
+NEWTON_GRADIENT = 1e-11
+
+
+def _newton(est: TwoLevelEstimator, x: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``steps`` Newton steps ``-H^-1 g`` on the observed information, each halved until
+    it improves the likelihood; stops at a gradient below :data:`NEWTON_GRADIENT`, a step
+    that is not a descent direction, or one that no halving makes better. Returns ``(x, H)``."""
+    hess = est.hessian(x)
+    for _ in range(steps):
+        f, g = est.objective(x)
+        if np.max(np.abs(g)) < NEWTON_GRADIENT:
+            break
+        try:
+            step = -np.linalg.solve(hess / est.cs.n, g)
+        except np.linalg.LinAlgError:
+            break
+        if not g @ step < 0:
+            break
+        for _ in range(12):
+            if est.objective(x + step)[0] <= f + 1e-14:
+                break
+            step /= 2
+        else:
+            break
+        x = x + step
+        hess = est.hessian(x)
+    return x, hess
 
 
 def data_sides(y: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
