@@ -130,6 +130,12 @@ _MOVED = """(before) => {
 def _answer_and_go_on(page, instrument, campaign: str, done: set[str], forward) -> None:
     """Answer every question on screen, click ``forward`` and wait until the step is done: the
     progress moved, a message appeared or the thank-you page shows."""
+    questions = page.locator(f"[class*='{_css_key(f'q:{campaign}:')}']")
+    if not page.locator(f".{_css_key(f'consent:{campaign}')}").count():
+        # a page of questions: wait until they are on screen (a resumed session reruns once
+        # more after the first render, and a click on Next before that would skip them)
+        questions.first.wait_for(timeout=30_000)
+        _idle(page)
     while _fill_visible(page, instrument, campaign, done):
         pass
     before = page.get_by_role("progressbar").get_attribute("aria-valuenow")
