@@ -51,7 +51,8 @@ lint: $(STAMP)
 test-slow: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m slow
 
-## browser-deps: Debian's Chromium for the end-to-end tests (installed when missing and we may)
+## browser-deps: Debian's Chromium for the end-to-end tests and Graphviz's dot for the diagram
+## tests (installed when missing and we may)
 browser-deps:
 	@bash scripts/ensure-chromium.sh
 
