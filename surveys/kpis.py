@@ -72,11 +72,13 @@ from surveys.text import clean_text
 from surveys.yamlsource import parse_yaml, read_text
 
 __all__ = [
-    "AGGREGATIONS", "CHUNK_ROWS", "COLUMNS", "KpiDefinition", "KpiError", "KpiImport", "KpiImportRefused",
-    "declare_kpis", "definitions", "import_kpis", "kpi_frame", "kpi_values", "parse_period", "period_bounds",
-    "read_definitions", "rollup", "shift_period",
+    "AGGREGATIONS", "CHUNK_ROWS", "COLUMNS", "SHIPPED_KPIS", "KpiDefinition", "KpiError", "KpiImport",
+    "KpiImportRefused", "declare_kpis", "definitions", "import_kpis", "kpi_frame", "kpi_values", "parse_period",
+    "period_bounds", "read_definitions", "rollup", "shift_period",
 ]
 
+#: The declarations shipped with Tandem (``tandem kpi declare`` without a file).
+SHIPPED_KPIS = Path(__file__).resolve().parents[1] / "instruments" / "business" / "kpis.yaml"
 #: How a KPI is aggregated up the tree.
 AGGREGATIONS = ("mean", "sum")
 #: The columns of a KPI values file.

@@ -12,11 +12,13 @@ from typing import Annotated
 
 import typer
 
+from surveys.kpis import SHIPPED_KPIS
+
 kpi_app = typer.Typer(help="Declare business KPIs and import their values per unit and period.",
                       no_args_is_help=True)
 
 #: The declarations shipped with Tandem.
-SHIPPED = Path(__file__).resolve().parent.parent / "instruments" / "business" / "kpis.yaml"
+SHIPPED = SHIPPED_KPIS
 
 
 def declare(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from services import demo
 from services.insight import linkage
@@ -26,7 +27,7 @@ def _org(units: list[str]) -> str:
 
 
 def test_stored_kpis_are_the_chains_last_link(any_store, tmp_path):
-    demo.seed_demo(any_store)
+    demo.seed_demo(any_store, business=False)
     employee = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
     customer = load_instrument(ROOT / "instruments" / "customer_experience.yaml")
     _, _, values = demo.demo_frames(employee, customer)
@@ -50,6 +51,42 @@ def test_stored_kpis_are_the_chains_last_link(any_store, tmp_path):
 
 
 def test_campaigns_without_kpis_keep_the_survey_chain(sqlite_store):
-    demo.seed_demo(sqlite_store)
+    demo.seed_demo(sqlite_store, business=False)
     dataset = campaign_dataset(sqlite_store, [demo.EMPLOYEE_CAMPAIGN, demo.CUSTOMER_CAMPAIGN])
     assert dataset.kpis is None and dataset.study.study.id == "service_profit_chain"
+
+
+def test_the_demo_brings_its_organisation_and_kpis(any_store):
+    """``tandem demo``: a 3-level organisation above the demo's stores with managers, the shipped
+    KPI declarations, and the KPIs of the quarter after the wave, rolled up and on the chain."""
+    demo.seed_demo(any_store)
+    org = org_store.org_at(any_store)
+    assert org.levels == ("company", "region", "district", "store")
+    assert org.counts() == {"company": 1, "region": 2, "district": 4, "store": demo.DEMO_UNITS}
+    assert org.units_managed_by("manager.store_01@example.com") == ("store_01",)
+    assert org.units_managed_by("manager.north@example.com") == ("north",)
+    assert "store_01" in org.subtree("district_n1") and org.ancestors("store_40")[-1] == "demo_retail"
+    assert set(kpis.definitions(any_store)) == {d.id for d in kpis.read_definitions(kpis.SHIPPED_KPIS)}
+
+    employee = campaigns.get_campaign(any_store, demo.EMPLOYEE_CAMPAIGN)
+    assert [u.id for u in employee.instrument.units] == list(org.at_level("store"))
+    period = kpis.shift_period(wave_quarter(employee), KPI_LAG)
+    frame = kpis.kpi_frame(any_store, ["retention", "headcount", "first_contact_resolution"], [wave_quarter(employee)])
+    assert set(frame["kpi_period"]) == {period}
+    by_unit = frame.set_index("unit")
+    stores = list(org.at_level("store"))
+    assert by_unit.loc[stores, "retention"].notna().all()
+    # the company's retention is the headcount-weighted mean of its stores'
+    weights = by_unit.loc[stores, "headcount"]
+    expected = (by_unit.loc[stores, "retention"] * weights).sum() / weights.sum()
+    assert by_unit.loc["demo_retail", "retention"] == pytest.approx(expected)
+
+    employee_i = load_instrument(ROOT / "instruments" / "employee_experience.yaml")
+    customer_i = load_instrument(ROOT / "instruments" / "customer_experience.yaml")
+    _, _, values = demo.demo_frames(employee_i, customer_i)
+    dataset = campaign_dataset(any_store, [demo.EMPLOYEE_CAMPAIGN, demo.CUSTOMER_CAMPAIGN])
+    assert dataset.study.study.id == "service_profit_chain_kpis"
+    assert dataset.org is not None
+    stored = dataset.kpis.set_index("unit")
+    pd.testing.assert_series_equal(stored.loc[values["unit"], "retention"], values.set_index("unit")["retention"],
+                                   check_names=False, rtol=1e-9)
