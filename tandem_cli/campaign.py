@@ -73,18 +73,31 @@ def create(
     min_group_size: Annotated[int | None, typer.Option(help="Smallest group shown (default: the "
                                                             "instrument's).")] = None,
     open_now: Annotated[bool, typer.Option("--open", help="Open the campaign right away.")] = False,
+    unit_level: Annotated[str | None, typer.Option(
+        "--unit-level", help="Take the units of this level of the organisation in force on the opening day "
+                             "(e.g. store; default: its lowest units). Only for instruments without 'units:'.")] = None,
 ) -> None:
-    """Create a campaign (a draft until opened) pinned to the instrument's current version."""
+    """Create a campaign (a draft until opened) pinned to the instrument's current version.
+
+    When the instrument lists no units and an organisation is in force on the opening day
+    (today without --opens), the campaign's units are the organisation's: its lowest units,
+    or those of --unit-level.
+    """
     from surveys import campaigns
     from tandem_cli.data import load_instrument_arg
 
     with _store() as store:
         created = campaigns.create_campaign(
             store, load_instrument_arg(instrument), campaign_id=campaign_id, name=name, wave=wave, mode=mode,
-            opens_at=_when(opens, "--opens"), closes_at=_when(closes, "--closes"), min_group_size=min_group_size)
+            opens_at=_when(opens, "--opens"), closes_at=_when(closes, "--closes"), min_group_size=min_group_size,
+            unit_level=unit_level)
         if open_now:
             created = campaigns.open_campaign(store, created.id)
         typer.echo(f"Created campaign {created.id} ({created.mode}, {campaigns.campaign_status(created)}).")
+        if created.org_units:
+            typer.echo(f"Units: {len(created.org_units)} {unit_level or 'lowest'} units of organisation version "
+                       f"{created.org_version_id} ({', '.join(u for u, _ in created.org_units[:5])}"
+                       f"{' ...' if len(created.org_units) > 5 else ''}).")
         if created.mode == "open":
             typer.echo(f"Open link: {respondent_link(created.id)}")
 

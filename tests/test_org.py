@@ -337,3 +337,25 @@ def test_tandem_org_refusals_list_every_problem_without_a_traceback(cli, tmp_pat
 def test_organisation_is_a_plain_model():
     org = Organisation(parse_organisation(ORG).units.values())
     assert repr(org) == "Organisation(8 units, levels ['company', 'region', 'district', 'store'])"
+
+
+def test_tandem_campaign_create_takes_the_units_of_a_level(cli, tmp_path):
+    instrument = tmp_path / "no-units.yaml"
+    instrument.write_text(without_units_survey().source_text, encoding="utf-8")
+    result = cli("campaign", "create", "ee1", "--instrument", instrument, "--unit-level", "district")
+    assert result.exit_code == 1 and "no organisation is in force" in result.output
+    assert "tandem org import org.csv --as-of" in result.output and "Traceback" not in result.output
+    path = tmp_path / "org.csv"
+    path.write_text(ORG, encoding="utf-8")
+    assert cli("org", "import", path, "--as-of", "2026-01-01").exit_code == 0
+    result = cli("campaign", "create", "ee1", "--instrument", instrument, "--unit-level", "distrct")
+    assert result.exit_code == 1 and "has no level 'distrct'" in result.output
+    assert "Did you mean 'district'" in result.output and "campaign 'ee1'" in result.output
+    result = cli("campaign", "create", "ee1", "--instrument", instrument, "--unit-level", "district",
+                 "--opens", "2026-03-01")
+    assert result.exit_code == 0, result.output
+    assert "Units: 2 district units of organisation version 1 (n1, s1)" in result.output
+    result = cli("invite", "--campaign", "ee1", "--unit", "store_01", "--count", "1")
+    assert result.exit_code == 1 and "store_01" in result.output
+    result = cli("campaign", "create", "ee2", "--instrument", SURVEY, "--unit-level", "store")
+    assert result.exit_code == 1 and "lists its own units" in result.output
