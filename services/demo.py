@@ -23,7 +23,7 @@ through the code ``tandem org import`` and ``tandem kpi declare|import`` use:
   ``manager.store_02@example.com``, ``manager.district_n1@example.com`` and
   ``manager.north@example.com`` (sign in as one of them with OIDC to see a manager's scope);
 * the shipped KPI declarations (:data:`surveys.kpis.SHIPPED_KPIS`);
-* each store's KPIs for the quarter :data:`services.sources.KPI_LAG` after the employee wave
+* each store's KPIs for the quarter :data:`DEMO_KPI_LAG` after the employee wave
   (:func:`demo_kpi_rows`): the simulated retention, sales growth and first-contact
   resolution of :func:`demo_frames`, with headcount (the store's invited employees) and
   customer contacts (:data:`DEMO_CONTACTS_PER_CUSTOMER` per simulated customer), the weights
@@ -36,7 +36,6 @@ box.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import math
 import tempfile
@@ -76,6 +75,9 @@ DEMO_DISTRICTS = (("district_n1", "District N1", "north"), ("district_n2", "Dist
                   ("district_s1", "District S1", "south"), ("district_s2", "District S2", "south"))
 #: Managers of the demo organisation (unit -> e-mail).
 DEMO_MANAGERS = {unit: f"manager.{unit}@example.com" for unit in ("store_01", "store_02", "district_n1", "north")}
+#: Quarters between the employee wave and its KPIs: the lag the data sources read
+#: (``services.sources.KPI_LAG``; not imported, since that module imports this one).
+DEMO_KPI_LAG = 1
 #: Customer contacts per simulated customer response (the weight of first-contact resolution
 #: and response time).
 DEMO_CONTACTS_PER_CUSTOMER = 25
@@ -211,8 +213,7 @@ def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNI
 def _store_organisation(store: db.Store, employee: Instrument, chain: Any) -> None:
     """Import the demo organisation (in force from the first day of this quarter) and declare
     the shipped KPIs, as ``tandem org import`` and ``tandem kpi declare`` do."""
-    today = db.utcnow().date()
-    quarter_start = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    quarter_start = kpis.period_bounds(kpis.quarter_of(db.utcnow().date()))[0]
     labels = {u.id: employee.text(u.label) for u in employee.units}
     stores = [(str(u), labels.get(str(u), str(u))) for u in chain.units["unit"]]
     with tempfile.TemporaryDirectory(prefix="tandem-demo-") as folder:
@@ -223,10 +224,9 @@ def _store_organisation(store: db.Store, employee: Instrument, chain: Any) -> No
 
 
 def _store_kpis(store: db.Store, chain: Any) -> None:
-    """Import the demo KPIs for the quarter ``KPI_LAG`` after the employee wave, as ``tandem kpi import`` does."""
-    from services.sources import KPI_LAG, wave_quarter
-
-    period = kpis.shift_period(wave_quarter(cp.get_campaign(store, EMPLOYEE_CAMPAIGN)), KPI_LAG)
+    """Import the demo KPIs for the quarter ``DEMO_KPI_LAG`` after the employee wave, as ``tandem kpi import`` does."""
+    campaign = cp.get_campaign(store, EMPLOYEE_CAMPAIGN)
+    period = kpis.shift_period(kpis.quarter_of((campaign.opens_at or campaign.created_at).date()), DEMO_KPI_LAG)
     with tempfile.TemporaryDirectory(prefix="tandem-demo-") as folder:
         path = Path(folder) / "demo_kpis.csv"
         demo_kpi_rows(chain, period).to_csv(path, index=False)

@@ -37,7 +37,7 @@ API overview
 ------------
 ``read_definitions(path) -> list[KpiDefinition]`` (every problem at once, with lines);
 ``declare_kpis(store, definitions) -> int``; ``definitions(store) -> dict[str, KpiDefinition]``;
-``parse_period(text) -> str``, ``period_bounds(period) -> (first day, last day)``,
+``parse_period(text) -> str``, ``period_bounds(period) -> (first day, last day)``, ``quarter_of(day) -> str``,
 ``shift_period(period, n) -> str``;
 ``import_kpis(store, path, *, chunk_rows=50_000, progress=None) -> KpiImport``;
 ``kpi_values(store, kpi_ids, periods) -> DataFrame`` (``kpi, unit, period, value``);
@@ -74,7 +74,7 @@ from surveys.yamlsource import parse_yaml, read_text
 __all__ = [
     "AGGREGATIONS", "CHUNK_ROWS", "COLUMNS", "SHIPPED_KPIS", "KpiDefinition", "KpiError", "KpiImport",
     "KpiImportRefused", "declare_kpis", "definitions", "import_kpis", "kpi_frame", "kpi_values", "parse_period",
-    "period_bounds", "read_definitions", "rollup", "shift_period",
+    "period_bounds", "quarter_of", "read_definitions", "rollup", "shift_period",
 ]
 
 #: The declarations shipped with Tandem (``tandem kpi declare`` without a file).
@@ -299,6 +299,11 @@ def period_bounds(period: str) -> tuple[dt.date, dt.date]:
     end_month = month + months
     end = dt.date(year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1) - dt.timedelta(days=1)
     return start, end
+
+
+def quarter_of(day: dt.date) -> str:
+    """The quarter a day belongs to (``2026Q3``): ``Q = floor((month - 1) / 3) + 1``."""
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
 
 
 def shift_period(period: str, n: int) -> str:

@@ -68,6 +68,7 @@ def test_the_demo_brings_its_organisation_and_kpis(any_store):
     assert "store_01" in org.subtree("district_n1") and org.ancestors("store_40")[-1] == "demo_retail"
     assert set(kpis.definitions(any_store)) == {d.id for d in kpis.read_definitions(kpis.SHIPPED_KPIS)}
 
+    assert demo.DEMO_KPI_LAG == KPI_LAG
     employee = campaigns.get_campaign(any_store, demo.EMPLOYEE_CAMPAIGN)
     assert [u.id for u in employee.instrument.units] == list(org.at_level("store"))
     period = kpis.shift_period(wave_quarter(employee), KPI_LAG)
