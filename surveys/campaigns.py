@@ -122,8 +122,13 @@ MAX_INVITATIONS = 100_000
 
 
 def _org_units(store: db.Store, instrument: Instrument, day: dt.date, level: str | None,
-               campaign_id: str) -> tuple[int, list[list[str]]] | None:
-    """The organisation's units for a new campaign: its leaves, or the units of ``level``."""
+               campaign_id: str, mode: str = "invited") -> tuple[int, list[list[str]]] | None:
+    """The organisation's units for a new campaign: its leaves, or the units of ``level``.
+
+    An instrument without units needs them from the organisation when its unit question has
+    ``source: organisation`` or the campaign is an open link (respondents pick their unit):
+    then no organisation in force on ``day`` is refused (:class:`CampaignError`).
+    """
     if instrument.units:
         if level is not None:
             raise CampaignError("the instrument lists its own units, so no organisation level applies",
@@ -132,6 +137,14 @@ def _org_units(store: db.Store, instrument: Instrument, day: dt.date, level: str
         return None
     version = org_store.version_at(store, day)
     if version is None:
+        source = instrument.question(instrument.unit_question).source
+        if source == "organisation" or mode == "open":
+            why = ("its unit question takes the units from the organisation" if source == "organisation"
+                   else "respondents of an open link pick their unit, and the instrument lists none")
+            raise CampaignError(f"no organisation is in force on {day}, but {why}",
+                                where=f"campaign '{campaign_id}'",
+                                fix=f"Import the organisation first ('tandem org import org.csv --as-of {day}'), "
+                                    "or list 'units:' in the instrument.")
         if level is not None:
             raise CampaignError(f"no organisation is in force on {day} to take the '{level}' units from",
                                 where=f"campaign '{campaign_id}'",
@@ -223,7 +236,9 @@ def create_campaign(
         When the instrument lists no units and an organisation is in force on the opening
         day (today without ``opens_at``), the campaign takes its units from it: the leaf
         units, or the units of this level. They are stored with the campaign, so a later
-        organisation never changes it.
+        organisation never changes it. An open link offers them to respondents to pick
+        from; an instrument whose unit question has ``source: organisation``, or an open
+        link of an instrument without units, is refused when no organisation is in force.
     """
     if isinstance(instrument, str):
         instrument = parse_instrument(instrument)
@@ -253,7 +268,7 @@ def create_campaign(
     if opens and closes and closes <= opens:
         raise CampaignError("the campaign closes before it opens", where=f"campaign '{campaign_id}'",
                             fix="Choose a closing time after the opening time.")
-    from_org = _org_units(store, instrument, (opens or db.utcnow()).date(), unit_level, campaign_id)
+    from_org = _org_units(store, instrument, (opens or db.utcnow()).date(), unit_level, campaign_id, mode)
     version_id = register_instrument(store, instrument)
 
     def tx(conn: Connection) -> None:

@@ -305,10 +305,12 @@ class DateQuestion(_Question):
 
 
 class UnitQuestion(_Question):
-    """The respondent's unit: chosen from the instrument's ``units`` or taken from the invitation."""
+    """The respondent's unit: chosen from the instrument's ``units`` (``list``), taken from the
+    invitation (``invitation``), or chosen from the units the campaign takes from the
+    organisation in force (``organisation``: an open link offers them, an invitation brings one)."""
 
     type: Literal["unit"]
-    source: Literal["list", "invitation"] = "list"
+    source: Literal["list", "invitation", "organisation"] = "list"
 
 
 Question = Annotated[

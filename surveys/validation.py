@@ -461,14 +461,21 @@ def rule_unit_question(ctx: Context) -> Iterator[Problem]:
 
 
 def rule_units_missing(ctx: Context) -> Iterator[Problem]:
-    """A unit question with ``source: list`` needs the top-level ``units`` list."""
-    if ctx.instrument.units:
-        return
+    """A unit question with ``source: list`` needs the top-level ``units`` list; one with
+    ``source: organisation`` takes its units from the organisation, so the instrument lists none."""
     for path, question in ctx.questions():
-        if question.type == "unit" and question.source == "list":
+        if question.type != "unit":
+            continue
+        if question.source == "list" and not ctx.instrument.units:
             yield ctx.problem((*path, "type"), question.id, "units-missing",
                               "the unit question offers a list, but the instrument has no 'units'",
-                              "Add 'units:' (a list of {id, label}), or use 'source: invitation'.")
+                              "Add 'units:' (a list of {id, label}), or use 'source: organisation' (the "
+                              "organisation's units, also for an open link) or 'source: invitation'.")
+        elif question.source == "organisation" and ctx.instrument.units:
+            yield ctx.problem((*path, "source"), question.id, "units-listed",
+                              "the unit question takes its units from the organisation, but the instrument "
+                              "lists 'units' too",
+                              "Remove 'units:' from the instrument, or use 'source: list' to offer that list.")
 
 
 def _scale_of(ctx: Context, question: Any) -> Scale | None:

@@ -359,3 +359,51 @@ def test_tandem_campaign_create_takes_the_units_of_a_level(cli, tmp_path):
     assert result.exit_code == 1 and "store_01" in result.output
     result = cli("campaign", "create", "ee2", "--instrument", SURVEY, "--unit-level", "store")
     assert result.exit_code == 1 and "lists its own units" in result.output
+
+
+def organisation_survey(audience: str = "customer"):
+    """The store test survey without units, its unit question taking them from the organisation."""
+    text = without_units_survey().source_text.replace("source: invitation", "source: organisation")
+    return parse_instrument(text.replace("audience: employee", f"audience: {audience}"), source="org-units.yaml")
+
+
+def test_an_open_link_offers_the_organisations_units_of_the_campaigns_level(any_store):
+    from surveys import responses
+    from surveys.answers import AnswerError
+
+    instrument = organisation_survey()
+    assert instrument.units == () and instrument.question("unit").source == "organisation"
+    for mode in ("open", "invited"):  # respondents pick from nothing, or the question needs the organisation
+        with pytest.raises(cp.CampaignError, match="no organisation is in force") as refused:
+            cp.create_campaign(any_store, instrument, campaign_id=f"cx-{mode}", mode=mode)
+        assert "tandem org import" in refused.value.fix and refused.value.where == f"campaign 'cx-{mode}'"
+    with pytest.raises(cp.CampaignError, match="pick their unit"):
+        cp.create_campaign(any_store, without_units_survey().source_text.replace(
+            "audience: employee", "audience: customer"), campaign_id="cx", mode="open")
+    org_store.import_organisation(any_store, parse_organisation(ORG), as_of="2026-01-01")
+    campaign = cp.create_campaign(any_store, instrument, campaign_id="cx", mode="open", unit_level="district")
+    cp.open_campaign(any_store, "cx")
+    offered = cp.get_campaign(any_store, "cx").instrument
+    assert [u.id for u in offered.units] == ["n1", "s1"] and campaign.org_units == (("n1", "District N1"),
+                                                                                     ("s1", "District S1"))
+    answers = {"role": "staff", "sat": 4, "bored": 2, "ms_1": 5, "ms_2": 1, "enps": 9}
+    cp.submit(any_store, "cx", {**answers, "unit": "s1"}, session=cp.new_session_key(), language="en")
+    with pytest.raises(AnswerError, match="unit"):
+        cp.submit(any_store, "cx", {**answers, "unit": "store_01"}, session=cp.new_session_key(), language="en")
+    assert responses.responses_frame(any_store, "cx")["unit"].tolist() == ["s1"]
+    leaves = cp.create_campaign(any_store, instrument, campaign_id="cx2", mode="open")
+    assert [u for u, _ in leaves.org_units] == ["store_01", "store_02", "store_03"]
+
+
+def test_open_employee_links_from_the_organisation_keep_the_privacy_rule(any_store, monkeypatch):
+    org_store.import_organisation(any_store, parse_organisation(ORG), as_of="2026-01-01")
+    employee = organisation_survey("employee")
+    monkeypatch.delenv(cp.OPEN_EMPLOYEE_LINKS_VARIABLE, raising=False)
+    with pytest.raises(cp.CampaignError, match="cannot use an open link") as refused:
+        cp.create_campaign(any_store, employee, campaign_id="ee-open", mode="open", unit_level="store")
+    assert cp.OPEN_EMPLOYEE_LINKS_VARIABLE in refused.value.fix
+    invited = cp.create_campaign(any_store, employee, campaign_id="ee", unit_level="store")
+    assert [u for u, _ in invited.org_units] == ["store_01", "store_02", "store_03"]
+    monkeypatch.setenv(cp.OPEN_EMPLOYEE_LINKS_VARIABLE, "1")
+    opened = cp.create_campaign(any_store, employee, campaign_id="ee-open", mode="open", unit_level="store")
+    assert [u.id for u in opened.instrument.units] == ["store_01", "store_02", "store_03"]
