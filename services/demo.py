@@ -8,6 +8,10 @@
   gives a link a new user can answer.
 * ``demo-customers``: an open-link campaign of ``customer_experience``.
 
+Both take their units from the demo organisation (below): they pin the shipped instruments
+with ``source: organisation`` instead of their ``units:`` list, so invitations, the open
+link's unit choice and the imported responses are checked against the organisation's stores.
+
 and fills them with :func:`analysis.simulate.simulate_service_profit_chain` (40 units,
 8-25 employees and 20-60 customers per unit) with the same seed and size as
 :func:`demo_frames` (the demo data source of the pages, ``tandem analyze study --demo`` and
@@ -51,7 +55,7 @@ from surveys import campaigns as cp
 from surveys import kpis, org_store, responses
 from surveys import store as db
 from surveys.instrument import Instrument
-from surveys.loader import load_instrument
+from surveys.loader import load_instrument, parse_instrument
 from surveys.organisation import read_organisation
 
 __all__ = ["CUSTOMER_CAMPAIGN", "DEMO_MANAGERS", "DEMO_SEED", "DEMO_UNITS", "DEMO_WAVE", "EMPLOYEE_CAMPAIGN",
@@ -194,9 +198,11 @@ def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNI
     chain = _chain(employee, customer, n_units=n_units, seed=seed, wave=wave)
     if business:
         _store_organisation(store, employee, chain)
-    cp.create_campaign(store, employee, campaign_id=EMPLOYEE_CAMPAIGN, wave=wave, mode="invited",
+    # with the organisation, both campaigns take its stores (the customers' open link offers them)
+    surveyed = {i.id: _from_organisation(i) if business else i for i in (employee, customer)}
+    cp.create_campaign(store, surveyed[employee.id], campaign_id=EMPLOYEE_CAMPAIGN, wave=wave, mode="invited",
                        name="Demo: employee experience")
-    cp.create_campaign(store, customer, campaign_id=CUSTOMER_CAMPAIGN, wave=wave, mode="open",
+    cp.create_campaign(store, surveyed[customer.id], campaign_id=CUSTOMER_CAMPAIGN, wave=wave, mode="open",
                        name="Demo: customer experience")
     n_employees = responses.import_frame(store, EMPLOYEE_CAMPAIGN, chain.employees)
     n_customers = responses.import_frame(store, CUSTOMER_CAMPAIGN, chain.customers)
@@ -208,6 +214,19 @@ def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNI
     if business:
         _store_kpis(store, chain)
     return DemoResult(EMPLOYEE_CAMPAIGN, CUSTOMER_CAMPAIGN, n_employees, n_customers, tuple(tokens))
+
+
+def _from_organisation(instrument: Instrument) -> Instrument:
+    """A shipped instrument whose unit question takes its units from the organisation
+    (``source: organisation``): its text without the closing ``units:`` list."""
+    text = instrument.source_text
+    head, _, tail = text.partition("\nunits:\n")
+    if not tail or head.count("source: list") != 1 or any(
+            line[:1] not in ("", " ", "-", "#") for line in tail.splitlines()):
+        raise cp.CampaignError("the demo instrument's units are not its last block", where=instrument.id,
+                               fix="Keep 'units:' at the end of the shipped instrument, after one 'source: list'.")
+    return parse_instrument(head.replace("source: list", "source: organisation") + "\n",
+                            source=f"{instrument.id} (units from the organisation)")
 
 
 def _store_organisation(store: db.Store, employee: Instrument, chain: Any) -> None:

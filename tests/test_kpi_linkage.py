@@ -71,6 +71,9 @@ def test_the_demo_brings_its_organisation_and_kpis(any_store):
     assert demo.DEMO_KPI_LAG == KPI_LAG
     employee = campaigns.get_campaign(any_store, demo.EMPLOYEE_CAMPAIGN)
     assert [u.id for u in employee.instrument.units] == list(org.at_level("store"))
+    customer = campaigns.get_campaign(any_store, demo.CUSTOMER_CAMPAIGN)  # the open link offers the stores
+    assert customer.org_units == employee.org_units and customer.org_version_id == org_store.version_at(any_store).id
+    assert employee.instrument.question(employee.instrument.unit_question).source == "organisation"
     period = kpis.shift_period(wave_quarter(employee), KPI_LAG)
     frame = kpis.kpi_frame(any_store, ["retention", "headcount", "first_contact_resolution"], [wave_quarter(employee)])
     assert set(frame["kpi_period"]) == {period}
