@@ -33,6 +33,7 @@ __all__ = [
     "OTHER_UNITS",
     "GroupDifferences",
     "Insight",
+    "children_breakdown",
     "collect_insight",
     "comments",
     "compare",
@@ -375,10 +376,24 @@ class GroupDifferences:
         return self.groups.loc[self.groups["status"] != "hidden", "group"].tolist()
 
 
+def children_breakdown(view: SideView) -> dict[str, str]:
+    """The breakdown by the organisation's units directly below the view's node (the root
+    without a node): ``{column: label}`` with :attr:`SideView.children_column` (``org:store``)
+    and "Units directly below <node> (<level>)"; empty without an organisation or at a leaf."""
+    column = view.children_column
+    if column is None:
+        return {}
+    org = view.data.org
+    node = view.selection.node or org.root
+    return {column: f"Units directly below {org.unit(node).name} ({org.levels[org.depth(node) + 1]})"}
+
+
 def compare_breakdowns(view: SideView) -> dict[str, str]:
-    """Columns a side's groups can be compared by: ``unit``, ``wave`` (more than one in the
-    view) and the demographic questions (column -> label)."""
+    """Columns a side's groups can be compared by: ``unit``, the organisation's units directly
+    below the chosen node (:func:`children_breakdown`), ``wave`` (more than one in the view) and
+    the demographic questions (column -> label)."""
     options = {"unit": "Unit"} if "unit" in view.data.frame else {}
+    options.update(children_breakdown(view))
     if "wave" in view.frame and view.frame["wave"].nunique() > 1:
         options["wave"] = "Wave"
     instrument = view.instrument
@@ -427,7 +442,8 @@ def compare(view: SideView, *, by: str, constructs: Any = None, adjust: str = "h
     view
         One side under a selection.
     by
-        ``unit``, ``wave`` or a demographic question (:func:`compare_breakdowns`).
+        ``unit``, the node's children (``org:<level>``, :func:`children_breakdown`), ``wave``
+        or a demographic question (:func:`compare_breakdowns`).
     constructs
         Construct ids (or metric names ``nps``, ``enps``, ``csat``, ``ces``) to compare;
         default every construct and metric item of the instrument.
@@ -448,7 +464,10 @@ def compare(view: SideView, *, by: str, constructs: Any = None, adjust: str = "h
     for the headline metrics: a group is shown as the union of the blocks all of whose
     respondents belong to it; responses in blocks that mix groups are pooled, and the
     pool is never shown, compared or used as "the rest"; groups none of whose blocks are
-    pure are listed as hidden. Construct scores (:func:`analysis.scoring.score`) are
+    pure are listed as hidden. The same holds for the children of an organisation node:
+    each child is the union of the blocks inside it (:mod:`services.hierarchy` builds them
+    along the tree), so the node (shown on every page) minus its shown children is the pool
+    of whole blocks, never a hidden child alone. Construct scores (:func:`analysis.scoring.score`) are
     withheld per block where fewer than k counted respondents have one. Statistics come
     from :func:`analysis.compare.compare`; the adjustment is
     :func:`analysis.compare.adjust_pvalues` over the comparisons actually shown.

@@ -330,11 +330,7 @@ def breakdowns(ctx: Context, side: str) -> dict[str, str]:
     """Columns a side's metrics can be broken down by: ``unit``, the units directly below the
     chosen organisation node, and the demographic questions (column -> label)."""
     data = ctx.dataset.sides[side]
-    options = {"unit": "Unit"}
-    children = ctx.views[side].children_column
-    if children is not None:
-        org, node = data.org, ctx.selection.node or data.org.root
-        options[children] = f"Units directly below {org.unit(node).name} ({org.levels[org.depth(node) + 1]})"
+    options = {"unit": "Unit", **results.children_breakdown(ctx.views[side])}
     options.update({q.id: data.instrument.text(q.text) for q in data.instrument.questions if q.id in data.dimensions})
     return options
 
