@@ -14,6 +14,13 @@ A KPI is **declared** once in YAML (``instruments/business/kpis.yaml`` ships the
         higher_is_better: false
         measure: count
         aggregation: sum
+      first_contact_resolution:
+        label: First-contact resolution
+        higher_is_better: true
+        measure: ratio
+        aggregation: ratio           # recomputed from its components up the tree
+        numerator: resolved_contacts # both declared KPIs with aggregation: sum
+        denominator: contacts
 
 Its **values** come from a CSV file with the columns ``unit, period, kpi, value`` (other
 columns are ignored), one value per unit, period and KPI. A period is a quarter
@@ -29,7 +36,10 @@ Roll-up (:func:`rollup`): a unit's value is the value imported for it when there
 below it that have a value: ``sum`` adds them; ``mean`` without weight is their plain mean
 (each district counts once in its region, whatever its size); ``mean`` with ``weight: W``
 is their mean weighted by KPI ``W`` (rolled up by its own rule, so a weighted mean of
-districts equals the weighted mean of their stores). These are bookkeeping rules declared
+districts equals the weighted mean of their stores); ``ratio`` with ``numerator: N`` and
+``denominator: D`` is recomputed from its components, ``Σ N / Σ D`` over the units below
+(a region's first-contact resolution is its resolved contacts over its contacts, not the
+mean of its districts' rates). These are bookkeeping rules declared
 by the organisation, not estimates, which is why they live here with the storage; the
 statistics that use the frames are in :mod:`analysis`.
 
@@ -80,7 +90,7 @@ __all__ = [
 #: The declarations shipped with Tandem (``tandem kpi declare`` without a file).
 SHIPPED_KPIS = Path(__file__).resolve().parents[1] / "instruments" / "business" / "kpis.yaml"
 #: How a KPI is aggregated up the tree.
-AGGREGATIONS = ("mean", "sum")
+AGGREGATIONS = ("mean", "sum", "ratio")
 #: The columns of a KPI values file.
 COLUMNS = ("unit", "period", "kpi", "value")
 #: Rows read, checked and stored per chunk.
@@ -95,7 +105,8 @@ MAX_CELL = 200
 KPI_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _QUARTER = re.compile(r"([12][0-9]{3})[Qq]([1-4])")
 _MONTH = re.compile(r"([12][0-9]{3})-(0[1-9]|1[0-2])")
-_KEYS = {"label", "higher_is_better", "measure", "aggregation", "weight"}
+_KEYS = {"label", "higher_is_better", "measure", "aggregation", "weight", "numerator", "denominator"}
+_COMPONENTS = ("numerator", "denominator")
 
 
 class KpiError(TandemError):
@@ -121,9 +132,12 @@ class KpiDefinition:
     measure
         Its unit of measure (``percent``, ``count``, ``hours``, ``EUR`` ...).
     aggregation
-        ``mean`` or ``sum`` (see the module docstring).
+        ``mean``, ``sum`` or ``ratio`` (see the module docstring).
     weight
         For ``mean``: the id of the KPI that weighs it, or ``None`` for an unweighted mean.
+    numerator, denominator
+        For ``ratio``: the ids of the KPIs (aggregated by sum) it is recomputed from,
+        ``value = numerator / denominator``.
     """
 
     id: str
@@ -132,6 +146,15 @@ class KpiDefinition:
     measure: str
     aggregation: str
     weight: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+
+    @property
+    def components(self) -> tuple[str, str] | None:
+        """``(numerator, denominator)`` of a ratio KPI, else ``None``."""
+        if self.aggregation != "ratio" or self.numerator is None or self.denominator is None:
+            return None
+        return self.numerator, self.denominator
 
 
 @dataclass(frozen=True)
@@ -146,13 +169,16 @@ class KpiImport:
 # --------------------------------------------------------------------------- declarations
 
 
-def read_definitions(path: str | Path, *, known: Iterable[str] = ()) -> list[KpiDefinition]:
+def read_definitions(path: str | Path, *, known: Iterable[str] | Mapping[str, KpiDefinition] = ()
+                     ) -> list[KpiDefinition]:
     """Read and check a KPI declaration file (YAML, see the module docstring).
 
     Parameters
     ----------
     known
-        Ids of KPIs declared already (a weight may name one of them).
+        Ids of KPIs declared already (a weight or a ratio's component may name one of
+        them); given as :func:`definitions` (id -> definition), their aggregation is
+        checked too.
 
     Raises
     ------
@@ -177,6 +203,11 @@ def read_definitions(path: str | Path, *, known: Iterable[str] = ()) -> list[Kpi
         raise KpiImportRefused(problems)
     found: list[KpiDefinition] = []
     ids = set(entries) | set(known)
+
+    def aggregation_of(kpi: str) -> Any:
+        if isinstance(entries.get(kpi), dict):
+            return entries[kpi].get("aggregation")
+        return known[kpi].aggregation if isinstance(known, Mapping) and kpi in known else None
     with suggestion_budget():
         for kpi_id, entry in entries.items():
             at = ("kpis", kpi_id)
@@ -224,16 +255,46 @@ def read_definitions(path: str | Path, *, known: Iterable[str] = ()) -> list[Kpi
                             f"weight '{str(weight)[:64]}' is not another declared KPI",
                             did_you_mean(str(weight), ids - {kpi_id}).strip()
                             or "Declare the weighing KPI (e.g. headcount, with aggregation: sum).")
-                elif isinstance(entries.get(weight), dict) and entries[weight].get("aggregation") != "sum":
+                elif aggregation_of(str(weight)) not in (None, "sum"):
                     problem((*at, "weight"), kpi_id, "weight-not-sum",
                             f"the weight '{weight}' is not aggregated by sum",
                             f"Give '{weight}' 'aggregation: sum' (weights add up the tree).")
+            _check_components(entry, kpi_id, at, ids, aggregation_of, problem)
             if not any(p.item == kpi_id for p in problems):
                 found.append(KpiDefinition(kpi_id, clean_text(label, multiline=False), direction, measure.strip(),
-                                           aggregation, weight))
+                                           aggregation, weight, entry.get("numerator"), entry.get("denominator")))
     if problems:
         raise KpiImportRefused(problems)
     return found
+
+
+def _check_components(entry: Mapping[str, Any], kpi_id: str, at: tuple, ids: set[str],
+                      aggregation_of: Callable[[str], Any], problem: Callable[..., None]) -> None:
+    """The rules of a ratio's ``numerator`` and ``denominator``: both given for ``aggregation:
+    ratio`` and only then (``ratio-components``, ``components-need-ratio``), each another
+    declared KPI (``unknown-component``) aggregated by sum (``component-not-sum``), not the same."""
+    ratio = entry.get("aggregation") == "ratio"
+    for key in _COMPONENTS:
+        value = entry.get(key)
+        if value is None:
+            if ratio:
+                problem(at, kpi_id, "ratio-components", f"a ratio KPI needs a '{key}'",
+                        f"Add '{key}:' naming a KPI with 'aggregation: sum' (e.g. numerator: resolved_contacts, "
+                        "denominator: contacts).")
+            continue
+        if not ratio:
+            problem((*at, key), kpi_id, "components-need-ratio", f"only a ratio KPI has a '{key}'",
+                    f"Remove '{key}:' or use 'aggregation: ratio'.")
+        elif value == kpi_id or str(value) not in ids:
+            problem((*at, key), kpi_id, "unknown-component", f"{key} '{str(value)[:64]}' is not another declared KPI",
+                    did_you_mean(str(value), ids - {kpi_id}).strip()
+                    or "Declare the component KPI (with aggregation: sum) in this file or before.")
+        elif aggregation_of(str(value)) not in (None, "sum"):
+            problem((*at, key), kpi_id, "component-not-sum", f"the {key} '{value}' is not aggregated by sum",
+                    f"Give '{value}' 'aggregation: sum' (a ratio is recomputed from the sums of its components).")
+    if ratio and entry.get("numerator") is not None and entry.get("numerator") == entry.get("denominator"):
+        problem((*at, "denominator"), kpi_id, "unknown-component", "the numerator and the denominator are the same KPI",
+                "Name two different KPIs.")
 
 
 def declare_kpis(store: db.Store, declared: Sequence[KpiDefinition]) -> int:
@@ -244,7 +305,8 @@ def declare_kpis(store: db.Store, declared: Sequence[KpiDefinition]) -> int:
     def tx(conn: Connection) -> int:
         for d in declared:
             values = {"label": d.label, "higher_is_better": d.higher_is_better, "measure": d.measure,
-                      "aggregation": d.aggregation, "weight": d.weight, "updated_at": now}
+                      "aggregation": d.aggregation, "weight": d.weight, "numerator": d.numerator,
+                      "denominator": d.denominator, "updated_at": now}
             if conn.execute(sa.select(k.c.id).where(k.c.id == d.id)).first() is None:
                 conn.execute(k.insert().values(id=d.id, **values))
             else:
@@ -258,7 +320,8 @@ def definitions(store: db.Store) -> dict[str, KpiDefinition]:
     """Every declared KPI by id."""
     k = kpi_definitions
     rows = store.run(lambda conn: conn.execute(sa.select(k).order_by(k.c.id)).all(), write=False)
-    return {r.id: KpiDefinition(r.id, r.label, bool(r.higher_is_better), r.measure, r.aggregation, r.weight)
+    return {r.id: KpiDefinition(r.id, r.label, bool(r.higher_is_better), r.measure, r.aggregation, r.weight,
+                                r.numerator, r.denominator)
             for r in rows}
 
 
@@ -494,7 +557,8 @@ def kpi_values(store: db.Store, kpi_ids: Iterable[str], periods: Iterable[str]) 
 
 
 def rollup(org: Organisation, values: Mapping[str, float], *, definition: KpiDefinition,
-           weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+           weights: Mapping[str, float] | None = None,
+           components: tuple[Mapping[str, float], Mapping[str, float]] | None = None) -> pd.DataFrame:
     """Every unit's value of one KPI, rolled up the tree by the KPI's declared rule.
 
     Parameters
@@ -508,6 +572,9 @@ def rollup(org: Organisation, values: Mapping[str, float], *, definition: KpiDef
     weights
         For a weighted mean: unit id -> the weight KPI's value, **already rolled up** (a unit
         whose weight is missing or not positive does not count in its parent's mean).
+    components
+        For a ratio: ``(numerator, denominator)``, each unit id -> the component KPI's
+        **imported** value (not rolled up: the pairs are added here).
 
     Returns
     -------
@@ -521,6 +588,14 @@ def rollup(org: Organisation, values: Mapping[str, float], *, definition: KpiDef
     For unit u with children C(u) that have a value x_c: sum: ``x_u = Σ x_c``; mean:
     ``x_u = (1/|C|) Σ x_c``; weighted mean: ``x_u = Σ w_c x_c / Σ w_c`` over the children
     with ``w_c > 0``. A value imported for u itself wins over its roll-up.
+
+    Ratio (recomputed from components): each unit carries a pair ``(N_u, D_u)``, its own
+    imported numerator and denominator when it has both, else ``N_u = Σ N_c`` and
+    ``D_u = Σ D_c`` over its children with a pair; ``x_u = N_u / D_u`` (when ``D_u > 0``), so
+    the value of a region is its resolved contacts over its contacts, not the mean of its
+    stores' rates. A unit's imported ratio is kept as its own value, but its parent adds only
+    pairs: a ratio without components counts nowhere above it. ``n`` counts the pairs a
+    value rests on.
     """
     if definition.aggregation not in AGGREGATIONS:
         raise KpiError(f"unknown aggregation '{definition.aggregation}'", where=f"KPI '{definition.id}'",
@@ -530,6 +605,13 @@ def rollup(org: Organisation, values: Mapping[str, float], *, definition: KpiDef
         raise KpiError(f"the weighted mean needs the values of '{definition.weight}'",
                        where=f"KPI '{definition.id}'", fix="Pass the rolled-up weights (kpi_frame does).")
     order = org.subtree(org.root)
+    if definition.aggregation == "ratio":
+        if components is None or definition.components is None:
+            raise KpiError("the ratio needs the values of its numerator and denominator",
+                           where=f"KPI '{definition.id}'",
+                           fix="Declare 'numerator:' and 'denominator:' and pass their imported values (kpi_frame "
+                               "does).")
+        return _ratio_rollup(org, order, values, components)
     value: dict[str, float] = {}
     count: dict[str, int] = {}
     source: dict[str, str] = {}
@@ -561,6 +643,39 @@ def rollup(org: Organisation, values: Mapping[str, float], *, definition: KpiDef
     return frame
 
 
+def _ratio_rollup(org: Organisation, order: Sequence[str], values: Mapping[str, float],
+                  components: tuple[Mapping[str, float], Mapping[str, float]]) -> pd.DataFrame:
+    """:func:`rollup` of a ratio KPI: ``x_u = N_u / D_u`` with the component pairs added up the tree."""
+    numerators, denominators = components
+    pair: dict[str, tuple[float, float]] = {}
+    count: dict[str, int] = {}
+    value: dict[str, float] = {}
+    source: dict[str, str] = {}
+    for unit in reversed(order):  # children before parents
+        n, d = numerators.get(unit), denominators.get(unit)
+        own_pair = n is not None and d is not None and math.isfinite(n) and math.isfinite(d)
+        if own_pair:
+            pair[unit], count[unit] = (float(n), float(d)), 1  # type: ignore[arg-type]
+        else:
+            kids = [c for c in org.children(unit) if c in pair]
+            if kids:
+                pair[unit] = (math.fsum(pair[c][0] for c in kids), math.fsum(pair[c][1] for c in kids))
+                count[unit] = sum(count[c] for c in kids)
+        own = values.get(unit)
+        if own is not None and math.isfinite(own):
+            value[unit], source[unit] = float(own), "reported"
+            count[unit] = max(count.get(unit, 0), 1)
+        elif unit in pair and pair[unit][1] > 0:
+            value[unit] = pair[unit][0] / pair[unit][1]
+            source[unit] = "reported" if own_pair else "rolled up"  # from its own components, or those below
+    return pd.DataFrame({
+        "level": [org.level_of(u) for u in order],
+        "value": [value.get(u, math.nan) for u in order],
+        "source": [source.get(u, "") for u in order],
+        "n": [count.get(u, 0) if u in value else 0 for u in order],
+    }, index=pd.Index(order, name="unit"))
+
+
 def _positive(weight: Any) -> bool:
     return weight is not None and math.isfinite(weight) and weight > 0
 
@@ -572,7 +687,7 @@ def kpi_frame(store: db.Store, kpis: Sequence[str], periods: Sequence[str], *, l
     Parameters
     ----------
     kpis
-        Declared KPI ids (a weighted mean's weight KPI is read as well).
+        Declared KPI ids (a weighted mean's weight KPI and a ratio's components are read as well).
     periods
         The periods of the survey waves (``2026Q2``, ``2026-06``).
     lag
@@ -592,7 +707,8 @@ def kpi_frame(store: db.Store, kpis: Sequence[str], periods: Sequence[str], *, l
     if unknown:
         raise KpiError(f"KPI '{unknown[0]}' is not declared", where="kpi_frame",
                        fix=did_you_mean(unknown[0], declared).strip() or "Declare it with 'tandem kpi declare'.")
-    needed = list(dict.fromkeys([*kpis, *(declared[k].weight for k in kpis if declared[k].weight)]))
+    needed = list(dict.fromkeys([*kpis, *(declared[k].weight for k in kpis if declared[k].weight),
+                                 *(c for k in kpis for c in (declared[k].components or ()))]))
     targets = {parse_period(p): shift_period(p, lag) for p in periods}
     stored = kpi_values(store, needed, set(targets.values()))
     frames = []
@@ -607,7 +723,9 @@ def kpi_frame(store: db.Store, kpis: Sequence[str], periods: Sequence[str], *, l
         for kpi in sorted(needed, key=lambda k: declared[k].weight is not None):  # weights first
             d = declared[kpi]
             weights = rolled[d.weight].to_dict() if d.weight else None
-            rolled[kpi] = rollup(org, by_kpi.get(kpi, {}), definition=d, weights=weights)["value"]
+            parts = tuple(by_kpi.get(c, {}) for c in d.components) if d.components else None
+            rolled[kpi] = rollup(org, by_kpi.get(kpi, {}), definition=d, weights=weights,
+                                 components=parts)["value"]  # type: ignore[arg-type]
         units = list(org.at_level(level)) if level else list(org.subtree(org.root))
         frame = pd.DataFrame({"period": period, "kpi_period": target, "unit": units,
                               "level": [org.level_of(u) for u in units]})

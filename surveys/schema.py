@@ -171,7 +171,9 @@ kpi_definitions = sa.Table(
     sa.Column("aggregation", sa.String(20), nullable=False),
     sa.Column("weight", sa.String(64), nullable=True),
     sa.Column("updated_at", Timestamp, nullable=False),
-    sa.CheckConstraint("aggregation IN ('mean', 'sum')", name="ck_kpi_definitions_aggregation"),
+    sa.Column("numerator", sa.String(64), nullable=True),
+    sa.Column("denominator", sa.String(64), nullable=True),
+    sa.CheckConstraint("aggregation IN ('mean', 'sum', 'ratio')", name="ck_kpi_definitions_aggregation"),
 )
 
 kpi_values = sa.Table(

@@ -64,6 +64,7 @@ def list_kpis() -> None:
         typer.echo("No KPIs declared yet. Declare the shipped ones with 'tandem kpi declare'.")
         return
     for d in declared.values():
-        rule = f"mean weighted by {d.weight}" if d.weight else d.aggregation
+        rule = (f"mean weighted by {d.weight}" if d.weight else
+                f"ratio {d.numerator} / {d.denominator} recomputed from their sums" if d.components else d.aggregation)
         typer.echo(f"{d.id}: {d.label} ({d.measure}; {'higher' if d.higher_is_better else 'lower'} is better; "
                    f"{rule} up the organisation)")

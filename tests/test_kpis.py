@@ -314,3 +314,132 @@ def test_tandem_kpi_declare_import_and_list(cli, tmp_path):
     result = cli("kpi", "import", path)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{path}:3:0: error [unknown-unit]" in result.output and f"{path}:3:0: error [bad-value]" in result.output
+
+
+# --------------------------------------------------------------------------- ratio KPIs (recomputed from components)
+
+RATIO_YAML = """\
+kpis:
+  resolved_contacts:
+    label: Contacts resolved at first contact
+    higher_is_better: true
+    measure: count
+    aggregation: sum
+  fcr:
+    label: First-contact resolution
+    higher_is_better: true
+    measure: ratio
+    aggregation: ratio
+    numerator: resolved_contacts
+    denominator: contacts
+"""
+RESOLVED = {"s1": 90, "s2": 5, "s3": 40, "s4": 30, "s5": 10}
+CONTACTS = {"s1": 100, "s2": 10, "s3": 50, "s4": 40, "s5": 10}
+RATIO = kpis.KpiDefinition("fcr", "FCR", True, "ratio", "ratio", numerator="resolved_contacts",
+                           denominator="contacts")
+
+
+def test_a_ratio_kpi_is_declared_with_components_that_are_sums(tmp_path, store):
+    path = tmp_path / "kpis.yaml"
+    path.write_text(RATIO_YAML, encoding="utf-8")
+    # 'contacts' is declared already (shipped, aggregation: sum): known as definitions, it is checked too
+    declared = {d.id: d for d in kpis.read_definitions(path, known=kpis.definitions(store))}
+    assert declared["fcr"].components == ("resolved_contacts", "contacts")
+    kpis.declare_kpis(store, list(declared.values()))
+    assert kpis.definitions(store)["fcr"] == declared["fcr"]  # numerator and denominator are stored
+    with pytest.raises(kpis.KpiImportRefused, match="unknown-component"):
+        kpis.read_definitions(path)  # 'contacts' declared nowhere
+
+
+def test_broken_ratio_declarations_are_reported_together(tmp_path, store):
+    path = tmp_path / "kpis.yaml"
+    path.write_text("""\
+kpis:
+  rate:
+    label: Rate
+    higher_is_better: true
+    measure: ratio
+    aggregation: ratio
+    numerator: growth
+  growth:
+    label: Growth
+    higher_is_better: true
+    measure: percent
+    aggregation: mean
+    denominator: contacts
+  same:
+    label: Same
+    higher_is_better: true
+    measure: ratio
+    aggregation: ratio
+    numerator: contacts
+    denominator: contacts
+  old:
+    label: Old
+    higher_is_better: true
+    measure: ratio
+    aggregation: ratio
+    numerator: contacts
+    denominator: retention
+""", encoding="utf-8")
+    with pytest.raises(kpis.KpiImportRefused) as caught:
+        kpis.read_definitions(path, known=kpis.definitions(store))
+    found = [(p.line, p.rule) for p in caught.value.problems]
+    assert found == [(2, "ratio-components"), (7, "component-not-sum"), (13, "components-need-ratio"),
+                     (20, "unknown-component"), (27, "component-not-sum")]
+    by_rule = {p.rule: p for p in caught.value.problems}
+    assert "aggregation: sum" in by_rule["component-not-sum"].fix and "denominator" in by_rule["ratio-components"].message
+
+
+def test_a_ratio_rolls_up_as_the_ratio_of_summed_components_not_the_mean_of_ratios(org):
+    frame = kpis.rollup(org, {}, definition=RATIO, components=(RESOLVED, CONTACTS))
+    # north: (90 + 5 + 40) / (100 + 10 + 50) = 135 / 160; the mean of its stores' ratios is (.9 + .5 + .8) / 3
+    assert frame.loc["north", "value"] == pytest.approx(135 / 160)
+    assert frame.loc["north", "value"] != pytest.approx((0.9 + 0.5 + 0.8) / 3)
+    assert frame.loc["south", "value"] == pytest.approx(40 / 50)
+    assert frame.loc["acme", "value"] == pytest.approx(175 / 210)
+    mean_of_ratios = kpis.rollup(org, {s: RESOLVED[s] / CONTACTS[s] for s in RESOLVED}, definition=MEAN)
+    assert mean_of_ratios.loc["acme", "value"] == pytest.approx(((0.9 + 0.5 + 0.8) / 3 + (0.75 + 1.0) / 2) / 2)
+    assert mean_of_ratios.loc["acme", "value"] != pytest.approx(frame.loc["acme", "value"], abs=0.01)
+    assert frame.loc["s2", "value"] == pytest.approx(0.5) and frame.loc["s2", "source"] == "reported"
+    assert tuple(frame.loc[["acme", "north", "south"], "n"]) == (5, 3, 2)
+    assert set(frame.loc[["acme", "north"], "source"]) == {"rolled up"}
+
+
+def test_a_ratio_keeps_a_reported_value_and_adds_only_complete_pairs(org):
+    resolved = {k: v for k, v in RESOLVED.items() if k != "s5"}  # s5 reports its ratio, not its components
+    frame = kpis.rollup(org, {"s5": 0.2, "north": 0.5}, definition=RATIO, components=(resolved, CONTACTS))
+    assert frame.loc["s5", "value"] == pytest.approx(0.2) and frame.loc["s5", "source"] == "reported"
+    assert frame.loc["north", "value"] == pytest.approx(0.5)  # a reported figure is never overwritten
+    assert frame.loc["south", "value"] == pytest.approx(30 / 40)  # s5 has no pair: it counts nowhere above
+    assert frame.loc["acme", "value"] == pytest.approx(165 / 200)
+    with pytest.raises(kpis.KpiError, match="numerator and denominator") as missing:
+        kpis.rollup(org, {}, definition=RATIO)
+    assert missing.value.where == "KPI 'fcr'"
+    zero = kpis.rollup(org, {}, definition=RATIO, components=({"s1": 0}, {"s1": 0}))
+    assert zero["value"].isna().all()
+
+
+def test_kpi_frame_recomputes_a_ratio_from_the_stored_components(store, tmp_path):
+    path = tmp_path / "kpis.yaml"
+    path.write_text(RATIO_YAML, encoding="utf-8")
+    kpis.declare_kpis(store, kpis.read_definitions(path, known=kpis.definitions(store)))
+    rows = [f"{s},2026Q3,resolved_contacts,{n}" for s, n in RESOLVED.items()]
+    rows += [f"{s},2026Q3,contacts,{n}" for s, n in CONTACTS.items()]
+    kpis.import_kpis(store, values_file(tmp_path, rows))
+    frame = kpis.kpi_frame(store, ["fcr"], ["2026Q2"], lag=1).set_index("unit")
+    assert list(frame.columns) == ["period", "kpi_period", "level", "fcr"]
+    assert frame.loc["acme", "fcr"] == pytest.approx(175 / 210)
+    assert frame.loc["north", "fcr"] == pytest.approx(135 / 160)
+    assert frame.loc["s3", "fcr"] == pytest.approx(0.8)
+
+
+def test_tandem_kpi_declares_and_lists_a_ratio(cli, tmp_path):
+    assert cli("kpi", "declare").exit_code == 0
+    path = tmp_path / "ratio.yaml"
+    path.write_text(RATIO_YAML, encoding="utf-8")
+    result = cli("kpi", "declare", path)
+    assert result.exit_code == 0 and "Declared 2 KPIs: resolved_contacts, fcr." in result.output, result.output
+    result = cli("kpi", "list")
+    assert "fcr: First-contact resolution (ratio; higher is better; ratio resolved_contacts / contacts recomputed " \
+           "from their sums up the organisation)" in result.output
