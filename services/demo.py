@@ -166,9 +166,15 @@ def _invited(answered: int) -> int:
 
 
 def is_empty(store: db.Store) -> bool:
-    """True when the database has no campaign."""
+    """True when the database has no campaign, no organisation and no KPI declaration."""
     query = sa.select(sa.func.count()).select_from(db.campaigns)
-    return store.run(lambda conn: conn.execute(query).scalar_one(), write=False) == 0
+    no_campaign = store.run(lambda conn: conn.execute(query).scalar_one(), write=False) == 0
+    return no_campaign and not _business_on_record(store)
+
+
+def _business_on_record(store: db.Store) -> bool:
+    """Whether the database holds an organisation version or a KPI declaration already."""
+    return bool(org_store.list_versions(store) or kpis.definitions(store))
 
 
 def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNITS,
@@ -184,7 +190,8 @@ def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNI
     Raises
     ------
     CampaignError
-        A demo campaign exists already (drop the database or use ``--if-empty``).
+        A demo campaign exists already (drop the database or use ``--if-empty``), or (with
+        ``business``) an organisation or KPI declarations are on record already.
     """
     for cid in (EMPLOYEE_CAMPAIGN, CUSTOMER_CAMPAIGN):
         try:
@@ -193,6 +200,10 @@ def seed_demo(store: db.Store, *, seed: int = DEMO_SEED, n_units: int = DEMO_UNI
             continue
         raise cp.CampaignError(f"the demo campaign '{cid}' exists already", where=str(store),
                                fix="Use 'tandem demo --if-empty', or point TANDEM_DATABASE_URL at a new database.")
+    if business and _business_on_record(store):
+        raise cp.CampaignError("the database has an organisation or KPI declarations already: the demo's would "
+                               "replace them", where=str(store),
+                               fix="Point TANDEM_DATABASE_URL at a new database for the demo.")
     employee = load_instrument(INSTRUMENTS / "employee_experience.yaml")
     customer = load_instrument(INSTRUMENTS / "customer_experience.yaml")
     chain = _chain(employee, customer, n_units=n_units, seed=seed, wave=wave)

@@ -235,7 +235,7 @@ def demo(
 
     with _store() as store:
         if if_empty and not demo_data.is_empty(store):
-            typer.echo("The database has campaigns already; no demo data added.")
+            typer.echo("The database has campaigns, an organisation or KPIs already; no demo data added.")
             if demo_data.CUSTOMER_CAMPAIGN in set(campaigns.list_campaigns(store)["campaign"]):
                 typer.echo(f"Open survey link of the demo: {base_url()}/?c={demo_data.CUSTOMER_CAMPAIGN}; a new "
                            f"invitation: tandem invite --campaign {demo_data.EMPLOYEE_CAMPAIGN} --unit store_01 "

@@ -94,3 +94,12 @@ def test_the_demo_brings_its_organisation_and_kpis(any_store):
     stored = dataset.kpis.set_index("unit")
     pd.testing.assert_series_equal(stored.loc[values["unit"], "retention"], values.set_index("unit")["retention"],
                                    check_names=False, rtol=1e-9)
+
+
+def test_the_demo_never_replaces_an_organisation_on_record(sqlite_store):
+    org_store.import_organisation(sqlite_store, parse_organisation(_org(["store_01"])), as_of="2020-01-01")
+    assert not demo.is_empty(sqlite_store)  # tandem demo --if-empty adds nothing
+    with pytest.raises(campaigns.CampaignError, match="organisation or KPI declarations already") as refused:
+        demo.seed_demo(sqlite_store)
+    assert "new database" in refused.value.fix
+    assert len(org_store.list_versions(sqlite_store)) == 1 and campaigns.list_campaigns(sqlite_store).empty
