@@ -185,9 +185,15 @@ def _password_attempt(password: str | None) -> None:
 
 
 def render_sign_out() -> None:
-    """Sign out and go back to the sign-in page."""
+    """Sign out and go back to the sign-in page.
+
+    OIDC: ``st.logout`` sends the browser to Streamlit's logout route (which deletes the
+    identity cookie and ends the provider's session); no rerun follows, because a new run
+    clears the messages not yet sent, the redirect among them, and the cookie would stay.
+    """
     st.session_state.pop(_ROLE_KEY, None)
     st.session_state.pop(_FINGERPRINT_KEY, None)
     if method() is auth.SignInMethod.OIDC and st.user.get("is_logged_in", False):
         st.logout()
+        return
     st.rerun()

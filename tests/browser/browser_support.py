@@ -8,6 +8,7 @@ tests collected after this folder.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -49,21 +51,51 @@ def free_port(ports: range) -> int:
         return s.getsockname()[1]
 
 
+def _toml_table(name: str, table: Mapping[str, str]) -> str:
+    """One TOML table of string values (JSON's string escapes are TOML's basic strings)."""
+    return f"[{name}]\n" + "".join(f"{key} = {json.dumps(str(value))}\n" for key, value in table.items())
+
+
 @contextlib.contextmanager
-def running_app(db_url: str, log_path: Path, *, password: str, ports: range, extra_env: dict | None = None):
-    """``streamlit run app.py`` on a free port of ``ports`` against ``db_url``, with the
-    admin ``password`` (and ``extra_env``, e.g. other roles' passwords); yields its base
-    URL, then stops it."""
+def running_app(db_url: str, log_path: Path, *, password: str | None, ports: range, extra_env: dict | None = None,
+                auth: Mapping[str, str] | None = None):
+    """``streamlit run app.py`` on a free port of ``ports`` against ``db_url``; yields its
+    base URL, then stops it.
+
+    Parameters
+    ----------
+    db_url
+        The store (``TANDEM_DATABASE_URL``).
+    log_path
+        Where the server's output goes; the secrets file (with ``auth``) is written beside it.
+    password
+        The admin password (``TANDEM_ADMIN_PASSWORD``); ``None``: no admin password.
+    ports
+        The ports to try first (:func:`free_port`).
+    extra_env
+        More environment variables, e.g. other roles' passwords or ``TANDEM_ADMIN_EMAILS``.
+    auth
+        Streamlit's ``[auth]`` table for OIDC sign-in (``client_id``, ``client_secret``,
+        ``server_metadata_url``, ...). ``redirect_uri`` defaults to this server's
+        ``/oauth2callback`` and ``cookie_secret`` to a fixed test value. It goes into a
+        secrets file next to ``log_path``, passed with ``--secrets.files``, so neither the
+        repository's nor the user's ``.streamlit/secrets.toml`` is read or written.
+    """
     port = free_port(ports)
-    env = {**os.environ, "TANDEM_DATABASE_URL": db_url, "TANDEM_ADMIN_PASSWORD": password,
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **(extra_env or {})}
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "TANDEM_DATABASE_URL": db_url, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           **({"TANDEM_ADMIN_PASSWORD": password} if password is not None else {}), **(extra_env or {})}
+    if password is None:
+        env.pop("TANDEM_ADMIN_PASSWORD", None)
+    args = [str(STREAMLIT), "run", "app.py", "--server.port", str(port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    if auth is not None:
+        table = {"redirect_uri": f"{url}/oauth2callback", "cookie_secret": "browser-test-cookie-secret", **auth}
+        secrets = log_path.with_name(log_path.stem + ".secrets.toml")
+        secrets.write_text(_toml_table("auth", table))
+        args += ["--secrets.files", str(secrets)]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [str(STREAMLIT), "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60
             while True:
