@@ -207,26 +207,38 @@ def partition(frame: pd.DataFrame, *, k: int, dimensions: Sequence[str] = (), co
     units = _text(frame[unit], NO_UNIT) if unit in frame else np.full(n, NO_UNIT, dtype=object)
     dims = [_text(frame[d], NO_ANSWER) for d in dimensions if d in frame]
     cells = np.column_stack(dims) if dims else np.empty((n, 0), dtype=object)
+    # each row's demographic cell as one integer (rows of equal cells share it), so that
+    # _split groups a candidate's rows without a Python loop over them
+    codes = (pd.DataFrame(cells).groupby(list(range(cells.shape[1])), sort=False).ngroup().to_numpy()
+             if dims else np.zeros(n, dtype=np.int64))
     block = np.full(n, -1, dtype=np.int64)
     next_id = 0
     table = pd.DataFrame({"wave": waves, "unit": units, "counted": counted.astype(int)})
     for _, rows in table.groupby("wave", sort=True):
-        sizes = rows.groupby("unit", sort=True)["counted"].sum()
+        by_unit = rows.groupby("unit", sort=True)
+        sizes = by_unit["counted"].sum()
+        at = by_unit.indices  # unit -> its rows' positions in ``rows``, once (not one scan per group)
+        index = rows.index.to_numpy()
         for group in unit_groups(sizes.to_dict(), k, tree):
-            positions = rows.index.to_numpy()[rows["unit"].isin(group).to_numpy()]
-            for part in _split(positions, cells, counted, k):
+            chosen = [at[u] for u in group if u in at]
+            positions = index[np.sort(np.concatenate(chosen))] if chosen else index[:0]
+            for part in _split(positions, cells, counted, k, codes):
                 block[part] = next_id
                 next_id += 1
     return Partition(block=block, k=int(k), counted=counted)
 
 
-def _split(positions: np.ndarray, cells: np.ndarray, counted: np.ndarray, k: int) -> list[np.ndarray]:
-    """Step 2: split one candidate by its demographic cells, merging cells below k."""
+def _split(positions: np.ndarray, cells: np.ndarray, counted: np.ndarray, k: int,
+           codes: np.ndarray) -> list[np.ndarray]:
+    """Step 2: split one candidate by its demographic cells (``codes``: each row's cell as an
+    integer), merging cells below k."""
     if cells.shape[1] == 0 or len(positions) == 0:
         return [positions]
-    members: dict[tuple, list[int]] = {}
-    for position in positions:
-        members.setdefault(tuple(cells[position]), []).append(int(position))
+    order = np.argsort(codes[positions], kind="stable")
+    ordered, sorted_codes = positions[order], codes[positions][order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    members: dict[tuple, list[int]] = {tuple(cells[rows[0]]): rows.tolist()
+                                       for rows in np.split(ordered, starts[1:])}
     size = {key: int(counted[rows].sum()) for key, rows in members.items()}
     while len(members) > 1:
         small = [key for key in members if size[key] < k]
