@@ -349,20 +349,25 @@ def aggregation_table(
             points.update({c: v for c, v in override.items() if v is not None})
         threshold = constructs.min_group_size if min_group_size is None else min_group_size
     require_columns(scored, [group], where="aggregation_table")
+    # the units as sorted integer codes (NaN: no unit), once: every statistic below groups by
+    # them in the same order as by the labels, without hashing the labels again
+    codes, _ = pd.factorize(scored[group], sort=True)
+    units = pd.Series(np.where(codes >= 0, codes, np.nan), index=scored.index)
     rows = []
     for construct, items in mapping.items():
         where = f"aggregation_table, construct '{construct}'"
         require_columns(scored, items, where=where)
+        part = scored[[c for c in dict.fromkeys([construct, *items]) if c in scored]].assign(**{group: units})
         icc_problem = ""
         try:
-            icc_result = icc(scored, construct, group)
+            icc_result = icc(part, construct, group)
         except DataError as error:
             icc_result, icc_problem = None, error.what
         variance = null_variance.get(construct) if isinstance(null_variance, Mapping) else null_variance
         rwg_result = None
         if variance is not None or points.get(construct) is not None:
             rwg_result = rwg_j(
-                scored,
+                part,
                 items,
                 group,
                 null_variance=variance,
@@ -371,7 +376,7 @@ def aggregation_table(
                 min_group_size=threshold,
             )
         ad_result = ad_m(
-            scored, items, group, scale_points=points.get(construct), min_group_size=threshold
+            part, items, group, scale_points=points.get(construct), min_group_size=threshold
         )
         rwg_mean = rwg_result.mean if rwg_result is not None else float("nan")
         verdict, reason = _verdict(icc_result, rwg_mean, alpha=alpha, icc_problem=icc_problem)
