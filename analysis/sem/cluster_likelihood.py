@@ -35,7 +35,7 @@ from scipy import optimize
 
 from analysis.sem.ml import inverse_pd
 
-__all__ = ["ClusterStats", "em_saturated", "fit_blocks", "loglik"]
+__all__ = ["ClusterStats", "cluster_scores", "em_saturated", "fit_blocks", "loglik"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class ClusterStats:
     ``sum_j sum_i (y_ij - ybar_j)(y_ij - ybar_j)'`` of each side (zero between sides); each
     cluster has the vector ``u_j = (ybar_j, z_j)``; per distinct row of cluster sizes
     ``sizes[k]`` (one entry per side): ``counts[k]`` clusters, ``sums[k]`` the sum of their
-    ``u_j`` and ``cross[k]`` the sum of ``u_j u_j'``."""
+    ``u_j`` and ``cross[k]`` the sum of ``u_j u_j'``; ``pattern[j]`` is cluster ``j``'s row of
+    ``sizes`` and ``within_j[j]`` its own within SSCP (for the clusters' scores)."""
 
     n: int
     J: int
@@ -67,6 +68,8 @@ class ClusterStats:
     y1y1: np.ndarray           # sum_i y_i y_i' of the split variables (uncentred; one side only)
     side_of: np.ndarray        # side of each split variable
     n_side: np.ndarray         # rows per side
+    pattern: np.ndarray        # each cluster's row of sizes
+    within_j: np.ndarray       # J x p_y x p_y: each cluster's within SSCP
 
     @classmethod
     def of(cls, y: np.ndarray, z: np.ndarray, cluster: np.ndarray, side: np.ndarray | None = None,
@@ -83,14 +86,18 @@ class ClusterStats:
         n_j = np.zeros((J, n_sides), dtype=int)
         np.add.at(n_j, (codes, side), 1)
         u = np.zeros((J, p_y + z.shape[1]))
-        within = np.zeros((p_y, p_y))
+        within_j = np.zeros((J, p_y, p_y))
         for s in range(n_sides):
             rows, cols = side == s, np.flatnonzero(side_of == s)
             block = y[np.ix_(rows, cols)]
             np.add.at(u, (codes[rows][:, None], cols[None, :]), block)
             u[:, cols] /= n_j[:, [s]]
             dev = block - u[np.ix_(codes[rows], cols)]
-            within[np.ix_(cols, cols)] = dev.T @ dev
+            for a_, a in enumerate(cols):  # one pass over the rows per pair of variables
+                for b_, b in enumerate(cols[:a_ + 1]):
+                    within_j[:, a, b] = within_j[:, b, a] = np.bincount(codes[rows], dev[:, a_] * dev[:, b_],
+                                                                        minlength=J)
+        within = within_j.sum(axis=0)
         first = np.zeros((J, z.shape[1]))
         first[codes[::-1]] = z[::-1]
         u[:, p_y:] = first
@@ -105,7 +112,7 @@ class ClusterStats:
         y1 = np.nan_to_num(y)
         return cls(n_rows, J, p_y, within, sizes, counts, sums, cross, float(np.sum(np.log(n_j) @ p_s)),
                    np.concatenate([split_means, u[:, p_y:].mean(axis=0)]), centred.T @ centred / J, u, n_j,
-                   y1.T @ y1, side_of, np.bincount(side, minlength=n_sides))
+                   y1.T @ y1, side_of, np.bincount(side, minlength=n_sides), pattern, within_j)
 
     @property
     def n_sides(self) -> int:
@@ -165,6 +172,43 @@ def loglik(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray, *
         g_w[np.ix_(idx, idx)] += np.einsum("kij,k->ij", gv[:, idx][:, :, idx], 1.0 / cs.sizes[:, s])
     g_mu = np.einsum("kij,kj->i", k_v, cs.sums - c[:, None] * mu[None])
     return ll, g_w, gv.sum(axis=0), g_mu
+
+
+def cluster_scores(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray,
+                   mu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each cluster's share of the log-likelihood's derivatives: ``(G_W, G_B, g_mu)``, of shapes
+    ``J x p_y x p_y``, ``J x q x q`` and ``J x q``, summing over the clusters to
+    :func:`loglik`'s derivatives (entries taken as independent).
+
+    Notes
+    -----
+    Cluster ``j``'s term is ``L_j = sum_s [-(n_sj - 1)/2 log|S_W,ss| - tr(S_W,ss^-1 W_sj)/2]
+    - log|V_j|/2 - d_j' V_j^-1 d_j / 2`` (constants left out) with ``d_j = u_j - mu`` and
+    ``W_sj`` its own within SSCP, so with ``K = S_W,ss^-1`` and ``e_j = V_j^-1 d_j``::
+
+        dL_j/dV_j   = (e_j e_j' - V_j^-1) / 2          (= dL_j/dS_B)
+        dL_j/dmu    = e_j
+        dL_j/dS_W,ss = -(n_sj - 1)/2 K + K W_sj K / 2 + [dL_j/dV_j]_ss / n_sj
+
+    Their outer products over clusters are the first-order information of the cluster-robust
+    (Huber-White) sandwich: lavaan ``estimator = "MLR"`` for two-level models (Muthén &
+    Satorra 1995; Yuan & Bentler 2002)."""
+    q = len(mu)
+    blocks = cs.side_blocks()
+    v = np.broadcast_to(s_b, (len(cs.counts), q, q)).copy()
+    for s, idx in enumerate(blocks):
+        v[np.ix_(np.arange(len(cs.counts)), idx, idx)] += s_w[np.ix_(idx, idx)][None] / cs.sizes[:, s, None, None]
+    k_v = np.linalg.inv(v)[cs.pattern]
+    e = np.einsum("jab,jb->ja", k_v, cs.u - mu[None])
+    g_b = 0.5 * (e[:, :, None] * e[:, None, :] - k_v)
+    g_w = np.zeros((cs.J, cs.p_y, cs.p_y))
+    for s, idx in enumerate(blocks):
+        k_w = np.linalg.inv(s_w[np.ix_(idx, idx)])
+        n_s = cs.n_j[:, s].astype(float)[:, None, None]
+        w_s = cs.within_j[:, idx][:, :, idx]
+        g_w[:, idx[:, None], idx[None, :]] = (-0.5 * (n_s - 1) * k_w[None] + 0.5 * k_w @ w_s @ k_w
+                                              + g_b[:, idx][:, :, idx] / n_s)
+    return g_w, g_b, e
 
 
 # ----------------------------------------------------------------------------- unrestricted models

@@ -100,7 +100,9 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
         (``x1 | t1`` rows) and polychoric correlations as the sample statistics, DWLS
         estimates, robust standard errors, the scaled-shifted test and robust fit indices.
     estimator
-        ``"ML"`` (the default without ``ordered=``) or ``"WLSMV"`` (the default with it).
+        ``"ML"`` (the default without ``ordered=``), ``"WLSMV"`` (the default with it) or, for
+        two-level models, ``"MLR"``: ML estimates with cluster-robust (Huber-White) standard
+        errors (lavaan ``estimator = "MLR"``; :func:`analysis.sem.twolevel.fit_twolevel`).
     parameterization
         ``"delta"`` (lavaan's default for ordinal indicators: latent responses of variance 1) or
         ``"theta"`` (residual variances of the ordered variables 1; the same fit).
@@ -150,9 +152,14 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
     >>> res.fit_measures["cfi"]                                            # doctest: +SKIP
     """
     est_name = (estimator or ("WLSMV" if ordered else "ML")).upper()
-    if est_name not in ("ML", "WLSMV"):
+    if est_name not in ("ML", "MLR", "WLSMV"):
         raise ModelSpecificationError(f"estimator='{estimator}' is not supported", where="fit(estimator=...)",
-                                      fix="use 'ML' (continuous indicators) or 'WLSMV' (ordinal indicators)")
+                                      fix="use 'ML' (continuous indicators), 'MLR' (two-level, cluster-robust "
+                                          "standard errors) or 'WLSMV' (ordinal indicators)")
+    if est_name == "MLR" and (ordered or cluster is None):
+        raise ModelSpecificationError("estimator='MLR' is supported for two-level models (cluster=) only",
+                                      where="fit(estimator=...)",
+                                      fix="pass cluster= with 'level:' blocks, or use 'ML' / 'WLSMV'")
     if est_name == "WLSMV" or ordered:
         if est_name != "WLSMV":
             raise ModelSpecificationError("ordered indicators are fitted by WLSMV, not ML", where="fit(estimator=...)",
@@ -184,7 +191,7 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
                                       fix="pass e.g. bootstrap=1000")
     if cluster is not None or _twolevel.has_levels(model):
         return _fit_twolevel(model, data, cluster, group=group, group_equal=group_equal, missing=missing,
-                             bootstrap=bootstrap, fixed_x=fixed_x)
+                             bootstrap=bootstrap, fixed_x=fixed_x, robust=est_name == "MLR")
     syntax = parse_model(model)
     warnings_out: list[str] = []
     st = structure_of(syntax)
@@ -227,7 +234,7 @@ def fit(model: str, data: pd.DataFrame, *, group: str | None = None, group_equal
 
 
 def _fit_twolevel(model: str, data: pd.DataFrame, cluster: str | None, *, group, group_equal, missing, bootstrap,
-                  fixed_x) -> SEMResult:
+                  fixed_x, robust) -> SEMResult:
     """A two-level model, after refusing the options it does not support."""
     where = "fit(cluster=...)"
     if cluster is None:
@@ -244,7 +251,7 @@ def _fit_twolevel(model: str, data: pd.DataFrame, cluster: str | None, *, group,
         if bad:
             raise ModelSpecificationError(f"{name} are not supported in two-level models yet", where=where, fix=fix)
     with limit_blas_threads():
-        return _twolevel.fit_twolevel(model, data, cluster, fixed_x=fixed_x, missing=missing)
+        return _twolevel.fit_twolevel(model, data, cluster, fixed_x=fixed_x, missing=missing, robust=robust)
 
 
 def fit_wlsmv(model: str, data: pd.DataFrame, *, ordered: Sequence[str] | None, group: str | None = None,

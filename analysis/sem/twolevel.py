@@ -18,9 +18,11 @@ one factorisation of ``S_W + n S_B``. A variable named at level 2 only is betwee
 :func:`loglik`). A variable named at level 1 only is within-only: no between part (zero
 rows of ``S_B``), its mean a level-1 intercept. The saturated (h1) model has free ``S_W``,
 ``S_B``, ``mu``; the baseline is independence at both levels (the exogenous covariates
-keep their covariances among themselves). Standard errors use the observed information
-(the Hessian of the log-likelihood, central differences of the analytic gradient),
-lavaan's default for two-level models.
+keep their covariances among themselves). The total means add the within model's implied
+means (non-zero where within-only covariates have means) to the between model's, as lavaan.
+Standard errors use the observed information (the Hessian of the log-likelihood, central
+differences of the analytic gradient), lavaan's default for two-level models, or with
+``robust=True`` (``fit(estimator="MLR")``) the cluster-robust sandwich on it.
 
 Not supported (a :class:`~analysis.errors.ModelSpecificationError` says so): random
 slopes, FIML with missing values, groups, the bootstrap, and ``fixed_x=True`` with
@@ -42,7 +44,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.errors import DataError, ModelSpecificationError
-from analysis.sem.cluster_likelihood import ClusterStats, em_saturated, fit_blocks, loglik
+from analysis.sem.cluster_likelihood import ClusterStats, cluster_scores, em_saturated, fit_blocks, loglik
 from analysis.sem.fit_measures import likelihood_measures, saturated_loglik
 from analysis.sem.matrices import Model
 from analysis.sem.optimizer import CONVERGED_GRADIENT
@@ -138,8 +140,7 @@ class TwoLevelEstimator:
         s_b[np.ix_(bs, bs)] = imp_b.sigma
         mu = np.zeros(self.q)
         mu[bs] = imp_b.mu
-        if len(self.wo_stat):
-            mu[self.wo_stat] = imp_w.mu[self.wo_own]
+        mu[:len(wo)] += imp_w.mu[wo]  # lavaan: the total means add the within means (covariates' means)
         return imp_w, imp_b, imp_w.sigma[np.ix_(wo, wo)], s_b, mu
 
     def loglik(self, x: np.ndarray) -> float:
@@ -154,13 +155,28 @@ class TwoLevelEstimator:
         wo, bs = self.w_own, self.b_stat
         g_w_own = np.zeros_like(g_w)
         g_w_own[np.ix_(wo, wo)] = g_w
-        d_mu_w = None
-        if len(self.wo_stat):
-            d_mu_w = np.zeros(len(wo))
-            d_mu_w[self.wo_own] = g_mu[self.wo_stat]
+        d_mu_w = np.zeros(len(wo))
+        d_mu_w[wo] = g_mu[:len(wo)]
         grad = self.join(self.model_w.gradient(imp_w, 0, g_w_own, d_mu_w),
                          self.model_b.gradient(imp_b, 0, g_b[np.ix_(bs, bs)], g_mu[bs]))
         return -ll / self.cs.n, -grad / self.cs.n
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """``J x npar``: each cluster's gradient of its log-likelihood term by the joint parameters
+        (:func:`analysis.sem.cluster_likelihood.cluster_scores` through the models' Jacobians);
+        the rows sum to the gradient of ``logl``."""
+        imp_w, imp_b, s_w, s_b, mu = self.moments(x)
+        g_w, g_b, g_mu = cluster_scores(self.cs, s_w, s_b, mu)
+        wo, bs = self.w_own, self.b_stat
+        dsw, dmw = self.model_w.jacobian(imp_w, 0)
+        dsb, dmb = self.model_b.jacobian(imp_b, 0)
+        s_w_own = np.einsum("jab,kab->jk", g_w, dsw[:, wo][:, :, wo])
+        s_w_own += g_mu[:, :len(wo)] @ dmw[:, wo].T
+        s_b_own = np.einsum("jab,kab->jk", g_b[:, bs][:, :, bs], dsb) + g_mu[:, bs] @ dmb.T
+        out = np.zeros((self.cs.J, self.npar))
+        np.add.at(out.T, self.map_w, s_w_own.T)
+        np.add.at(out.T, self.map_b, s_b_own.T)
+        return out
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
         """The Hessian of ``-logl`` (central differences of the analytic gradient)."""
@@ -320,7 +336,7 @@ def count_parameters(model: str, *, fixed_x: bool = True) -> TwoLevelCount:
 
 
 def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool = True, missing: str = "listwise",
-                 monte_carlo: int = 0, seed: int | None = None,
+                 monte_carlo: int = 0, seed: int | None = None, robust: bool = False,
                  warnings_out: list[str] | None = None) -> SEMResult:
     """A two-level model by ML (see the module docstring); called by :func:`analysis.sem.fit`.
 
@@ -333,7 +349,13 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     draws of the parameters from their estimated sampling distribution ``N(x, vcov)``
     (:func:`monte_carlo_std`): columns ``std_se`` (SD of the draws), ``std_ci_lower``,
     ``std_ci_upper`` (2.5% and 97.5% quantiles) and ``std_pvalue`` (the p-value of the same
-    draws, :func:`analysis.sem.results.bootstrap_pvalue`)."""
+    draws, :func:`analysis.sem.results.bootstrap_pvalue`).
+
+    ``robust=True`` gives cluster-robust (Huber-White) standard errors, lavaan ``estimator =
+    "MLR"``: ``vcov = H^-1 B H^-1`` with ``H`` the observed information and ``B = sum_j s_j s_j'``
+    the outer products of the clusters' scores (:meth:`TwoLevelEstimator.scores`); they hold
+    when the answers are not normal (5-point items, skewed unit means), and the Monte Carlo
+    draws then use them too. Estimates and fit measures are ML's."""
     warnings_out = [] if warnings_out is None else warnings_out
     table_w, table_b, ov, p_y, ndat, definitions, tie = _tables(model, fixed_x)
     st_b = table_b.structure
@@ -415,6 +437,9 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
         vcov = np.linalg.inv(hess)
         if np.any(np.diag(vcov) < 0):
             raise np.linalg.LinAlgError
+        if robust:
+            scores = est.scores(x)
+            vcov = vcov @ (scores.T @ scores) @ vcov
     except np.linalg.LinAlgError:
         vcov = np.full((npar, npar), np.nan)
         warnings_out.append("the observed information is singular: the model may not be identified; "
