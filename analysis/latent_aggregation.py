@@ -79,12 +79,14 @@ def stacked_nodes(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.Da
     return stacked[["unit", *study.nodes]]
 
 
-def fit_latent_chain(study: Study, stacked: pd.DataFrame, *, draws: int = 1000, seed: int | None = None):
+def fit_latent_chain(study: Study, stacked: pd.DataFrame, *, draws: int = 1000, seed: int | None = None,
+                     robust: bool = True):
     """Fit :func:`latent_model_syntax` to :func:`stacked_nodes` (cluster ``unit``, FIML of the
     design, exogenous nodes random); returns the :class:`analysis.sem.SEMResult` with the
-    Monte Carlo columns of the standardized solution when ``draws > 0``."""
+    Monte Carlo columns of the standardized solution when ``draws > 0``, drawn with the
+    cluster-robust covariance of the estimates (``robust``, lavaan MLR) or the ML one."""
     return twolevel.fit_twolevel(latent_model_syntax(study), stacked, "unit", fixed_x=False, missing="fiml",
-                                 monte_carlo=draws, seed=seed)
+                                 monte_carlo=draws, seed=seed, robust=robust)
 
 
 def between_parameters(study: Study) -> int:

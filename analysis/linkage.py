@@ -40,7 +40,7 @@ from analysis.study import LINKAGE_MODELS, METRIC_NODES, Study, metric_node
 from analysis.threads import limit_blas_threads
 from surveys.errors import TandemError, did_you_mean
 
-__all__ = ["LinkageError", "StudyResult", "run_study", "unit_table"]
+__all__ = ["LinkageError", "StudyResult", "latent_unusable", "run_study", "unit_table"]
 
 PATH_COLUMNS = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]
 DROPPED_COLUMNS = ["unit", "reason"]
@@ -547,6 +547,24 @@ def _with_kpis(study: Study, kpis: pd.DataFrame | None) -> tuple[Study, str]:
     return study, ""
 
 
+def latent_unusable(result: Any) -> str:
+    """Why a fitted latent chain (:func:`analysis.latent_aggregation.fit_latent_chain`) cannot
+    be reported, or ``""``: it did not converge, its between level is improper (a negative
+    variance, or a zero one that leaves a standardized path undefined), or its standard
+    errors are missing."""
+    heywood = [w for w in result.warnings if "Heywood" in w and "between" in w]
+    between = result.estimates[result.estimates["level"] != 1]
+    if not result.converged:
+        return "the two-level model did not converge"
+    if heywood:
+        return "its solution is improper (" + heywood[0].split(": ", 1)[-1].split(";")[0] + ")"
+    if not np.isfinite(result.estimates["se"]).all():
+        return "its standard errors could not be computed (the model may not be identified with these units)"
+    if not np.isfinite(between.loc[between["op"].isin(["~", ":="]), "std_all"]).all():
+        return "its solution is improper (a between-unit variance at zero leaves a standardized path undefined)"
+    return ""
+
+
 def _latent_chain(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.DataFrame, dropped: pd.DataFrame,
                   *, draws: int, seed: int | None, required: bool) -> tuple[Any, str]:
     """``(result, reason)`` of the latent model, or ``(None, why not)`` when it cannot be
@@ -561,14 +579,8 @@ def _latent_chain(study: Study, scored: Mapping[str, pd.DataFrame], units: pd.Da
         with limit_blas_threads():
             result = latent.fit_latent_chain(study, latent.stacked_nodes(study, scored, units),
                                              draws=draws, seed=seed)
-        heywood = [w for w in result.warnings if "Heywood" in w and "between" in w]
-        if not result.converged:
-            why = "the two-level model did not converge"
-        elif heywood:
-            why = "its solution is improper (" + heywood[0].split(": ", 1)[-1].split(";")[0] + ")"
-        elif not np.isfinite(result.estimates["se"]).all():
-            why = "its standard errors could not be computed (the model may not be identified with these units)"
-        else:
+        why = latent_unusable(result)
+        if not why:
             return result, f"{len(units)} units support its {needed - 1} between-level parameters"
     if required:
         raise LinkageError(f"the latent linkage model cannot be used: {why}", where=f"study '{study.id}'",

@@ -32,14 +32,21 @@ STUDY = Path(__file__).resolve().parents[1] / "instruments" / "studies" / "servi
 
 
 def replication(study, n_units: int, seed: int, *, draws: int = 500, icc_employee: float = 0.2,
-                icc_customer: float = 0.1) -> pd.DataFrame:
+                icc_customer: float = 0.1, robust: bool = True) -> pd.DataFrame:
     """One simulated study: per path (``kind`` "path") and indirect effect ("indirect") the
     truth and each model's estimate and interval, and the mean ICC(2) of each side's nodes.
     The survey chain only (``study.without_business()``): KPIs carry no sampling error."""
     study = study.without_business()
     from analysis import corrected_means as corrected
     from analysis import latent_aggregation as latent
-    from analysis.linkage import _paths_table, aggregation_verdicts, fit_chain, score_side, unit_table
+    from analysis.linkage import (
+        _paths_table,
+        aggregation_verdicts,
+        fit_chain,
+        latent_unusable,
+        score_side,
+        unit_table,
+    )
     from analysis.simulate import simulate_service_profit_chain
 
     chain = simulate_service_profit_chain(study.employee, study.customer, n_units=n_units, seed=seed,
@@ -51,7 +58,7 @@ def replication(study, n_units: int, seed: int, *, draws: int = 500, icc_employe
     truth_paths = chain.truth.paths.set_index(["lhs", "rhs"])["std_all"]
     truth_total = chain.truth.total_effects.set_index(["lhs", "rhs"])["effect"]
     stacked = latent.stacked_nodes(study, scored, units)
-    fitted = latent.fit_latent_chain(study, stacked, draws=draws, seed=seed)
+    fitted = latent.fit_latent_chain(study, stacked, draws=draws, seed=seed, robust=robust)
     corrected_table, _, _ = corrected.fit_corrected_chain(study, stacked, draws=draws, seed=seed)
     fits = {"latent": fitted.estimates[fitted.estimates["level"] != 1], "corrected": corrected_table,
             "observed": fit_chain(study, units, dropped).estimates}
@@ -78,13 +85,14 @@ def replication(study, n_units: int, seed: int, *, draws: int = 500, icc_employe
     nodes = list(study.nodes)
     out["icc2_employee"] = icc2[[n for n in nodes if study.side(n) == "employee" and n in icc2]].mean()
     out["icc2_customer"] = icc2[[n for n in nodes if study.side(n) == "customer" and n in icc2]].mean()
-    out["converged"] = bool(fitted.converged)
+    out["converged"] = not latent_unusable(fitted)  # the product's test (analysis.linkage.run_study)
     return out
 
 
 def with_auto(draws: pd.DataFrame) -> pd.DataFrame:
-    """Add the default procedure (``model: auto``) as ``auto_*``: the latent model where it
-    converged, else the corrected one (as :func:`analysis.linkage.run_study` falls back)."""
+    """Add the default procedure (``model: auto``) as ``auto_*``: the latent model where it is
+    usable (:func:`analysis.linkage.latent_unusable`), else the corrected one (as
+    :func:`analysis.linkage.run_study` falls back)."""
     out = draws.copy()
     use = out["converged"].astype(bool)
     for part in ("est", "lo", "hi"):
@@ -118,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--ml-se", action="store_true",
+                        help="draw the latent model's intervals with ML's covariance, not the cluster-robust one")
     args = parser.parse_args(argv)
     from analysis.study import load_study
 
@@ -125,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     parts = []
     for r in range(args.reps):
-        parts.append(replication(study, args.units, args.seed + r, draws=args.draws))
+        parts.append(replication(study, args.units, args.seed + r, draws=args.draws, robust=not args.ml_se))
         if args.out is not None and (r + 1) % 10 == 0:
             pd.concat(parts, ignore_index=True).to_csv(args.out, index=False)
     draws = pd.concat(parts, ignore_index=True)
@@ -133,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         draws.to_csv(args.out, index=False)
     table = summarise(draws)
     print(f"{args.reps} replications at {args.units} units, {time.perf_counter() - t0:.0f} s; mean ICC(2): employee "
-          f"{draws['icc2_employee'].mean():.2f}, customer {draws['icc2_customer'].mean():.2f}; latent model converged "
+          f"{draws['icc2_employee'].mean():.2f}, customer {draws['icc2_customer'].mean():.2f}; latent model usable "
           f"in {draws.groupby('seed')['converged'].first().mean():.0%}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(3).to_string(index=False))

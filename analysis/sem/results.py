@@ -186,7 +186,12 @@ def failed_draws(boot: np.ndarray, n_params: int) -> np.ndarray:
 
 def percentile_interval(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bootstrap SD and 95% percentile interval per column, NaN where fewer than two
-    draws have a value."""
+    draws have a value.
+
+    The limits are order statistics, not interpolated: the lower the ``ceil(.025 B)``-th
+    smallest of the ``B`` draws, the upper the ``ceil(.025 B)``-th largest, so the interval
+    excludes 0 exactly when :func:`bootstrap_pvalue` is below .05 (an interpolated limit can
+    exclude 0 at p = .05 itself)."""
     enough = (~np.isnan(draws)).sum(axis=0) >= 2
     out = np.full((3, draws.shape[1]), np.nan)
     if enough.any():
@@ -194,8 +199,8 @@ def percentile_interval(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         with np.errstate(invalid="ignore"), _warnings.catch_warnings():
             _warnings.simplefilter("ignore", RuntimeWarning)
             out[0, enough] = np.nanstd(kept, axis=0, ddof=1)
-            out[1, enough] = np.nanpercentile(kept, 2.5, axis=0)
-            out[2, enough] = np.nanpercentile(kept, 97.5, axis=0)
+            out[1, enough] = np.nanpercentile(kept, 2.5, axis=0, method="inverted_cdf")
+            out[2, enough] = -np.nanpercentile(-kept, 2.5, axis=0, method="inverted_cdf")
     return out[0], out[1], out[2]
 
 
