@@ -2,9 +2,10 @@
 
 The reference is lavaan 0.6.14 ``sem(model, data, cluster = "cluster", estimator = "MLR",
 fixed.x = FALSE)`` on lavaan's ``Demo.twolevel`` (``tests/reference/mlr/lavaan.R`` writes
-the data and ``estimates.csv``). One known difference: the means of within-only covariates
+the data, ``estimates.csv`` and ``fit.csv``). One known difference: the means of within-only covariates
 (``x1 ~ 1``, ``x2 ~ 1``), whose robust SE lavaan 0.6.14 gives 1.5-2.3% larger; their ML SEs
-and every other robust SE agree to 5e-4 relative (most to 1e-5).
+and every other robust SE agree to 5e-4 relative (most to 1e-5); so does the scaled test but
+for the model with within-only covariates.
 """
 
 from __future__ import annotations
@@ -51,6 +52,19 @@ def test_robust_standard_errors_equal_lavaan_mlr(name, data, expected):
         if abs(se - row.se) > tol * row.se:
             failures.append(f"{name} {key} se: expected {row.se:.6f}, got {se:.6f}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_yuan_bentler_scaled_test_equals_lavaan_mlr(name, data):
+    """lavaan's MLR test (``yuan.bentler.mplus``). With within-only covariates its scaling
+    factor differs (.976 against lavaan's .966), as their means' robust SEs do."""
+    fit = pd.read_csv(HERE / "mlr" / "fit.csv")
+    expected = fit[fit["model"] == name].set_index("measure")["value"]
+    got = sem.fit(MODELS[name], data, cluster="cluster", estimator="MLR", fixed_x=False).fit_measures
+    tol = 0.025 if name == "covariates" else 1e-4
+    for measure in ("chisq_scaled", "chisq_scaling_factor", "pvalue_scaled"):
+        assert got[measure] == pytest.approx(expected[measure.replace("_", ".")], rel=tol), measure
+    assert got["chisq"] == pytest.approx(expected["chisq"], rel=1e-4)
 
 
 def test_robust_and_ml_share_estimates_and_fit(data):

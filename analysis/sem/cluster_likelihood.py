@@ -35,7 +35,7 @@ from scipy import optimize
 
 from analysis.sem.ml import inverse_pd
 
-__all__ = ["ClusterStats", "cluster_scores", "em_saturated", "fit_blocks", "loglik"]
+__all__ = ["ClusterStats", "cluster_scores", "em_saturated", "fit_blocks", "loglik", "robust_trace"]
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,47 @@ def cluster_scores(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray,
         g_w[:, idx[:, None], idx[None, :]] = (-0.5 * (n_s - 1) * k_w[None] + 0.5 * k_w @ w_s @ k_w
                                               + g_b[:, idx][:, :, idx] / n_s)
     return g_w, g_b, e
+
+
+def robust_trace(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray,
+                 blocks_w: list[list[int]], blocks_b: list[list[int]]) -> float:
+    """``tr(A^-1 B)`` of the unrestricted model at ``(S_W, S_B, mu)``: free within
+    ``blocks_w`` / ``blocks_b`` (as :func:`fit_blocks`), ``A`` the observed information (central
+    differences of the analytic gradient) and ``B`` the clusters' first-order information
+    (:func:`cluster_scores`). The h1 half of the Yuan-Bentler scaling factor
+    (:func:`analysis.sem.twolevel.fit_twolevel`)."""
+    pairs_w = [(i, j) for b in blocks_w for i in b for j in b if i >= j]
+    pairs_b = [(i, j) for b in blocks_b for i in b for j in b if i >= j]
+    k_w, k_b, q = len(pairs_w), len(pairs_b), len(mu)
+
+    def to_params(g_w: np.ndarray, g_b: np.ndarray, g_mu: np.ndarray) -> np.ndarray:
+        """Matrix derivatives (leading axes kept) to the free entries: a covariance counts twice."""
+        sym_w = [g_w[..., i, j] + (g_w[..., j, i] if i != j else 0) for i, j in pairs_w]
+        sym_b = [g_b[..., i, j] + (g_b[..., j, i] if i != j else 0) for i, j in pairs_b]
+        return np.concatenate([np.stack(sym_w + sym_b, axis=-1), g_mu], axis=-1)
+
+    def gradient(shift: np.ndarray) -> np.ndarray:
+        sw, sb, m = s_w.copy(), s_b.copy(), mu + shift[k_w + k_b:]
+        for (i, j), h in zip(pairs_w, shift[:k_w], strict=True):
+            sw[i, j] += h
+            if i != j:
+                sw[j, i] += h
+        for (i, j), h in zip(pairs_b, shift[k_w:k_w + k_b], strict=True):
+            sb[i, j] += h
+            if i != j:
+                sb[j, i] += h
+        _, g_w, g_b, g_mu = loglik(cs, sw, sb, m, derivatives=True)
+        return to_params(g_w, g_b, g_mu)
+
+    k = k_w + k_b + q
+    info = np.zeros((k, k))
+    for a in range(k):
+        step = np.zeros(k)
+        step[a] = 1e-5 * max(1.0, abs(float(np.concatenate([[s_w[i, j] for i, j in pairs_w],
+                                                          [s_b[i, j] for i, j in pairs_b], mu])[a])))
+        info[:, a] = -(gradient(step) - gradient(-step)) / (2 * step[a])
+    scores = to_params(*cluster_scores(cs, s_w, s_b, mu))
+    return float(np.trace(np.linalg.solve((info + info.T) / 2, scores.T @ scores)))
 
 
 # ----------------------------------------------------------------------------- unrestricted models

@@ -44,7 +44,14 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.errors import DataError, ModelSpecificationError
-from analysis.sem.cluster_likelihood import ClusterStats, cluster_scores, em_saturated, fit_blocks, loglik
+from analysis.sem.cluster_likelihood import (
+    ClusterStats,
+    cluster_scores,
+    em_saturated,
+    fit_blocks,
+    loglik,
+    robust_trace,
+)
 from analysis.sem.fit_measures import likelihood_measures, saturated_loglik
 from analysis.sem.matrices import Model
 from analysis.sem.optimizer import CONVERGED_GRADIENT
@@ -357,6 +364,7 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     when the answers are not normal (5-point items, skewed unit means), and the Monte Carlo
     draws then use them too. Estimates and fit measures are ML's."""
     warnings_out = [] if warnings_out is None else warnings_out
+    trace_h0 = None
     table_w, table_b, ov, p_y, ndat, definitions, tie = _tables(model, fixed_x)
     st_b = table_b.structure
     if not isinstance(data, pd.DataFrame):
@@ -439,7 +447,9 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
             raise np.linalg.LinAlgError
         if robust:
             scores = est.scores(x)
-            vcov = vcov @ (scores.T @ scores) @ vcov
+            first_order = scores.T @ scores
+            trace_h0 = float(np.trace(vcov @ first_order))
+            vcov = vcov @ first_order @ vcov
     except np.linalg.LinAlgError:
         vcov = np.full((npar, npar), np.nan)
         warnings_out.append("the observed information is singular: the model may not be identified; "
@@ -448,7 +458,7 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     fixed = [ov.index(v) for v in table_b.fixed_exo]
     logl_x = saturated_loglik(cs.J, cs.between_cov[np.ix_(fixed, fixed)]) if fixed else 0.0
     logl = est.loglik(x) - logl_x
-    measures = _fit_measures(est, cs, x, logl, npar, ndat, ov, table_w, table_b, logl_x)
+    measures = _fit_measures(est, cs, x, logl, npar, ndat, ov, table_w, table_b, logl_x, trace_h0)
     estimates = _estimate_table(est, x, vcov, definitions)
     if monte_carlo:
         draws = monte_carlo_std(est, x, vcov, definitions, monte_carlo, seed)
@@ -605,14 +615,20 @@ def _srmr_level(sample: np.ndarray, implied: np.ndarray, observed: np.ndarray | 
 
 def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl: float, npar: int, ndat: int,
                   ov: list[str], table_w: ParameterTable, table_b: ParameterTable,
-                  logl_x: float = 0.0) -> dict[str, float]:
-    """lavaan's ``fitMeasures`` of a two-level model (see the module docstring)."""
+                  logl_x: float = 0.0, trace_h0: float | None = None) -> dict[str, float]:
+    """lavaan's ``fitMeasures`` of a two-level model (see the module docstring); with
+    ``trace_h0 = tr(A_0^-1 B_0)`` of the model (MLR) also the Yuan-Bentler scaled test
+    (lavaan ``test = "yuan.bentler.mplus"``, MLR's default): ``c = [tr(A_1^-1 B_1) -
+    tr(A_0^-1 B_0)] / df`` with ``A_1``, ``B_1`` the unrestricted model's observed and
+    first-order information at its estimates (:func:`robust_trace`), ``chisq_scaled =
+    chisq / c`` (Yuan & Bentler 2000; Asparouhov & Muthén 2005)."""
     p_y, q = cs.p_y, len(ov)
     bs = sorted(int(i) for i in est.b_stat)   # the variables with a between part
+    h1_blocks = [list(b) for b in cs.side_blocks()], [bs]
     if len(est.wo_stat) or cs.n_sides > 1:  # within-only variables, or sides: the ML of the saturated model
-        logl_h1, sw_h1, sb_h1, _ = fit_blocks(cs, [list(b) for b in cs.side_blocks()], [bs])
+        logl_h1, sw_h1, sb_h1, mu_h1 = fit_blocks(cs, *h1_blocks)
     else:  # lavaan's EM, with its stopping rule
-        logl_h1, sw_h1, sb_h1, _ = em_saturated(cs)
+        logl_h1, sw_h1, sb_h1, mu_h1 = em_saturated(cs)
     logl_h1 -= logl_x
 
     def independence(indices: list[int], exo_names: list[str]) -> list[list[int]]:
@@ -631,9 +647,14 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
     # lavaan forces the implied between matrix positive definite first (a Heywood case changes it)
     srmr_w = _srmr_level(sw_h1, s_w, np.equal.outer(cs.side_of, cs.side_of))
     srmr_b = _srmr_level(sb_h1[np.ix_(bs, bs)], _force_pd(s_b[np.ix_(bs, bs)]))
-    return {**likelihood_measures(chisq=chisq, df=df, baseline_chisq=base_chisq, baseline_df=base_df, logl=logl,
-                                  logl_h1=logl_h1, npar=npar, n=cs.n),
-            "srmr": srmr_w + srmr_b, "srmr_within": srmr_w, "srmr_between": srmr_b}
+    out = {**likelihood_measures(chisq=chisq, df=df, baseline_chisq=base_chisq, baseline_df=base_df, logl=logl,
+                                 logl_h1=logl_h1, npar=npar, n=cs.n),
+           "srmr": srmr_w + srmr_b, "srmr_within": srmr_w, "srmr_between": srmr_b}
+    if trace_h0 is not None and df > 0:
+        factor = (robust_trace(cs, sw_h1, sb_h1, mu_h1, *h1_blocks) - trace_h0) / df
+        out.update({"chisq_scaled": chisq / factor, "df_scaled": float(df), "chisq_scaling_factor": factor,
+                    "pvalue_scaled": float(stats.chi2.sf(chisq / factor, df))})
+    return out
 
 
 def _labels(est: TwoLevelEstimator, values_w: np.ndarray, values_b: np.ndarray) -> dict[str, float]:
