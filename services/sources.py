@@ -268,8 +268,9 @@ KPI_LAG = 1
 
 def wave_quarter(campaign: Any) -> str:
     """The quarter a campaign's wave belongs to (``2026Q3``): that of its opening, else of its creation."""
-    day = (campaign.opens_at or campaign.created_at).date()
-    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+    from surveys.kpis import quarter_of
+
+    return quarter_of((campaign.opens_at or campaign.created_at).date())
 
 
 def _campaign_kpis(store: Any, employee_campaigns: Sequence[Any]) -> pd.DataFrame | None:
