@@ -132,8 +132,8 @@ def run(url: str, writers: int, submissions: int) -> dict:
             "p99_ms": float(np.percentile(lat, 99)), "first_error": errors[0] if errors else ""}
 
 
-def load(url: str, responses: int, repeat: int) -> dict:
-    """Insert ``responses`` complete responses into a fresh campaign; time ``responses_frame``."""
+def load(url: str, count: int, repeat: int) -> dict:
+    """Insert ``count`` complete responses into a fresh campaign; time ``responses_frame``."""
     store = db.open_store(url)
     instrument = load_instrument(INSTRUMENT)
     cp.create_campaign(store, instrument, campaign_id="bench")
@@ -144,7 +144,7 @@ def load(url: str, responses: int, repeat: int) -> dict:
     records = [{"id": str(uuid.uuid4()), "campaign_id": "bench", "unit": units[k % UNITS], "language": "en",
                 "started_at": None, "submitted_at": start + dt.timedelta(hours=k % 500),
                 "answers": payloads[k % 500] | {instrument.unit_question: units[k % UNITS]}}
-               for k in range(responses)]
+               for k in range(count)]
     store.run(lambda conn, rows=records: conn.execute(db.responses.insert(), rows))
     del records
     wall, cpu = [], []
