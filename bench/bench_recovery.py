@@ -32,7 +32,7 @@ STUDY = Path(__file__).resolve().parents[1] / "instruments" / "studies" / "servi
 
 
 def replication(study, n_units: int, seed: int, *, draws: int = 500, icc_employee: float = 0.2,
-                icc_customer: float = 0.1, robust: bool = True) -> pd.DataFrame:
+                icc_customer: float = 0.1, robust: bool = False) -> pd.DataFrame:
     """One simulated study: per path (``kind`` "path") and indirect effect ("indirect") the
     truth and each model's estimate and interval, and the mean ICC(2) of each side's nodes.
     The survey chain only (``study.without_business()``): KPIs carry no sampling error."""
@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--ml-se", action="store_true",
-                        help="draw the latent model's intervals with ML's covariance, not the cluster-robust one")
+    parser.add_argument("--robust", action="store_true",
+                        help="draw the latent model's intervals with the cluster-robust (MLR) covariance, not ML's")
     args = parser.parse_args(argv)
     from analysis.study import load_study
 
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     parts = []
     for r in range(args.reps):
-        parts.append(replication(study, args.units, args.seed + r, draws=args.draws, robust=not args.ml_se))
+        parts.append(replication(study, args.units, args.seed + r, draws=args.draws, robust=args.robust))
         if args.out is not None and (r + 1) % 10 == 0:
             pd.concat(parts, ignore_index=True).to_csv(args.out, index=False)
     draws = pd.concat(parts, ignore_index=True)
