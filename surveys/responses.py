@@ -19,8 +19,10 @@ response_rate, suppressed``; units with fewer responses than the campaign's
 
 from __future__ import annotations
 
+import gc
 import math
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -97,34 +99,9 @@ def _rate_row(unit: str, invited: int | None, answered: int, k: int, has_invitat
     return [unit, n_invited, answered, rate, False]
 
 
-#: Responses read and parsed per chunk by :func:`responses_frame` (bounds the memory of
-#: the parsed answer dicts; on PostgreSQL a server-side cursor streams the chunks).
+#: Responses read, parsed and decoded per chunk by :func:`responses_frame` (bounds the
+#: memory of the parsed answer dicts; on PostgreSQL a server-side cursor streams the chunks).
 LOAD_CHUNK = 50_000
-
-
-def _stored_responses(store: db.Store, campaign_id: str, keys: list[str]) -> pd.DataFrame:
-    """The campaign's responses in submit order, read in chunks of :data:`LOAD_CHUNK`.
-
-    Columns ``("meta", name)`` for ``id, unit, language, submitted_at`` and
-    ``("answer", key)`` per answer key in ``keys`` (the parsed JSON value, NaN when
-    absent), all of dtype object.
-    """
-    r = db.responses
-    query = (sa.select(r.c.id, r.c.unit, r.c.language, r.c.submitted_at, sa.cast(r.c.answers, sa.Text))
-             .where(r.c.campaign_id == campaign_id).order_by(r.c.submitted_at, r.c.id))
-
-    def chunk(rows: list[Any]) -> pd.DataFrame:
-        answers = pd.DataFrame(orjson.loads("[" + ",".join(row[4] for row in rows) + "]"), columns=keys,
-                               index=pd.RangeIndex(len(rows)), dtype=object)
-        meta = pd.DataFrame([row[:4] for row in rows], columns=["id", "unit", "language", "submitted_at"],
-                            dtype=object)
-        return pd.concat([meta, answers], axis=1, keys=["meta", "answer"])
-
-    def read(conn: Connection) -> list[pd.DataFrame]:
-        result = conn.execution_options(yield_per=LOAD_CHUNK).execute(query)
-        return [chunk(rows) for rows in result.partitions()] or [chunk([])]
-
-    return pd.concat(store.run(read, write=False), ignore_index=True)
 
 
 def responses_frame(store: db.Store, campaign_id: str) -> pd.DataFrame:
@@ -139,26 +116,73 @@ def responses_frame(store: db.Store, campaign_id: str) -> pd.DataFrame:
 
     Notes
     -----
-    Built column-wise: the answers' JSON texts are parsed with one ``orjson.loads`` call
-    per chunk of :data:`LOAD_CHUNK` responses, the answer dicts become one object frame
-    (no per-column type inference), and each question type is converted vectorised
-    (multi_choice and ranking by exploding their lists); no Python code runs per cell.
-    ``bench.bench_store --load N`` measures the rate.
+    Built column-wise, in submit order, one chunk of :data:`LOAD_CHUNK` responses at a
+    time (:func:`_driver_rows`): each answers JSON text is parsed by ``orjson.loads``,
+    the chunk's answer dicts become one object frame (pandas' C loop over the dicts;
+    lists of ``dict.get`` per key are slower) and each question type decodes its
+    columns vectorised (numbers as one float conversion, multi_choice and ranking by
+    exploding their lists); no Python code runs per cell. Only the decoded columns of
+    a chunk are kept, so parsed dicts and object frames never exceed one chunk; each
+    column's chunks are concatenated once at the end (dropped as they are used: at the
+    peak the decoded columns and the frame's own copy). PostgreSQL is asked for
+    ``submitted_at`` as UTC wall time, which pandas converts in one step (time
+    zone-aware datetimes are converted one by one). The cyclic garbage collector is
+    paused meanwhile: the millions of parsed objects hold no cycles, and its passes
+    over them were a tenth of the load. Letting the database extract the answers
+    instead (SQLite ``json_extract``, PostgreSQL ``->>``) was measured several times
+    slower than parsing the text. ``bench.bench_store --load N`` measures the rate.
     """
     campaign = get_campaign(store, campaign_id)
-    columns = frame_columns(campaign.instrument)
-    stored = _stored_responses(store, campaign.id, list(dict.fromkeys(
-        kind_of(q).stored_key(q, option) for _, q, option in columns)))
-    meta, answers = stored["meta"], stored["answer"]
-    data: dict[str, Any] = {
-        "response_id": meta["id"], "campaign": campaign.id, "wave": campaign.wave,
-        "unit": meta["unit"], "language": meta["language"],
-        "submitted_at": pd.to_datetime(meta["submitted_at"], utc=True),
-    }
-    for name, q, option in columns:
-        kind = kind_of(q)
-        data[name] = kind.decode(q, option, answers[kind.stored_key(q, option)])
-    return pd.DataFrame(data, index=answers.index)
+    columns = [(name, q, option, kind_of(q)) for name, q, option in frame_columns(campaign.instrument)]
+    keys = list(dict.fromkeys(kind.stored_key(q, option) for _, q, option, kind in columns))
+    r = db.responses
+    submitted = r.c.submitted_at if store.dialect == "sqlite" else sa.func.timezone("UTC", r.c.submitted_at)
+    query = (sa.select(r.c.id, r.c.unit, r.c.language, submitted, sa.cast(r.c.answers, sa.Text))
+             .where(r.c.campaign_id == campaign.id).order_by(r.c.submitted_at, r.c.id))
+
+    def chunk(rows: list[tuple[Any, ...]]) -> dict[str, pd.Series]:
+        ids, units, languages, times, texts = zip(*rows, strict=True) if rows else ((),) * 5
+        answers = pd.DataFrame(list(map(orjson.loads, texts)), columns=keys, index=pd.RangeIndex(len(rows)),
+                               dtype=object)
+        data = {"response_id": pd.Series(ids, dtype=object), "unit": pd.Series(units, dtype=object),
+                "language": pd.Series(languages, dtype=object),
+                "submitted_at": pd.to_datetime(pd.Series(times, dtype=object), utc=True, format="ISO8601")}
+        for name, q, option, kind in columns:
+            data[name] = kind.decode(q, option, answers[kind.stored_key(q, option)])
+        return data
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        chunks = store.run(lambda conn: [chunk(rows) for rows in _driver_rows(conn, query)] or [chunk([])],
+                           write=False)
+        data = {name: pd.concat([part.pop(name) for part in chunks], ignore_index=True) for name in list(chunks[0])}
+    finally:
+        if collecting:
+            gc.enable()
+    return pd.DataFrame({"response_id": data.pop("response_id"), "campaign": campaign.id, "wave": campaign.wave,
+                         **data})
+
+
+def _driver_rows(conn: Connection, query: sa.Select[Any]) -> Iterator[list[tuple[Any, ...]]]:
+    """The query's rows as the driver's tuples, :data:`LOAD_CHUNK` at a time.
+
+    The query is compiled by SQLAlchemy and run on the driver's own cursor (a named,
+    server-side one on PostgreSQL, which streams), because building SQLAlchemy rows
+    and transposing them took longer than SQLite reading them. Values are the driver's:
+    no result processing, so SQLite's datetimes arrive as their ISO text.
+    """
+    compiled = query.compile(dialect=conn.dialect)
+    params = [compiled.params[name] for name in compiled.positiontup or ()] if conn.dialect.positional \
+        else compiled.params
+    driver = conn.connection.driver_connection
+    cursor = driver.cursor(name="tandem_responses_load") if conn.dialect.name == "postgresql" else driver.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(LOAD_CHUNK):
+            yield rows
+    finally:
+        cursor.close()
 
 
 def prepare_records(campaign: Any, frame: pd.DataFrame, *, first_row: int = 1,
