@@ -114,7 +114,7 @@ def test_cluster_scores_are_each_clusters_own_gradient():
         rows = (data["unit"] == j).to_numpy()
         one = ClusterStats.of(y[rows], np.zeros((rows.sum(), 0)), data["unit"].to_numpy()[rows], side[rows], side_of)
 
-        def ll(xx):
+        def ll(xx, one=one):
             _, _, s_w, s_b, mu = est.moments(xx)
             return loglik(one, s_w, s_b, mu)
 

@@ -427,14 +427,20 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     x0[est.map_w] = start_values(table_w, [g_w])
     x0[est.map_b] = start_values(table_b, [g_b])
     # L-BFGS to the neighbourhood of the optimum, then Newton steps on the observed information
-    # (quadratic convergence); where those stall, L-BFGS to full precision and Newton again
+    # (quadratic convergence); where those stall, L-BFGS again from the best point so far (a
+    # fresh memory: its line search can stop early next to a region where the model's
+    # matrices are not positive definite) and Newton again, up to RESTARTS times
     loose = {"maxiter": 3_000, "maxfun": 6_000, "ftol": 1e-12, "gtol": 1e-5, "maxcor": 30}
     tight = {"maxiter": 20_000, "maxfun": 40_000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 30}
     res = optimize.minimize(est.objective, x0, jac=True, method="L-BFGS-B", options=loose)
     x, hess = _newton(est, res.x, 15)
-    if np.max(np.abs(est.objective(x)[1])) >= NEWTON_GRADIENT:
-        res = optimize.minimize(est.objective, x, jac=True, method="L-BFGS-B", options=tight)
-        x, hess = _newton(est, res.x, 5)
+    for attempt in range(RESTARTS):
+        if np.max(np.abs(est.objective(x)[1])) < NEWTON_GRADIENT:
+            break
+        res = optimize.minimize(est.objective, x, jac=True, method="L-BFGS-B",
+                                options=tight if attempt == RESTARTS - 1 else loose)
+        if res.fun < est.objective(x)[0]:
+            x, hess = _newton(est, res.x, 15)
     f, g = est.objective(x)
     # the one-level criterion (gradient of F_ML ~ 2 logl / N below CONVERGED_GRADIENT) on -logl / N
     converged = bool(f < 1e9 and np.max(np.abs(g)) < CONVERGED_GRADIENT / 2)
@@ -477,25 +483,33 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
                      missing, None, None)
 
 
+#: Restarts of L-BFGS (each followed by Newton steps) when the Newton steps stall.
+RESTARTS = 4
+
 #: Largest gradient element of ``-logl / N`` at which the Newton steps stop.
 NEWTON_GRADIENT = 1e-11
 
 
 def _newton(est: TwoLevelEstimator, x: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``steps`` Newton steps ``-H^-1 g`` on the observed information, each halved until
-    it improves the likelihood; stops at a gradient below :data:`NEWTON_GRADIENT`, a step
-    that is not a descent direction, or one that no halving makes better. Returns ``(x, H)``."""
+    it improves the likelihood; stops at a gradient below :data:`NEWTON_GRADIENT` or a step
+    that no halving makes better. Where ``H`` is not positive definite (away from the
+    optimum) the step uses ``H`` with its eigenvalues replaced by their absolute values
+    (floored at 1e-8 of the largest), a descent direction that also leaves saddle regions
+    (Nocedal & Wright 2006, sec. 3.4). Returns ``(x, H)``."""
     hess = est.hessian(x)
     for _ in range(steps):
         f, g = est.objective(x)
         if np.max(np.abs(g)) < NEWTON_GRADIENT:
             break
         try:
-            step = -np.linalg.solve(hess / est.cs.n, g)
+            ev, vec = np.linalg.eigh((hess + hess.T) / (2 * est.cs.n))
         except np.linalg.LinAlgError:
             break
-        if not g @ step < 0:
+        if not np.all(np.isfinite(ev)) or ev.max() <= 0:
             break
+        ev = np.maximum(np.abs(ev), 1e-8 * ev.max())
+        step = -(vec / ev) @ (vec.T @ g)
         for _ in range(12):
             if est.objective(x + step)[0] <= f + 1e-14:
                 break
