@@ -23,6 +23,7 @@ from surveys import responses
 from surveys import store as db
 from surveys.loader import load_instrument
 from surveys.question_types import frame_columns
+from tests.reference_cells import reference_cell
 
 SURVEY = Path(__file__).parent / "store_fixtures" / "survey.yaml"
 
@@ -71,15 +72,7 @@ def _reference(store, campaign) -> pd.DataFrame:
         record = {"response_id": row.id, "campaign": campaign.id, "wave": campaign.wave, "unit": row.unit,
                   "language": row.language, "submitted_at": db.as_utc(row.submitted_at)}
         for name, q, option in frame_columns(campaign.instrument):
-            value = row.answers.get(option if q.type == "matrix" else q.id)
-            if q.type == "multi_choice":
-                record[name] = np.nan if value is None else float(option in value)
-            elif q.type == "ranking":
-                record[name] = float(value.index(option) + 1) if value and option in value else np.nan
-            elif q.type in ("likert", "matrix", "rating", "number"):
-                record[name] = np.nan if value is None else float(value)
-            else:
-                record[name] = value
+            record[name] = reference_cell(q, option, row.answers)
         records.append(record)
     frame = pd.DataFrame(records, columns=list(responses.META_COLUMNS)
                          + [name for name, _, _ in frame_columns(campaign.instrument)])

@@ -17,6 +17,7 @@ from surveys.answers import AnswerError
 from surveys.loader import load_instrument, parse_instrument
 from surveys.question_types import frame_columns
 from surveys.sealing import progress_key_id
+from tests.reference_cells import reference_cell
 
 SURVEY = Path(__file__).parent / "store_fixtures" / "survey.yaml"
 
@@ -377,15 +378,7 @@ def _reference_frame(campaign, records) -> pd.DataFrame:
         row = {"response_id": rec["id"], "campaign": campaign.id, "wave": campaign.wave, "unit": rec["unit"],
                "language": rec["language"], "submitted_at": rec["submitted_at"]}
         for name, q, option in frame_columns(campaign.instrument):
-            value = answers.get(option if q.type == "matrix" else q.id)
-            if q.type == "multi_choice":
-                row[name] = np.nan if value is None else float(option in value)
-            elif q.type == "ranking":
-                row[name] = float(value.index(option) + 1) if value and option in value else np.nan
-            elif q.type in ("likert", "matrix", "rating", "number"):
-                row[name] = np.nan if value is None else float(value)
-            else:
-                row[name] = value
+            row[name] = reference_cell(q, option, answers)
         rows.append(row)
     names = list(responses.META_COLUMNS) + [name for name, _, _ in frame_columns(campaign.instrument)]
     frame = pd.DataFrame(rows, columns=names)
