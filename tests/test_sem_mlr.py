@@ -1,11 +1,15 @@
-"""Cluster-robust (MLR) standard errors of two-level models.
+"""Cluster-robust (MLR) standard errors, scaled test and scaled/robust fit indices of two-level models.
 
 The reference is lavaan 0.6.14 ``sem(model, data, cluster = "cluster", estimator = "MLR",
 fixed.x = FALSE)`` on lavaan's ``Demo.twolevel`` (``tests/reference/mlr/lavaan.R`` writes
-the data, ``estimates.csv`` and ``fit.csv``). One known difference: the means of within-only covariates
-(``x1 ~ 1``, ``x2 ~ 1``), whose robust SE lavaan 0.6.14 gives 1.5-2.3% larger; their ML SEs
-and every other robust SE agree to 5e-4 relative (most to 1e-5); so does the scaled test but
-for the model with within-only covariates.
+the data, ``estimates.csv`` and ``fit.csv``); ``equal_loadings`` misfits on purpose (CFI .97,
+RMSEA .06), so its indices are away from their bounds, and ``equal_loadings_fixed_x`` is the same
+with the between-only covariate fixed (``fixed.x = TRUE``). One known difference: the means of
+within-only covariates (``x1 ~ 1``, ``x2 ~ 1``), whose robust SE lavaan 0.6.14 gives 1.5-2.3%
+larger; their ML SEs and every other robust SE agree to 5e-4 relative (most to 1e-5); so do
+the scaled test and the scaled/robust indices but for the model with within-only covariates
+(``covariates``: its scaling factor .976 against lavaan's .966, and the indices that follow from
+it, under the looser tolerances of :data:`INDEX_TOLERANCE`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,11 @@ from analysis.sem.cluster_likelihood import ClusterStats, loglik
 HERE = Path(__file__).resolve().parent / "reference"
 MODELS = {"cfa": "level: 1\n fw =~ y1 + y2 + y3\nlevel: 2\n fb =~ y1 + y2 + y3\n fb ~ w1",
           "covariates": "level: 1\n fw =~ y1 + y2 + y3\n fw ~ x1 + x2\nlevel: 2\n fb =~ y1 + y2 + y3\n"
-                        " fb ~ w1 + w2"}
+                        " fb ~ w1 + w2",
+          "equal_loadings": "level: 1\n fw =~ 1*y1 + 1*y2 + 1*y3\nlevel: 2\n fb =~ y1 + y2 + y3\n fb ~ w1"}
+MODELS["equal_loadings_fixed_x"] = MODELS["equal_loadings"]
+#: The models fitted with ``fixed_x=True`` (the between-only covariate w1 fixed, lavaan ``fixed.x = TRUE``).
+FIXED_X = {"equal_loadings_fixed_x"}
 WITHIN_ONLY_MEANS = {("x1", "~1", ""), ("x2", "~1", "")}
 
 
@@ -40,7 +48,7 @@ def expected() -> pd.DataFrame:
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_robust_standard_errors_equal_lavaan_mlr(name, data, expected):
-    res = sem.fit(MODELS[name], data, cluster="cluster", estimator="MLR", fixed_x=False)
+    res = sem.fit(MODELS[name], data, cluster="cluster", estimator="MLR", fixed_x=name in FIXED_X)
     got = res.estimates.set_index(["lhs", "op", "rhs", "level"])
     failures = []
     for row in expected[expected["model"] == name].itertuples():
@@ -60,11 +68,74 @@ def test_yuan_bentler_scaled_test_equals_lavaan_mlr(name, data):
     factor differs (.976 against lavaan's .966), as their means' robust SEs do."""
     fit = pd.read_csv(HERE / "mlr" / "fit.csv")
     expected = fit[fit["model"] == name].set_index("measure")["value"]
-    got = sem.fit(MODELS[name], data, cluster="cluster", estimator="MLR", fixed_x=False).fit_measures
+    got = sem.fit(MODELS[name], data, cluster="cluster", estimator="MLR", fixed_x=name in FIXED_X).fit_measures
     tol = 0.025 if name == "covariates" else 1e-4
     for measure in ("chisq_scaled", "chisq_scaling_factor", "pvalue_scaled"):
         assert got[measure] == pytest.approx(expected[measure.replace("_", ".")], rel=tol), measure
     assert got["chisq"] == pytest.approx(expected["chisq"], rel=1e-4)
+
+
+#: The baseline's scaled test (lavaan's independence model at both levels, fitted with MLR) and
+#: the scaled and robust indices, with lavaan's names (dots for underscores).
+SCALED_INDICES = ("baseline.chisq.scaled", "baseline.df.scaled", "baseline.pvalue.scaled",
+                  "baseline.chisq.scaling.factor", "df.scaled", "cfi.scaled", "tli.scaled", "cfi.robust",
+                  "tli.robust", "rmsea.scaled", "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "rmsea.robust",
+                  "rmsea.ci.lower.robust", "rmsea.ci.upper.robust")
+
+#: ``(absolute, relative)`` tolerance per model and kind of measure. Measured (this machine):
+#: cfa, equal_loadings: baseline statistic and scaling factor 3.7e-6 relative, every index within
+#: 5.1e-7 absolute. covariates: the baseline's scaling factor 8.5e-5 relative (its within-only
+#: covariates' means, as the model's SEs), the model's scaling factor 1% off (.976 vs .966,
+#: docs/statistics.md), and so CFI/TLI 9.1e-5 absolute, the RMSEAs 7.0e-4 absolute (0.0025 vs
+#: lavaan's 0.0032: near zero, sqrt((T - c df) / (c df N)) magnifies the 1% of c) and their
+#: upper bounds 2.3e-4.
+INDEX_TOLERANCE = {
+    "cfa": {"statistic": (0.0, 2e-5), "pvalue": (1e-6, 0.0), "index": (2e-6, 0.0), "rmsea": (2e-6, 0.0)},
+    "equal_loadings": {"statistic": (0.0, 2e-5), "pvalue": (1e-6, 0.0), "index": (2e-6, 0.0), "rmsea": (2e-6, 0.0)},
+    "equal_loadings_fixed_x": {"statistic": (0.0, 2e-5), "pvalue": (1e-6, 0.0), "index": (2e-6, 0.0), "rmsea": (2e-6, 0.0)},
+    "covariates": {"statistic": (0.0, 2e-4), "pvalue": (1e-6, 0.0), "index": (2e-4, 0.0), "rmsea": (1e-3, 0.0)},
+}
+
+
+def _kind(measure: str) -> str:
+    if "pvalue" in measure:
+        return "pvalue"
+    if measure.startswith(("baseline.chisq", "df.", "baseline.df")):
+        return "statistic"
+    return "rmsea" if measure.startswith("rmsea") else "index"
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_scaled_and_robust_fit_indices_equal_lavaan_mlr(name, data):
+    """lavaan's ``cfi.scaled``, ``tli.scaled``, ``rmsea.scaled`` (+ interval), ``cfi.robust``,
+    ``tli.robust``, ``rmsea.robust`` (+ interval) and the baseline's scaled test of a two-level MLR
+    fit, within :data:`INDEX_TOLERANCE`; lavaan 0.6.14 reports all of them (none NA) here."""
+    fit = pd.read_csv(HERE / "mlr" / "fit.csv")
+    expected = fit[fit["model"] == name].set_index("measure")["value"]
+    got = sem.fit(MODELS[name], data, cluster="cluster", estimator="MLR", fixed_x=name in FIXED_X).fit_measures
+    failures = []
+    for measure in SCALED_INDICES:
+        want, have = float(expected[measure]), got[measure.replace(".", "_")]
+        atol, rtol = INDEX_TOLERANCE[name][_kind(measure)]
+        if not abs(have - want) <= atol + rtol * abs(want):
+            failures.append(f"{name} {measure}: expected {want:.10g} (lavaan), got {have:.10g} "
+                            f"(tolerance {atol:g} absolute + {rtol:g} relative)")
+    assert not failures, "\n".join(failures)
+
+
+def test_fiml_leaves_baseline_and_robust_indices_nan(data):
+    """With ``missing="fiml"`` lavaan 0.6.14 (``missing = "ml"``) has no scaled baseline test for
+    a two-level model (NA scaling factor) and NA robust indices (``lav_fit_fiml_corrected``):
+    NaN here, while the model's scaled test and scaled RMSEA stay those of the complete data."""
+    full = sem.fit(MODELS["equal_loadings"], data, cluster="cluster", estimator="MLR", fixed_x=False).fit_measures
+    fiml = sem.fit(MODELS["equal_loadings"], data, cluster="cluster", estimator="MLR", fixed_x=False,
+                   missing="fiml").fit_measures
+    for measure in ("baseline_chisq_scaled", "baseline_chisq_scaling_factor", "baseline_pvalue_scaled", "cfi_scaled",
+                    "tli_scaled", "cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
+                    "rmsea_ci_upper_robust"):
+        assert np.isnan(fiml[measure]), f"equal_loadings (fiml) {measure}: expected NaN, got {fiml[measure]}"
+    for measure in ("chisq_scaled", "chisq_scaling_factor", "rmsea_scaled", "rmsea_ci_upper_scaled"):
+        assert fiml[measure] == pytest.approx(full[measure], rel=1e-8), f"equal_loadings (fiml) {measure}"
 
 
 def test_robust_and_ml_share_estimates_and_fit(data):

@@ -212,12 +212,17 @@ def cluster_scores(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray,
 
 
 def robust_trace(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray,
-                 blocks_w: list[list[int]], blocks_b: list[list[int]]) -> float:
+                 blocks_w: list[list[int]], blocks_b: list[list[int]], fixed: list[int] | None = None) -> float:
     """``tr(A^-1 B)`` of the unrestricted model at ``(S_W, S_B, mu)``: free within
     ``blocks_w`` / ``blocks_b`` (as :func:`fit_blocks`), ``A`` the observed information (central
     differences of the analytic gradient) and ``B`` the clusters' first-order information
     (:func:`cluster_scores`). The h1 half of the Yuan-Bentler scaling factor
-    (:func:`analysis.sem.twolevel.fit_twolevel`)."""
+    (:func:`analysis.sem.twolevel.fit_twolevel`), and the baseline's.
+
+    ``fixed`` are between-only covariates under ``fixed_x``: their means, variances and
+    covariances among themselves are not parameters (held at their values), so their rows and
+    columns leave ``A`` and ``B`` before the trace, as lavaan's h1 information with
+    ``fixed.x`` (its ``h1.ndat`` less their moments)."""
     pairs_w = [(i, j) for b in blocks_w for i in b for j in b if i >= j]
     pairs_b = [(i, j) for b in blocks_b for i in b for j in b if i >= j]
     k_w, k_b, q = len(pairs_w), len(pairs_b), len(mu)
@@ -249,7 +254,11 @@ def robust_trace(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndar
                                                           [s_b[i, j] for i, j in pairs_b], mu])[a])))
         info[:, a] = -(gradient(step) - gradient(-step)) / (2 * step[a])
     scores = to_params(*cluster_scores(cs, s_w, s_b, mu))
-    return float(np.trace(np.linalg.solve((info + info.T) / 2, scores.T @ scores)))
+    fixed_set = set(fixed or ())
+    keep = [a for a, (i, j) in enumerate(pairs_w + pairs_b) if a < k_w or not (i in fixed_set and j in fixed_set)]
+    keep += [k_w + k_b + i for i in range(q) if i not in fixed_set]
+    info, first_order = (info + info.T)[np.ix_(keep, keep)] / 2, (scores.T @ scores)[np.ix_(keep, keep)]
+    return float(np.trace(np.linalg.solve(info, first_order)))
 
 
 # ----------------------------------------------------------------------------- unrestricted models

@@ -39,19 +39,37 @@ def rmsea_ci(chisq: float, df: float, n: int, n_groups: int = 1, level: float = 
     -----
     The bounds are ``sqrt(lambda / (df N)) sqrt(G)`` where ``lambda`` solves
     ``P(chi2_df(lambda) <= chisq) = 1 - (1 - level)/2`` (lower) and ``(1 - level)/2``
-    (upper); a bound is 0 when even ``lambda = 0`` cannot reach its probability
-    (lavaan ``rmsea.ci.lower`` / ``rmsea.ci.upper``). Each root is found by a
+    (upper); a bound is 0 when even ``lambda = 0`` cannot reach its probability, both are 0
+    when ``df < 1`` (lavaan ``lav_fit_rmsea_ci``: ``rmsea.ci.lower`` / ``rmsea.ci.upper``). Each root is found by a
     safeguarded Newton iteration with the exact derivative
     ``dF_k(x; lambda)/d lambda = (F_{k+2}(x; lambda) - F_k(x; lambda)) / 2``, in a handful
     of evaluations of the noncentral chi-square cdf; the root is exact to ``1e-12``
     relative, as the former bracketing search.
     """
-    if df <= 0:
+    if df < 1:  # lavaan: no interval below one degree of freedom (a scaled df may be fractional)
         return 0.0, 0.0
     alpha = (1 - level) / 2
     lo, up = _ncx2_root(chisq, df, 1 - alpha), _ncx2_root(chisq, df, alpha)
     scale = df * n
     return math.sqrt(lo / scale) * math.sqrt(n_groups), math.sqrt(up / scale) * math.sqrt(n_groups)
+
+
+def robust_rmsea(chisq: float, df: float, c_hat: float, n: int, n_groups: int = 1) -> tuple[float, float, float]:
+    """Robust RMSEA and its 90% interval: ``(rmsea, ci_lower, ci_upper)`` (lavaan ``lav_fit_rmsea``
+    and ``lav_fit_rmsea_ci`` with ``c.hat``).
+
+    Notes
+    -----
+    ``sqrt(max(T / (N df) - c / N, 0)) sqrt(G)`` with ``T`` the unscaled statistic and ``c`` its
+    scaling (Brosseau-Liard, Savalei & Li 2012; for categorical data Savalei 2021); the interval
+    is that of the RMSEA of ``T / c`` (:func:`rmsea_ci`) times ``sqrt(c)``. NaN if ``T``, ``c``
+    or ``df`` is NaN or ``df <= 0``.
+    """
+    if any(math.isnan(v) for v in (chisq, df, c_hat)) or df <= 0:
+        return float("nan"), float("nan"), float("nan")
+    lo, up = rmsea_ci(chisq / c_hat, df, n, n_groups)
+    value = math.sqrt(max(chisq / (n * df) - c_hat / n, 0.0)) * math.sqrt(n_groups)
+    return value, math.sqrt(c_hat) * lo, math.sqrt(c_hat) * up
 
 
 def _ncx2_cdf(x: float, k: float, lam: float) -> float:
@@ -282,8 +300,7 @@ def wls_fit_measures(estimator: DWLSEstimator, x: np.ndarray, table: ParameterTa
     Notes
     -----
     The RMSEAs use ``N - G`` cases (lavaan's ``lav_utils_get_ntotal`` for a non-ML estimator).
-    Robust RMSEA (lavaan ``lav_fit_rmsea`` with ``c.hat``): ``sqrt(max(T_ML / (N df) - c / N,
-    0)) sqrt(G)``; its interval is that of ``T_ML / c`` times ``sqrt(c)``. Robust CFI/TLI:
+    Robust RMSEA: :func:`robust_rmsea` of ``T_ML`` with ``c``. Robust CFI/TLI:
     :func:`cfi`, :func:`tli` of ``T_ML`` and ``T_ML,0`` with ``c`` and ``c_0``.
     """
     n_groups, df, base_df = table.n_groups, float(table.df), float(table.baseline_df)
@@ -321,11 +338,114 @@ def wls_fit_measures(estimator: DWLSEstimator, x: np.ndarray, table: ParameterTa
     ml = catml_robust(estimator, x, pieces, table)
     out["cfi_robust"] = cfi(ml.chisq, df, ml.chisq_null, ml.df_null, c_hat=ml.c_hat, c_hat_null=ml.c_hat_null)
     out["tli_robust"] = tli(ml.chisq, df, ml.chisq_null, ml.df_null, c_hat=ml.c_hat, c_hat_null=ml.c_hat_null)
-    if math.isnan(ml.chisq) or ml.df <= 0:
-        out["rmsea_robust"] = out["rmsea_ci_lower_robust"] = out["rmsea_ci_upper_robust"] = float("nan")
-    else:
-        out["rmsea_robust"] = math.sqrt(max(ml.chisq / (n * ml.df) - ml.c_hat / n, 0.0)) * math.sqrt(n_groups)
-        lo, up = rmsea_ci(ml.chisq / ml.c_hat, ml.df, n, n_groups)
-        out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = math.sqrt(ml.c_hat) * lo, math.sqrt(ml.c_hat) * up
+    out["rmsea_robust"], out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = robust_rmsea(
+        ml.chisq, ml.df, ml.c_hat, n, n_groups)
     out["srmr"] = srmr_sum / estimator.N
+    return out
+
+
+def yuan_bentler_mplus(chisq: float, df: float, trace_ugamma: float) -> dict[str, float]:
+    """The Yuan-Bentler scaled test of an ML fit (lavaan ``test = "yuan.bentler.mplus"``,
+    MLR's default; lavaan ``lav_test_yuan_bentler``).
+
+    Parameters
+    ----------
+    chisq, df
+        The likelihood-ratio statistic against the unrestricted (h1) model and its df.
+    trace_ugamma
+        ``tr(A_1^-1 B_1) - tr(A_0^-1 B_0)`` (lavaan's ``trace.UGamma``): ``A`` the observed
+        and ``B`` the first-order information of the unrestricted model (1) and of the
+        fitted model (0), each at its own ML estimates.
+
+    Returns
+    -------
+    dict
+        ``stat = chisq / c``, ``df``, ``scaling_factor = c = trace_ugamma / df`` and ``pvalue``
+        of ``stat`` on ``df`` (Yuan & Bentler 2000; Asparouhov & Muthén 2005); all NaN but
+        ``df`` when ``df <= 0``.
+    """
+    if df <= 0:
+        return {"stat": float("nan"), "df": float(df), "scaling_factor": float("nan"), "pvalue": float("nan")}
+    c = trace_ugamma / df
+    stat = chisq / c
+    return {"stat": stat, "df": float(df), "scaling_factor": c, "pvalue": float(stats.chi2.sf(stat, df))}
+
+
+def mlr_fit_measures(*, chisq: float, df: float, trace_ugamma: float, baseline_chisq: float, baseline_df: float,
+                     baseline_trace_ugamma: float, n: int, robust: bool = True) -> dict[str, float]:
+    """The scaled and robust fit measures of an MLR fit (lavaan ``fitMeasures`` with
+    ``test = "yuan.bentler.mplus"``: ``lav_fit_cfi_lavobject``, ``lav_fit_rmsea_lavobject``,
+    lavaan 0.6.14); two-level models (:func:`analysis.sem.twolevel.fit_twolevel`).
+
+    Parameters
+    ----------
+    chisq, df, trace_ugamma
+        The model's likelihood-ratio statistic, df and ``trace.UGamma``
+        (:func:`yuan_bentler_mplus`).
+    baseline_chisq, baseline_df, baseline_trace_ugamma
+        The same for the baseline (independence) model, whose scaled test is computed the
+        same way against the same unrestricted model (NaN ``baseline_trace_ugamma``: no
+        scaled baseline test, and so NaN scaled and robust CFI/TLI).
+    n
+        The number of cases (lavaan ``lav_utils_get_ntotal``: ``N`` for ML).
+    robust
+        False gives NaN robust indices: lavaan 0.6.14 with ``missing = "ml"`` takes them from
+        ``lav_fit_fiml_corrected``, which returns NA for multilevel models.
+
+    Returns
+    -------
+    dict
+        ``chisq_scaled``, ``df_scaled``, ``chisq_scaling_factor``, ``pvalue_scaled`` (``T/c``);
+        ``baseline_chisq_scaled``, ``baseline_df_scaled``, ``baseline_pvalue_scaled``,
+        ``baseline_chisq_scaling_factor`` (``T_0/c_0``); ``cfi_scaled``, ``tli_scaled``
+        (:func:`cfi`, :func:`tli` of ``T/c`` and ``T_0/c_0``); ``rmsea_scaled``,
+        ``rmsea_ci_lower_scaled``, ``rmsea_ci_upper_scaled``; ``cfi_robust``, ``tli_robust``,
+        ``rmsea_robust``, ``rmsea_ci_lower_robust``, ``rmsea_ci_upper_robust``.
+
+    Notes
+    -----
+    With ``c`` and ``c_0`` the scaling factors of the model and of the baseline:
+
+    * scaled RMSEA: lavaan refers the *unscaled* ``T`` to ``tr(U Gamma) = c df`` for the
+      Yuan-Bentler test (not the scaled ``T/c`` to ``df``),
+      ``sqrt(max(T - c df, 0) / (c df N))`` = ``sqrt(max(T/c - df, 0) / (c df N))``, its
+      interval :func:`rmsea_ci` of ``T`` on ``c df`` degrees of freedom;
+    * robust CFI ``1 - max(T - c df, 0) / max(T - c df, T_0 - c_0 df_0, 0)`` and robust TLI
+      ``1 - (T - c df) df_0 / ((T_0 - c_0 df_0) df)`` (Brosseau-Liard & Savalei 2014, eq. 15;
+      :func:`cfi`, :func:`tli` with ``c_hat``, ``c_hat_null``);
+    * robust RMSEA ``sqrt(max(T / (N df) - c / N, 0))`` (Brosseau-Liard, Savalei & Li 2012;
+      :func:`robust_rmsea`).
+
+    References
+    ----------
+    Brosseau-Liard, P. E., Savalei, V., & Li, L. (2012). An investigation of the sample
+    performance of two nonnormality corrections for RMSEA. *Multivariate Behavioral Research*,
+    47(6), 904-930.
+    Brosseau-Liard, P. E., & Savalei, V. (2014). Adjusting incremental fit indices for
+    nonnormality. *Multivariate Behavioral Research*, 49(5), 460-470.
+    """
+    nan = float("nan")
+    model = yuan_bentler_mplus(chisq, df, trace_ugamma)
+    base = yuan_bentler_mplus(baseline_chisq, baseline_df, baseline_trace_ugamma)
+    c, c0 = model["scaling_factor"], base["scaling_factor"]
+    df_ugamma = trace_ugamma if math.isfinite(trace_ugamma) and trace_ugamma != 0 else nan
+    lo, up = rmsea_ci(chisq, df_ugamma, n) if not math.isnan(df_ugamma) else (nan, nan)
+    out = {
+        "chisq_scaled": model["stat"], "df_scaled": model["df"], "chisq_scaling_factor": c,
+        "pvalue_scaled": model["pvalue"],
+        "baseline_chisq_scaled": base["stat"], "baseline_df_scaled": base["df"],
+        "baseline_pvalue_scaled": base["pvalue"], "baseline_chisq_scaling_factor": c0,
+        "cfi_scaled": cfi(model["stat"], df, base["stat"], baseline_df),
+        "tli_scaled": tli(model["stat"], df, base["stat"], baseline_df),
+        "rmsea_scaled": rmsea(chisq, df_ugamma, n) if not math.isnan(df_ugamma) else nan,
+        "rmsea_ci_lower_scaled": lo, "rmsea_ci_upper_scaled": up,
+    }
+    if robust:
+        rob = robust_rmsea(chisq, df, c, n)
+        out.update({"cfi_robust": cfi(chisq, df, baseline_chisq, baseline_df, c_hat=c, c_hat_null=c0),
+                    "tli_robust": tli(chisq, df, baseline_chisq, baseline_df, c_hat=c, c_hat_null=c0)})
+    else:
+        rob = (nan, nan, nan)
+        out.update({"cfi_robust": nan, "tli_robust": nan})
+    out["rmsea_robust"], out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = rob
     return out

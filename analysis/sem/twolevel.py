@@ -52,7 +52,7 @@ from analysis.sem.cluster_likelihood import (
     loglik,
     robust_trace,
 )
-from analysis.sem.fit_measures import likelihood_measures, saturated_loglik
+from analysis.sem.fit_measures import likelihood_measures, mlr_fit_measures, saturated_loglik
 from analysis.sem.matrices import Model
 from analysis.sem.optimizer import CONVERGED_GRADIENT
 from analysis.sem.partable import DisjointSets, ParameterTable, _is_number, build_table, structure_of
@@ -362,7 +362,8 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     "MLR"``: ``vcov = H^-1 B H^-1`` with ``H`` the observed information and ``B = sum_j s_j s_j'``
     the outer products of the clusters' scores (:meth:`TwoLevelEstimator.scores`); they hold
     when the answers are not normal (5-point items, skewed unit means), and the Monte Carlo
-    draws then use them too. Estimates and fit measures are ML's."""
+    draws then use them too. Estimates and fit measures are ML's; MLR adds the Yuan-Bentler
+    scaled test and the scaled and robust CFI/TLI/RMSEA (:func:`_fit_measures`)."""
     warnings_out = [] if warnings_out is None else warnings_out
     trace_h0 = None
     table_w, table_b, ov, p_y, ndat, definitions, tie = _tables(model, fixed_x)
@@ -464,7 +465,8 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     fixed = [ov.index(v) for v in table_b.fixed_exo]
     logl_x = saturated_loglik(cs.J, cs.between_cov[np.ix_(fixed, fixed)]) if fixed else 0.0
     logl = est.loglik(x) - logl_x
-    measures = _fit_measures(est, cs, x, logl, npar, ndat, ov, table_w, table_b, logl_x, trace_h0)
+    measures = _fit_measures(est, cs, x, logl, npar, ndat, ov, table_w, table_b, logl_x, trace_h0,
+                             fiml=missing == "fiml")
     estimates = _estimate_table(est, x, vcov, definitions)
     if monte_carlo:
         draws = monte_carlo_std(est, x, vcov, definitions, monte_carlo, seed)
@@ -641,13 +643,21 @@ def _srmr_level(sample: np.ndarray, implied: np.ndarray, observed: np.ndarray | 
 
 def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl: float, npar: int, ndat: int,
                   ov: list[str], table_w: ParameterTable, table_b: ParameterTable,
-                  logl_x: float = 0.0, trace_h0: float | None = None) -> dict[str, float]:
+                  logl_x: float = 0.0, trace_h0: float | None = None, fiml: bool = False) -> dict[str, float]:
     """lavaan's ``fitMeasures`` of a two-level model (see the module docstring); with
     ``trace_h0 = tr(A_0^-1 B_0)`` of the model (MLR) also the Yuan-Bentler scaled test
     (lavaan ``test = "yuan.bentler.mplus"``, MLR's default): ``c = [tr(A_1^-1 B_1) -
     tr(A_0^-1 B_0)] / df`` with ``A_1``, ``B_1`` the unrestricted model's observed and
     first-order information at its estimates (:func:`robust_trace`), ``chisq_scaled =
-    chisq / c`` (Yuan & Bentler 2000; Asparouhov & Muthén 2005)."""
+    chisq / c`` (Yuan & Bentler 2000; Asparouhov & Muthén 2005); the baseline's the same way,
+    ``c_0 = [tr(A_1^-1 B_1) - tr(A_b^-1 B_b)] / df_0`` with ``A_b``, ``B_b`` the independence
+    model's (free variances at both levels, the exogenous covariates' covariances, the means;
+    lavaan ``lav_object_independence``) at its ML estimates, and from both the scaled and
+    robust CFI, TLI and RMSEA (:func:`analysis.sem.fit_measures.mlr_fit_measures`). With
+    ``fiml`` (``missing="fiml"``) the baseline's scaled test, the scaled CFI/TLI and the robust
+    indices are NaN, as lavaan 0.6.14 with ``missing = "ml"`` leaves the baseline's scaling
+    factor and the robust indices NA for two-level models (its ``cfi.scaled`` there puts the
+    unscaled baseline statistic against the scaled one of the model: not copied)."""
     p_y, q = cs.p_y, len(ov)
     bs = sorted(int(i) for i in est.b_stat)   # the variables with a between part
     h1_blocks = [list(b) for b in cs.side_blocks()], [bs]
@@ -663,7 +673,8 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
 
     blocks_w = independence(list(range(p_y)), table_w.structure.exo_x)
     blocks_b = independence(bs, table_b.structure.exo_x)
-    logl_b = fit_blocks(cs, blocks_w, blocks_b)[0] - logl_x
+    logl_b, sw_b, sb_b, mu_b = fit_blocks(cs, blocks_w, blocks_b)
+    logl_b -= logl_x
     k = len(table_b.fixed_exo)
     base_npar = sum(len(b) * (len(b) + 1) // 2 for b in blocks_w + blocks_b) + q - k * (k + 3) // 2
     df, base_df = ndat - npar, ndat - base_npar
@@ -677,9 +688,14 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
                                  logl_h1=logl_h1, npar=npar, n=cs.n),
            "srmr": srmr_w + srmr_b, "srmr_within": srmr_w, "srmr_between": srmr_b}
     if trace_h0 is not None and df > 0:
-        factor = (robust_trace(cs, sw_h1, sb_h1, mu_h1, *h1_blocks) - trace_h0) / df
-        out.update({"chisq_scaled": chisq / factor, "df_scaled": float(df), "chisq_scaling_factor": factor,
-                    "pvalue_scaled": float(stats.chi2.sf(chisq / factor, df))})
+        fixed = [ov.index(v) for v in table_b.fixed_exo]  # fixed.x: the between-only covariates' moments
+        trace_h1 = robust_trace(cs, sw_h1, sb_h1, mu_h1, *h1_blocks, fixed)
+        # lavaan 0.6.14 with missing = "ml" (two-level FIML) has no scaled baseline test (NA scaling
+        # factor): NaN here too, and so the baseline-based scaled and robust indices
+        trace_b = float("nan") if fiml else robust_trace(cs, sw_b, sb_b, mu_b, blocks_w, blocks_b, fixed)
+        out.update(mlr_fit_measures(chisq=chisq, df=df, trace_ugamma=trace_h1 - trace_h0, baseline_chisq=base_chisq,
+                                    baseline_df=base_df, baseline_trace_ugamma=trace_h1 - trace_b, n=cs.n,
+                                    robust=not fiml))
     return out
 
 
