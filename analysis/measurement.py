@@ -165,7 +165,8 @@ class HealthReport:
     Attributes
     ----------
     scores
-        The scored frame (:func:`analysis.scoring.score`).
+        The scored frame (:func:`analysis.scoring.score`); one row per respondent, so it is
+        not kept in published results (:mod:`services.result_codec`).
     constructs
         Per construct (index ``construct``), paired columns, continuous then ordinal:
         ``n_items``, ``n``, ``alpha`` (Cronbach's), ``std_alpha``, ``ci_lower``,
@@ -209,7 +210,7 @@ class HealthReport:
         The most answer categories of an ordinal item of the CFA (0 when none is ordinal).
     """
 
-    scores: pd.DataFrame
+    scores: pd.DataFrame = field(metadata={"stored": False})
     constructs: pd.DataFrame
     items: pd.DataFrame
     fit_measures: dict

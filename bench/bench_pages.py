@@ -15,9 +15,17 @@ building and serialisation; not the browser's drawing) and the process's CPU tim
 it (all threads), which is less sensitive to other load on the machine. Targets: first
 visit under 2 s, cached under 0.3 s.
 
+With ``--campaign`` (repeat) the pages show stored campaigns (``TANDEM_DATABASE_URL``),
+chosen in the session before the first run, and ``--node`` an organisation node: with a
+publication of their version (``tandem analyze publish``) the first visit is rendered
+from it; without one, it reads and analyses the responses (at real scale, about a
+minute: ``bench.bench_scale --pages`` measures both).
+
 Run::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.bench_pages [--repeat 3]
+    TANDEM_DATABASE_URL=sqlite:///scale.db OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.bench_pages \
+        --campaign scale-employees --campaign scale-customers [--node district_001]
 """
 
 from __future__ import annotations
@@ -35,9 +43,15 @@ PAGES = ["insight_overview", "insight_instrument_health", "insight_drivers", "in
          "insight_comments"]
 
 
-def _run(page: str) -> tuple[float, float]:
-    """Wall and CPU seconds of one run of a page (CPU: this process, all threads)."""
+def _run(page: str, campaigns: list[str] | None = None, node: str = "") -> tuple[float, float]:
+    """Wall and CPU seconds of one run of a page (CPU: this process, all threads), on the
+    demo or on stored campaigns chosen before the run (the kept widget values)."""
     app = AppTest.from_file(str(ROOT / "views" / f"{page}.py"), default_timeout=600)
+    if campaigns:
+        app.session_state["_kept:insight:source"] = "Campaigns"
+        app.session_state["_kept:insight:campaigns"] = campaigns
+        if node:
+            app.session_state["_kept:insight:node"] = node
     start, cpu = time.perf_counter(), time.process_time()
     app.run()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -49,15 +63,21 @@ def _run(page: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="Cached runs per page (median reported).")
+    parser.add_argument("--campaign", action="append", help="Stored campaign (repeat); default: the demo data.")
+    parser.add_argument("--node", default="", help="Organisation node chosen (with --campaign).")
     args = parser.parse_args()
-    for page in PAGES:  # import every module a page needs, as a running server has
-        _run(page)
+    if not args.campaign:
+        for page in PAGES:  # import every module a page needs, as a running server has
+            _run(page)
+    else:  # the same, without touching the campaigns' data
+        from services import published  # noqa: F401
+        from views import insight  # noqa: F401
     print(f"{'page':<28}{'first visit (s)':>16}{'cpu':>7}{'cached (s)':>12}{'cpu':>7}")
     for page in PAGES:
         st.cache_data.clear()
         st.cache_resource.clear()
-        first, first_cpu = _run(page)
-        runs = [_run(page) for _ in range(args.repeat)]
+        first, first_cpu = _run(page, args.campaign, args.node)
+        runs = [_run(page, args.campaign, args.node) for _ in range(args.repeat)]
         cached, cached_cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
         print(f"{page:<28}{first:>16.2f}{first_cpu:>7.2f}{cached:>12.2f}{cached_cpu:>7.2f}")
 

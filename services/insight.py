@@ -41,6 +41,7 @@ __all__ = [
     "construct_labels",
     "headline_metrics",
     "linkage",
+    "metric_breakdowns",
     "metric_trend",
     "respondent_drivers",
     "responses_by_unit",
@@ -386,6 +387,16 @@ def children_breakdown(view: SideView) -> dict[str, str]:
     org = view.data.org
     node = view.selection.node or org.root
     return {column: f"Units directly below {org.unit(node).name} ({org.levels[org.depth(node) + 1]})"}
+
+
+def metric_breakdowns(view: SideView) -> dict[str, str]:
+    """Columns a side's metrics can be broken down by: ``unit``, the organisation's units
+    directly below the chosen node (:func:`children_breakdown`) and the demographic questions
+    (column -> label)."""
+    instrument = view.instrument
+    options = {"unit": "Unit", **children_breakdown(view)}
+    options.update({q.id: instrument.text(q.text) for q in instrument.questions if q.id in view.data.dimensions})
+    return options
 
 
 def compare_breakdowns(view: SideView) -> dict[str, str]:

@@ -32,7 +32,8 @@ from services.hierarchy import child_column
 from services.sources import Dataset, SideData
 from surveys.errors import TandemError, did_you_mean
 
-__all__ = ["HIDDEN_LABEL", "PARTIAL_LABEL", "ScopeError", "Selection", "SelectionError", "SideView", "select"]
+__all__ = ["HIDDEN_LABEL", "PARTIAL_LABEL", "Choices", "ScopeError", "Selection", "SelectionError", "SideView",
+           "choices", "select"]
 
 #: Shown for a group hidden so that it cannot be told apart from a smaller one.
 HIDDEN_LABEL = "hidden (protects a smaller group)"
@@ -111,6 +112,22 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Choices:
+    """The waves and units a dataset's responses hold (the filters offered), as text, sorted."""
+
+    waves: tuple[str, ...]
+    units: tuple[str, ...]
+
+
+def choices(dataset: Dataset) -> Choices:
+    """The waves and units of every side's responses (:class:`Choices`)."""
+    frames = [d.frame for d in dataset.sides.values()]
+    waves = {str(w) for f in frames if "wave" in f for w in f["wave"].dropna().unique()}
+    units = {str(u) for f in frames if "unit" in f for u in f["unit"].dropna().unique()}
+    return Choices(tuple(sorted(waves)), tuple(sorted(units)))
+
+
+@dataclass(frozen=True)
 class SideView:
     """One side of a dataset under a selection, as the disclosure policy lets it out.
 
@@ -146,6 +163,11 @@ class SideView:
     def k(self) -> int:
         """The minimum group size."""
         return self.data.min_group_size
+
+    @property
+    def min_comment_group_size(self) -> int:
+        """The minimum group size of open answers."""
+        return self.data.min_comment_group_size
 
     @cached_property
     def frame(self) -> pd.DataFrame:

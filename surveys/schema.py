@@ -13,7 +13,8 @@ organisation by date, :mod:`surveys.org_store`), :data:`campaign_units` (the uni
 took from the organisation), :data:`kpi_definitions` and :data:`kpi_values` (business KPIs,
 :mod:`surveys.kpis`); :data:`action_plans`, :data:`action_plan_actions` and
 :data:`action_plan_changes` (action plans per unit and who changed them,
-:mod:`surveys.action_plans`).
+:mod:`surveys.action_plans`); :data:`published_results` (the Insight pages' results computed
+ahead, :mod:`surveys.published`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import sqlalchemy as sa
 
 __all__ = ["Timestamp", "action_plan_actions", "action_plan_changes", "action_plans", "campaign_units", "campaigns",
            "export_audit", "instrument_versions", "invitations", "kpi_definitions", "kpi_values", "metadata",
-           "org_managers", "org_units", "org_versions", "progress", "responses", "signin_failures"]
+           "org_managers", "org_units", "org_versions", "progress", "published_results", "responses",
+           "signin_failures"]
 
 metadata = sa.MetaData()
 
@@ -235,4 +237,18 @@ action_plan_changes = sa.Table(
     sa.Column("change", sa.String(40), nullable=False),
     sa.Column("detail", sa.String(500), nullable=False),
     sa.Index("ix_action_plan_changes_plan_at", "plan_id", "at"),
+)
+
+
+published_results = sa.Table(
+    "published_results",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("campaigns", sa.String(2000), nullable=False),
+    sa.Column("version", sa.String(4000), nullable=False),
+    sa.Column("node", sa.String(200), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("version", "node", name="uq_published_results_version_node"),
+    sa.Index("ix_published_results_campaigns", "campaigns"),
 )

@@ -38,6 +38,10 @@ app.add_typer(analyze_app, name="analyze")
 from tandem_cli import study as study_cli  # noqa: E402
 
 analyze_app.command("study")(study_cli.analyze_study)
+
+from tandem_cli import publish as publish_cli  # noqa: E402
+
+analyze_app.command("publish")(publish_cli.publish)
 app.command("power")(study_cli.power_command)
 app.command("report")(report_command)
 

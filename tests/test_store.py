@@ -49,7 +49,7 @@ def test_migration_of_an_empty_database_gives_the_models_schema(any_store_url):
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
             version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
         assert diff == []
-        assert version == "0005"
+        assert version == "0006"
         db.open_store(any_store_url).dispose()  # opening again is a no-op upgrade
     finally:
         store.dispose()

@@ -21,6 +21,13 @@ Caches: analyses of the demo and of campaigns are kept per process, keyed by the
 version (campaign ids with their response count and state) and the selection, so a page
 reopens from the cache and recomputes only when new responses arrive. An upload and
 everything computed from it live only in the session that uploaded it.
+
+Published results (:mod:`services.published`, ``tandem analyze publish``): when the chosen
+campaigns have a publication for exactly their current version, the filters come from it,
+and a selection it holds (no filter, a published node) is shown from it without reading a
+response: the views are :class:`PublishedView` and :func:`memo` answers from the
+publication. Anything it lacks (another breakdown, a search, the report) reads the data
+then, once per process, and computes as without a publication.
 """
 
 from __future__ import annotations
@@ -34,10 +41,11 @@ from typing import Any
 import streamlit as st
 
 from services import insight as results
+from services import published
 from services.hierarchy import LEVEL_PREFIX
-from services.selection import Selection, SideView, select
+from services.selection import Choices, Selection, SideView, choices, select
 from services.settings import DEFAULTS
-from services.sources import Dataset, campaign_dataset, campaign_version, demo_dataset, file_dataset, read_upload
+from services.sources import Dataset, campaign_dataset, demo_dataset, file_dataset, read_upload
 from surveys.errors import TandemError
 from surveys.yamlsource import decode
 
@@ -50,13 +58,38 @@ INDENT = "\u00a0\u00a0"  # per level of the organisation in the node picker (no-
 _UPLOAD = "insight:upload:data"  # session key of the uploaded (name, bytes, instrument text)
 
 
+class PublishedView:
+    """A side's view as a publication describes it (:class:`services.published.SideSummary`);
+    any other attribute reads the data and answers from the real
+    :class:`~services.selection.SideView` (once per process)."""
+
+    def __init__(self, summary: published.SideSummary, instrument: Any, load: Callable[[], SideView]) -> None:
+        self.side, self.n, self.empty, self.note = summary.side, summary.n, summary.empty, summary.note
+        self.k, self.min_comment_group_size = summary.k, summary.min_comment_group_size
+        self.instrument = instrument
+        self._load = load
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._load(), name)
+
+
 @dataclass(frozen=True)
 class Context:
-    """What the pages show: the dataset, the selection and each side's view of it."""
+    """What the pages show: the dataset, the selection and each side's view of it.
+
+    With a publication (:mod:`services.published`), ``dataset`` has no responses,
+    ``views`` are :class:`PublishedView` and ``load`` reads the real dataset.
+    """
 
     dataset: Dataset
     selection: Selection
-    views: dict[str, SideView]
+    views: dict[str, Any]
+    publication: published.Publication | None = None
+    load: Callable[[], Dataset] | None = None
+
+    def full(self) -> Dataset:
+        """The dataset with its responses (read now if only a publication was used)."""
+        return self.dataset if self.load is None else self.load()
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -108,7 +141,13 @@ def _process_cache() -> dict[tuple, Any]:
 
 def memo(ctx: Context, name: str, function: Callable[[], Any], *extra: Any) -> Any:
     """``function()`` cached under the context's key, ``name`` and ``extra``: per process for
-    the demo and campaigns, per session for an upload (nothing of it outlives the session)."""
+    the demo and campaigns, per session for an upload (nothing of it outlives the session);
+    taken from the context's publication when it holds ``(name, *extra)``."""
+    if ctx.publication is not None and (name, *extra) in ctx.publication.results:
+        found = ctx.publication.results[name, *extra]
+        if isinstance(found, published.Refused):
+            raise found.error()
+        return found
     if ctx.dataset.kind == "file":
         store = st.session_state.setdefault("insight:memo", {})
     else:
@@ -134,6 +173,31 @@ def _campaigns(version: tuple) -> Dataset:
     return dataset
 
 
+def _published_data(version: tuple) -> published.PublishedData | None:
+    """The publication of the campaigns' version (kept per process once found; looked up
+    again on every run until there is one, so a new publication is seen at once)."""
+    from views.gateway import current_store
+
+    cache = _process_cache()
+    key = ("published", version)
+    if key not in cache:
+        found = published.published_data(current_store(), version)
+        if found is None:
+            return None
+        cache[key] = found
+    return cache[key]
+
+
+def _publication(version: tuple, node: str) -> published.Publication | None:
+    from views.gateway import current_store
+
+    cache = _process_cache()
+    key = ("publication", version, node)
+    if key not in cache:
+        cache[key] = published.publication(current_store(), version, node)
+    return cache[key]
+
+
 def _upload_dataset() -> Dataset | None:
     stored = st.session_state.get(_UPLOAD)
     if stored is None:
@@ -153,7 +217,8 @@ def _upload_dataset() -> Dataset | None:
 
 
 # --------------------------------------------------------------------------- sidebar
-def _choose() -> Dataset | None:
+def _choose() -> Dataset | published.PublishedData | None:
+    """The chosen data: a dataset, the publication of the chosen campaigns' version, or None."""
     kind = _widget(st.sidebar.radio, "Data", [DEMO, CAMPAIGNS, UPLOAD], key="insight:source")
     if kind == DEMO:
         st.sidebar.caption("40 simulated units from a known service-profit chain (the data of `tandem demo`).")
@@ -176,7 +241,10 @@ def _choose() -> Dataset | None:
                                                           if c in known]
         chosen = _widget(st.sidebar.multiselect, "Campaigns (waves of a survey are combined; an employee and a "
                          "customer survey are linked through their units)", known, key="insight:campaigns")
-        return _campaigns(campaign_version(current_store(), chosen)) if chosen else None
+        if not chosen:
+            return None
+        version = published.sorted_version(current_store(), chosen)
+        return _published_data(version) or _campaigns(version)
     return _choose_upload()
 
 
@@ -205,11 +273,9 @@ def _choose_upload() -> Dataset | None:
     return _upload_dataset()
 
 
-def _filters(dataset: Dataset, scope: frozenset[str] | None) -> Selection:
-    frames = {side: d.frame for side, d in dataset.sides.items()}
-    waves = sorted({str(w) for f in frames.values() if "wave" in f for w in f["wave"].dropna()})
-    units = sorted({str(u) for f in frames.values() if "unit" in f for u in f["unit"].dropna()
-                    if scope is None or str(u) in scope})
+def _filters(dataset: Dataset, offered: Choices, scope: frozenset[str] | None) -> Selection:
+    waves = list(offered.waves)
+    units = [u for u in offered.units if scope is None or u in scope]
     where: dict[str, list[str]] = {}
     node = _node(dataset, scope)
     with st.sidebar.expander("Filters", expanded=False):
@@ -261,26 +327,56 @@ def context() -> Context:
     """The sidebar's data and filters, named at the top of the page; stops the page when
     there is no data yet."""
     try:
-        dataset = _choose()
+        chosen = _choose()
     except TandemError as exc:
         st.error(str(exc))
         st.stop()
-    if dataset is None:
+    if chosen is None:
         st.info("Choose the data in the sidebar.")
         st.stop()
     from views.signin import current_access
 
     access = current_access()
     try:
-        selection = _filters(dataset, access.scope if access is not None else None)
-        views = select(dataset, selection)
+        if isinstance(chosen, published.PublishedData):
+            selection = _filters(chosen.dataset, chosen.choices, access.scope if access is not None else None)
+            ctx = _published_context(chosen, selection)
+        else:
+            selection = _filters(chosen, choices(chosen), access.scope if access is not None else None)
+            ctx = Context(chosen, selection, select(chosen, selection))
     except TandemError as exc:  # e.g. a node outside a manager's units (services.selection.ScopeError)
         st.error(str(exc))
         st.stop()
-    sizes = ", ".join(f"{view.n:,} {side} responses" for side, view in views.items())
-    st.info(f"**Data:** {dataset.name}. **Selection:** {selection.describe()} ({sizes}).", icon=":material/database:")
-    _report_button(Context(dataset, selection, views))
-    return Context(dataset, selection, views)
+    sizes = ", ".join(f"{view.n:,} {side} responses" for side, view in ctx.views.items())
+    st.info(f"**Data:** {ctx.dataset.name}. **Selection:** {selection.describe()} ({sizes}).",
+            icon=":material/database:")
+    if ctx.publication is not None:
+        st.caption(f"Shown from the results published {ctx.publication.computed_at:%Y-%m-%d %H:%M} UTC for exactly "
+                   "these responses; other choices are computed from the responses when asked for.")
+    _report_button(ctx)
+    return ctx
+
+
+def _published_context(data: published.PublishedData, selection: Selection) -> Context:
+    """The context of a selection on published data: from the publication when it holds the
+    selection, else from the responses (read now)."""
+    version = data.dataset.version
+
+    def load() -> Dataset:
+        return _campaigns(version)
+
+    node = published.published_node(selection, data)
+    found = _publication(version, node) if node is not None else None
+    if found is None:
+        dataset = load()
+        return Context(dataset, selection, select(dataset, selection))
+
+    def side_view(side: str) -> Callable[[], SideView]:
+        return lambda: select(load(), selection)[side]
+
+    views = {side: PublishedView(summary, data.dataset.sides[side].instrument, side_view(side))
+             for side, summary in found.summaries.items()}
+    return Context(data.dataset, selection, views, found, load)
 
 
 def shown(view: SideView) -> bool:
@@ -312,9 +408,9 @@ def _report_button(ctx: Context) -> None:
             from services.action_plans import plan_report
             from views.gateway import current_store
 
-            return plan_report(current_store(), ctx.dataset)
+            return plan_report(current_store(), ctx.full())
 
-        return memo(ctx, "report", lambda: render_report(results.collect_insight(ctx.dataset, ctx.selection),
+        return memo(ctx, "report", lambda: render_report(results.collect_insight(ctx.full(), ctx.selection),
                                                          action_plans=plans()))
 
     st.sidebar.download_button("Download the report (HTML)", data=build, file_name="tandem-report.html",
@@ -327,12 +423,18 @@ def labels(ctx: Context) -> dict[str, str]:
 
 
 def breakdowns(ctx: Context, side: str) -> dict[str, str]:
-    """Columns a side's metrics can be broken down by: ``unit``, the units directly below the
-    chosen organisation node, and the demographic questions (column -> label)."""
-    data = ctx.dataset.sides[side]
-    options = {"unit": "Unit", **results.children_breakdown(ctx.views[side])}
-    options.update({q.id: data.instrument.text(q.text) for q in data.instrument.questions if q.id in data.dimensions})
-    return options
+    """:func:`services.insight.metric_breakdowns` of a side."""
+    return memo(ctx, "breakdowns", lambda: results.metric_breakdowns(ctx.views[side]), side)
+
+
+def compare_options(ctx: Context, side: str) -> dict[str, str]:
+    """:func:`services.insight.compare_breakdowns` of a side."""
+    return memo(ctx, "compare_breakdowns", lambda: results.compare_breakdowns(ctx.views[side]), side)
+
+
+def has_comments(ctx: Context, side: str) -> bool:
+    """Whether any open answer of the side's selection may be shown."""
+    return memo(ctx, "has_comments", lambda: bool(ctx.views[side].comment_rows.any()), side)
 
 
 def figure(ctx: Context, name: str, builder: str, /, *args: Any, **options: Any) -> Any:
@@ -346,8 +448,11 @@ def figure(ctx: Context, name: str, builder: str, /, *args: Any, **options: Any)
 # --------------------------------------------------------------------------- cached results
 def metrics(ctx: Context, side: str, group: str = "unit") -> dict[str, Any]:
     """:func:`services.insight.headline_metrics` of a side, by ``group``."""
-    view = ctx.views[side].nodes_view() if group.startswith(LEVEL_PREFIX) else ctx.views[side]
-    return memo(ctx, "metrics", lambda: results.headline_metrics(view, group=group), side, group)
+    def compute() -> dict[str, Any]:
+        view = ctx.views[side]
+        return results.headline_metrics(view.nodes_view() if group.startswith(LEVEL_PREFIX) else view, group=group)
+
+    return memo(ctx, "metrics", compute, side, group)
 
 
 def trend(ctx: Context, side: str, name: str) -> Any:

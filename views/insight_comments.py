@@ -17,8 +17,8 @@ with shown_errors("comments"):
     ctx = insight.context()
     side = insight.side_choice(ctx)
     view = ctx.views[side]
-    kc = view.data.min_comment_group_size
-    if not view.comment_rows.any():
+    kc = view.min_comment_group_size
+    if not insight.has_comments(ctx, side):
         st.warning(f"No comments can be shown for this choice: open answers are shown only from groups of at least "
                    f"{kc} respondents that no other choice or total could single out. Widen the filters.")
     else:

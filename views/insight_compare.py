@@ -25,7 +25,7 @@ with shown_errors("compare"):
     side = insight.side_choice(ctx)
     view = ctx.views[side]
     if insight.shown(view):
-        options = results.compare_breakdowns(view)
+        options = insight.compare_options(ctx, side)
         left, middle, right = st.columns(3)
         by = left.selectbox("Compare the groups of", list(options), format_func=options.get, key="compare:by")
         adjust = middle.selectbox("Adjust the p-values for many comparisons with", list(ADJUSTMENTS),

@@ -61,7 +61,7 @@ class SEMResult:
     model: str
     missing: str
     bootstrap_draws: pd.DataFrame | None = None
-    fitted: FittedModel | None = field(default=None, repr=False, compare=False)
+    fitted: FittedModel | None = field(default=None, repr=False, compare=False, metadata={"stored": False})
 
     def to_frame(self) -> pd.DataFrame:
         """The estimate table (a copy)."""
