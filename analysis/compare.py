@@ -398,16 +398,38 @@ def _pairwise(groups: pd.DataFrame, ci: float) -> pd.DataFrame:
 
 
 def _versus_rest(frame: pd.DataFrame, groups: pd.DataFrame, ci: float, adjust: str) -> pd.DataFrame:
+    r"""Each group against all the others, from the groups' sufficient statistics.
+
+    The rest of group :math:`g` has :math:`n_r = N - n_g` values with mean
+    :math:`\bar y_r = (N\bar y - n_g\bar y_g)/n_r` and sum of squares about its mean
+    :math:`M_r = M - M_g - \frac{n_g n_r}{N}(\bar y_g - \bar y_r)^2` (the two-sample
+    decomposition of the total sum of squares :math:`M`, Chan, Golub & LeVeque 1983), so a
+    thousand groups cost one pass over the data, not one per group. Cohen's d uses the
+    pooled SD :math:`\sqrt{(M_g + M_r)/(N - 2)}` and Hedges' g multiplies it by
+    :math:`1 - 3/(4N - 9)`, as ``pingouin.compute_effsize`` does.
+    """
+    y = frame["y"].to_numpy(dtype=float)
+    total_n, total_mean = len(y), float(y.mean())
+    total_m2 = float(((y - total_mean) ** 2).sum())
+    n = groups["n"].to_numpy(dtype=float)
+    mean = groups["mean"].to_numpy(dtype=float)
+    deviation = frame["y"] - frame.groupby("g", sort=True)["y"].transform("mean")
+    m2 = (deviation**2).groupby(frame["g"], sort=True).sum().to_numpy(dtype=float)  # the order of ``groups``
+    rest_n = total_n - n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rest_mean = (total_n * total_mean - n * mean) / rest_n
+        rest_m2 = np.maximum(total_m2 - m2 - n * rest_n / total_n * (mean - rest_mean) ** 2, 0.0)
+        pooled = np.sqrt((m2 + rest_m2) / (total_n - 2))
+        cohen = (mean - rest_mean) / pooled
+    cohen = np.where(np.isfinite(cohen), cohen, np.nan)
+    hedges = cohen * (1 - 3 / (4 * total_n - 9))
     rows = []
-    y, g = frame["y"].to_numpy(dtype=float), frame["g"].to_numpy()
-    for label in groups["group"]:
-        inside = g == label
-        x, rest = y[inside], y[~inside]
-        welch = _welch_t(x.mean(), x.var(ddof=1), len(x), rest.mean(),
-                         rest.var(ddof=1) if len(rest) > 1 else 0.0, len(rest), ci)
-        rows.append({"group": label, "n": len(x), "mean": x.mean(), "rest_n": len(rest), "rest_mean": rest.mean(),
-                     "diff": x.mean() - rest.mean(), **welch, "cohens_d": _effect(x, rest, "cohen"),
-                     "hedges_g": _effect(x, rest, "hedges")})
+    for i, label in enumerate(groups["group"]):
+        welch = _welch_t(mean[i], m2[i] / (n[i] - 1) if n[i] > 1 else np.nan, int(n[i]), rest_mean[i],
+                         rest_m2[i] / (rest_n[i] - 1) if rest_n[i] > 1 else 0.0, int(rest_n[i]), ci)
+        rows.append({"group": label, "n": int(n[i]), "mean": mean[i], "rest_n": int(rest_n[i]),
+                     "rest_mean": rest_mean[i], "diff": mean[i] - rest_mean[i], **welch, "cohens_d": cohen[i],
+                     "hedges_g": hedges[i]})
     table = pd.DataFrame(rows)
     if len(table) == 2:  # both rows are the same test: a family of one
         table["pvalue_adj"] = table["pvalue"]
@@ -445,7 +467,8 @@ def _t_tests(frame: pd.DataFrame, groups: pd.DataFrame, ci: float) -> pd.DataFra
 
 
 # --------------------------------------------------------------------------- public
-def compare(data: pd.DataFrame, dv: str, group: str, *, adjust: str = "holm", ci: float = 0.95) -> GroupComparison:
+def compare(data: pd.DataFrame, dv: str, group: str, *, adjust: str = "holm", ci: float = 0.95,
+            pairs: bool = True) -> GroupComparison:
     r"""Compare ``dv`` across the groups of ``group``: means, omnibus tests, pairs, effect sizes.
 
     Parameters
@@ -462,6 +485,9 @@ def compare(data: pd.DataFrame, dv: str, group: str, *, adjust: str = "holm", ci
         (default), ``"fdr_bh"``, ``"bonferroni"`` or ``"none"`` (:func:`adjust_pvalues`).
     ci
         Level of the intervals.
+    pairs
+        Whether to compute the Games-Howell pairs (:math:`k(k-1)/2` of them; False leaves
+        ``pairwise`` empty, for many groups).
 
     Returns
     -------
@@ -531,5 +557,6 @@ def compare(data: pd.DataFrame, dv: str, group: str, *, adjust: str = "holm", ci
     notes: list[str] = []
     omnibus = _omnibus(frame, notes)
     return GroupComparison(dv=str(dv), group=str(group), n=len(frame), groups=groups, omnibus=omnibus,
-                           pairwise=_pairwise(groups, ci), versus_rest=_versus_rest(frame, groups, ci, adjust),
+                           pairwise=_pairwise(groups, ci) if pairs else
+                           pd.DataFrame(columns=list(PAIRWISE_COLUMNS)), versus_rest=_versus_rest(frame, groups, ci, adjust),
                            t_tests=_t_tests(frame, groups, ci), adjust=adjust, ci=ci, notes=tuple(notes))

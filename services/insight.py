@@ -49,6 +49,8 @@ __all__ = [
 
 #: Instrument metric name -> :mod:`analysis.metrics` metric.
 METRIC_FUNCTIONS = {"nps": "nps", "enps": "enps", "csat": "csat_top2box", "ces": "ces"}
+#: Most groups whose every pair is compared (Games-Howell): 50 groups are 1,225 pairs per measure.
+MAX_PAIRED_GROUPS = 50
 #: Group named beside open answers from units that may not be named.
 OTHER_UNITS = "other units"
 _POOLED = "\x00hidden"
@@ -351,8 +353,11 @@ class GroupDifferences:
     pairwise
         Games-Howell pairs of the groups shown (:data:`COMPARE_PAIR_COLUMNS`); its
         ``pvalue_adj`` is adjusted for the pairs of each measure by the studentized range.
+        Empty when more than :data:`MAX_PAIRED_GROUPS` groups are shown (``pairs_note`` says so).
     skipped
         ``measure, label, reason`` of measures that could not be compared.
+    pairs_note
+        Why ``pairwise`` is empty although groups were compared ("" otherwise).
     """
 
     side: str
@@ -365,6 +370,7 @@ class GroupDifferences:
     cells: pd.DataFrame
     pairwise: pd.DataFrame
     skipped: pd.DataFrame
+    pairs_note: str = ""
 
     @property
     def hidden(self) -> list[str]:
@@ -511,9 +517,11 @@ def compare(view: SideView, *, by: str, constructs: Any = None, adjust: str = "h
     groups["label"] = groups["status"].map({"hidden": HIDDEN_LABEL, "partial": PARTIAL_LABEL}).fillna("")
 
     tests, cells, pairs, skipped = [], [], [], []
+    shown = int((groups["status"] != "hidden").sum())
+    paired = shown <= MAX_PAIRED_GROUPS
     for measure, column, label, kind in measures:
         try:
-            result = compare_groups(values, column, by, adjust=adjust)
+            result = compare_groups(values, column, by, adjust=adjust, pairs=paired)
         except TandemError as exc:
             skipped.append((measure, label, str(getattr(exc, "message", exc))))
             continue
@@ -547,7 +555,11 @@ def compare(view: SideView, *, by: str, constructs: Any = None, adjust: str = "h
                             groups=groups, tests=tests_table[list(COMPARE_TEST_COLUMNS)],
                             cells=cell_table[list(COMPARE_CELL_COLUMNS)].reset_index(drop=True),
                             pairwise=pair_table[list(COMPARE_PAIR_COLUMNS)].reset_index(drop=True),
-                            skipped=pd.DataFrame(skipped, columns=["measure", "label", "reason"]))
+                            skipped=pd.DataFrame(skipped, columns=["measure", "label", "reason"]),
+                            pairs_note="" if paired else (
+                                f"{shown:,} groups are {shown * (shown - 1) // 2:,} pairs per measure, more than a "
+                                f"table can show; pairs are compared for at most {MAX_PAIRED_GROUPS} groups. Choose "
+                                "an organisation node, or compare by the units directly below it."))
 
 
 def report_comparisons(view: SideView) -> dict[str, GroupDifferences]:

@@ -131,6 +131,25 @@ def test_to_frame_and_versus_rest():
     assert np.allclose(result.versus_rest["pvalue_adj"], holm)
 
 
+def test_each_group_against_the_rest_equals_pingouin_on_the_raw_values():
+    """The sufficient-statistics form of group-versus-rest (one pass for any number of groups)
+    equals Welch's t and the effect sizes computed on each group and its rest."""
+    import pingouin as pg
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"g": rng.choice(list("abcdefg"), 600), "y": rng.normal(size=600) * 3 + 50})
+    frame.loc[frame["g"] == "c", "y"] += 1.5
+    result = compare(frame, "y", "g", pairs=False)
+    assert result.pairwise.empty
+    for row in result.versus_rest.itertuples():
+        x, rest = frame.loc[frame["g"] == row.group, "y"], frame.loc[frame["g"] != row.group, "y"]
+        welch = pg.ttest(x, rest, correction=True).iloc[0]
+        assert row.t == pytest.approx(welch["T"], rel=1e-10) and row.df == pytest.approx(welch["dof"], rel=1e-10)
+        assert row.cohens_d == pytest.approx(pg.compute_effsize(x, rest, eftype="cohen"), rel=1e-10)
+        assert row.hedges_g == pytest.approx(pg.compute_effsize(x, rest, eftype="hedges"), rel=1e-10)
+        assert row.rest_mean == pytest.approx(rest.mean(), rel=1e-12)
+
+
 def test_adjust_pvalues_matches_r_p_adjust():
     p = [0.01, 0.04, 0.03, 0.005, np.nan]
     # R: p.adjust(c(.01, .04, .03, .005), "holm") / "BH"
@@ -354,6 +373,18 @@ def test_the_adjustment_runs_over_the_cells_shown(demo_views):
     direct = analyse(scored[labels != "\x00pool"], "trust", "visit_type").versus_rest
     mine = result.cells[result.cells["measure"] == "trust"]
     assert np.allclose(mine["hedges_g"], direct["hedges_g"]) and np.allclose(mine["pvalue"], direct["pvalue"])
+
+
+def test_pairs_of_many_groups_are_left_out_with_a_note(demo_views, monkeypatch):
+    """Every pair of 2,000 stores would be two million rows per measure: above
+    MAX_PAIRED_GROUPS groups the comparison keeps its cells and says why there are no pairs."""
+    from services import insight
+
+    monkeypatch.setattr(insight, "MAX_PAIRED_GROUPS", 10)
+    result = insight.compare(demo_views["customer"], by="unit")
+    assert result.pairwise.empty and len(result.cells) and "pairs are compared for at most 10 groups" in \
+        result.pairs_note
+    assert not insight.compare(demo_views["customer"], by="visit_type").pairs_note
 
 
 def test_two_groups_enter_the_family_once(small_frame):

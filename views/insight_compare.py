@@ -49,7 +49,10 @@ with shown_errors("compare"):
             st.subheader("Each group against the rest")
             st.dataframe(found.cells.drop(columns=["measure", "kind"]), hide_index=True, width="stretch")
             with st.expander("Every pair of groups (Games-Howell)"):
-                st.dataframe(found.pairwise.drop(columns=["measure"]), hide_index=True, width="stretch")
+                if found.pairs_note:
+                    st.caption(found.pairs_note)
+                else:
+                    st.dataframe(found.pairwise.drop(columns=["measure"]), hide_index=True, width="stretch")
         else:
             st.info(f"Nothing to compare by {options[by].lower()}: fewer than two of its groups may be shown.")
         for _, row in found.skipped.iterrows():
