@@ -557,6 +557,6 @@ def compare(data: pd.DataFrame, dv: str, group: str, *, adjust: str = "holm", ci
     notes: list[str] = []
     omnibus = _omnibus(frame, notes)
     return GroupComparison(dv=str(dv), group=str(group), n=len(frame), groups=groups, omnibus=omnibus,
-                           pairwise=_pairwise(groups, ci) if pairs else
-                           pd.DataFrame(columns=list(PAIRWISE_COLUMNS)), versus_rest=_versus_rest(frame, groups, ci, adjust),
+                           pairwise=_pairwise(groups, ci) if pairs else pd.DataFrame(columns=list(PAIRWISE_COLUMNS)),
+                           versus_rest=_versus_rest(frame, groups, ci, adjust),
                            t_tests=_t_tests(frame, groups, ci), adjust=adjust, ci=ci, notes=tuple(notes))
