@@ -249,3 +249,40 @@ def test_fiml_estimates_equal_a_direct_maximisation_of_the_row_by_row_reference(
 
     ref = optimize.minimize(minus_loglik, start, method="BFGS", options={"gtol": 1e-7})
     assert np.allclose(ref.x, [est[k] for k in free], atol=2e-4)
+
+
+@pytest.mark.parametrize("n", [60, 4000])  # few cases: kept one by one; many: as pattern moments
+def test_casewise_estep_equals_each_case_conditional_moments(n):
+    """The E-step (both the per-case and the per-pattern form) equals, case by case, the
+    observed-block log-likelihood and the conditional mean and covariance of the missing
+    values (Little & Rubin 2002, ch. 11)."""
+    from analysis.sem.casewise import IncompleteData
+
+    rng = np.random.default_rng(11)
+    p = 5
+    sigma = np.eye(p) + 0.4
+    x = rng.multivariate_normal(np.zeros(p), sigma, size=n)
+    drop = rng.random((n, p)) < 0.15
+    drop[drop.all(axis=1)] = False
+    x[drop] = np.nan
+    data = IncompleteData(x)
+    assert (len(data.patterns) > 0) == (n == 4000) and (len(data.missing) > 0) == (n == 60)
+    mu, at = rng.normal(size=p) * 0.2, sigma * 1.2 + 0.05
+    step = data.estep(mu, at)
+    deviance, dev_sum, cross = 0.0, np.zeros(p), np.zeros((p, p))
+    for row in x:
+        o = ~np.isnan(row)
+        m = ~o
+        e = row[o] - mu[o]
+        s_oo = at[np.ix_(o, o)]
+        deviance += np.linalg.slogdet(s_oo)[1] + e @ np.linalg.solve(s_oo, e)
+        full = np.zeros(p)
+        full[o] = e
+        beta = at[np.ix_(m, o)] @ np.linalg.inv(s_oo)
+        full[m] = beta @ e
+        dev_sum += full
+        cross += np.outer(full, full)
+        cross[np.ix_(m, m)] += at[np.ix_(m, m)] - beta @ at[np.ix_(o, m)]
+    assert step.deviance == pytest.approx(deviance, rel=1e-12)
+    np.testing.assert_allclose(step.dev_sum, dev_sum, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(step.cross_sum, cross, rtol=1e-10, atol=1e-8)

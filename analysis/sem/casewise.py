@@ -9,14 +9,17 @@ analytic gradient (:mod:`analysis.sem`) and the EM estimate of the unrestricted 
 
 Only the full ``Sigma`` is factored: the inverse and determinant of the observed block of
 a case follow from ``K = Sigma^-1`` and the small block ``K_mm`` of its missing
-variables, so the cost is O(p^3) per evaluation plus O(q p) per case with q missing
-values, whatever the number of distinct missing-data patterns (lavaan does the same in
-``lav_mvnorm_missing_loglik_samplestats`` with ``lav_matrix_symmetric_inverse_update``).
+variables (lavaan does the same in ``lav_mvnorm_missing_loglik_samplestats`` with
+``lav_matrix_symmetric_inverse_update``). Cases with q missing values whose patterns
+repeat (on average at least p - q cases per pattern, as in large surveys) are kept as
+each pattern's count, sum and cross-product matrix, so an evaluation costs O(p^3) per
+pattern whatever the number of cases; other cases are kept one by one, O(q p) each.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.linalg import lapack as _lapack
@@ -57,6 +60,36 @@ class _Missing:
     flat_mm: np.ndarray      # (r, q, q)
 
 
+@dataclass(frozen=True)
+class _Patterns:
+    """Missing-data patterns with q missing values, P of them: each pattern's number of cases,
+    the sum and cross-product matrix of its cases' centred observed values, its observed and
+    missing column indices, and flat indices into a p x p matrix."""
+
+    count: np.ndarray        # (P,)
+    s1: np.ndarray           # (P, p - q)
+    a0: np.ndarray           # (P, p - q, p - q)
+    obs: np.ndarray          # (P, p - q)
+    mis: np.ndarray          # (P, q)
+    flat_mo: np.ndarray      # (P, q, p - q)
+    flat_mm: np.ndarray      # (P, q, q)
+
+
+def missing_patterns(observed: np.ndarray, *, inverse: bool = False) -> Any:
+    """The distinct rows of a boolean matrix (sorted by their bits), and with ``inverse`` each
+    row's index among them: each row read as the bits of one integer where they fit (one sort
+    of integers; ``np.unique(axis=0)`` sorts the rows as records, seconds for a million rows)."""
+    p = observed.shape[1]
+    if p > 62:
+        return np.unique(observed, axis=0, return_inverse=inverse)
+    bits = np.arange(p, dtype=np.int64)
+    keys = observed.astype(np.int64) @ (np.int64(1) << bits)
+    found = np.unique(keys, return_inverse=inverse)
+    unique = found[0] if inverse else found
+    patterns = ((unique[:, None] >> bits) & 1).astype(bool)
+    return (patterns, found[1].ravel()) if inverse else patterns
+
+
 class IncompleteData:
     """Sufficient statistics of an n x p data matrix with missing values (NaN).
 
@@ -91,6 +124,7 @@ class IncompleteData:
         self.n, self.p = n, p = x.shape
         self.complete = bool(observed.all())
         self.missing: list[_Missing] = []
+        self.patterns: list[_Patterns] = []
         if self.complete:
             self.count = np.full(p, float(n))
             self.center = x.mean(axis=0)
@@ -113,6 +147,10 @@ class IncompleteData:
         q_row = p - observed.sum(axis=1)
         for q in np.unique(q_row[q_row > 0]):
             rows = np.flatnonzero(q_row == q)
+            patterns, which = missing_patterns(observed[rows], inverse=True)
+            if len(patterns) * (p - q) <= len(rows):
+                self.patterns.append(_pattern_moments(xc[rows], patterns, which))
+                continue
             obs = np.nonzero(observed[rows])[1].reshape(len(rows), p - q)
             mis = np.nonzero(~observed[rows])[1].reshape(len(rows), q)
             self.missing.append(_Missing(xc[rows[:, None], obs], obs, mis,
@@ -173,6 +211,26 @@ class IncompleteData:
                                   minlength=p * p)
             cross += np.bincount(g.flat_mm.ravel(), weights=(v[:, :, None] * v[:, None, :] + cmm).ravel(),
                                  minlength=p * p).reshape(p, p)
+        for g in self.patterns:  # the same sums, from each pattern's moments (e = x_o - d_o over its cases)
+            d_o = d[g.obs]
+            e_sum = g.s1 - g.count[:, None] * d_o
+            sd = np.einsum("pi,pj->pij", g.s1, d_o)
+            ee = g.a0 - sd - sd.transpose(0, 2, 1) + g.count[:, None, None] * np.einsum("pi,pj->pij", d_o, d_o)
+            kmo = k_flat[g.flat_mo]
+            kmm = k_flat[g.flat_mm]
+            try:
+                lmm = np.linalg.cholesky(kmm)
+            except np.linalg.LinAlgError:
+                return None
+            cmm = np.linalg.inv(kmm)
+            w = cmm @ kmo  # v = w e for each case of the pattern
+            w_ee = w @ ee
+            deviance += 2 * float(g.count @ np.sum(np.log(np.diagonal(lmm, axis1=1, axis2=2)), axis=1)) \
+                - float(np.einsum("pqo,pqo->", kmo, w_ee))
+            dev_sum -= np.bincount(g.mis.ravel(), weights=np.einsum("pqo,po->pq", w, e_sum).ravel(), minlength=p)
+            mo_sum -= np.bincount(g.flat_mo.ravel(), weights=w_ee.ravel(), minlength=p * p)
+            vv = w_ee @ w.transpose(0, 2, 1) + g.count[:, None, None] * cmm
+            cross += np.bincount(g.flat_mm.ravel(), weights=vv.ravel(), minlength=p * p).reshape(p, p)
         mo = mo_sum.reshape(p, p)
         cross += mo + mo.T
         return EStep(deviance, dev_sum, cross, k)
@@ -184,6 +242,26 @@ class IncompleteData:
         if step is None:
             return float("-inf")
         return -0.5 * (self.n_values * np.log(2 * np.pi) + step.deviance)
+
+
+def _pattern_moments(xc: np.ndarray, patterns: np.ndarray, which: np.ndarray) -> _Patterns:
+    """:class:`_Patterns` of cases ``xc`` (centred, zeros where missing) with pattern
+    ``patterns[which[i]]``."""
+    p = patterns.shape[1]
+    q = p - int(patterns[0].sum())
+    obs = np.nonzero(patterns)[1].reshape(len(patterns), p - q)
+    mis = np.nonzero(~patterns)[1].reshape(len(patterns), q)
+    order = np.argsort(which, kind="stable")
+    starts = np.searchsorted(which[order], np.arange(len(patterns) + 1))
+    count = np.diff(starts).astype(float)
+    s1 = np.empty((len(patterns), p - q))
+    a0 = np.empty((len(patterns), p - q, p - q))
+    for j in range(len(patterns)):
+        cases = xc[order[starts[j]:starts[j + 1]]][:, obs[j]]
+        s1[j] = cases.sum(axis=0)
+        a0[j] = cases.T @ cases
+    return _Patterns(count, s1, a0, obs, mis, mis[:, :, None] * p + obs[:, None, :],
+                     mis[:, :, None] * p + mis[:, None, :])
 
 
 def em_saturated(data: IncompleteData, *, tol: float = 1e-10, max_iter: int = 10_000

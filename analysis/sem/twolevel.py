@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.errors import DataError, ModelSpecificationError
+from analysis.sem.casewise import missing_patterns
 from analysis.sem.cluster_likelihood import (
     ClusterStats,
     cluster_scores,
@@ -523,18 +524,6 @@ def _newton(est: TwoLevelEstimator, x: np.ndarray, steps: int) -> tuple[np.ndarr
     return x, hess
 
 
-def _patterns(observed: np.ndarray) -> np.ndarray:
-    """The distinct rows of a boolean matrix (in no particular order): each row read as the bits of one integer where
-    they fit (one sort of integers; ``np.unique(axis=0)`` sorts the rows as records, seconds
-    for a million rows)."""
-    p = observed.shape[1]
-    if p > 62:
-        return np.unique(observed, axis=0)
-    bits = np.arange(p, dtype=np.int64)
-    keys = observed.astype(np.int64) @ (np.int64(1) << bits)
-    return ((np.unique(keys)[:, None] >> bits) & 1).astype(bool)
-
-
 def data_sides(y: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The sides of stacked level-1 data: ``(side of each row, side of each variable)``.
 
@@ -545,7 +534,7 @@ def data_sides(y: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]
     observed = ~np.isnan(y)
     p = y.shape[1]
     together = DisjointSets()
-    for pattern in _patterns(observed):
+    for pattern in missing_patterns(observed):
         cols = np.flatnonzero(pattern)
         for c in cols[1:]:
             together.union(int(cols[0]), int(c))
