@@ -31,6 +31,7 @@ from surveys.question_types import kind_of
 __all__ = [
     "METRIC_FUNCTIONS",
     "OTHER_UNITS",
+    "Benchmark",
     "GroupDifferences",
     "Insight",
     "children_breakdown",
@@ -43,6 +44,7 @@ __all__ = [
     "linkage",
     "metric_breakdowns",
     "metric_trend",
+    "parent_benchmark",
     "respondent_drivers",
     "responses_by_unit",
 ]
@@ -381,6 +383,74 @@ class GroupDifferences:
     def shown(self) -> list[str]:
         """The groups compared."""
         return self.groups.loc[self.groups["status"] != "hidden", "group"].tolist()
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A node's parent as a comparison for the node's manager: its overall headline metrics.
+
+    Attributes
+    ----------
+    node, parent
+        The manager's node and its parent (a store and its district).
+    name, level
+        The parent's display name and level name.
+    metrics
+        Side -> metric name -> the parent's overall result (:mod:`analysis.metrics`; no
+        breakdown: a manager never sees a sibling's numbers).
+    reasons
+        Side -> why that side's parent numbers are not shown ("" when they are).
+    """
+
+    node: str
+    parent: str
+    name: str
+    level: str
+    metrics: Mapping[str, Mapping[str, Any]]
+    reasons: Mapping[str, str]
+
+
+def parent_benchmark(dataset: Dataset, node: str) -> Benchmark | None:
+    """The headline metrics of ``node``'s parent, for its manager's comparison (their store
+    beside their district), through the disclosure policy and one rule more.
+
+    A manager knows their own node's numbers, so the parent's total tells them the total of
+    the rest of the parent. That rest must itself be fit to show to them: at least the
+    side's k counted respondents, from at least two of the parent's other children (one
+    sibling alone would be that sibling's numbers, outside the manager's scope). Only the
+    parent's overall value is given, never a breakdown.
+
+    Returns
+    -------
+    Benchmark or None
+        None without an organisation, for the root, or for a node the organisation lacks.
+    """
+    org = dataset.org
+    if org is None or not node or node not in org or org.parent(node) is None:
+        return None
+    parent = org.parent(node)
+    own = frozenset(org.subtree(node))
+    parent_views = select(dataset, Selection.of(node=parent))
+    metrics: dict[str, dict[str, Any]] = {}
+    reasons: dict[str, str] = {}
+    for side, view in parent_views.items():
+        data = view.data
+        units = data.frame["unit"].astype("string") if "unit" in data.frame else None
+        if units is None or view.empty:
+            reasons[side] = f"nothing of {org.unit(parent).name} may be shown"
+            continue
+        rest = view.shown & ~units.isin(own).fillna(False).to_numpy(dtype=bool)
+        counted = int(data.counted[rest].sum())
+        children = {next(x for x in (u, *org.ancestors(u)) if org.parent(x) == parent)
+                    for u in units[rest].dropna().unique() if u in org and u != parent}
+        if counted < view.k or len(children) < 2:
+            reasons[side] = (f"{org.unit(parent).name} is not shown: without your units it holds "
+                             + (f"fewer than {view.k} respondents" if counted < view.k else "one other unit only")
+                             + ", so its total would show them")
+            continue
+        metrics[side] = {name: found.overall for name, found in headline_metrics(view).items()}
+        reasons[side] = ""
+    return Benchmark(node, parent, org.unit(parent).name, org.level_of(parent), metrics, reasons)
 
 
 def children_breakdown(view: SideView) -> dict[str, str]:

@@ -142,7 +142,7 @@ def page_results(dataset: Dataset, views: Mapping[str, SideView]) -> dict[tuple,
     pages cache it by (:func:`views.insight.memo`): per side the breakdown choices,
     headline metrics (by unit and by the node's children), trends, responses, instrument
     health, invariance, parallel analysis, drivers, the first comparison and the comments;
-    the linkage when the data are linked."""
+    the linkage when the data are linked; the parent's benchmark for a node's manager."""
     out: dict[tuple, Any] = {}
     for side, view in views.items():
         out["has_comments", side] = bool(view.comment_rows.any()) if not view.empty else False
@@ -169,6 +169,9 @@ def page_results(dataset: Dataset, views: Mapping[str, SideView]) -> dict[tuple,
     study = dataset.study.study
     if study is not None and len(views) == 2 and not any(v.empty for v in views.values()):
         out["linkage",] = _attempt(lambda: results.linkage(views, study, kpis=dataset.kpis))
+    node = next(iter(views.values())).selection.node if views else ""
+    if node:
+        out["benchmark",] = results.parent_benchmark(dataset, node)
     return out
 
 

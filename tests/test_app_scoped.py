@@ -81,6 +81,7 @@ def test_access_of_leadership_managers_and_others():
 
 
 def test_a_store_manager_sees_their_store_and_no_sibling_nor_the_company(org_store_url):
+    """Their own store, and their district only as one overall benchmark (see below)."""
     at = signed_in("sm1@acme.example")
     assert responses_metric(at) == "12"
     node = at.sidebar.selectbox(key="insight:node")
@@ -88,10 +89,38 @@ def test_a_store_manager_sees_their_store_and_no_sibling_nor_the_company(org_sto
     table = unit_table(at)
     assert table["unit"].tolist() == ["store_01"]
     shown = texts(at) + "\n".join(d.value.to_csv() for d in at.dataframe)
-    for other in ("store_02", "store_03", "store_04", "store_05", "District One", "ACME"):
+    for other in ("store_02", "store_03", "store_04", "store_05", "ACME"):
         assert other not in shown, other
     assert str(sum(SIZES.values())) not in [m.value for m in at.metric]
     assert "the units you manage" in at.info[0].value
+
+
+def test_a_store_manager_compares_with_their_district_and_never_with_a_lone_sibling(org_store_url):
+    """The parent's overall numbers are a manager's benchmark only when the parent without the
+    manager's units still holds k respondents from at least two other units: the company
+    without district d1 is district d2 alone, and d2 without store_05 is store_06 alone."""
+    from services.insight import parent_benchmark
+    from services.sources import campaign_dataset
+    from surveys.store import open_store
+
+    store = open_store(org_store_url)
+    dataset = campaign_dataset(store, [CAMPAIGN])
+    store.dispose()
+    district = parent_benchmark(dataset, "store_01")
+    assert district.parent == "d1" and district.reasons == {"employee": ""}
+    assert set(district.metrics["employee"]) == {"enps"}  # overall values only, no breakdown
+    assert "one other unit only" in parent_benchmark(dataset, "store_05").reasons["employee"]
+    assert "one other unit only" in parent_benchmark(dataset, "d1").reasons["employee"]
+    assert parent_benchmark(dataset, "acme") is None
+
+    at = signed_in("sm1@acme.example")
+    (line,) = [m.value for m in at.markdown if "Compared with District One (district)" in m.value]
+    assert f"eNPS {district.metrics['employee']['enps'].value:.1f}" in line
+    at = signed_in("dm1@acme.example")  # the district manager: the company would show district d2
+    assert not [m.value for m in at.markdown if "Compared with" in m.value]
+    assert any("ACME is not shown: without your units it holds one other unit only" in c.value for c in at.caption)
+    at = signed_in("boss@acme.example")  # leadership chooses any node; no benchmark line
+    assert not [m.value for m in at.markdown if "Compared with" in m.value]
 
 
 def test_a_district_manager_sees_the_district_and_its_stores_by_the_policy_not_the_company(org_store_url):

@@ -490,6 +490,17 @@ def linkage(ctx: Context) -> Any:
                                                             kpis=ctx.dataset.kpis))
 
 
+def benchmark(ctx: Context) -> Any:
+    """The parent of a manager's node as their comparison (:func:`services.insight.parent_benchmark`),
+    or None: only for a scoped session on its own node without other filters, whose parent
+    lies outside the scope (leadership chooses the parent itself)."""
+    selection = ctx.selection
+    if selection.scope is None or not selection.node or selection.waves or selection.units or selection.where:
+        return None
+    found = memo(ctx, "benchmark", lambda: results.parent_benchmark(ctx.full(), selection.node))
+    return found if found is not None and found.parent not in selection.scope else None
+
+
 def comments(ctx: Context, side: str, search: str) -> Any:
     """:func:`services.insight.comments` of a side."""
     return memo(ctx, "comments", lambda: results.comments(ctx.views[side], search=search), side, search)

@@ -7,11 +7,21 @@ charts from :mod:`reports.charts`. Units that may not be shown say "fewer than k
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from reports import charts
 from views import insight
 from views.errors import shown_errors
+
+
+def formatted(unit_metric: Any, overall: Any) -> tuple[str, str]:
+    """A metric's value and its 95% interval as text (CSAT as a percentage)."""
+    scale, unit = (100, "%") if unit_metric.metric == "csat_top2box" else (1, "")
+    return (f"{scale * overall.value:.1f}{unit}",
+            f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
+
 
 st.title("Overview")
 with shown_errors("overview"):
@@ -32,17 +42,26 @@ with shown_errors("overview"):
         columns[0].metric("Responses", f"{view.n:,}")
         for column, (name, unit_metric) in zip(columns[1:], metrics.items(), strict=False):
             overall = unit_metric.overall
-            scale = 100 if unit_metric.metric == "csat_top2box" else 1
-            unit = "%" if scale == 100 else ""
             if overall is None:
                 column.metric(charts.METRIC_NAMES.get(unit_metric.metric, name), f"fewer than {k}")
             else:
-                column.metric(charts.METRIC_NAMES.get(unit_metric.metric, name), f"{scale * overall.value:.1f}{unit}",
-                              help=f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}"
-                                   f"{unit}, n = {overall.n}")
-                column.caption(f"95% interval {scale * overall.ci_lower:.1f} to {scale * overall.ci_upper:.1f}{unit}")
+                value, interval = formatted(unit_metric, overall)
+                column.metric(charts.METRIC_NAMES.get(unit_metric.metric, name), value,
+                              help=f"{interval}, n = {overall.n}")
+                column.caption(interval)
                 if unit_metric.metric in scales:
                     column.caption(f"Mean on {scales[unit_metric.metric][2]}")
+        compared = insight.benchmark(ctx)
+        if compared is not None and compared.reasons.get(side):
+            st.caption(f"Compared with {compared.name} ({compared.level}): {compared.reasons[side]}.")
+        elif compared is not None and compared.metrics.get(side):
+            parts = []
+            for name, overall in compared.metrics[side].items():
+                if overall is not None and name in metrics:
+                    value, interval = formatted(metrics[name], overall)
+                    parts.append(f"{charts.METRIC_NAMES.get(metrics[name].metric, name)} {value} ({interval})")
+            st.markdown(f"**Compared with {compared.name} ({compared.level}), your {compared.level}:** "
+                        + "; ".join(parts) + ".")
         table = insight.responses(ctx, side)
         st.plotly_chart(insight.figure(ctx, f"rates:{side}", "response_rates", table, min_group_size=k,
                                        names=unit_names, title=f"{side.capitalize()} responses by unit"),
