@@ -398,6 +398,9 @@ class Benchmark:
     metrics
         Side -> metric name -> the parent's overall result (:mod:`analysis.metrics`; no
         breakdown: a manager never sees a sibling's numbers).
+    constructs
+        Side -> ``construct, label, yours, <parent name>``: each construct's mean score over
+        the node's and over the parent's responses (scores withheld per block as everywhere).
     reasons
         Side -> why that side's parent numbers are not shown ("" when they are).
     """
@@ -407,6 +410,7 @@ class Benchmark:
     name: str
     level: str
     metrics: Mapping[str, Mapping[str, Any]]
+    constructs: Mapping[str, pd.DataFrame]
     reasons: Mapping[str, str]
 
 
@@ -431,7 +435,9 @@ def parent_benchmark(dataset: Dataset, node: str) -> Benchmark | None:
     parent = org.parent(node)
     own = frozenset(org.subtree(node))
     parent_views = select(dataset, Selection.of(node=parent))
+    own_views = select(dataset, Selection.of(node=node))
     metrics: dict[str, dict[str, Any]] = {}
+    constructs: dict[str, pd.DataFrame] = {}
     reasons: dict[str, str] = {}
     for side, view in parent_views.items():
         data = view.data
@@ -449,8 +455,22 @@ def parent_benchmark(dataset: Dataset, node: str) -> Benchmark | None:
                              + ", so its total would show them")
             continue
         metrics[side] = {name: found.overall for name, found in headline_metrics(view).items()}
+        instrument = view.instrument
+        table = pd.DataFrame({"construct": [c.id for c in instrument.constructs],
+                              "label": [instrument.text(c.label) for c in instrument.constructs]})
+        if not own_views[side].empty and len(table):
+            constructs[side] = table.assign(yours=_construct_means(own_views[side]).to_numpy(),
+                                            **{org.unit(parent).name: _construct_means(view).to_numpy()})
         reasons[side] = ""
-    return Benchmark(node, parent, org.unit(parent).name, org.level_of(parent), metrics, reasons)
+    return Benchmark(node, parent, org.unit(parent).name, org.level_of(parent), metrics, constructs, reasons)
+
+
+def _construct_means(view: SideView) -> pd.Series:
+    """Each construct's mean score over the view's rows (:func:`_block_thinned` scores)."""
+    from analysis.scoring import score
+
+    ids = [c.id for c in view.instrument.constructs]
+    return _block_thinned(view, score(view.frame, view.instrument)[ids]).mean()
 
 
 def children_breakdown(view: SideView) -> dict[str, str]:

@@ -54,14 +54,18 @@ with shown_errors("overview"):
         compared = insight.benchmark(ctx)
         if compared is not None and compared.reasons.get(side):
             st.caption(f"Compared with {compared.name} ({compared.level}): {compared.reasons[side]}.")
-        elif compared is not None and compared.metrics.get(side):
+        elif compared is not None and side in compared.metrics:
             parts = []
             for name, overall in compared.metrics[side].items():
                 if overall is not None and name in metrics:
                     value, interval = formatted(metrics[name], overall)
                     parts.append(f"{charts.METRIC_NAMES.get(metrics[name].metric, name)} {value} ({interval})")
             st.markdown(f"**Compared with {compared.name} ({compared.level}), your {compared.level}:** "
-                        + "; ".join(parts) + ".")
+                        + ("; ".join(parts) + "." if parts else "its scale means below."))
+            if side in compared.constructs:
+                st.dataframe(compared.constructs[side].round(2), hide_index=True)
+                st.caption(f"Mean scores of your units and of all of {compared.name}; the {compared.level} is "
+                           f"shown only when its other units hold at least {k} respondents from two units or more.")
         table = insight.responses(ctx, side)
         st.plotly_chart(insight.figure(ctx, f"rates:{side}", "response_rates", table, min_group_size=k,
                                        names=unit_names, title=f"{side.capitalize()} responses by unit"),

@@ -10,8 +10,10 @@ sibling store (``d2_s4``) and a store of another district (``d1_s1``).
 1. The store manager signs in, opens *Action plans*, sees none of the other plans, is
    offered only their own store (for a new plan and in the roll-up's node picker), and no
    other unit's name shows anywhere on the page (the district and the company included);
-   creates a plan for ``d2_s3``; signs out: Streamlit's logout route deletes the identity
-   cookie and passes through the provider's end-session form back to the sign-in page.
+   creates a plan for ``d2_s3``; opens the *Overview* of the survey's two waves and sees their
+   store's results with their district's overall numbers as the comparison (and still no
+   other store's id); signs out: Streamlit's logout route deletes the identity cookie and
+   passes through the provider's end-session form back to the sign-in page.
 2. An admin (``TANDEM_ADMIN_EMAILS``) signs in with the same provider and sees the
    manager's plan in the roll-up, next to the others.
 
@@ -26,7 +28,7 @@ import time
 
 import pytest
 from browser_support import ROOT, launched_chromium, need_browser, running_app
-from test_action_plans import ORG, SURVEY
+from test_action_plans import ORG, SURVEY, WAVES
 from test_app_action_plans import seed
 
 from surveys import action_plans as ap
@@ -40,7 +42,7 @@ pytestmark = [
 
 ARTIFACTS = ROOT / "test-artifacts"
 MANAGER, BOSS = "sm@acme.example", "boss@acme.example"
-MANAGED, SIBLING, ELSEWHERE = "d2_s3", "d2_s4", "d1_s1"
+MANAGED, SIBLING, ELSEWHERE, DISTRICT = "d2_s3", "d2_s4", "d1_s1", "d2"
 OTHER_OWNERS = {SIBLING: "sibling-owner@acme.example", ELSEWHERE: "elsewhere-owner@acme.example"}
 WAIT = 60_000
 #: Whether the page's first data grid (the roll-up by node) shows a cell with exactly this text (in the
@@ -164,6 +166,23 @@ def test_a_store_manager_plans_for_their_store_only_and_leadership_sees_it_in_th
         leaked = [u for u in others if re.search(rf"(?<![\w@.]){re.escape(u)}\b", text)]  # no sibling, district, company
         assert not leaked and not [o for o in OTHER_OWNERS.values() if o in page.content()], leaked
         assert page.get_by_role("heading", name="In the next wave").count() == 0
+        no_failures(page, errors)
+
+        # their store's results on the Overview, beside their district's overall numbers (its other
+        # stores pooled, never one sibling's): no other store's id anywhere
+        page.get_by_role("link", name="Overview").click()
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_test_id("stRadio").get_by_text("Campaigns", exact=True).click()
+        for wave in WAVES:
+            sidebar.get_by_label(re.compile(r"^Campaigns \(waves")).click()
+            page.get_by_role("option", name=f"plan-{wave}", exact=True).click()
+            page.keyboard.press("Escape")
+        page.get_by_text(f"Compared with District {DISTRICT} (district), your district:").wait_for(timeout=WAIT)
+        text = page.locator("body").inner_text() + "\n".join(str(rows) for rows in grids(page))
+        leaked = [u for u in others if u != DISTRICT and re.search(rf"(?<![\w@.]){re.escape(u)}\b", text)]
+        assert not leaked, leaked
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "manager_overview.png"), full_page=True)
         no_failures(page, errors)
 
         # sign out, through the provider's end-session form, back to the sign-in page
