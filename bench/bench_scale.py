@@ -22,6 +22,12 @@ or with ``--postgres`` a new database on the test PostgreSQL server, dropped aft
     tandem analyze study instruments/studies/service_profit_chain_kpis.yaml \\
         --campaign-employee scale-employees --campaign-customer scale-customers --bootstrap 1000
 
+With ``--pages`` (or ``--pages-only`` on a kept SQLite database), the Insight pages'
+results are then published (``tandem analyze publish --campaign scale-employees --campaign
+scale-customers``: the whole data, the company, every region and district) and every page's
+first visit is timed from the publication, for the whole data and for one district
+(:mod:`bench.bench_pages`).
+
 Each step's wall time and peak resident set size (``ru_maxrss`` of that process, from
 ``os.wait4``) are printed with the load average (1 min) when it finished. The study step
 is the goal's "full study from the store": loading the 1.1 million responses,
@@ -32,6 +38,7 @@ Run::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.bench_scale [--units 2000]
         [--employees 100000] [--customers 1000000] [--bootstrap 1000] [--postgres] [--workdir DIR]
+        [--pages | --pages-only]
 
 ``--workdir`` keeps the generated files (and the SQLite database) there; they are reused
 when present with the same sizes and seed (``--regenerate`` forces new ones).
@@ -281,6 +288,31 @@ def import_and_study(folder: Path, url: str, *, bootstrap: int, seed: int, log: 
     return steps
 
 
+#: The node whose pages are timed besides the whole data (a district of the generated organisation).
+PAGES_NODE = "district_001"
+
+
+def publish_and_pages(url: str, log: Path) -> list[Step]:
+    """``tandem analyze publish`` of the two campaigns (every level above the stores), then
+    each Insight page's first visit and a cached visit from the publication
+    (:mod:`bench.bench_pages`, a process of its own with the modules imported first), for the
+    whole data and for :data:`PAGES_NODE`; the page tables are printed as they come."""
+    env = {**os.environ, "TANDEM_DATABASE_URL": url, "OPENBLAS_NUM_THREADS": os.environ.get(
+        "OPENBLAS_NUM_THREADS", "1")}
+    step = run_step("analyze publish", [str(TANDEM), "analyze", "publish", "--campaign", EMPLOYEE_CAMPAIGN,
+                                        "--campaign", CUSTOMER_CAMPAIGN], env, log)
+    print(f"  {step.name:<30}{step.seconds:>8.1f} s{step.peak_mb:>8.0f} MB   load {step.load:.1f}", flush=True)
+    for node in ("", PAGES_NODE):
+        print(f"  Insight pages from the publication, {node or 'the whole data'} (bench.bench_pages):", flush=True)
+        argv = [sys.executable, "-m", "bench.bench_pages", "--repeat", "1", "--campaign", EMPLOYEE_CAMPAIGN,
+                "--campaign", CUSTOMER_CAMPAIGN, *(["--node", node] if node else [])]
+        shown = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+        if shown.returncode != 0:
+            raise SystemExit(f"bench_pages failed:\n{shown.stdout[-2000:]}{shown.stderr[-2000:]}")
+        print("\n".join(f"    {line}" for line in shown.stdout.splitlines()), flush=True)
+    return [step]
+
+
 def _study_argv(bootstrap: int, seed: int) -> list[str]:
     """The study command over the two campaigns."""
     return [str(TANDEM), "analyze", "study", str(STUDY), "--campaign-employee", EMPLOYEE_CAMPAIGN,
@@ -327,6 +359,10 @@ def main(argv: list[str] | None = None) -> list[Step]:
     parser.add_argument("--no-study", action="store_true", help="imports only")
     parser.add_argument("--study-only", action="store_true",
                         help="only the study, on the SQLite database a previous run left in --workdir")
+    parser.add_argument("--pages", action="store_true",
+                        help="then publish the Insight pages' results and time each page's first visit from them")
+    parser.add_argument("--pages-only", action="store_true",
+                        help="only --pages, on the SQLite database a previous run left in --workdir")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
@@ -342,6 +378,10 @@ def main(argv: list[str] | None = None) -> list[Step]:
                   f"{time.perf_counter() - start:.1f} s (not counted; load {os.getloadavg()[0]:.1f})", flush=True)
         log = folder / "bench_scale.log"
         log.unlink(missing_ok=True)
+        if args.pages_only:
+            if args.workdir is None or args.postgres or not (folder / "scale.db").exists():
+                parser.error("--pages-only needs a --workdir where a SQLite run left scale.db")
+            return publish_and_pages(f"sqlite:///{folder / 'scale.db'}", log)
         if args.study_only:
             if args.workdir is None or args.postgres or not (folder / "scale.db").exists():
                 parser.error("--study-only needs a --workdir where a SQLite run left scale.db")
@@ -362,10 +402,12 @@ def main(argv: list[str] | None = None) -> list[Step]:
         try:
             steps = import_and_study(folder, url, bootstrap=args.bootstrap, seed=args.seed, log=log,
                                      study=not args.no_study)
+            if args.pages:
+                steps += publish_and_pages(url, log)
         finally:
             if drop is not None:
                 drop()
-        imports = sum(s.seconds for s in steps if s.name != "analyze study")
+        imports = sum(s.seconds for s in steps[:7])
         print(f"  {'all imports':<30}{imports:>8.1f} s{max(s.peak_mb for s in steps[:7]):>8.0f} MB")
         if args.workdir is not None:
             print(f"output of the commands: {log}")

@@ -47,7 +47,8 @@ class SEMResult:
         ``nobs_per_group``).
     fitted
         The typed fitted state (:class:`~analysis.sem.fitted.FittedModel`): parameter
-        table, estimator, estimates and their covariance matrix.
+        table, estimator, estimates and their covariance matrix (not kept in published
+        results, :mod:`services.result_codec`).
     """
 
     estimates: pd.DataFrame
