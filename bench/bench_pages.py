@@ -31,7 +31,9 @@ Run::
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -80,6 +82,8 @@ def main() -> None:
         runs = [_run(page, args.campaign, args.node) for _ in range(args.repeat)]
         cached, cached_cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
         print(f"{page:<28}{first:>16.2f}{first_cpu:>7.2f}{cached:>12.2f}{cached_cpu:>7.2f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    print(f"peak memory of this process (every page, caches kept): {peak:,.0f} MB")
 
 
 if __name__ == "__main__":
