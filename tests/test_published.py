@@ -252,3 +252,22 @@ def test_a_manager_sees_their_node_from_the_publication_and_never_a_sibling(org_
     at.run()
     assert "store_05" not in " ".join(str(d.value) for d in at.dataframe)
     assert next(m.value for m in at.metric if m.label == "Responses") == "34"
+
+
+def test_an_altered_publication_is_not_used_and_the_pages_compute(org_store):
+    """A payload rewritten in the store (not what the codec wrote) is refused with a warning,
+    and the page shows what it computes from the responses."""
+    import sqlalchemy as sa
+
+    from surveys.schema import published_results
+    from surveys.store import open_store
+
+    store = open_store(org_store)
+    with store.write() as conn:
+        conn.execute(sa.update(published_results).where(published_results.c.node == published.DATA_NODE)
+                     .values(payload=_payload({"~": "record", "class": "os:system", "fields": {}})))
+    store.dispose()
+    at = _campaign_page("insight_overview", [ORG_CAMPAIGN])
+    assert PUBLISHED not in texts(at)
+    assert any("published results cannot be used" in w.value for w in at.sidebar.warning)
+    assert next(m.value for m in at.metric if m.label == "Responses") == "54"

@@ -244,7 +244,12 @@ def _choose() -> Dataset | published.PublishedData | None:
         if not chosen:
             return None
         version = published.sorted_version(current_store(), chosen)
-        return _published_data(version) or _campaigns(version)
+        try:
+            found = _published_data(version)
+        except TandemError as exc:  # altered or unreadable: the responses are still there
+            st.sidebar.warning(f"The published results cannot be used ({exc}); computing from the responses.")
+            found = None
+        return found or _campaigns(version)
     return _choose_upload()
 
 
