@@ -271,3 +271,24 @@ def test_an_altered_publication_is_not_used_and_the_pages_compute(org_store):
     assert PUBLISHED not in texts(at)
     assert any("published results cannot be used" in w.value for w in at.sidebar.warning)
     assert next(m.value for m in at.metric if m.label == "Responses") == "54"
+
+
+def test_the_command_publishes_and_names_what_it_could_not_compute(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from surveys.store import open_store
+    from tandem_cli.main import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    seed_org_campaign(url)
+    monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["analyze", "publish", "--campaign", ORG_CAMPAIGN, "--level", "district"])
+    assert result.exit_code == 0, result.output
+    assert "(everything): 54 employee" in result.output and "d2: 20 employee" in result.output
+    assert "Published 3 nodes of ee-org" in result.output
+    store = open_store(url)
+    version = published.sorted_version(store, [ORG_CAMPAIGN])
+    assert sorted(stored.nodes(store, version)["node"]) == sorted([published.DATA_NODE, "", "d1", "d2"])
+    store.dispose()
+    bad = CliRunner().invoke(app, ["analyze", "publish", "--campaign", ORG_CAMPAIGN, "--level", "shop"])
+    assert bad.exit_code == 1 and "no level 'shop'" in bad.output and "Traceback" not in bad.output
