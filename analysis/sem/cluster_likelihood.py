@@ -131,7 +131,13 @@ def loglik(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray, *
     """The two-level normal log-likelihood (the module docstring); with ``derivatives`` also
     ``dL/dS_W``, ``dL/dS_B`` (entries taken as independent) and ``dL/dmu``. ``-inf`` if a
     matrix is not positive definite. ``s_w`` covers the split variables (its entries between
-    sides are not used), ``s_b`` and ``mu`` all variables (split, then between-only)."""
+    sides are not used), ``s_b`` and ``mu`` all variables (split, then between-only).
+
+    ``cs`` may instead be data with arbitrary missing values
+    (:class:`analysis.sem.twolevel_missing.ClusterMissing`): its own ``loglik`` then gives the
+    same quantities (two-level FIML)."""
+    if not isinstance(cs, ClusterStats):
+        return cs.loglik(s_w, s_b, mu, derivatives=derivatives)
     q = len(mu)
     log2pi = math.log(2 * math.pi)
     ll = -0.5 * cs.J * q * log2pi - 0.5 * cs.log_sizes
@@ -291,7 +297,13 @@ def fit_blocks(cs: ClusterStats, blocks_w: list[list[int]],
     def chol(s, blocks):  # block by block: variables in no block (within-only at level 2) get zero rows
         out = np.zeros_like(s)
         for b in blocks:
-            out[np.ix_(b, b)] = np.linalg.cholesky(s[np.ix_(b, b)])
+            block = s[np.ix_(b, b)]
+            try:
+                out[np.ix_(b, b)] = np.linalg.cholesky(block)
+            except np.linalg.LinAlgError:  # singular start (collinear answers): eigenvalues floored
+                ev, vec = np.linalg.eigh(block)
+                floor = 0.05 * max(float(np.diag(block).mean()), 1e-3)
+                out[np.ix_(b, b)] = np.linalg.cholesky((vec * np.maximum(ev, floor)) @ vec.T)
         return out
 
     x0 = np.concatenate([chol(s_w0, blocks_w)[rw, cw], chol(s_b0, blocks_b)[rb, cb], cs.grand_mean])

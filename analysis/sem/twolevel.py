@@ -24,8 +24,14 @@ Standard errors use the observed information (the Hessian of the log-likelihood,
 differences of the analytic gradient), lavaan's default for two-level models, or with
 ``robust=True`` (``fit(estimator="MLR")``) the cluster-robust sandwich on it.
 
+``missing="fiml"``: samples stacked by design (each row answers one side's variables) keep
+the closed form of :mod:`analysis.sem.cluster_likelihood`; any other missing values (level-1
+values row by row, between-only values cluster by cluster) use the general two-level FIML
+likelihood of :mod:`analysis.sem.twolevel_missing` (lavaan ``missing = "ml"``), with its
+analytic gradient and the same observed-information standard errors; MLR is refused there.
+
 Not supported (a :class:`~analysis.errors.ModelSpecificationError` says so): random
-slopes, FIML with missing values, groups, the bootstrap, and ``fixed_x=True`` with
+slopes, MLR with missing values not stacked by design, groups, the bootstrap, and ``fixed_x=True`` with
 exogenous covariates at level 1 (lavaan's fixed.x treatment of covariates that vary at both
 levels is not ML; between-only covariates may stay fixed, the logl then conditional on
 them). Supported besides the two blocks: labels shared by the levels and ``a == b`` tie
@@ -62,6 +68,7 @@ from analysis.sem.samplestats import GroupStats, numeric_array
 from analysis.sem.standardized import Standardizer, r_squared
 from analysis.sem.start import start_values
 from analysis.sem.syntax import ModelSyntax, parse_model
+from analysis.sem.twolevel_missing import ClusterMissing
 from analysis.sem.variance import defined_values, delta_method, label_values
 from surveys.errors import did_you_mean
 
@@ -351,7 +358,13 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     ``missing="fiml"`` fits samples stacked with missing values by design: the level-1
     variables fall into sides that no row shares (:func:`data_sides`), such as the employees
     and the customers of the same units; the likelihood is then the FIML one in closed form
-    (:mod:`analysis.sem.cluster_likelihood`). Other missing-value patterns are refused.
+    (:mod:`analysis.sem.cluster_likelihood`; rows missing part of their side are left out, as
+    before). Any other missing values (one side: scattered level-1 values, or between-only
+    values missing for some clusters) are fitted by the general two-level FIML likelihood
+    (:class:`analysis.sem.twolevel_missing.ClusterMissing`, lavaan ``missing = "ml"``): rows
+    without a level-1 value are left out (lavaan's empty cases), the gradient is analytic and
+    the standard errors come from the observed information, as lavaan's; ``robust=True`` and a
+    fixed between-only covariate with missing values are refused there.
 
     ``monte_carlo > 0`` adds the uncertainty of the standardized solution from that many
     draws of the parameters from their estimated sampling distribution ``N(x, vcov)``
@@ -383,24 +396,35 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     y = numeric_array(data, ov)
     cl = data[cluster].to_numpy()
     side = side_of = None
+    scattered = False  # missing values not stacked by design: the general two-level FIML
     if missing == "fiml":
-        side, side_of = data_sides(y[:, :p_y], ov[:p_y])
-        ok = (side >= 0) & ~np.isnan(y[:, p_y:]).any(axis=1) & pd.notna(cl)
+        side, side_of = data_sides(y[:, :p_y], ov[:p_y], scattered=True)
+        scattered = side is None or (side_of.max() == 0 and bool(np.isnan(y[:, p_y:]).any()))
+        if scattered:
+            _check_scattered_supported(robust, table_b, ov, y, p_y)
+            # lavaan leaves out the rows without a level-1 value ("empty cases") only
+            ok = ~np.isnan(y[:, :p_y]).all(axis=1) & pd.notna(cl)
+        else:
+            ok = (side >= 0) & ~np.isnan(y[:, p_y:]).any(axis=1) & pd.notna(cl)
     elif missing == "listwise":
         ok = ~np.isnan(y).any(axis=1) & pd.notna(cl)
     else:
         raise ModelSpecificationError(f"missing='{missing}' is not a two-level option", where="fit(missing=...)",
                                       fix="use 'listwise', or 'fiml' for samples stacked by design")
     if (~ok).any():
-        warnings_out.append(f"listwise deletion dropped {int((~ok).sum())} of {len(ok)} cases with missing values "
+        what = "cases without a level-1 value" if scattered else "cases with missing values"
+        warnings_out.append(f"listwise deletion dropped {int((~ok).sum())} of {len(ok)} {what} "
                             f"(or no cluster); {int(ok.sum())} used")
     y, cl = y[ok], cl[ok]
     _check_between_only(y[:, p_y:], cl, ov[p_y:])
-    if side is not None:
-        side = side[ok]
-        _check_every_side(cl, side, [", ".join(ov[i] for i in np.flatnonzero(side_of == s))
-                                     for s in range(side_of.max() + 1)])
-    cs = ClusterStats.of(y[:, :p_y], y[:, p_y:], cl, side, side_of)
+    if scattered:
+        cs = ClusterMissing.of(y[:, :p_y], y[:, p_y:], cl)
+    else:
+        if side is not None:
+            side = side[ok]
+            _check_every_side(cl, side, [", ".join(ov[i] for i in np.flatnonzero(side_of == s))
+                                         for s in range(side_of.max() + 1)])
+        cs = ClusterStats.of(y[:, :p_y], y[:, p_y:], cl, side, side_of)
     if cs.n_sides > 1:
         ndat -= p_y * (p_y + 1) // 2 - sum(len(b) * (len(b) + 1) // 2 for b in cs.side_blocks())
     if cs.J < 2 or cs.n <= cs.J:
@@ -524,13 +548,15 @@ def _newton(est: TwoLevelEstimator, x: np.ndarray, steps: int) -> tuple[np.ndarr
     return x, hess
 
 
-def data_sides(y: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def data_sides(y: np.ndarray, names: list[str], *, scattered: bool = False) -> tuple[np.ndarray | None, np.ndarray]:
     """The sides of stacked level-1 data: ``(side of each row, side of each variable)``.
 
     Two variables are on the same side when some row has both; a row belongs to the side of
     its values (-1: no value, or some of its side's values missing, so left out). Raises
     :class:`ModelSpecificationError` when the variables form one side while values are
-    missing: two-level FIML of arbitrary missing values is not supported."""
+    missing (not stacked by design), or with ``scattered`` returns ``(None, side_of)`` then:
+    :func:`fit_twolevel` fits those data by the general two-level FIML
+    (:mod:`analysis.sem.twolevel_missing`)."""
     observed = ~np.isnan(y)
     p = y.shape[1]
     together = DisjointSets()
@@ -543,6 +569,8 @@ def data_sides(y: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]
     if len(roots) == 1:
         if observed.all():
             return np.zeros(len(y), dtype=int), side_of
+        if scattered:
+            return None, side_of
         raise ModelSpecificationError(
             "two-level FIML is supported for samples stacked by design only (each row answers its own set of "
             f"variables, e.g. employees and customers of the same units); here {int((~observed.all(axis=1)).sum())} "
@@ -554,6 +582,24 @@ def data_sides(y: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]
         complete = observed[:, mine].all(axis=1) & ~observed[:, ~mine].any(axis=1)
         side[complete] = s
     return side, side_of
+
+
+def _check_scattered_supported(robust: bool, table_b: ParameterTable, ov: list[str], y: np.ndarray,
+                               p_y: int) -> None:
+    """What the general two-level FIML (missing values not stacked by design) refuses: MLR
+    (no cluster scores of that likelihood yet) and fixed between-only covariates with missing
+    values (lavaan's fixed.x needs them observed)."""
+    if robust:
+        raise ModelSpecificationError(
+            "MLR (cluster-robust standard errors) is not supported with two-level FIML of missing values that are "
+            "not stacked by design", where="fit(estimator='MLR', missing='fiml', cluster=...)",
+            fix="use estimator='ML' (observed-information standard errors), or missing='listwise'")
+    for v in table_b.fixed_exo:
+        if np.isnan(y[:, ov.index(v)]).any():
+            raise ModelSpecificationError(
+                f"the between-only covariate '{v}' has missing values and is fixed (fixed_x=True)",
+                where="fit(fixed_x=..., missing='fiml', cluster=...)",
+                fix="pass fixed_x=False to model it (its missing values then enter the likelihood)")
 
 
 def _check_every_side(cluster: np.ndarray, side: np.ndarray, names: list[str]) -> None:
@@ -596,6 +642,10 @@ def _check_between_only(z: np.ndarray, cluster: np.ndarray, names: list[str]) ->
     codes, _ = pd.factorize(cluster)
     first = np.zeros((codes.max() + 1, z.shape[1]))
     first[codes[::-1]] = z[::-1]
+    if np.isnan(z).any():  # the first observed value (two-level FIML: missing values are left alone)
+        for k in range(z.shape[1]):
+            seen = ~np.isnan(z[:, k])
+            first[codes[seen][::-1], k] = z[seen, k][::-1]
     varies = np.abs(z - first[codes]) > 1e-9 * np.maximum(1.0, np.abs(z))
     for j, name in enumerate(names):
         if varies[:, j].any():
@@ -650,7 +700,8 @@ def _fit_measures(est: TwoLevelEstimator, cs: ClusterStats, x: np.ndarray, logl:
     p_y, q = cs.p_y, len(ov)
     bs = sorted(int(i) for i in est.b_stat)   # the variables with a between part
     h1_blocks = [list(b) for b in cs.side_blocks()], [bs]
-    if len(est.wo_stat) or cs.n_sides > 1:  # within-only variables, or sides: the ML of the saturated model
+    if len(est.wo_stat) or cs.n_sides > 1 or isinstance(cs, ClusterMissing):
+        # within-only variables, sides, or scattered missing values: the ML of the saturated model
         logl_h1, sw_h1, sb_h1, mu_h1 = fit_blocks(cs, *h1_blocks)
     else:  # lavaan's EM, with its stopping rule
         logl_h1, sw_h1, sb_h1, mu_h1 = em_saturated(cs)
