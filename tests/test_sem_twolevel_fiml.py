@@ -4,7 +4,11 @@ The reference is lavaan 0.6.14 ``sem(model, data, cluster = "cluster", missing =
 fixed.x = FALSE)`` on lavaan's ``Demo.twolevel`` with values deleted at random
 (``tests/reference/twolevel_fiml/lavaan.R`` writes the data, ``estimates.csv`` and ``fit.csv``):
 10% of each of y1..y6, 5% of x1 and x2 (within-only covariates of "covariates"), and the
-between-only w1 of 8% of the clusters.
+between-only w1 of 8% of the clusters. And the stacked employee and customer samples of
+``tests/reference/linked`` with 8% of each side's rows missing one of their side's two values
+(``linked``: FIML of the design and of the scattered values at once; lavaan's chi-square of
+sides is not comparable, see ``tests/test_sem_linked.py``, so logl, estimates and SEs only:
+estimates 1e-4 absolute, SEs 1e-4 relative, logl 1e-6; they agree to 1.7e-5, 8e-6, 2e-9).
 
 Tolerances (:data:`TOLERANCE`): estimates 2e-4 absolute and SEs 5e-4 relative, logl 1e-4
 absolute. lavaan's optimiser stops a little short of the maximum: our logl is never lower
@@ -159,6 +163,29 @@ def _parameters(est, estimates: pd.DataFrame) -> np.ndarray:
             if r.pid >= 0:
                 x[mapping[r.pid]] = table[(r.lhs, r.op, "" if r.op == "~1" else r.rhs, level)]
     return x
+
+
+def test_stacked_samples_with_scattered_missing_values_equal_lavaan():
+    data = pd.read_csv(HERE / "twolevel_fiml" / "stacked_units_missing.csv")
+    model = (HERE / "linked" / "model.lav").read_text(encoding="utf-8")
+    assert data[["ms", "sq"]].notna().sum(axis=1).max() == 1          # stacked by design
+    assert (data[["ms", "sc"]].notna().sum(axis=1) == 1).sum() > 50  # and scattered values besides
+    res = sem.fit(model, data, cluster="unit", missing="fiml", fixed_x=False)
+    assert res.converged and res.fit_measures["nsides"] == 2 and res.fit_measures["df"] == 3
+    ref = pd.read_csv(HERE / "twolevel_fiml" / "fit_linked.csv").set_index("measure")["value"]
+    failures = [f"linked {m}: expected {ref[m]:.10g}, got {res.fit_measures[m]:.10g}"
+                for m, tol in (("npar", 0), ("logl", 1e-6), ("aic", 2e-6), ("bic", 2e-6))
+                if abs(res.fit_measures[m] - ref[m]) > tol]
+    assert res.nobs == ref["ntotal"]
+    got = res.estimates.set_index(["lhs", "op", "rhs", "level"])
+    for row in pd.read_csv(HERE / "twolevel_fiml" / "estimates_linked.csv", keep_default_na=False).itertuples():
+        key = (row.lhs, row.op, row.rhs, row.level)
+        est, se = got.loc[key, "est"], got.loc[key, "se"]
+        if abs(est - row.est) > 1e-4:
+            failures.append(f"linked {key} est: expected {row.est:.7f}, got {est:.7f}")
+        if abs(se - row.se) > 1e-4 * row.se:
+            failures.append(f"linked {key} se: expected {row.se:.7f}, got {se:.7f}")
+    assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

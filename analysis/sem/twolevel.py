@@ -358,9 +358,9 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     ``missing="fiml"`` fits samples stacked with missing values by design: the level-1
     variables fall into sides that no row shares (:func:`data_sides`), such as the employees
     and the customers of the same units; the likelihood is then the FIML one in closed form
-    (:mod:`analysis.sem.cluster_likelihood`; rows missing part of their side are left out, as
-    before). Any other missing values (one side: scattered level-1 values, or between-only
-    values missing for some clusters) are fitted by the general two-level FIML likelihood
+    (:mod:`analysis.sem.cluster_likelihood`). Any other missing values (level-1 values
+    missing row by row, also within one side of stacked samples, or between-only values
+    missing for some clusters) are fitted by the general two-level FIML likelihood
     (:class:`analysis.sem.twolevel_missing.ClusterMissing`, lavaan ``missing = "ml"``): rows
     without a level-1 value are left out (lavaan's empty cases), the gradient is analytic and
     the standard errors come from the observed information, as lavaan's; ``robust=True`` and a
@@ -399,7 +399,9 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     scattered = False  # missing values not stacked by design: the general two-level FIML
     if missing == "fiml":
         side, side_of = data_sides(y[:, :p_y], ov[:p_y], scattered=True)
-        scattered = side is None or (side_of.max() == 0 and bool(np.isnan(y[:, p_y:]).any()))
+        some = ~np.isnan(y[:, :p_y]).all(axis=1)
+        # beyond the design: values missing in one side's rows, or between-only values missing
+        scattered = side is None or bool(((side < 0) & some).any()) or bool(np.isnan(y[:, p_y:]).any())
         if scattered:
             _check_scattered_supported(robust, table_b, ov, y, p_y)
             # lavaan leaves out the rows without a level-1 value ("empty cases") only
@@ -418,7 +420,10 @@ def fit_twolevel(model: str, data: pd.DataFrame, cluster: str, *, fixed_x: bool 
     y, cl = y[ok], cl[ok]
     _check_between_only(y[:, p_y:], cl, ov[p_y:])
     if scattered:
-        cs = ClusterMissing.of(y[:, :p_y], y[:, p_y:], cl)
+        cs = ClusterMissing.of(y[:, :p_y], y[:, p_y:], cl, side_of)
+        if cs.n_sides > 1:
+            _check_every_side(cl, cs.row_side(), [", ".join(ov[i] for i in np.flatnonzero(side_of == s))
+                                                  for s in range(side_of.max() + 1)])
     else:
         if side is not None:
             side = side[ok]

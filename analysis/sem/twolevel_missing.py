@@ -46,7 +46,10 @@ class ClusterMissing:
     within-only variables), ``z`` (clusters x p_z, NaN missing: between-only variables) and
     each row's cluster index. The attributes ``within``, ``between_cov``, ``grand_mean``,
     ``side_of``, ``n_side`` mirror :class:`~analysis.sem.cluster_likelihood.ClusterStats`'s
-    (one side) for start values: pairwise-available moments."""
+    for start values (pairwise-available moments) and the unrestricted models: with sides
+    (stacked samples, no row with values of two sides) ``side_of`` is each level-1
+    variable's side and ``n_side`` the rows with a value of that side; the within
+    covariances between sides never enter the likelihood."""
 
     n: int
     J: int
@@ -71,10 +74,11 @@ class ClusterMissing:
     n_side: np.ndarray
 
     @classmethod
-    def of(cls, y: np.ndarray, z: np.ndarray, cluster: np.ndarray) -> ClusterMissing:
+    def of(cls, y: np.ndarray, z: np.ndarray, cluster: np.ndarray,
+           side_of: np.ndarray | None = None) -> ClusterMissing:
         """From split/within-only values ``y`` (rows x p_y), between-only values ``z`` (rows x
-        p_z, constant within a cluster where observed) and the cluster ids; every row has a
-        value (of ``y`` or ``z``)."""
+        p_z, constant within a cluster where observed) and the cluster ids; ``side_of`` the
+        side of each level-1 variable (default: one side; no row may have values of two)."""
         codes, _ = pd.factorize(cluster)
         n, p_y = y.shape
         J = int(codes.max()) + 1
@@ -114,20 +118,35 @@ class ClusterMissing:
         cov_u = pd.DataFrame(u).cov(min_periods=2, ddof=0).to_numpy() if J > 1 else np.eye(len(mean_u))
         cov_u = np.where(np.isfinite(cov_u), cov_u, 0.0)
         cov_u[np.diag_indices(len(mean_u))] = np.where(np.diag(cov_u) > 0, np.diag(cov_u), 1.0)
+        side_of = np.zeros(p_y, dtype=int) if side_of is None else np.asarray(side_of, dtype=int)
+        n_sides = int(side_of.max()) + 1 if p_y else 1
+        on_side = np.stack([obs[:, side_of == s].any(axis=1) for s in range(n_sides)], axis=1)
+        if (on_side.sum(axis=1) > 1).any():
+            raise ValueError("a row has values of two sides")
+        n_side = on_side.sum(axis=0)
+        s_w[side_of[:, None] != side_of[None, :]] = 0.0
+        df = (n_side - J)[side_of].astype(float)
         return cls(n, J, p_y, np.nan_to_num(y), obs, zj, z_obs, codes, patterns, pattern, pattern_rows, counts,
                    z_patterns, np.asarray(z_pattern).ravel(), sum_rows, int(obs.sum() + z_obs.sum()),
-                   s_w * (n - J), cov_u, mean_u, np.zeros(p_y, dtype=int), np.array([n]))
+                   s_w * np.minimum.outer(df, df), cov_u, mean_u, side_of, n_side)
 
     # the ClusterStats interface used for start values and the unrestricted models
     @property
     def n_sides(self) -> int:
-        return 1
+        return len(self.n_side)
 
     def within_df(self) -> np.ndarray:
-        return np.full(self.p_y, self.n - self.J)
+        """Per level-1 variable, ``N_s - J`` of its side."""
+        return (self.n_side - self.J)[self.side_of]
 
     def side_blocks(self) -> list[np.ndarray]:
-        return [np.arange(self.p_y)]
+        """The level-1 variables' indices, side by side."""
+        return [np.flatnonzero(self.side_of == s) for s in range(self.n_sides)]
+
+    def row_side(self) -> np.ndarray:
+        """Each row's side (-1: no level-1 value)."""
+        first = np.argmax(self.obs, axis=1)
+        return np.where(self.obs.any(axis=1), self.side_of[first], -1)
 
     def loglik(self, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray, *, derivatives: bool = False):
         """The log-likelihood (the module docstring); with ``derivatives`` also ``dL/dS_W``,

@@ -4,6 +4,9 @@
 # (prints the lavaan version; the committed files are from lavaan 0.6.14).
 # Deleted (seed 20261203): 10% of each of y1..y6 and 5% of x1, x2 at random (never a whole row);
 # the between-only w1 for 8% of the clusters (all their rows: it is one value per cluster).
+# Writes demo_twolevel_missing.csv, estimates.csv, fit.csv; at the end the stacked samples of
+# tests/reference/linked with scattered missing values besides (stacked_units_missing.csv,
+# estimates_linked.csv, fit_linked.csv).
 suppressMessages(library(lavaan))
 here <- "tests/reference/twolevel_fiml/"
 set.seed(20261203)
@@ -38,3 +41,25 @@ for (name in names(models)) {
 write.csv(fit, paste0(here, "fit.csv"), row.names = FALSE)
 write.csv(out, paste0(here, "estimates.csv"), row.names = FALSE)
 cat("lavaan", as.character(packageVersion("lavaan")), "\n")
+
+# The stacked employee and customer samples of tests/reference/linked (each side's rows miss the
+# other side's variables by design) with, besides, 8% of the rows of each side missing one of
+# their side's two values (never both): FIML of the design and of the scattered values at once.
+set.seed(20261204)
+s <- read.csv("tests/reference/linked/stacked_units.csv")
+for (pair in list(c("ms", "sc"), c("sq", "cs"))) {
+  rows <- which(!is.na(s[[pair[1]]]))
+  hit <- sample(rows, round(0.08 * length(rows)))
+  which_one <- sample(pair, length(hit), replace = TRUE)
+  for (k in seq_along(hit)) s[hit[k], which_one[k]] <- NA
+}
+write.csv(s, paste0(here, "stacked_units_missing.csv"), row.names = FALSE, quote = FALSE, na = "")
+s <- read.csv(paste0(here, "stacked_units_missing.csv"))
+m <- paste(readLines("tests/reference/linked/model.lav"), collapse = "\n")
+f <- sem(m, s, cluster = "unit", missing = "ml", fixed.x = FALSE)
+pe <- parameterEstimates(f)
+pe <- pe[pe$se > 0 & pe$op != ":=", c("lhs", "op", "rhs", "level", "est", "se")]
+write.csv(cbind(model = "linked", pe), paste0(here, "estimates_linked.csv"), row.names = FALSE)
+fm <- fitMeasures(f, c("npar", "logl", "aic", "bic", "ntotal"))
+write.csv(data.frame(model = "linked", measure = names(fm), value = as.numeric(fm)),
+          paste0(here, "fit_linked.csv"), row.names = FALSE)
