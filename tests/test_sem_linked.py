@@ -80,11 +80,19 @@ def test_a_covariance_between_sides_is_refused_by_name(data, model):
 
 
 def test_scattered_missing_values_are_not_taken_for_sides(data, model):
+    """Rows that miss a value here and there are one sample with missing answers (general
+    two-level FIML, :mod:`analysis.sem.twolevel_missing`), not two stacked samples: every row
+    counts and the variables of both "sides" covary within units."""
+    rng = np.random.default_rng(4)
     one_side = data.dropna(subset=["ms"]).copy()
-    one_side["sq"], one_side["cs"] = one_side["ms"] * 0.5 + 1, one_side["sc"] * 0.3 + 2
+    one_side["sq"] = one_side["ms"] * 0.5 + 1 + rng.normal(size=len(one_side))
+    one_side["cs"] = one_side["sc"] * 0.3 + 2 + rng.normal(size=len(one_side))
     one_side.loc[one_side.index[:5], "sc"] = np.nan
-    with pytest.raises(ModelSpecificationError, match="stacked by design"):
-        sem.fit(model.replace("0*", ""), one_side, cluster="unit", missing="fiml", fixed_x=False)
+    result = sem.fit(model.replace("0*", ""), one_side, cluster="unit", missing="fiml", fixed_x=False)
+    assert result.converged and result.nobs == len(one_side)
+    est = result.estimates
+    within = est[(est["level"] == 1) & (est["op"] == "~~") & (est["lhs"] != est["rhs"])]
+    assert len(within) and (within["se"] > 0).all()
 
 
 def test_a_unit_without_customers_is_named(data, model):
