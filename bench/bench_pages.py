@@ -67,15 +67,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="Cached runs per page (median reported).")
     parser.add_argument("--campaign", action="append", help="Stored campaign (repeat); default: the demo data.")
     parser.add_argument("--node", default="", help="Organisation node chosen (with --campaign).")
+    parser.add_argument("--page", action="append", choices=PAGES, help="Only these pages (repeat; default: all).")
     args = parser.parse_args()
+    pages = args.page or PAGES
     if not args.campaign:
-        for page in PAGES:  # import every module a page needs, as a running server has
+        for page in pages:  # import every module a page needs, as a running server has
             _run(page)
     else:  # the same, without touching the campaigns' data
         from services import published  # noqa: F401
         from views import insight  # noqa: F401
     print(f"{'page':<28}{'first visit (s)':>16}{'cpu':>7}{'cached (s)':>12}{'cpu':>7}")
-    for page in PAGES:
+    for page in pages:
         st.cache_data.clear()
         st.cache_resource.clear()
         first, first_cpu = _run(page, args.campaign, args.node)

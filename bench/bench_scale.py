@@ -289,7 +289,7 @@ def import_and_study(folder: Path, url: str, *, bootstrap: int, seed: int, log: 
 
 
 #: The node whose pages are timed besides the whole data (a district of the generated organisation).
-PAGES_NODE = "district_001"
+PAGES_NODE = "district_0001"
 
 
 def publish_and_pages(url: str, log: Path) -> list[Step]:
