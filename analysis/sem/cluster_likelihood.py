@@ -38,8 +38,30 @@ from analysis.sem.ml import inverse_pd
 __all__ = ["ClusterStats", "cluster_scores", "em_saturated", "fit_blocks", "loglik", "robust_trace"]
 
 
+class Sides:
+    """What the two-level statistics classes share: the level-1 variables' sides (``side_of``,
+    ``n_side`` rows per side) and the number of clusters ``J``."""
+
+    J: int
+    side_of: np.ndarray
+    n_side: np.ndarray
+
+    @property
+    def n_sides(self) -> int:
+        """Number of sides (1, or 2 for samples stacked by design)."""
+        return len(self.n_side)
+
+    def within_df(self) -> np.ndarray:
+        """Per level-1 variable, the within degrees of freedom of its side, ``N_s - J``."""
+        return (self.n_side - self.J)[self.side_of]
+
+    def side_blocks(self) -> list[np.ndarray]:
+        """The level-1 variables' indices, side by side."""
+        return [np.flatnonzero(self.side_of == s) for s in range(self.n_sides)]
+
+
 @dataclass(frozen=True)
-class ClusterStats:
+class ClusterStats(Sides):
     """The sufficient statistics of two-level data.
 
     ``n`` rows in ``J`` clusters; the first ``p_y`` variables are split (within and between
@@ -114,17 +136,6 @@ class ClusterStats:
                    np.concatenate([split_means, u[:, p_y:].mean(axis=0)]), centred.T @ centred / J, u, n_j,
                    y1.T @ y1, side_of, np.bincount(side, minlength=n_sides), pattern, within_j)
 
-    @property
-    def n_sides(self) -> int:
-        return len(self.n_side)
-
-    def within_df(self) -> np.ndarray:
-        """Per split variable, the within degrees of freedom of its side, ``N_s - J``."""
-        return (self.n_side - self.J)[self.side_of]
-
-    def side_blocks(self) -> list[np.ndarray]:
-        """The split variables' indices, side by side."""
-        return [np.flatnonzero(self.side_of == s) for s in range(self.n_sides)]
 
 
 def loglik(cs: ClusterStats, s_w: np.ndarray, s_b: np.ndarray, mu: np.ndarray, *, derivatives: bool = False):

@@ -35,13 +35,14 @@ import pandas as pd
 from scipy import sparse
 
 from analysis.sem.casewise import missing_patterns
+from analysis.sem.cluster_likelihood import Sides
 from analysis.sem.ml import inverse_pd
 
 __all__ = ["ClusterMissing"]
 
 
 @dataclass(frozen=True)
-class ClusterMissing:
+class ClusterMissing(Sides):
     """Two-level data with missing values: ``y`` (rows x p_y, NaN missing; split then
     within-only variables), ``z`` (clusters x p_z, NaN missing: between-only variables) and
     each row's cluster index. The attributes ``within``, ``between_cov``, ``grand_mean``,
@@ -130,19 +131,7 @@ class ClusterMissing:
                    z_patterns, np.asarray(z_pattern).ravel(), sum_rows, int(obs.sum() + z_obs.sum()),
                    s_w * np.minimum.outer(df, df), cov_u, mean_u, side_of, n_side)
 
-    # the ClusterStats interface used for start values and the unrestricted models
-    @property
-    def n_sides(self) -> int:
-        return len(self.n_side)
-
-    def within_df(self) -> np.ndarray:
-        """Per level-1 variable, ``N_s - J`` of its side."""
-        return (self.n_side - self.J)[self.side_of]
-
-    def side_blocks(self) -> list[np.ndarray]:
-        """The level-1 variables' indices, side by side."""
-        return [np.flatnonzero(self.side_of == s) for s in range(self.n_sides)]
-
+    # the rest of the ClusterStats interface (start values, the unrestricted models) comes from Sides
     def row_side(self) -> np.ndarray:
         """Each row's side (-1: no level-1 value)."""
         first = np.argmax(self.obs, axis=1)
