@@ -23,6 +23,10 @@ from analysis.bivariate_normal import BivariateGrid, normal_pdf
 __all__ = ["standard_errors"]
 
 
+#: Cases per chunk when summing the influence rows' cross-products (lavaan's NACOV).
+GAMMA_CHUNK = 50_000
+
+
 def _threshold_scores(thresholds: np.ndarray) -> np.ndarray:
     """Scores of the univariate ordinal likelihood: row = category (K), column = threshold (K-1)."""
     k = len(thresholds) + 1
@@ -104,11 +108,18 @@ def standard_errors(names: list[str], codes: np.ndarray, n_levels: np.ndarray, t
     index = pd.Index(names, name="item")
     out: dict = {"se": pd.DataFrame(se, index=index, columns=names), "threshold_se": threshold_se, "gamma": None}
     if with_gamma:
-        blocks = [scores[j][codes[:, j], :n_levels[j] - 1] @ inverse[j][:n_levels[j] - 1, :n_levels[j] - 1]
-                  for j in range(p)]
-        blocks.append(u[np.arange(len(pairs))[None, :], codes[:, pairs[:, 0]], codes[:, pairs[:, 1]]])
-        matrix = np.hstack(blocks)
+        # sum_i s_i s_i' of each case's influence row s_i, over chunks of cases (memory bounded
+        # by the chunk, not by n: a million cases with a hundred statistics would be gigabytes)
         labels = [f"{name}|t{t + 1}" for name in names for t in range(len(thresholds[name]))]
         labels += [f"{names[i]}~~{names[j]}" for i, j in pairs]
-        out["gamma"] = pd.DataFrame(n * (matrix.T @ matrix), index=labels, columns=labels)
+        cross = np.zeros((len(labels), len(labels)))
+        pair_index = np.arange(len(pairs))[None, :]
+        for start in range(0, n, GAMMA_CHUNK):
+            chunk = codes[start:start + GAMMA_CHUNK]
+            blocks = [scores[j][chunk[:, j], :n_levels[j] - 1] @ inverse[j][:n_levels[j] - 1, :n_levels[j] - 1]
+                      for j in range(p)]
+            blocks.append(u[pair_index, chunk[:, pairs[:, 0]], chunk[:, pairs[:, 1]]])
+            matrix = np.hstack(blocks)
+            cross += matrix.T @ matrix
+        out["gamma"] = pd.DataFrame(n * cross, index=labels, columns=labels)
     return out

@@ -312,7 +312,12 @@ def test_standard_errors_match_lavaan(key):
     assert result.thresholds_frame()["se"].notna().all()
 
 
-def test_gamma_is_lavaan_s_nacov():
+@pytest.mark.parametrize("chunk", [None, 97])  # one chunk, and the cases summed 97 at a time
+def test_gamma_is_lavaan_s_nacov(chunk, monkeypatch):
+    from analysis import polychoric_se
+
+    if chunk is not None:
+        monkeypatch.setattr(polychoric_se, "GAMMA_CHUNK", chunk)
     items = ["A1", "A2", "A3", "A4", "A5"]
     data = reference_data("bfi.csv")[items]
     result = polychoric(data, missing="listwise", se=True, gamma=True)
