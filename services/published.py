@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from services import insight as results
@@ -271,7 +272,7 @@ def published_data(store: Any, version: tuple) -> PublishedData | None:
         chosen = [campaigns.get_campaign(store, c) for c in part.campaigns]
         latest = max(chosen, key=lambda c: (str(c.wave), c.id))
         sides[side] = SideData(instrument=latest.instrument, frame=pd.DataFrame(columns=list(part.columns)),
-                               counted=pd.Series([], dtype=bool).to_numpy(), min_group_size=part.min_group_size,
+                               counted=np.zeros(0, dtype=bool), min_group_size=part.min_group_size,
                                min_comment_group_size=part.min_comment_group_size, campaigns=part.campaigns,
                                org=org)
     instruments = {side: data.instrument for side, data in sides.items()}
