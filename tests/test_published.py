@@ -169,9 +169,16 @@ def demo_store(tmp_path_factory):
     return url, [EMPLOYEE_CAMPAIGN, CUSTOMER_CAMPAIGN]
 
 
-def test_every_page_from_a_publication_shows_what_it_computes(demo_store, monkeypatch):
-    """Each Insight page with reading responses made to fail shows exactly what it shows
-    computed from the responses, once the publication is gone."""
+#: Pages compared with their live rendering in the fast suite (all of them with ``-m slow``); the
+#: linkage, health and drivers results are compared exactly by the round trip of ``page_results``.
+FAST_COMPARED = ["insight_overview", "insight_compare", "insight_comments"]
+
+
+@pytest.mark.parametrize("compared", [FAST_COMPARED, pytest.param(PAGES, marks=pytest.mark.slow)],
+                         ids=["three-pages", "every-page"])
+def test_every_page_from_a_publication_shows_what_it_computes(demo_store, monkeypatch, compared):
+    """Each Insight page renders with reading responses made to fail, and shows exactly
+    what it shows computed from the responses once the publication is withdrawn."""
     from surveys import responses
     from surveys.store import open_store
 
@@ -189,17 +196,22 @@ def test_every_page_from_a_publication_shows_what_it_computes(demo_store, monkey
             assert PUBLISHED in texts(at), name
             from_publication[name] = _shown(at)
     store = open_store(url)
-    stored.save(store, published.sorted_version(store, campaigns), {})  # withdraw the publication
-    store.dispose()
-    for name in PAGES:
-        at = _campaign_page(name, campaigns)
-        assert PUBLISHED not in texts(at), name
-        live = _shown(at)
-        assert from_publication[name]["texts"] == live["texts"], name
-        assert from_publication[name]["metrics"] == live["metrics"], name
-        assert len(from_publication[name]["tables"]) == len(live["tables"]), name
-        for shown, computed in zip(from_publication[name]["tables"], live["tables"], strict=True):
-            pd.testing.assert_frame_equal(shown, computed, obj=name)
+    version = published.sorted_version(store, campaigns)
+    kept = {node: stored.load(store, version, node) for node in stored.nodes(store, version)["node"]}
+    stored.save(store, version, {})  # withdraw the publication
+    try:
+        for name in compared:
+            at = _campaign_page(name, campaigns)
+            assert PUBLISHED not in texts(at), name
+            live = _shown(at)
+            assert from_publication[name]["texts"] == live["texts"], name
+            assert from_publication[name]["metrics"] == live["metrics"], name
+            assert len(from_publication[name]["tables"]) == len(live["tables"]), name
+            for shown, computed in zip(from_publication[name]["tables"], live["tables"], strict=True):
+                pd.testing.assert_frame_equal(shown, computed, obj=name)
+    finally:
+        stored.save(store, version, kept)  # for the next test of the module
+        store.dispose()
 
 
 @pytest.fixture
