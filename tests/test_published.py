@@ -304,3 +304,17 @@ def test_the_command_publishes_and_names_what_it_could_not_compute(tmp_path, mon
     store.dispose()
     bad = CliRunner().invoke(app, ["analyze", "publish", "--campaign", ORG_CAMPAIGN, "--level", "shop"])
     assert bad.exit_code == 1 and "no level 'shop'" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_published_view_reads_the_data_once_whatever_a_page_asks_of_it():
+    from types import SimpleNamespace
+
+    from views.insight import PublishedView
+
+    loads = []
+    summary = published.SideSummary("employee", 54, False, None, 5, 10)
+    view = PublishedView(summary, instrument=None,
+                         load=lambda: loads.append(1) or SimpleNamespace(frame="rows", comment_rows="mask"))
+    assert (view.n, view.k, view.min_comment_group_size) == (54, 5, 10) and not loads  # from the summary
+    assert (view.frame, view.comment_rows, view.frame) == ("rows", "mask", "rows")
+    assert loads == [1]

@@ -68,9 +68,14 @@ class PublishedView:
         self.k, self.min_comment_group_size = summary.k, summary.min_comment_group_size
         self.instrument = instrument
         self._load = load
+        self._view: SideView | None = None
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._load(), name)
+        if name.startswith("_"):  # never load for a private lookup (copying, pickling probes)
+            raise AttributeError(name)
+        if self._view is None:  # the disclosure policy's view is built once, not per attribute
+            self._view = self._load()
+        return getattr(self._view, name)
 
 
 @dataclass(frozen=True)
