@@ -154,7 +154,7 @@ class Partition:
             ``"partial"`` (some are left out) or ``"hidden"`` (none may be shown).
         """
         rows = np.asarray(rows, dtype=bool)
-        keys = _text(values, NO_ANSWER)[rows]
+        keys = _text(pd.Series(values).iloc[np.flatnonzero(rows)], NO_ANSWER)  # only the rows described
         frame = pd.DataFrame({"block": self.block[rows], "value": keys})
         pure = frame.groupby("block")["value"].transform("nunique").to_numpy() == 1
         labels = np.where(pure, keys, None)

@@ -441,14 +441,15 @@ def parent_benchmark(dataset: Dataset, node: str) -> Benchmark | None:
     reasons: dict[str, str] = {}
     for side, view in parent_views.items():
         data = view.data
-        units = data.frame["unit"].astype("string") if "unit" in data.frame else None
-        if units is None or view.empty:
+        if not data.unit_rows or view.empty:
             reasons[side] = f"nothing of {org.unit(parent).name} may be shown"
             continue
-        rest = view.shown & ~units.isin(own).fillna(False).to_numpy(dtype=bool)
+        rest = view.shown.copy()
+        for unit in own & data.unit_rows.keys():
+            rest[data.unit_rows[unit]] = False
         counted = int(data.counted[rest].sum())
         children = {next(x for x in (u, *org.ancestors(u)) if org.parent(x) == parent)
-                    for u in units[rest].dropna().unique() if u in org and u != parent}
+                    for u, rows in data.unit_rows.items() if u in org and u != parent and rest[rows].any()}
         if counted < view.k or len(children) < 2:
             reasons[side] = (f"{org.unit(parent).name} is not shown: without your units it holds "
                              + (f"fewer than {view.k} respondents" if counted < view.k else "one other unit only")

@@ -40,7 +40,7 @@ from services.selection import Choices, Selection, SideView, choices, select
 from services.sources import Dataset, SideData, campaign_dataset, campaign_version
 from services.studies import study_for
 from surveys import published as stored
-from surveys.errors import TandemError
+from surveys.errors import TandemError, did_you_mean
 from surveys.organisation import Organisation, OrgUnit
 
 __all__ = ["DATA_NODE", "Publication", "PublishedData", "Refused", "SideSummary", "page_results", "publication",
@@ -181,21 +181,29 @@ def _summary(view: SideView) -> SideSummary:
 
 
 # --------------------------------------------------------------------------- publishing
-def _nodes(dataset: Dataset, levels: Iterable[str] | None) -> list[str]:
-    """``""`` and the organisation's units at ``levels`` (None: every level but the leaves')."""
+def _nodes(dataset: Dataset, levels: Iterable[str] | None, under: str | None = None) -> list[str]:
+    """``""`` and the organisation's units at ``levels`` (None: every level but the leaves');
+    with ``under``, only the units at ``levels`` in that unit's subtree (no ``""``)."""
     org = dataset.org
     if org is None:
+        if under:
+            raise TandemError(f"{dataset.name} has no organisation, so nothing is under '{under[:80]}'",
+                              where="--under", fix="import the organisation first ('tandem org import').")
         return [""]
     chosen = set(org.levels[:-1] if levels is None else levels)
     unknown = chosen - set(org.levels)
     if unknown:
         raise TandemError(f"no level '{sorted(unknown)[0]}' in the organisation", where="--level",
                           fix="choose among: " + ", ".join(org.levels) + ".")
-    return ["", *(u for u in org.subtree(org.root) if org.level_of(u) in chosen)]
+    if under and under not in org:
+        raise TandemError(f"no unit '{under[:80]}' in the organisation", where="--under",
+                          fix=did_you_mean(under, list(org.units)).strip() or f"its root is '{org.root}'.")
+    inside = [u for u in org.subtree(under or org.root) if org.level_of(u) in chosen]
+    return inside if under else ["", *inside]
 
 
 def publish(store: Any, campaign_ids: Sequence[str], *, levels: Iterable[str] | None = None,
-            progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
+            under: str | None = None, progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
     """Compute and store the Insight pages' first view of the campaigns, for everything
     and for the organisation's nodes at ``levels``.
 
@@ -207,7 +215,11 @@ def publish(store: Any, campaign_ids: Sequence[str], *, levels: Iterable[str] | 
         The campaigns, as a page would choose them (order does not matter).
     levels
         Organisation level names to publish every node of; None: every level above
-        the leaves (a leaf's page computes from its own few responses).
+        the leaves.
+    under
+        An organisation unit: publish only the nodes at ``levels`` in its subtree (for
+        example ``levels=["store"], under="region_north"``), adding them to what is
+        already published for the same data version.
     progress
         Called with ``(node, done, total)`` before each node.
 
@@ -219,7 +231,7 @@ def publish(store: Any, campaign_ids: Sequence[str], *, levels: Iterable[str] | 
     """
     ids = sorted(campaign_ids)
     dataset = campaign_dataset(store, ids)
-    nodes = _nodes(dataset, levels)
+    nodes = _nodes(dataset, levels, under)
     now = dt.datetime.now(dt.UTC)
     payloads: dict[str, bytes] = {}
     rows = []
@@ -235,14 +247,25 @@ def publish(store: Any, campaign_ids: Sequence[str], *, levels: Iterable[str] | 
                      "seconds": round(time.perf_counter() - start, 2), "bytes": len(payload),
                      "refused": ", ".join(" ".join(map(str, k)) for k, v in found.items() if isinstance(v, Refused))})
     org = dataset.org
+    earlier = _earlier_nodes(store, dataset.version)
     shell = _DataShell(
-        name=dataset.name, choices=choices(dataset), kpis=dataset.kpis, nodes=tuple(nodes), computed_at=now,
+        name=dataset.name, choices=choices(dataset), kpis=dataset.kpis,
+        nodes=(*earlier, *(n for n in nodes if n not in earlier)), computed_at=now,
         org_units=None if org is None else tuple(org.units.values()),
         sides={side: _SideShell(data.campaigns, tuple(data.frame.columns), data.min_group_size,
                                 data.min_comment_group_size) for side, data in dataset.sides.items()})
     payloads[DATA_NODE] = dumps(shell)
     stored.save(store, dataset.version, payloads)
     return pd.DataFrame(rows)
+
+
+def _earlier_nodes(store: Any, version: tuple) -> tuple[str, ...]:
+    """The nodes already published at ``version`` (none when its description is unreadable)."""
+    try:
+        shell = _read(store, version, DATA_NODE, _DataShell)
+    except TandemError:
+        return ()
+    return () if shell is None else tuple(shell.nodes)
 
 
 def _read(store: Any, version: tuple, node: str, kind: type) -> Any:

@@ -187,8 +187,18 @@ class SideView:
         files are written from plain views: their comment groups do not know these columns."""
         return replace(self, with_nodes=True)
 
+    @cached_property
+    def _breakdowns(self) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
+        return {}
+
+    def _breakdown(self, column: str) -> tuple[np.ndarray, dict[str, str]]:
+        """:meth:`services.disclosure.Partition.breakdown` of the shown rows by ``column``, once per column."""
+        if column not in self._breakdowns:
+            self._breakdowns[column] = self.data.blocks.breakdown(self.shown, self.data.column(column))
+        return self._breakdowns[column]
+
     def _labels(self, column: str) -> np.ndarray:
-        return self.data.blocks.breakdown(self.shown, self.data.column(column))[0]
+        return self._breakdown(column)[0]
 
     @property
     def children_column(self) -> str | None:
@@ -233,7 +243,7 @@ class SideView:
         or ``"hidden"`` (:meth:`services.disclosure.Partition.breakdown`)."""
         if not self.data.has_column(column):
             return {}
-        return self.data.blocks.breakdown(self.shown, self.data.column(column))[1]
+        return dict(self._breakdown(column)[1])
 
     def grouped(self, column: str, hidden: str = "\x00hidden") -> pd.Series:
         """``column`` of :attr:`frame` with every response that belongs to no group's row
@@ -278,11 +288,11 @@ def select(dataset: Dataset, selection: Selection | None = None) -> dict[str, Si
         chosen = selection.mask(data.frame)
         narrowed = selection
         if reach is not None:
-            units = data.frame["unit"].astype("string") if "unit" in data.frame else None
-            inside = (np.zeros(len(data.frame), dtype=bool) if units is None
-                      else units.isin(reach).fillna(False).to_numpy(dtype=bool))
+            inside = np.zeros(len(data.frame), dtype=bool)
+            present = {u for u in reach if u in data.unit_rows}
+            for unit in present:
+                inside[data.unit_rows[unit]] = True
             chosen &= inside
-            present = set(units[inside].dropna()) if units is not None else set()
             known = present | {u.id for u in data.instrument.units}  # units of the survey without responses too
             listed = [u for u in (selection.units or sorted(known)) if u in reach]
             # an empty units filter would mean "all": name one unit of the reach that holds nothing instead

@@ -109,6 +109,14 @@ class SideData:
             return pd.DataFrame(index=self.frame.index)
         return hierarchy.node_columns(self.frame["unit"], self.org)
 
+    @cached_property
+    def unit_rows(self) -> dict[str, np.ndarray]:
+        """Each unit's row positions (units as text; empty without a ``unit`` column)."""
+        if "unit" not in self.frame:
+            return {}
+        units = self.frame["unit"].astype("string")
+        return {str(unit): rows for unit, rows in units.groupby(units, sort=False).indices.items()}
+
     def column(self, name: str) -> pd.Series:
         """A column of the frame, or of :attr:`nodes` (``org:<level>``)."""
         return self.frame[name] if name in self.frame else self.nodes[name]

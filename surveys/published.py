@@ -9,17 +9,19 @@ the bytes; it does not read them.
 A publication answers only its own version: a new response or a closed campaign gives a
 new version, for which nothing is published until the next ``tandem analyze publish``
 (pages then compute, and say so). Publishing a new version of a campaign set replaces
-the rows of its older versions.
+the rows of its older versions; publishing more nodes of the same version adds them.
 
 API overview
 ------------
 ``save(store, version, payloads)``
-    Replace the campaign set's publication by ``payloads`` (node -> bytes), in one
-    transaction.
+    Publish ``payloads`` (node -> bytes) at ``version`` in one transaction: older
+    versions of the campaign set go, other nodes of the same version stay.
 ``load(store, version, node)``
     The payload of one node at exactly ``version``, or None.
 ``nodes(store, version)``
     The nodes published at ``version``, with when.
+``withdraw(store, version)``
+    Delete the campaign set's publication.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import sqlalchemy as sa
 from surveys import store as db
 from surveys.schema import published_results
 
-__all__ = ["load", "nodes", "save", "version_key"]
+__all__ = ["load", "nodes", "save", "version_key", "withdraw"]
 
 
 def version_key(version: Sequence) -> str:
@@ -46,17 +48,29 @@ def _campaigns(version: Sequence) -> str:
 
 
 def save(store: db.Store, version: Sequence, payloads: Mapping[str, bytes]) -> None:
-    """Replace every publication of the version's campaign set by ``payloads`` (node -> bytes)."""
+    """Publish ``payloads`` (node -> bytes) for the version's campaign set: the set's older
+    versions are deleted, and at this version the nodes in ``payloads`` are replaced while
+    the other nodes published at it are kept (publishing one region after another)."""
     campaigns, key, now = _campaigns(version), version_key(version), db.utcnow()
+    t = published_results
 
     def write(conn: sa.Connection) -> None:
-        conn.execute(sa.delete(published_results).where(published_results.c.campaigns == campaigns))
+        conn.execute(sa.delete(t).where(t.c.campaigns == campaigns, t.c.version != key))
+        names = list(payloads)
+        for start in range(0, len(names), 500):  # bounded IN lists
+            conn.execute(sa.delete(t).where(t.c.version == key, t.c.node.in_(names[start:start + 500])))
         if payloads:
             conn.execute(sa.insert(published_results), [
                 {"campaigns": campaigns, "version": key, "node": node, "payload": payload, "created_at": now}
                 for node, payload in payloads.items()])
 
     store.run(write)
+
+
+def withdraw(store: db.Store, version: Sequence) -> None:
+    """Delete every publication of the version's campaign set (the pages then compute)."""
+    campaigns = _campaigns(version)
+    store.run(lambda conn: conn.execute(sa.delete(published_results).where(published_results.c.campaigns == campaigns)))
 
 
 def load(store: db.Store, version: Sequence, node: str) -> bytes | None:

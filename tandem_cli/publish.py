@@ -24,6 +24,9 @@ def publish(
     level: Annotated[list[str] | None, typer.Option(
         "--level", help="Organisation level whose every node is published (repeat; default: every level above "
                         "the leaves).")] = None,
+    under: Annotated[str | None, typer.Option(
+        "--under", help="Publish only the nodes in this unit's subtree, added to what is published for the same "
+                        "data (e.g. --level store --under region_north).")] = None,
 ) -> None:
     """Compute and store what the Insight pages show first, for the whole data and each node."""
     from services.published import publish as run
@@ -35,7 +38,7 @@ def publish(
         typer.echo(f"[{done + 1}/{total}] {node or '(everything)'} ...", err=True)
 
     with _store() as store:
-        table = run(store, campaign, levels=level or None, progress=progress)
+        table = run(store, campaign, levels=level or None, under=under, progress=progress)
     for row in table.to_dict("records"):
         sizes = ", ".join(f"{row[c]:,} {c[2:]}" for c in table.columns if c.startswith("n_"))
         typer.echo(f"{row['node']}: {sizes}; {row['seconds']:.1f} s, {row['bytes'] / 1e3:,.0f} kB"

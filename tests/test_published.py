@@ -27,6 +27,7 @@ from services import published
 from services.result_codec import CodecError, dumps, loads
 from services.selection import select
 from surveys import published as stored
+from surveys.errors import TandemError
 
 PAGES = ["insight_overview", "insight_instrument_health", "insight_drivers", "insight_compare", "insight_linkage",
          "insight_comments"]
@@ -131,6 +132,10 @@ def test_a_new_version_replaces_the_old_publication(any_store):
     assert stored.load(any_store, old, "") is None and stored.load(any_store, old, "d1") is None
     assert stored.load(any_store, new, "") == b"new" and stored.load(any_store, new, "d1") is None
     assert stored.nodes(any_store, new)["node"].tolist() == [""]
+    stored.save(any_store, new, {"d1": b"new d1", "": b"newer"})  # more nodes of the same version: added
+    assert stored.load(any_store, new, "") == b"newer" and stored.load(any_store, new, "d1") == b"new d1"
+    stored.withdraw(any_store, new)
+    assert stored.nodes(any_store, new).empty
 
 
 # --------------------------------------------------------------------------- pages
@@ -198,7 +203,7 @@ def test_every_page_from_a_publication_shows_what_it_computes(demo_store, monkey
     store = open_store(url)
     version = published.sorted_version(store, campaigns)
     kept = {node: stored.load(store, version, node) for node in stored.nodes(store, version)["node"]}
-    stored.save(store, version, {})  # withdraw the publication
+    stored.withdraw(store, version)
     try:
         for name in compared:
             at = _campaign_page(name, campaigns)
@@ -229,6 +234,34 @@ def org_store(tmp_path, monkeypatch):
     store.dispose()
     assert table["node"].tolist() == ["(everything)", "acme", "d1", "d2"]
     return url
+
+
+def test_stores_published_under_a_district_are_added_and_a_store_manager_reads_them(org_store, monkeypatch):
+    """``--level store --under d1`` adds d1's stores to the publication of the same version
+    (the districts stay), and the manager of store_01 then reads their pages from it."""
+    from test_app_scoped import signed_in
+
+    from surveys import responses
+    from surveys.store import open_store
+
+    store = open_store(org_store)
+    table = published.publish(store, [ORG_CAMPAIGN], levels=["store"], under="d1")
+    assert table["node"].tolist() == ["store_01", "store_02", "store_03", "store_04"]
+    version = published.sorted_version(store, [ORG_CAMPAIGN])
+    assert sorted(stored.nodes(store, version)["node"]) == sorted(
+        [published.DATA_NODE, "", "acme", "d1", "d2", "store_01", "store_02", "store_03", "store_04"])
+    assert published.published_data(store, version).nodes == ("", "acme", "d1", "d2", "store_01", "store_02",
+                                                              "store_03", "store_04")
+    with pytest.raises(TandemError, match="no unit 'd9'"):
+        published.publish(store, [ORG_CAMPAIGN], levels=["store"], under="d9")
+    store.dispose()
+
+    reads = []
+    original = responses.responses_frame
+    monkeypatch.setattr(responses, "responses_frame", lambda *a, **k: reads.append(a) or original(*a, **k))
+    at = signed_in("sm1@acme.example")  # manager of store_01
+    assert PUBLISHED in texts(at) and not reads
+    assert next(m.value for m in at.metric if m.label == "Responses") == "12"
 
 
 def test_a_new_response_makes_the_pages_compute(org_store):
