@@ -113,7 +113,6 @@ class _DataShell:
     choices: Choices
     kpis: pd.DataFrame | None
     org_units: tuple[OrgUnit, ...] | None
-    nodes: tuple[str, ...]
     computed_at: dt.datetime
 
 
@@ -247,25 +246,14 @@ def publish(store: Any, campaign_ids: Sequence[str], *, levels: Iterable[str] | 
                      "seconds": round(time.perf_counter() - start, 2), "bytes": len(payload),
                      "refused": ", ".join(" ".join(map(str, k)) for k, v in found.items() if isinstance(v, Refused))})
     org = dataset.org
-    earlier = _earlier_nodes(store, dataset.version)
     shell = _DataShell(
-        name=dataset.name, choices=choices(dataset), kpis=dataset.kpis,
-        nodes=(*earlier, *(n for n in nodes if n not in earlier)), computed_at=now,
+        name=dataset.name, choices=choices(dataset), kpis=dataset.kpis, computed_at=now,
         org_units=None if org is None else tuple(org.units.values()),
         sides={side: _SideShell(data.campaigns, tuple(data.frame.columns), data.min_group_size,
                                 data.min_comment_group_size) for side, data in dataset.sides.items()})
     payloads[DATA_NODE] = dumps(shell)
     stored.save(store, dataset.version, payloads)
     return pd.DataFrame(rows)
-
-
-def _earlier_nodes(store: Any, version: tuple) -> tuple[str, ...]:
-    """The nodes already published at ``version`` (none when its description is unreadable)."""
-    try:
-        shell = _read(store, version, DATA_NODE, _DataShell)
-    except TandemError:
-        return ()
-    return () if shell is None else tuple(shell.nodes)
 
 
 def _read(store: Any, version: tuple, node: str, kind: type) -> Any:
@@ -300,7 +288,8 @@ def published_data(store: Any, version: tuple) -> PublishedData | None:
                                org=org)
     instruments = {side: data.instrument for side, data in sides.items()}
     dataset = Dataset("campaigns", shell.name, version, sides, study_for(instruments, kpis=shell.kpis), shell.kpis)
-    return PublishedData(dataset, shell.choices, shell.nodes, shell.computed_at)
+    published = tuple(node for node in stored.nodes(store, version)["node"] if node != DATA_NODE)
+    return PublishedData(dataset, shell.choices, published, shell.computed_at)
 
 
 def published_node(selection: Selection, data: PublishedData) -> str | None:
