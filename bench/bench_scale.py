@@ -24,8 +24,9 @@ or with ``--postgres`` a new database on the test PostgreSQL server, dropped aft
 
 With ``--pages`` (or ``--pages-only`` on a kept SQLite database), the Insight pages'
 results are then published (``tandem analyze publish --campaign scale-employees --campaign
-scale-customers``: the whole data, the company, every region and district) and every page's
-first visit is timed from the publication, for the whole data and for one district
+scale-customers``: the whole data, the company, every region and district; then the stores of
+one district with ``--level store --under district_0001``) and every page's first visit is
+timed from the publication, for the whole data, that district and one of its stores
 (:mod:`bench.bench_pages`).
 
 Each step's wall time and peak resident set size (``ru_maxrss`` of that process, from
@@ -290,19 +291,25 @@ def import_and_study(folder: Path, url: str, *, bootstrap: int, seed: int, log: 
 
 #: The node whose pages are timed besides the whole data (a district of the generated organisation).
 PAGES_NODE = "district_0001"
+#: A store of :data:`PAGES_NODE`, whose pages are timed after its district's stores are published.
+PAGES_STORE = "store_00001"
 
 
 def publish_and_pages(url: str, log: Path) -> list[Step]:
     """``tandem analyze publish`` of the two campaigns (every level above the stores), then
-    each Insight page's first visit and a cached visit from the publication
-    (:mod:`bench.bench_pages`, a process of its own with the modules imported first), for the
-    whole data and for :data:`PAGES_NODE`; the page tables are printed as they come."""
+    the stores of :data:`PAGES_NODE` added (``--level store --under``), then each Insight
+    page's first visit and a cached visit from the publication (:mod:`bench.bench_pages`, a
+    process of its own with the modules imported first), for the whole data, for
+    :data:`PAGES_NODE` and for :data:`PAGES_STORE`; the page tables are printed as they come."""
     env = {**os.environ, "TANDEM_DATABASE_URL": url, "OPENBLAS_NUM_THREADS": os.environ.get(
         "OPENBLAS_NUM_THREADS", "1")}
-    step = run_step("analyze publish", [str(TANDEM), "analyze", "publish", "--campaign", EMPLOYEE_CAMPAIGN,
-                                        "--campaign", CUSTOMER_CAMPAIGN], env, log)
-    print(f"  {step.name:<30}{step.seconds:>8.1f} s{step.peak_mb:>8.0f} MB   load {step.load:.1f}", flush=True)
-    for node in ("", PAGES_NODE):
+    publish = [str(TANDEM), "analyze", "publish", "--campaign", EMPLOYEE_CAMPAIGN, "--campaign", CUSTOMER_CAMPAIGN]
+    steps = [run_step("analyze publish", publish, env, log),
+             run_step(f"publish stores of {PAGES_NODE}", [*publish, "--level", "store", "--under", PAGES_NODE],
+                      env, log)]
+    for step in steps:
+        print(f"  {step.name:<30}{step.seconds:>8.1f} s{step.peak_mb:>8.0f} MB   load {step.load:.1f}", flush=True)
+    for node in ("", PAGES_NODE, PAGES_STORE):
         print(f"  Insight pages from the publication, {node or 'the whole data'} (bench.bench_pages):", flush=True)
         argv = [sys.executable, "-m", "bench.bench_pages", "--repeat", "1", "--campaign", EMPLOYEE_CAMPAIGN,
                 "--campaign", CUSTOMER_CAMPAIGN, *(["--node", node] if node else [])]
@@ -310,7 +317,7 @@ def publish_and_pages(url: str, log: Path) -> list[Step]:
         if shown.returncode != 0:
             raise SystemExit(f"bench_pages failed:\n{shown.stdout[-2000:]}{shown.stderr[-2000:]}")
         print("\n".join(f"    {line}" for line in shown.stdout.splitlines()), flush=True)
-    return [step]
+    return steps
 
 
 def _study_argv(bootstrap: int, seed: int) -> list[str]:

@@ -108,3 +108,24 @@ def test_one_side_with_fiml_is_the_complete_data_model(data):
     b = sem.fit(model, employees, cluster="unit", fixed_x=False)
     assert a.fit_measures["logl"] == pytest.approx(b.fit_measures["logl"], abs=1e-6)
     assert np.allclose(a.estimates["est"], b.estimates["est"], atol=1e-6)
+
+
+def test_monte_carlo_draws_take_positive_variances_on_the_log_scale():
+    """The Monte Carlo draws of the standardized solution: positive variances drawn as
+    log v ~ N(log v_hat, se^2 / v_hat^2) with every covariance scaled alike (the delta
+    method), the other parameters (and a negative variance estimate) as N(x, V)."""
+    from analysis.sem.twolevel import draw_parameters
+
+    x = np.array([0.5, 0.04, 2.0, -0.01])
+    vcov = np.array([[0.01, 0.001, 0.0, 0.0], [0.001, 0.0004, 0.002, 0.0], [0.0, 0.002, 0.09, 0.0],
+                     [0.0, 0.0, 0.0, 0.0001]])
+    d = draw_parameters(x, vcov, np.array([1, 2, 3]), 200_000, np.random.default_rng(3))
+    assert (d[:, [1, 2]] > 0).all()
+    logged = np.log(d[:, [1, 2]])
+    np.testing.assert_allclose(logged.mean(axis=0), np.log([0.04, 2.0]), atol=3e-3)
+    np.testing.assert_allclose(logged.std(axis=0), [0.02 / 0.04, 0.3 / 2.0], rtol=1e-2)
+    assert np.corrcoef(logged.T)[0, 1] == pytest.approx(0.002 / (0.02 * 0.3), abs=0.01)
+    assert np.corrcoef(d[:, 0], logged[:, 0])[0, 1] == pytest.approx(0.001 / (0.1 * 0.02), abs=0.01)
+    np.testing.assert_allclose(d[:, [0, 3]].mean(axis=0), [0.5, -0.01], atol=2e-3)
+    np.testing.assert_allclose(d[:, [0, 3]].std(axis=0), [0.1, 0.01], rtol=1e-2)
+    assert (d[:, 3] > 0).mean() == pytest.approx(0.16, abs=0.01)  # not logged: its estimate is negative

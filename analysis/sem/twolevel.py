@@ -821,23 +821,55 @@ def monte_carlo_std(est: TwoLevelEstimator, x: np.ndarray, vcov: np.ndarray, def
 
     Std_all is a function of the parameters, ``b * sd(x) / sd(y)`` at each level, and an
     indirect effect the product of its paths' std_all; their draws are those functions of
-    the drawn parameters, whose percentiles are the interval."""
+    the drawn parameters, whose percentiles are the interval.
+
+    Positive variances are drawn on the log scale, ``log v ~ N(log v_hat, se^2 / v_hat^2)``
+    (the delta method, with their covariances with the other parameters scaled alike), so a
+    drawn variance is positive and right-skewed like its sampling distribution, rather than
+    symmetric about the estimate (the log-scale interval for variance components:
+    Raudenbush & Bryk 2002, ch. 3; Pinheiro & Bates 2000, sec. 2.4.3). With few clusters the
+    symmetric draw understates how small a between-level standardized path can be."""
     std_w, std_b = Standardizer(est.table_w), Standardizer(est.table_b)
     n_rows = len(est.table_w.rows) + len(est.table_b.rows) + len(definitions.definitions)
     if not np.all(np.isfinite(vcov)):
         return np.full((max(draws, 1), n_rows), np.nan)
-    rng = np.random.default_rng(seed)
-    ev, vec = np.linalg.eigh((vcov + vcov.T) / 2)
-    root = vec * np.sqrt(np.maximum(ev, 0.0))
     out = np.empty((draws, n_rows))
-    for d in range(draws):
-        xx = x + root @ rng.standard_normal(len(x))
+    for d, xx in enumerate(draw_parameters(x, vcov, _variance_parameters(est), draws, np.random.default_rng(seed))):
         xw, xb = est.parts(xx)
         sw, sb = std_w(est.model_w, xw), std_b(est.model_b, xb)
         defined = defined_values(definitions, _labels(est, sw, sb)) if definitions.definitions else []
         out[d] = np.concatenate([sw, sb, defined])
     out[~np.isfinite(out)] = np.nan  # a draw with a negative variance has no standardized value there
     return out
+
+
+def draw_parameters(x: np.ndarray, vcov: np.ndarray, variances: np.ndarray, draws: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """``draws x len(x)`` parameter vectors from the estimates' sampling distribution, the
+    positive variances among ``variances`` (indices) on the log scale.
+
+    With ``D = diag(d)``, ``d_i = x_i`` for a logged variance and 1 otherwise, the draws are
+    ``z ~ N(c, D^-1 V D^-1)`` with ``c_i = log x_i`` where logged (else ``x_i``), and
+    ``exp(z_i)`` where logged: by the delta method ``se(log v) = se(v) / v``, and every
+    covariance scaled alike (Raudenbush & Bryk 2002, ch. 3)."""
+    logged = variances[x[variances] > 0]
+    scale = np.ones(len(x))
+    scale[logged] = x[logged]
+    centre = x.copy()
+    centre[logged] = np.log(x[logged])
+    scaled = vcov / np.outer(scale, scale)
+    ev, vec = np.linalg.eigh((scaled + scaled.T) / 2)
+    root = vec * np.sqrt(np.maximum(ev, 0.0))
+    out = centre + rng.standard_normal((draws, len(x))) @ root.T
+    out[:, logged] = np.exp(out[:, logged])
+    return out
+
+
+def _variance_parameters(est: TwoLevelEstimator) -> np.ndarray:
+    """Joint indices of the free variances (``x ~~ x``) of either level."""
+    found = {int(mapping[row.pid]) for table, mapping in ((est.table_w, est.map_w), (est.table_b, est.map_b))
+             for row in table.rows if row.free and row.op == "~~" and row.lhs == row.rhs and row.pid >= 0}
+    return np.array(sorted(found), dtype=int)
 
 
 def _with_std_intervals(estimates: pd.DataFrame, draws: np.ndarray) -> pd.DataFrame:
