@@ -462,12 +462,28 @@ def _shown_means(view: SideView, column: str, drivers: Sequence[str]) -> pd.Data
     return means.rename_axis("unit").reset_index()
 
 
+def _naive_utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def _wave_start(frame: pd.DataFrame, wave: str) -> pd.Timestamp | None:
+    """The first ``submitted_at`` of ``wave`` (UTC, naive), or None without submission times."""
+    if "submitted_at" not in frame or "wave" not in frame:
+        return None
+    times = pd.to_datetime(frame.loc[frame["wave"].astype("string") == wave, "submitted_at"], errors="coerce",
+                           utc=True).dropna()
+    return None if times.empty else times.min().tz_localize(None)
+
+
 def next_wave(dataset: Dataset, all_plans: Sequence[ActionPlan], *, before: str, after: str,
               side: str = "employee", ci: float = 0.95) -> NextWave:
     """Each planned driver's change (wave ``after`` minus wave ``before`` of the unit mean),
     units with a plan beside comparable units without one.
 
-    Plans of the side's instrument count unless all their actions were dropped. The
+    Plans of the side's instrument count unless all their actions were dropped, and only
+    plans made before wave ``after`` began (its first response's ``submitted_at``): a plan
+    made during or after that wave cannot have changed it. The
     comparison units of a planned unit are the units with the same parent that have no
     plan (neither they nor a unit below them); when none of them can be shown in both
     waves, such units of the same level. A unit takes part only where the disclosure policy shows its group
@@ -494,6 +510,19 @@ def next_wave(dataset: Dataset, all_plans: Sequence[ActionPlan], *, before: str,
     if not active:
         return NextWave(str(before), str(after), side, None,
                         notes=(f"No plan of {instrument.id} targets a driver of this survey.",))
+    notes = []
+    began = _wave_start(dataset.sides[side].frame, str(after))
+    if began is None:
+        notes.append(f"The data carry no submission times, so plans made after wave {after} began are not told "
+                     "apart: every plan counts.")
+    else:
+        late = [p for p in active if _naive_utc(p.created_at) >= began]
+        if late:
+            active = [p for p in active if p not in late]
+            notes.append(f"{len(late)} plan(s) made after wave {after} began ({began:%Y-%m-%d}) are not counted: "
+                         "they cannot have changed it.")
+        if not active:
+            return NextWave(str(before), str(after), side, None, notes=(*notes, "No planned unit can be compared."))
     org = dataset.org
     planned_units = {p.unit for p in active}
     drivers = sorted({p.driver for p in active})
@@ -532,7 +561,6 @@ def next_wave(dataset: Dataset, all_plans: Sequence[ActionPlan], *, before: str,
                 peers = [u for u in shown if u not in planned_units]
             comparison.update((u, column) for u in peers)
         rows += [{"unit": u, "driver": driver, "column": c, "planned": False} for u, c in sorted(comparison)]
-    notes = []
     if missing:
         notes.append("Some planned units are left out: the disclosure policy does not show their group whole in "
                      "both waves (too few respondents, or they would reveal a smaller group).")

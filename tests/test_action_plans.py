@@ -388,6 +388,24 @@ def test_next_wave_uses_only_groups_the_policy_shows_whole(sqlite_store):
     assert row["comparison_change"] == pytest.approx(change[peers].mean(), abs=1e-12)
 
 
+def test_only_plans_made_before_the_next_wave_began_count(sqlite_store):
+    """A plan made once wave 2 was under way cannot have changed it: with submission times in
+    the data it is left out, and the notes say so; without them every plan counts, also said."""
+    frame = simulate(seed=11, per_store=20)
+    frame["submitted_at"] = np.where(frame["wave"] == WAVES[0], "2026-01-20 09:00:00", "2026-04-20 09:00:00")
+    data = dataset(frame)
+    early, late = dt.datetime(2026, 2, 15, tzinfo=dt.UTC), dt.datetime(2026, 4, 25, tzinfo=dt.UTC)
+    for unit in PLANNED:
+        sap.create_plan(sqlite_store, data, ADMIN, unit=unit, driver="recognition", owner="ann@acme.example",
+                        now=early if unit in PLANNED[:4] else late)
+    result = sap.next_wave(data, ap.list_plans(sqlite_store), before=WAVES[0], after=WAVES[1])
+    assert result.to_frame().iloc[0]["n_planned"] == 4
+    assert any("2 plan(s) made after wave 2026-2 began (2026-04-20) are not counted" in n for n in result.notes)
+    undated = sap.next_wave(dataset(frame.drop(columns="submitted_at")), ap.list_plans(sqlite_store),
+                            before=WAVES[0], after=WAVES[1])
+    assert undated.to_frame().iloc[0]["n_planned"] == 6 and any("no submission times" in n for n in undated.notes)
+
+
 def test_dropped_plans_and_other_surveys_plans_do_not_count(sqlite_store):
     data = dataset()
     plan = sap.create_plan(sqlite_store, data, ADMIN, unit="d1_s1", driver="recognition", owner="ann@acme.example")

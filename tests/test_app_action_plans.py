@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from app_support import ROOT, texts
 from streamlit.testing.v1 import AppTest
@@ -97,9 +99,10 @@ def test_a_bad_owner_is_refused_with_its_fix_and_nothing_is_stored(db_url):
 def test_the_next_wave_compares_planned_units_and_says_it_is_not_causal(db_url):
     store = open_store(db_url)
     try:
-        for unit in PLANNED:
+        for unit in PLANNED:  # made before the second wave's responses came in (they are stored now)
             ap.create_plan(store, unit=unit, instrument_id=SURVEY.id, driver="recognition", offered=["recognition"],
-                           driver_unit=unit, owner="ann@acme.example", actor="admin@acme.example", role="admin")
+                           driver_unit=unit, owner="ann@acme.example", actor="admin@acme.example", role="admin",
+                           now=dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
     finally:
         store.dispose()
     at = on_page()
