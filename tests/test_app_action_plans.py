@@ -13,6 +13,10 @@ from surveys import action_plans as ap
 from surveys import campaigns, org_store, responses
 from surveys.store import open_store
 
+#: When the plans of the next-wave checks were made: before the second wave's responses came
+#: in (the seeded responses are stored when the test runs; only plans made before it count).
+BEFORE_WAVE_2 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+
 PASSWORD = "correct horse battery"
 VIEWER_PASSWORD = "viewer horse battery"
 PAGE = str(ROOT / "views" / "staff_action_plans.py")
@@ -99,10 +103,10 @@ def test_a_bad_owner_is_refused_with_its_fix_and_nothing_is_stored(db_url):
 def test_the_next_wave_compares_planned_units_and_says_it_is_not_causal(db_url):
     store = open_store(db_url)
     try:
-        for unit in PLANNED:  # made before the second wave's responses came in (they are stored now)
+        for unit in PLANNED:
             ap.create_plan(store, unit=unit, instrument_id=SURVEY.id, driver="recognition", offered=["recognition"],
                            driver_unit=unit, owner="ann@acme.example", actor="admin@acme.example", role="admin",
-                           now=dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
+                           now=BEFORE_WAVE_2)
     finally:
         store.dispose()
     at = on_page()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from browser_support import ROOT, launched_chromium, need_browser, running_app
 from test_action_plans import HOSTILE, PLANNED, SURVEY
-from test_app_action_plans import seed
+from test_app_action_plans import BEFORE_WAVE_2, seed
 
 from surveys import action_plans as ap
 from surveys.store import open_store
@@ -34,7 +34,7 @@ def server(tmp_path):
         for unit in PLANNED:
             ap.create_plan(store, unit=unit, instrument_id=SURVEY.id, driver="recognition", offered=["recognition"],
                            driver_unit=unit, owner="ann@acme.example", actor="admin@acme.example", role="admin",
-                           notes=HOSTILE)
+                           notes=HOSTILE, now=BEFORE_WAVE_2)
     finally:
         store.dispose()
     with running_app(db_url, tmp_path / "streamlit.log", password=PASSWORD, ports=range(8641, 8650)) as url:
