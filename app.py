@@ -50,12 +50,15 @@ def _staff_pages(role: Role) -> dict[str, list[st.Page]]:
     (``views.staff_responses.CHECKS_ROLES = True``). Imported here, so a respondent's
     session never loads the staff modules.
     """
-    from views import staff_campaigns, staff_responses
+    from views import staff_campaigns, staff_organisation, staff_responses
 
     collect = []
     if auth.allowed(role, "manage_campaigns") or auth.allowed(role, "invite"):
         collect.append(st.Page(staff_campaigns.render, title="Campaigns", icon=":material/campaign:",
                                url_path="campaigns"))
+    if auth.allowed(role, "manage_organisation"):
+        collect.append(st.Page(staff_organisation.render, title="Organisation", icon=":material/account_tree:",
+                               url_path="organisation"))
     if auth.allowed(role, "raw_export") or (
             getattr(staff_responses, "CHECKS_ROLES", False) is True and auth.allowed(role, "safe_export")):
         collect.append(st.Page(staff_responses.render, title="Responses", icon=":material/table_chart:",

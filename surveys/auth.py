@@ -104,6 +104,7 @@ EMAIL_VARIABLES = {
 #: Every action the app asks about, with the words of the "your role may not ..." message.
 ACTIONS = {
     "manage_campaigns": "create, open or close campaigns",
+    "manage_organisation": "import the organisation",
     "invite": "generate invitation links",
     "raw_export": "download raw response data",
     "safe_export": "download exports",

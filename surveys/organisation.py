@@ -52,7 +52,7 @@ from surveys.text import clean_text
 
 __all__ = [
     "MAX_ATTRIBUTES", "MAX_FIELD", "MAX_MANAGERS", "MAX_ORG_BYTES", "MAX_UNITS", "OrgUnit", "Organisation",
-    "OrganisationError", "ProblemCollector", "parse_organisation", "read_organisation",
+    "OrganisationError", "ProblemCollector", "organisation_from_bytes", "parse_organisation", "read_organisation",
 ]
 
 #: Largest organisation file accepted (20 MiB: 100,000 units of 200 characters).
@@ -303,11 +303,29 @@ def read_organisation(path: str | Path) -> Organisation:
         problems.add(0, "", "file", "no such file", "Give the path of the organisation's CSV file.")
         problems.raise_if_any()
     if size > MAX_ORG_BYTES:
-        problems.add(0, "", SIZE_RULE, f"the file has {size / 2**20:.1f} MiB, more than the "
-                     f"{MAX_ORG_BYTES // 2**20} MiB an organisation file may have",
-                     f"Check that this is the organisation file (at most {MAX_UNITS:,} units).")
-        problems.raise_if_any()
-    raw = target.read_bytes()
+        _too_large(problems, size)
+    return organisation_from_bytes(target.read_bytes(), source=source)
+
+
+def _too_large(problems: ProblemCollector, size: int) -> None:
+    problems.add(0, "", SIZE_RULE, f"the file has {size / 2**20:.1f} MiB, more than the "
+                 f"{MAX_ORG_BYTES // 2**20} MiB an organisation file may have",
+                 f"Check that this is the organisation file (at most {MAX_UNITS:,} units).")
+    problems.raise_if_any()
+
+
+def organisation_from_bytes(raw: bytes, *, source: str = "<upload>") -> Organisation:
+    """Validate an organisation CSV given as bytes (an upload), as :func:`read_organisation`
+    does a file: UTF-8 (a byte-order mark allowed), at most :data:`MAX_ORG_BYTES`.
+
+    Raises
+    ------
+    OrganisationError
+        Every problem, with its line and rule.
+    """
+    problems = ProblemCollector(source)
+    if len(raw) > MAX_ORG_BYTES:
+        _too_large(problems, len(raw))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -72,7 +72,8 @@ def test_roles_and_actions():
     admin = {a for a in auth.ACTIONS if auth.allowed(Role.ADMIN, a)}
     analyst = {a for a in auth.ACTIONS if auth.allowed(Role.ANALYST, a)}
     viewer = {a for a in auth.ACTIONS if auth.allowed("viewer", a)}
-    assert admin == {"manage_campaigns", "invite", "raw_export", "safe_export", "insight", "report"}
+    assert admin == {"manage_campaigns", "manage_organisation", "invite", "raw_export", "safe_export", "insight",
+                     "report"}
     assert analyst == {"insight", "safe_export", "report"}
     assert viewer == {"insight", "report"}
     assert not any(auth.allowed(None, a) for a in auth.ACTIONS)
