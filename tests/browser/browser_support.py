@@ -128,3 +128,14 @@ def launched_chromium():
             yield browser
         finally:
             browser.close()
+
+
+def settled_and_clean(page, name: str, errors: list[str]) -> None:
+    """After the page settles (1 s), save a full-page screenshot to ``test-artifacts/<name>``
+    and fail on a Streamlit exception box or a browser console error (``errors``)."""
+    page.wait_for_timeout(1000)
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    page.screenshot(path=str(artifacts / name), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert not errors, errors

@@ -10,7 +10,7 @@ Skips when ``/usr/bin/chromium`` is missing, unless ``TANDEM_REQUIRE_BROWSER=1``
 from __future__ import annotations
 
 import pytest
-from browser_support import ROOT, launched_chromium, need_browser, running_app
+from browser_support import launched_chromium, need_browser, running_app, settled_and_clean
 from test_action_plans import HOSTILE, PLANNED, SURVEY
 from test_app_action_plans import BEFORE_WAVE_2, seed
 
@@ -19,7 +19,6 @@ from surveys.store import open_store
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "plans-browser-secret"
 
 
@@ -59,11 +58,7 @@ def test_an_admin_reads_the_next_wave_and_creates_a_plan_in_a_real_browser(serve
         page.get_by_label("Owner (e-mail)").first.fill("zoe@acme.example")
         page.get_by_role("button", name="Create plan").click()
         page.get_by_text("for unit acme created").wait_for(timeout=60_000)
-        page.wait_for_timeout(1000)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "action_plans.png"), full_page=True)
-        assert page.locator("[data-testid='stException']").count() == 0
-        assert not errors, errors
+        settled_and_clean(page, "action_plans.png", errors)
     store = open_store(db_url)
     try:
         assert [p.owner for p in ap.list_plans(store)][-1] == "zoe@acme.example"

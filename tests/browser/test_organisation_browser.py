@@ -9,7 +9,7 @@ Skips when ``/usr/bin/chromium`` is missing, unless ``TANDEM_REQUIRE_BROWSER=1``
 from __future__ import annotations
 
 import pytest
-from browser_support import ROOT, launched_chromium, need_browser, running_app
+from browser_support import launched_chromium, need_browser, running_app, settled_and_clean
 from test_app_organisation import ORG_CSV
 
 from surveys import org_store
@@ -17,7 +17,6 @@ from surveys.store import open_store
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "organisation-browser-secret"
 
 
@@ -50,11 +49,7 @@ def test_an_admin_uploads_the_organisation_in_a_real_browser(tmp_path):
         page.get_by_role("button", name="Check and import").click()
         page.get_by_text("Imported version 1").wait_for(timeout=60_000)
         page.get_by_text("6 units; levels company > district > store.").wait_for(timeout=60_000)  # listed at once
-        page.wait_for_timeout(1000)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "organisation.png"), full_page=True)
-        assert page.locator("[data-testid='stException']").count() == 0
-        assert not errors, errors
+        settled_and_clean(page, "organisation.png", errors)
     store = open_store(db_url)
     try:
         (version,) = org_store.list_versions(store)
