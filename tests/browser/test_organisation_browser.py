@@ -20,6 +20,17 @@ pytestmark = pytest.mark.browser
 PASSWORD = "organisation-browser-secret"
 
 
+def _choose(page, path, instead_of=None) -> None:
+    """Give the uploader ``path`` and wait until it holds that file (and no longer ``instead_of``):
+    a form sent while the upload is still under way would send the file before it."""
+    page.locator("input[type=file]").set_input_files(str(path))
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.get_by_text(path.name, exact=True).wait_for(timeout=60_000)
+    if instead_of is not None:
+        uploader.get_by_text(instead_of.name, exact=True).wait_for(state="detached", timeout=60_000)
+    page.wait_for_timeout(1500)
+
+
 def test_an_admin_uploads_the_organisation_in_a_real_browser(tmp_path):
     need_browser()
     db_url = f"sqlite:///{tmp_path / 'org.db'}"
@@ -37,7 +48,7 @@ def test_an_admin_uploads_the_organisation_in_a_real_browser(tmp_path):
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("link", name="Organisation").click()
         page.get_by_text("No organisation yet").wait_for(timeout=60_000)
-        page.locator("input[type=file]").set_input_files(str(broken))
+        _choose(page, broken)
         page.get_by_role("button", name="Check and import").click()
         page.get_by_text("broken.csv was not imported").wait_for(timeout=60_000)
         store = open_store(db_url)
@@ -45,7 +56,7 @@ def test_an_admin_uploads_the_organisation_in_a_real_browser(tmp_path):
             assert org_store.list_versions(store) == []  # nothing of a broken file is stored
         finally:
             store.dispose()
-        page.locator("input[type=file]").set_input_files(str(right))
+        _choose(page, right, instead_of=broken)
         page.get_by_role("button", name="Check and import").click()
         page.get_by_text("Imported version 1").wait_for(timeout=60_000)
         page.get_by_text("6 units; levels company > district > store.").wait_for(timeout=60_000)  # listed at once
