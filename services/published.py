@@ -288,7 +288,7 @@ def published_data(store: Any, version: tuple) -> PublishedData | None:
                                org=org)
     instruments = {side: data.instrument for side, data in sides.items()}
     dataset = Dataset("campaigns", shell.name, version, sides, study_for(instruments, kpis=shell.kpis), shell.kpis)
-    published = tuple(node for node in stored.nodes(store, version)["node"] if node != DATA_NODE)
+    published = tuple(node for node in stored.node_names(store, version) if node != DATA_NODE)
     return PublishedData(dataset, shell.choices, published, shell.computed_at)
 
 

@@ -18,8 +18,8 @@ API overview
     versions of the campaign set go, other nodes of the same version stay.
 ``load(store, version, node)``
     The payload of one node at exactly ``version``, or None.
-``nodes(store, version)``
-    The nodes published at ``version``, with when.
+``nodes(store, version)``, ``node_names(store, version)``
+    The nodes published at ``version``, with when and their size; their names only.
 ``withdraw(store, version)``
     Delete the campaign set's publication.
 """
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from surveys import store as db
 from surveys.schema import published_results
 
-__all__ = ["load", "nodes", "save", "version_key", "withdraw"]
+__all__ = ["load", "node_names", "nodes", "save", "version_key", "withdraw"]
 
 
 def version_key(version: Sequence) -> str:
@@ -79,6 +79,13 @@ def load(store: db.Store, version: Sequence, node: str) -> bytes | None:
                                                          published_results.c.node == node)
     row = store.run(lambda conn: conn.execute(query).first(), write=False)
     return None if row is None else bytes(row[0])
+
+
+def node_names(store: db.Store, version: Sequence) -> tuple[str, ...]:
+    """The nodes published at ``version``, sorted (no payload is read)."""
+    t = published_results
+    query = sa.select(t.c.node).where(t.c.version == version_key(version)).order_by(t.c.node)
+    return tuple(store.run(lambda conn: conn.execute(query).scalars().all(), write=False))
 
 
 def nodes(store: db.Store, version: Sequence) -> pd.DataFrame:

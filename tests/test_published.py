@@ -134,6 +134,7 @@ def test_a_new_version_replaces_the_old_publication(any_store):
     assert stored.nodes(any_store, new)["node"].tolist() == [""]
     stored.save(any_store, new, {"d1": b"new d1", "": b"newer"})  # more nodes of the same version: added
     assert stored.load(any_store, new, "") == b"newer" and stored.load(any_store, new, "d1") == b"new d1"
+    assert stored.node_names(any_store, new) == ("", "d1")
     stored.withdraw(any_store, new)
     assert stored.nodes(any_store, new).empty
 
