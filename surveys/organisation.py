@@ -223,6 +223,13 @@ class Organisation:
         """Units of one level, in file order (empty for an unknown level)."""
         return tuple(u.id for u in self._units.values() if u.level == level)
 
+    def lowest_below(self) -> dict[str, int]:
+        """Each unit's number of units of the lowest level in its subtree (itself included)."""
+        lowest, below = self.levels[-1], {}
+        for unit in reversed(self.subtree(self.root)):
+            below[unit] = (self.level_of(unit) == lowest) + sum(below[c] for c in self.children(unit))
+        return below
+
     def managers_of(self, unit_id: str) -> tuple[str, ...]:
         """E-mail addresses of the unit's own managers."""
         return self._units[unit_id].managers

@@ -30,10 +30,7 @@ def summary(org: Organisation) -> str:
 
 def tree_lines(org: Organisation, *, depth: int | None = None) -> list[str]:
     """The tree as text lines: ``id  name  [level]  (n lowest-level units)``, children indented."""
-    lowest = org.levels[-1]
-    below: dict[str, int] = {}
-    for unit in reversed(org.subtree(org.root)):
-        below[unit] = (org.level_of(unit) == lowest) + sum(below[c] for c in org.children(unit))
+    lowest, below = org.levels[-1], org.lowest_below()
     lines: list[str] = []
 
     def walk(unit: str, prefix: str, last: bool, level: int) -> None:

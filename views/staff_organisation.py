@@ -38,10 +38,7 @@ def render() -> None:
 def units_frame(org: Organisation) -> pd.DataFrame:
     """The units in tree order: id (indented by depth), name, level, parent, managers, and
     how many units of the lowest level each holds."""
-    lowest = org.levels[-1]
-    below: dict[str, int] = {}
-    for unit in reversed(org.subtree(org.root)):
-        below[unit] = (org.level_of(unit) == lowest) + sum(below[c] for c in org.children(unit))
+    lowest, below = org.levels[-1], org.lowest_below()
     rows = []
     for unit_id in org.subtree(org.root):
         unit = org.unit(unit_id)
